@@ -1,0 +1,20 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+
+
+class EmailBackend(ModelBackend):
+    """Partner users and reviewers sign in with their email address (stored as the username, lower-cased)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or password is None:
+            return None
+        User = get_user_model()
+        email = username.strip().lower()
+        try:
+            user = User.objects.get(username=email)
+        except User.DoesNotExist:
+            User().set_password(password)  # same work as a real check, so timing does not reveal accounts
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None

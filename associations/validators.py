@@ -1,0 +1,38 @@
+import re
+import uuid
+
+from django.core.exceptions import ValidationError
+
+# A DNS name of at least two labels, each 1-63 letters, digits or hyphens, not starting or ending with a hyphen.
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+MPN_ID_RE = re.compile(r"^[0-9]{6,10}$")
+
+
+def normalize_domain(value):
+    return (value or "").strip().lower().rstrip(".")
+
+
+def validate_domain_name(value):
+    if not DOMAIN_RE.match(normalize_domain(value)):
+        raise ValidationError(
+            "Enter a domain name such as contoso.onmicrosoft.com or contoso.com.", code="invalid_domain"
+        )
+
+
+def validate_mpn_id(value):
+    if not MPN_ID_RE.match(str(value or "")):
+        raise ValidationError("An MPN ID is 6 to 10 digits.", code="invalid_mpn_id")
+
+
+def parse_guid(value):
+    """Return the UUID for a GUID in its usual 8-4-4-4-12 form (braces allowed), or raise ValidationError."""
+    text = str(value or "").strip().strip("{}")
+    if not re.match(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", text):
+        raise ValidationError(
+            "Enter the Directory ID as a GUID, like 9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d.", code="invalid_guid"
+        )
+    return uuid.UUID(text)
+
+
+def validate_guid(value):
+    parse_guid(value)

@@ -1,0 +1,323 @@
+"""Claims: a partner's request to become a customer's partner of record, its items, history and proof."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from associations.models import (
+    Activity,
+    Association,
+    Partner,
+    PartnerLocation,
+    Product,
+    Program,
+    SolutionArea,
+    Subscription,
+    Tenant,
+)
+
+
+class ClaimStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    UNDER_REVIEW = "under_review", "Under review"
+    ACTION_REQUIRED = "action_required", "Partner action required"
+    CUSTOMER_NOTIFIED = "customer_notified", "Awaiting customer"
+    OFFICIAL = "official", "Official"
+    OPTED_OUT = "opted_out", "Customer opted out"
+    REJECTED = "rejected", "Rejected"
+    ENDED = "ended", "Ended"
+
+    @classmethod
+    def open(cls):
+        """Still in progress: its items are "pending" for everybody else."""
+        return [cls.SUBMITTED, cls.UNDER_REVIEW, cls.ACTION_REQUIRED, cls.CUSTOMER_NOTIFIED]
+
+    @classmethod
+    def final(cls):
+        return [cls.OPTED_OUT, cls.REJECTED, cls.ENDED]
+
+
+# The allowed moves of SPEC §5: from each status, the statuses it may go to.
+TRANSITIONS = {
+    ClaimStatus.SUBMITTED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED},
+    ClaimStatus.UNDER_REVIEW: {ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.ACTION_REQUIRED, ClaimStatus.REJECTED},
+    ClaimStatus.ACTION_REQUIRED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED},
+    ClaimStatus.CUSTOMER_NOTIFIED: {ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT},
+    ClaimStatus.OFFICIAL: {ClaimStatus.ENDED},
+    ClaimStatus.OPTED_OUT: set(),
+    ClaimStatus.REJECTED: set(),
+    ClaimStatus.ENDED: set(),
+}
+
+
+class BusinessAppsActivity(models.TextChoices):
+    """What the wizard's step 2 offers for Business Applications."""
+
+    USAGE_PRE_SALES = "usage_pre_sales", "Usage and/or Pre-sales"
+    REVENUE_ASSOCIATION = "revenue_association", "Revenue association"
+
+
+class Claim(models.Model):
+    """A partner's customer association request, as the wizard submits it.
+
+    The fields a partner entered are frozen once the claim is submitted (a PostgreSQL trigger guards them);
+    reviewers and jobs change only the status and lifecycle fields, through ``claims.services``.
+    """
+
+    Status = ClaimStatus
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims")
+    location = models.ForeignKey(PartnerLocation, on_delete=models.PROTECT, related_name="claims")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="claims_created"
+    )
+    name = models.CharField(max_length=120)
+
+    # What the partner typed (kept as typed), and the tenant it resolved to when one matched.
+    domain = models.CharField("domain name", max_length=253)
+    directory_id = models.UUIDField("Directory ID")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="claims")
+
+    solution_area = models.CharField(max_length=30, choices=SolutionArea.choices)
+    activities = models.JSONField(default=list, help_text="Activity values: usage, pre_sales, revenue_association.")
+
+    # Revenue association only.
+    dynamics_seller_name = models.CharField("Dynamics solution seller name", max_length=200, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    isv_solution_name = models.CharField("Name of ISV product/solution", max_length=200, blank=True)
+
+    # Contacts (SPEC §4 step 5).
+    customer_contact_name = models.CharField("customer contact name", max_length=200)
+    customer_contact_title = models.CharField("customer contact title", max_length=200)
+    customer_contact_email = models.EmailField("customer contact email")
+    technical_contact_name = models.CharField(max_length=200, blank=True)
+    technical_contact_title = models.CharField(max_length=200, blank=True)
+    technical_contact_email = models.EmailField(blank=True)
+    partner_contact_name = models.CharField("your company's contact name", max_length=200)
+    partner_contact_email = models.EmailField("your company's contact email")
+
+    comments = models.TextField(blank=True)
+
+    # Lifecycle (changed only through claims.services.claim_transition).
+    status = models.CharField(max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.SUBMITTED)
+    competing = models.BooleanField(default=False, help_text="Another partner holds or claims one of its items.")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    customer_notified_at = models.DateTimeField(null=True, blank=True)
+    opt_out_deadline = models.DateTimeField(null=True, blank=True)
+    response_deadline = models.DateTimeField(
+        null=True, blank=True, help_text="When a partner action required request expires."
+    )
+    rejection_reasons = models.JSONField(default=list, blank=True)
+
+    # One submit creates one claim, however often the final POST arrives.
+    submission_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["partner", "-submitted_at", "-id"], name="claim_partner_submitted"),
+            models.Index(fields=["partner", "status"], name="claim_partner_status"),
+            models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
+            # The deadline sweeps scan only the claims that wait on a deadline.
+            models.Index(
+                fields=["opt_out_deadline"],
+                condition=Q(status="customer_notified"),
+                name="claim_opt_out_due",
+            ),
+            models.Index(
+                fields=["response_deadline"],
+                condition=Q(status="action_required"),
+                name="claim_response_due",
+            ),
+            models.Index(fields=["directory_id"], name="claim_directory_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="customer_notified")
+                | Q(customer_notified_at__isnull=False, opt_out_deadline__isnull=False),
+                name="claim_notified_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="action_required") | Q(response_deadline__isnull=False),
+                name="claim_action_required_has_deadline",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_open(self):
+        return self.status in ClaimStatus.open()
+
+    @property
+    def is_revenue_association(self):
+        return Activity.REVENUE_ASSOCIATION in self.activities
+
+    def get_activities_display(self):
+        labels = dict(Activity.choices)
+        return ", ".join(str(labels.get(a, a)) for a in self.activities)
+
+
+class ClaimItem(models.Model):
+    """One thing a claim asks for in one program: (tenant, workload) for osu_m365, a subscription otherwise."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
+    program = models.CharField(max_length=30, choices=Program.choices)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    competing = models.BooleanField(default=False)
+    association = models.OneToOneField(
+        Association, on_delete=models.PROTECT, null=True, blank=True, related_name="claim_item"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim", "program", "product"],
+                condition=Q(subscription__isnull=True),
+                name="claimitem_unique_workload",
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "program", "subscription"],
+                condition=Q(subscription__isnull=False),
+                name="claimitem_unique_subscription",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "product", "program"], name="claimitem_workload_key"),
+            models.Index(fields=["subscription", "program"], name="claimitem_subscription_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_program_display()} · {self.product}"
+
+
+class ClaimEvent(models.Model):
+    """One row of a claim's history."""
+
+    class Actor(models.TextChoices):
+        PARTNER = "partner", "Partner"
+        REVIEWER = "reviewer", "Reviewer"
+        CUSTOMER = "customer", "Customer"
+        SYSTEM = "system", "System"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    action = models.CharField(max_length=40)
+    old_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
+    new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
+    reason = models.CharField(max_length=60, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["claim", "-created_at"], name="claimevent_claim_created")]
+
+    def __str__(self):
+        return f"{self.claim_id}: {self.action}"
+
+
+def poe_upload_to(instance, filename):
+    # Generated keys only: the uploader's file name never reaches the storage, so two partners uploading
+    # "proof.pdf" at the same moment never touch each other's object.
+    return f"poe/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class PoeDocument(models.Model):
+    """A proof of execution file owned by a claim."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(upload_to=poe_upload_to, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    in_response = models.BooleanField(default=False, help_text="Added to answer an information request.")
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class PendingUpload(models.Model):
+    """A POE file uploaded in the wizard whose claim is not submitted yet.
+
+    Stored in the same storage as POE files (never a web node's disk). Submitting the claim turns it into a
+    PoeDocument; a periodic job deletes the ones abandoned for more than a day.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    wizard_key = models.CharField(max_length=64, db_index=True)
+    file = models.FileField(upload_to=poe_upload_to, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.original_name
+
+
+class EmailNotification(models.Model):
+    """The outbox: one row per (claim, kind), so that each email is sent at most once."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER_NOTIFIED = "customer_notified", "Customer: opt-out notice"
+        ACTION_REQUIRED = "action_required", "Partner: action required"
+        REJECTED = "rejected", "Partner: rejected"
+        OFFICIAL = "official", "Partner: official"
+        OPTED_OUT = "opted_out", "Partner: customer opted out"
+        ENDED = "ended", "Partner: ended"
+        REPLACED = "replaced", "Other partner: association replaced"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # For REPLACED: the association that was ended (one email per replaced association).
+    association = models.ForeignKey(Association, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim", "kind"],
+                condition=Q(association__isnull=True),
+                name="emailnotification_one_per_claim_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "kind", "association"],
+                condition=Q(association__isnull=False),
+                name="emailnotification_one_per_association",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(state="pending"), name="emailnotification_pending"),
+        ]
+
+    def __str__(self):
+        return f"{self.claim_id}: {self.kind} ({self.state})"

@@ -1,0 +1,174 @@
+"""The test bed: real PostgreSQL (pytest-django), a real S3-compatible server, a real Celery worker on Redis,
+and Playwright on Debian's Chromium. Nothing outside the machine is mocked away where a local server exists.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import redis
+from django.conf import settings
+
+from cpor.test_settings import S3_PORT
+
+ROOT = Path(__file__).resolve().parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from test code are still
+# synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _wait_for(check, *, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {seconds}s")
+
+
+def _stop(process):
+    """Stop a process group we started, by PID: TERM, then KILL."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def s3_server(tmp_path_factory):
+    """moto in server mode on loopback, with the bucket the settings name. Every test's default storage is S3."""
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    endpoint = f"http://127.0.0.1:{S3_PORT}"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(S3_PORT)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1), seconds=30, what="moto_server")
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+        yield client
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def s3_objects(s3_server):
+    """A function that lists the keys in the test bucket (optionally under a prefix)."""
+
+    def list_keys(prefix=""):
+        pages = s3_server.get_paginator("list_objects_v2").paginate(
+            Bucket=settings.AWS_STORAGE_BUCKET_NAME, Prefix=prefix
+        )
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    return list_keys
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage_and_cache(s3_server):
+    """Each test starts with an empty bucket and an empty cache (rate limits, worker pings)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    keys = [obj["Key"] for obj in s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    if keys:
+        s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real ``celery worker`` process consuming Redis, against the test database; stopped by PID.
+
+    Tests that use it must commit their data (it is a ``transactional_db`` fixture), since the worker reads
+    through its own connection. Emails the worker sends are written as .eml files to ``worker.mail_dir``.
+    """
+    broker = settings.CELERY_BROKER_URL
+    redis.Redis.from_url(broker).flushdb()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cpor.test_settings",
+        "TEST_S3_PORT": str(S3_PORT),
+        "TEST_DATABASE_URL": (f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"),
+        "TEST_CELERY_BROKER_URL": broker,
+        "TEST_EMAIL_DIR": str(tmp_path / "mail"),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cpor",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    from cpor.celery import app
+
+    process.mail_dir = tmp_path / "mail"
+    try:
+        _wait_for(lambda: process.poll() is None and app.control.ping(timeout=0.5), seconds=60, what="celery worker")
+        yield process
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from associations import views as association_views
+
+admin.site.site_header = "CPOR claims review"
+admin.site.site_title = "CPOR claims review"
+admin.site.index_title = "Review"
+
+urlpatterns = [
+    path("", association_views.home, name="home"),
+    path("healthz", association_views.healthz, name="healthz"),
+    path("login/", association_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("incentives/", include("claims.urls")),
+]
