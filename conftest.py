@@ -17,6 +17,8 @@ from django.conf import settings
 
 from cpor.test_settings import S3_PORT
 
+pytest_plugins = ["associations.tests.fixtures"]
+
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
