@@ -1,0 +1,35 @@
+"""``python manage.py seed_demo``: the demo data of a new user's machine. Idempotent: run it as often as you like.
+
+It lives in ``claims`` because demo claims build on everything ``associations.demo`` creates; ``associations``
+never knows about claims.
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from associations.demo import demo_ensure
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo partners, logins, customers, associations and usage data."
+
+    def handle(self, *args, **options):
+        # One transaction: a failure half-way leaves the database as it was, and SQLite writes it in one go.
+        with transaction.atomic():
+            demo = demo_ensure()
+        self._print(demo)
+
+    def _print(self, demo):
+        out = self.stdout
+        counts = ", ".join(f"{number} {what}" for what, number in demo.counts.items())
+        out.write(self.style.SUCCESS(f"Demo data ready: {counts}."))
+        out.write("")
+        out.write(f"Demo logins (password for all: {demo.password}):")
+        for email, what in demo.logins:
+            out.write(f"  {email:<34} {what}")
+        out.write("")
+        out.write("Sample customers for the wizard:")
+        for tenant in demo.samples:
+            domains = ", ".join(d.name for d in sorted(tenant.domains.all(), key=lambda d: (not d.is_initial, d.name)))
+            out.write(f"  {tenant.name:<18} {tenant.country}  Directory ID {tenant.directory_id}")
+            out.write(f"  {'':<22}domains: {domains}")
