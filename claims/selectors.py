@@ -1,0 +1,152 @@
+"""Reused queries: the Customer associations list and the availability of products on a tenant."""
+
+import contextlib
+import uuid
+
+from django.db.models import Count, Prefetch, Q
+
+from associations.models import PROGRAM_FOR_ACTIVITY, Association, Program, SolutionArea, Subscription, TenantLicense
+from claims.models import Claim, ClaimItem, ClaimStatus
+
+# Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
+# pages never overlap). Anything else falls back to the default, which the (partner, -submitted_at, -id) index
+# serves directly.
+CLAIM_SORTS = {
+    "name": ["name", "id"],
+    "domain": ["domain", "id"],
+    "solution_area": ["solution_area", "id"],
+    "status": ["status", "id"],
+    "submitted": ["submitted_at", "id"],
+    "opt_out_deadline": ["opt_out_deadline", "id"],
+}
+CLAIM_DEFAULT_SORT = "-submitted"
+
+
+def claim_sort_ordering(sort):
+    """The ORDER BY for a whitelisted sort key ("name", "-name", ...); unknown keys get the default."""
+    descending = sort.startswith("-")
+    columns = CLAIM_SORTS.get(sort.lstrip("-"))
+    if columns is None:
+        return claim_sort_ordering(CLAIM_DEFAULT_SORT)
+    if descending:
+        return [f"-{column}" for column in columns]
+    return columns
+
+
+def claim_list(*, partner, search="", status="", sort=CLAIM_DEFAULT_SORT):
+    """The partner's claims, filtered and sorted, with their products prefetched (one query for all items)."""
+    claims = Claim.objects.filter(partner=partner)
+    if status in ClaimStatus.values:
+        claims = claims.filter(status=status)
+    search = search.strip()
+    if search:
+        condition = Q(name__icontains=search) | Q(domain__icontains=search)
+        with contextlib.suppress(ValueError):
+            condition |= Q(directory_id=uuid.UUID(search.strip("{}")))
+        claims = claims.filter(condition)
+    items = ClaimItem.objects.select_related("product").only("claim_id", "product__name", "product__sort_order")
+    return claims.order_by(*claim_sort_ordering(sort)).prefetch_related(Prefetch("items", queryset=items))
+
+
+def claim_products(claim):
+    """The distinct product names of a claim whose items were prefetched, in catalog order."""
+    products = {item.product.name: item.product.sort_order for item in claim.items.all()}
+    return sorted(products, key=lambda name: (products[name], name))
+
+
+def claim_status_counts(*, partner):
+    """{status: count} for the partner's claims: one grouped query over the (partner, status) index."""
+    rows = Claim.objects.filter(partner=partner).values_list("status").annotate(n=Count("id")).order_by()
+    return dict(rows)
+
+
+class Availability:
+    FREE = "free"
+    YOURS = "yours"
+    HELD = "held"
+    PENDING = "pending"
+    NOT_ON_TENANT = "not_on_tenant"
+
+    LABELS = {
+        FREE: "Free",
+        YOURS: "Already yours",
+        HELD: "Held by another partner",
+        PENDING: "Pending",
+        NOT_ON_TENANT: "Not on this customer's tenant",
+    }
+    # When a product covers several item keys, the most telling one describes it.
+    RANK = [YOURS, HELD, PENDING, FREE]
+
+
+def programs_for(solution_area, activities):
+    return [PROGRAM_FOR_ACTIVITY[(solution_area, activity)] for activity in activities]
+
+
+def tenant_products(*, tenant, solution_area, products):
+    """What the tenant holds of these products: ({product_id: [active subscriptions]}, {licensed product ids}).
+
+    Microsoft 365 workloads are held through licences, Business Applications products through active
+    subscriptions (SPEC §3). One query either way.
+    """
+    if solution_area == SolutionArea.MICROSOFT_365:
+        licensed = set(
+            TenantLicense.objects.filter(tenant=tenant, product__in=products).values_list("product_id", flat=True)
+        )
+        return {}, licensed
+    subscriptions = {}
+    for subscription in (
+        Subscription.objects.active()
+        .filter(tenant=tenant, product__in=products)
+        .order_by("start_date", "subscription_id")
+    ):
+        subscriptions.setdefault(subscription.product_id, []).append(subscription)
+    return subscriptions, set(subscriptions)
+
+
+def product_availability(*, partner, tenant, solution_area, activities, products, subscriptions):
+    """For each product, and each subscription, whether it is free, already yours, held or pending.
+
+    ``subscriptions`` is {product_id: [subscriptions]} from ``tenant_products``. Never says which other partner
+    holds or claims an item. Two queries: active associations and items of open claims on this tenant.
+    Returns ({product_id: status}, {subscription_id: status}).
+    """
+    m365 = solution_area == SolutionArea.MICROSOFT_365
+    programs = [Program.OSU_M365] if m365 else programs_for(solution_area, activities)
+    product_ids = [product.pk for product in products]
+
+    def key(program, product_id, subscription_id):
+        # The item keys of SPEC §2: (osu_m365, tenant, workload) or (program, subscription).
+        return (program, "subscription", subscription_id) if subscription_id else (program, "product", product_id)
+
+    held = {}
+    for program, product_id, subscription_id, partner_id in (
+        Association.objects.active()
+        .filter(tenant=tenant, program__in=programs, product_id__in=product_ids)
+        .values_list("program", "product_id", "subscription_id", "partner_id")
+    ):
+        mine = partner_id == partner.pk
+        held[key(program, product_id, subscription_id)] = Availability.YOURS if mine else Availability.HELD
+    pending = {
+        key(program, product_id, subscription_id)
+        for program, product_id, subscription_id in ClaimItem.objects.filter(
+            tenant=tenant, program__in=programs, product_id__in=product_ids, claim__status__in=ClaimStatus.open()
+        ).values_list("program", "product_id", "subscription_id")
+    }
+
+    def status_of(keys):
+        found = {held.get(k) or (Availability.PENDING if k in pending else Availability.FREE) for k in keys}
+        return next(status for status in Availability.RANK if status in found)
+
+    by_subscription = {}
+    by_product = {}
+    for product in products:
+        if m365:
+            by_product[product.pk] = status_of([key(Program.OSU_M365, product.pk, None)])
+            continue
+        statuses = []
+        for subscription in subscriptions.get(product.pk, []):
+            by_subscription[subscription.pk] = status_of([key(program, None, subscription.pk) for program in programs])
+            statuses.append(by_subscription[subscription.pk])
+        if statuses:
+            by_product[product.pk] = next(status for status in Availability.RANK if status in statuses)
+    return by_product, by_subscription
