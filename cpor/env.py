@@ -84,7 +84,16 @@ def env_email(name):
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured(f"{name} has an invalid port (got {_redact(raw)!r})") from None
-    query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+    query = {key: values[-1].strip().lower() for key, values in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - {"starttls"})
+    if unknown:
+        raise ImproperlyConfigured(f"{name} has an unknown option {unknown[0]!r} (only starttls=1 is understood)")
+    starttls = query.get("starttls", "0")
+    if starttls not in TRUE | FALSE:
+        raise ImproperlyConfigured(f"{name}: starttls must be 1 or 0 (got {starttls!r})")
+    if parts.scheme == "smtps" and starttls in TRUE:
+        # SMTP over TLS and STARTTLS are exclusive; Django would only say so when the first email is sent.
+        raise ImproperlyConfigured(f"{name}: use smtps:// (implicit TLS) or ?starttls=1, not both")
     return {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {
@@ -93,7 +102,7 @@ def env_email(name):
             "username": unquote(parts.username or ""),
             "password": unquote(parts.password or ""),
             "use_ssl": parts.scheme == "smtps",
-            "use_tls": query.get("starttls") in TRUE,
+            "use_tls": starttls in TRUE,
             "timeout": 20,
         },
     }

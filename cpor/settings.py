@@ -74,6 +74,8 @@ TEMPLATES = [
 # Database ---------------------------------------------------------------------------------------------------------
 
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cpor.sqlite3'}")}
+# Read (and checked) whatever the database, so a typo fails at start-up rather than only on PostgreSQL.
+CONN_MAX_AGE = env_int("CONN_MAX_AGE", 600, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The embedded default runs web, worker and beat against one file: WAL lets readers and a writer work
@@ -85,7 +87,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     # Persistent connections: measured here, CONN_MAX_AGE=0 costs about 6x throughput.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, minimum=0)
+    DATABASES["default"]["CONN_MAX_AGE"] = CONN_MAX_AGE
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

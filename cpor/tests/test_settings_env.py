@@ -1,0 +1,239 @@
+"""cpor/settings.py read from the environment, as a deployment starts it: in a fresh Python process each time."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Everything cpor/settings.py reads; the test process has set some of them (cpor/test_settings.py).
+SETTINGS_VARIABLES = {
+    "ALLOWED_HOSTS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_S3_REGION_NAME",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_STORAGE_BUCKET_NAME",
+    "BEHIND_PROXY",
+    "CACHE_URL",
+    "CELERY_BROKER_URL",
+    "CONN_MAX_AGE",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "DEBUG",
+    "DEFAULT_FROM_EMAIL",
+    "EMAIL_URL",
+    "LOG_LEVEL",
+    "POE_LINK_SECONDS",
+    "SECRET_KEY",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_SSL_REDIRECT",
+    "SITE_URL",
+}
+# What conftest.py sets for Playwright; a deployment never has it (check --deploy says so).
+TEST_PROCESS_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
+SECRET_KEY = secrets.token_urlsafe(60)
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "cpor.example"}
+
+
+def deployment_env(tmp_path, **env):
+    """This process's environment without any settings variable, plus exactly ``env``."""
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in SETTINGS_VARIABLES and key not in TEST_PROCESS_VARIABLES
+    }
+    return clean | {"DJANGO_SETTINGS_MODULE": "cpor.settings", "CPOR_VAR_DIR": str(tmp_path / "var")} | env
+
+
+def run_django(tmp_path, code="", **env):
+    """Run ``django.setup()`` (then ``code``) with cpor.settings and exactly the given settings variables."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
+        cwd=ROOT,
+        env=deployment_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_of(tmp_path, expression, **env):
+    """The JSON value of a settings expression, e.g. ``settings.DATABASES['default']``."""
+    result = run_django(
+        tmp_path, f"from django.conf import settings\nimport json\nprint(json.dumps({expression}, default=str))", **env
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_fails_naming(result, name):
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://user@host:notaport/db",
+        "mysql://x",
+        "nonsense",
+        "postgres://user@db.example:5432/",
+        "postgres://user@db.example:99999/cpor",
+    ],
+)
+def test_settings_malformed_database_url_fails_naming_it(tmp_path, url):
+    assert_fails_naming(run_django(tmp_path, DATABASE_URL=url), "DATABASE_URL")
+
+
+def test_settings_malformed_database_url_error_does_not_print_the_password(tmp_path):
+    result = run_django(tmp_path, DATABASE_URL="mysql://cpor:hunter2secret@db.example/cpor")
+
+    assert_fails_naming(result, "DATABASE_URL")
+    assert "hunter2secret" not in result.stderr
+
+
+def test_settings_debug_off_without_secret_key_fails_naming_it(tmp_path):
+    assert_fails_naming(run_django(tmp_path, DEBUG="0", ALLOWED_HOSTS="cpor.example"), "SECRET_KEY")
+
+
+def test_settings_debug_off_without_allowed_hosts_fails_naming_it(tmp_path):
+    assert_fails_naming(run_django(tmp_path, DEBUG="0", SECRET_KEY=SECRET_KEY), "ALLOWED_HOSTS")
+
+
+def test_settings_malformed_debug_fails_naming_it(tmp_path):
+    assert_fails_naming(run_django(tmp_path, DEBUG="maybe"), "DEBUG")
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "1.5"])
+@pytest.mark.parametrize("database_url", ["postgres://cpor@db.example:5432/cpor", None])
+def test_settings_bad_conn_max_age_fails_naming_it(tmp_path, value, database_url):
+    env = {"CONN_MAX_AGE": value} | ({"DATABASE_URL": database_url} if database_url else {})
+
+    assert_fails_naming(run_django(tmp_path, **env), "CONN_MAX_AGE")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://mail.example:notaport",
+        "smtp://u:p@mail.example:99999",
+        "http://mail.example",
+        "smtp://",
+        "mail.example:587",
+        "smtp://mail.example:587?starttls=maybe",
+        "smtp://mail.example:587?tls=1",
+        "smtps://mail.example:465?starttls=1",
+    ],
+)
+def test_settings_malformed_email_url_fails_naming_it(tmp_path, url):
+    assert_fails_naming(run_django(tmp_path, EMAIL_URL=url), "EMAIL_URL")
+
+
+def test_settings_postgres_database_url_parses_with_persistent_connections(tmp_path):
+    database = settings_of(
+        tmp_path, "settings.DATABASES['default']", DATABASE_URL="postgres://cpor:s%40cret@db.example:6543/cpor_prod"
+    )
+
+    assert {key: database[key] for key in ["ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"]} == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "cpor_prod",
+        "USER": "cpor",
+        "PASSWORD": "s@cret",
+        "HOST": "db.example",
+        "PORT": 6543,
+    }
+    assert database["CONN_MAX_AGE"] == 600
+    assert database["CONN_HEALTH_CHECKS"] is True
+
+
+def test_settings_conn_max_age_zero_turns_persistent_connections_off(tmp_path):
+    database = settings_of(
+        tmp_path, "settings.DATABASES['default']", DATABASE_URL="postgres://cpor@db/cpor", CONN_MAX_AGE="0"
+    )
+
+    assert database["CONN_MAX_AGE"] == 0
+
+
+def test_settings_email_url_with_starttls_gives_the_smtp_mailer(tmp_path):
+    code = (
+        "from django.conf import settings\nfrom django.core.mail import mailers\nimport json\n"
+        "m = mailers['default']\n"
+        "print(json.dumps([settings.MAILERS, [type(m).__name__, m.host, m.port, m.username, m.password,"
+        " m.use_tls, m.use_ssl]]))"
+    )
+    result = run_django(tmp_path, code, EMAIL_URL="smtp://u:p@mail.example:587?starttls=1")
+
+    assert result.returncode == 0, result.stderr
+    mailers, backend = json.loads(result.stdout.strip().splitlines()[-1])
+    assert mailers == {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": "mail.example",
+                "port": 587,
+                "username": "u",
+                "password": "p",
+                "use_ssl": False,
+                "use_tls": True,
+                "timeout": 20,
+            },
+        }
+    }
+    # Django's own SMTP backend accepts those options.
+    assert backend == ["EmailBackend", "mail.example", 587, "u", "p", True, False]
+
+
+def test_settings_smtps_email_url_uses_implicit_tls_on_465(tmp_path):
+    options = settings_of(tmp_path, "settings.MAILERS['default']['OPTIONS']", EMAIL_URL="smtps://mail.example")
+
+    assert (options["port"], options["use_ssl"], options["use_tls"]) == (465, True, False)
+
+
+def test_settings_defaults_need_no_service(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.DEBUG, settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'],"
+        " settings.CELERY_BROKER_URL, settings.MAILERS['default']['BACKEND'],"
+        " settings.STORAGES['default']['BACKEND']]",
+    )
+
+    assert values == [
+        True,
+        "django.db.backends.sqlite3",
+        str(tmp_path / "var" / "cpor.sqlite3"),
+        "filesystem://",
+        "cpor.mail.EmlFileBackend",
+        "django.core.files.storage.FileSystemStorage",
+    ]
+
+
+def test_settings_production_passes_check_deploy_without_warnings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=deployment_env(tmp_path, **PRODUCTION),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_settings_production_turns_on_the_secure_defaults(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT,"
+        " settings.SECURE_HSTS_SECONDS, settings.ALLOWED_HOSTS]",
+        **PRODUCTION,
+    )
+
+    assert values == [True, True, True, 31536000, ["cpor.example"]]
