@@ -5,16 +5,44 @@ status under a row lock, saves with ``update_fields``, writes one ClaimEvent and
 """
 
 import datetime
+import hashlib
+import smtplib
 from functools import partial
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from associations.models import PROGRAM_FOR_ACTIVITY, Partner, Program, SolutionArea, Subscription
-from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument
-from claims.uploads import poe_check, poe_check_count
+from associations.models import (
+    PROGRAM_FOR_ACTIVITY,
+    Association,
+    Partner,
+    Program,
+    SolutionArea,
+    Subscription,
+    Tenant,
+    TenantDomain,
+    TenantLicense,
+    UsageRecord,
+)
+from associations.validators import normalize_domain
+from claims import emails
+from claims.deadlines import deadline_after
+from claims.models import (
+    TRANSITIONS,
+    Claim,
+    ClaimEvent,
+    ClaimItem,
+    ClaimStatus,
+    EmailNotification,
+    PendingUpload,
+    PoeDocument,
+)
+from claims.uploads import POE_TYPES, detect_poe_type, poe_check, poe_check_count
 
 
 def claim_event_record(*, claim, actor, action, user=None, old_status="", new_status="", reason="", message=""):
@@ -244,3 +272,893 @@ def claim_submit(*, user, partner, data, submission_key):
 
 
 # --- Lifecycle (validation, review, notification, opt-out, finalization) -----------------------------------------
+
+
+class ClaimStatusConflict(Exception):
+    """The claim is no longer in a status that allows this move: someone else already moved it."""
+
+    def __init__(self, *, claim_id, current, to):
+        super().__init__(f"Claim {claim_id} is {current}; it cannot become {to}.")
+        self.claim_id = claim_id
+        self.current = current
+        self.to = to
+
+
+class InformationReason(models.TextChoices):
+    """Why a reviewer asks the partner for more information (a fixed list; the message says the rest)."""
+
+    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not show the activity"
+    POE_UNREADABLE = "poe_unreadable", "A proof of execution document cannot be read"
+    CONTACT_UNVERIFIED = "contact_unverified", "The customer contact could not be verified"
+    ACTIVITY_UNCLEAR = "activity_unclear", "The activity or its dates are unclear"
+    OTHER = "other", "Other"
+
+
+class RejectionReason(models.TextChoices):
+    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not support the claim"
+    NOT_ELIGIBLE = "not_eligible", "The activity is not eligible for this program"
+    DUPLICATE = "duplicate", "The claim duplicates another claim"
+    CUSTOMER_DENIED = "customer_denied", "The customer does not confirm the engagement"
+    OTHER = "other", "Other"
+    # Set by the system, never offered to reviewers.
+    VALIDATION = "validation", "Automatic validation failed"
+    NO_RESPONSE = "no_response", "No response to the information request within 5 business days"
+
+
+REVIEWER_REJECTION_REASONS = [
+    (value, label) for value, label in RejectionReason.choices if value not in ("validation", "no_response")
+]
+
+EMAIL_KIND_FOR_STATUS = {
+    ClaimStatus.CUSTOMER_NOTIFIED: EmailNotification.Kind.CUSTOMER_NOTIFIED,
+    ClaimStatus.ACTION_REQUIRED: EmailNotification.Kind.ACTION_REQUIRED,
+    ClaimStatus.REJECTED: EmailNotification.Kind.REJECTED,
+    ClaimStatus.OFFICIAL: EmailNotification.Kind.OFFICIAL,
+    ClaimStatus.OPTED_OUT: EmailNotification.Kind.OPTED_OUT,
+    ClaimStatus.ENDED: EmailNotification.Kind.ENDED,
+}
+
+EMAIL_MAX_ATTEMPTS = 6
+
+
+def _outbox_add(rows):
+    """Queue emails: ``rows`` are (claim_id, kind, association_id). Sent after commit, each at most once.
+
+    The partial unique constraints on EmailNotification make a second row for the same (claim, kind) a no-op
+    (a second information request on one claim is recorded in the history, but its email is not sent again).
+    """
+    if not rows:
+        return
+    EmailNotification.objects.bulk_create(
+        [EmailNotification(claim_id=c, kind=k, association_id=a) for c, k, a in rows], ignore_conflicts=True
+    )
+    ids = []
+    for kind in {k for _, k, _ in rows}:
+        claim_ids = [c for c, k, _ in rows if k == kind]
+        ids += EmailNotification.objects.filter(
+            claim_id__in=claim_ids, kind=kind, state=EmailNotification.State.PENDING
+        ).values_list("pk", flat=True)
+    if ids:
+        transaction.on_commit(lambda: _emails_enqueue(ids))
+
+
+def _emails_enqueue(ids):
+    from claims.tasks import email_notifications_send_task
+
+    email_notifications_send_task.delay(notification_ids=list(ids))
+
+
+def _transition_effects_write(*, claim_ids, old_status, new_status, actor, user, action, reason, message, now):
+    """The history rows and outbox rows of a transition: shared by ``claim_transition`` and the batch jobs."""
+    if len(claim_ids) == 1:
+        claim_event_record(
+            claim=Claim(pk=claim_ids[0]),
+            actor=actor,
+            user=user,
+            action=action,
+            old_status=old_status,
+            new_status=new_status,
+            reason=reason,
+            message=message,
+        )
+    else:
+        ClaimEvent.objects.bulk_create(
+            [
+                ClaimEvent(
+                    claim_id=claim_id,
+                    created_at=now,
+                    actor=actor,
+                    user=user if user is not None and user.is_authenticated else None,
+                    action=action,
+                    old_status=old_status,
+                    new_status=new_status,
+                    reason=reason,
+                    message=message,
+                )
+                for claim_id in claim_ids
+            ]
+        )
+    kind = EMAIL_KIND_FOR_STATUS.get(new_status)
+    if kind:
+        _outbox_add([(claim_id, kind, None) for claim_id in claim_ids])
+
+
+def claim_transition(*, claim, to, actor, user=None, action, reason="", message="", changes=None, from_statuses=None):
+    """Move one claim to ``to``: the one place every status change of a single claim goes through.
+
+    1. Lock the claim's row (callers racing on it queue here; the loser sees the winner's status).
+    2. Check the move against TRANSITIONS (and ``from_statuses`` when the caller allows fewer).
+    3. Save status, ``status_changed_at`` and ``changes`` with ``update_fields``.
+    4. Write one ClaimEvent and the outbox rows; the emails are enqueued after commit.
+
+    Raises ClaimStatusConflict when the claim is no longer in a status that allows the move.
+    """
+    to = ClaimStatus(to)
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update().only("pk", "status").get(pk=claim.pk)
+        current = ClaimStatus(locked.status)
+        if to not in TRANSITIONS[current] or (from_statuses is not None and current not in from_statuses):
+            raise ClaimStatusConflict(claim_id=claim.pk, current=current, to=to)
+        now = timezone.now()
+        fields = {"status": to, "status_changed_at": now, **(changes or {})}
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(fields))
+        _transition_effects_write(
+            claim_ids=[claim.pk],
+            old_status=current,
+            new_status=to,
+            actor=actor,
+            user=user,
+            action=action,
+            reason=reason,
+            message=message,
+            now=now,
+        )
+    for name, value in fields.items():
+        setattr(claim, name, value)
+    return claim
+
+
+def _claims_transition_locked(*, claim_ids, old_status, to, actor, action, reason="", message="", changes=None, now):
+    """The set-based ``claim_transition`` of batch jobs, for rows this transaction already holds locked."""
+    if not claim_ids:
+        return []
+    if to not in TRANSITIONS[old_status]:
+        raise ValueError(f"{old_status} -> {to} is not a transition")
+    moved = Claim.objects.filter(pk__in=claim_ids, status=old_status).update(
+        status=to, status_changed_at=now, **(changes or {})
+    )
+    if moved != len(claim_ids):
+        # The caller did not hold every row: roll the whole batch back rather than write half of it.
+        raise ClaimStatusConflict(claim_id=None, current="(changed under the batch)", to=to)
+    _transition_effects_write(
+        claim_ids=list(claim_ids),
+        old_status=old_status,
+        new_status=to,
+        actor=ClaimEvent.Actor.SYSTEM if actor is None else actor,
+        user=None,
+        action=action,
+        reason=reason,
+        message=message,
+        now=now,
+    )
+    return list(claim_ids)
+
+
+# Validation ---------------------------------------------------------------------------------------------------
+
+
+def _item_key(program, tenant_id, product_id, subscription_id):
+    """An item key of SPEC §2: (osu_m365, tenant, workload) or (program, subscription)."""
+    if program == Program.OSU_M365:
+        return (Program.OSU_M365, tenant_id, product_id)
+    return (program, subscription_id)
+
+
+def _keys_filter(items, tenant_id_of):
+    """A superset filter (checked against the exact keys in Python) for the keys of ``items``."""
+    m365 = [i for i in items if i.program == Program.OSU_M365]
+    subs = [i for i in items if i.program != Program.OSU_M365 and i.subscription_id]
+    q = Q(pk__in=[])
+    if m365:
+        q |= Q(
+            program=Program.OSU_M365,
+            tenant_id__in={tenant_id_of(i) for i in m365},
+            product_id__in={i.product_id for i in m365},
+        )
+    if subs:
+        q |= Q(subscription_id__in={i.subscription_id for i in subs}, program__in={i.program for i in subs})
+    return q
+
+
+def _poe_content_type(document):
+    """The type of a stored POE file by its content (the wizard's sniffer), not by the name or the browser."""
+    with document.file.open("rb") as handle:
+        head = handle.read(8192)
+        handle.seek(0)
+        return detect_poe_type(head, handle)
+
+
+def _claim_problems(claim, *, today):
+    """Every rule of SPEC §5 against the data as it is now: (reasons, competing item ids, other claim items)."""
+    reasons = []
+    location = claim.location
+    if location.partner_id != claim.partner_id:
+        reasons.append(f"The MPN ID {location.mpn_id} does not belong to your organization.")
+    elif not location.is_active:
+        reasons.append(f"The MPN ID {location.mpn_id} is not active.")
+
+    domain = normalize_domain(claim.domain)
+    tenant = (
+        Tenant.objects.filter(directory_id=claim.directory_id)
+        .annotate(domain_ok=Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"), name=domain)))
+        .first()
+    )
+    if tenant is None:
+        reasons.append(f"The Directory ID {claim.directory_id} is not a known customer tenant.")
+    elif not tenant.domain_ok:
+        reasons.append(f"The domain name {claim.domain} does not belong to the tenant of this Directory ID.")
+
+    items = list(claim.items.all())  # prefetched with product and subscription
+    if not items:
+        reasons.append("The claim names no products.")
+
+    tenant_id = tenant.pk if tenant else None
+    m365_ids = {i.product_id for i in items if i.program == Program.OSU_M365}
+    licensed = set()
+    if tenant and m365_ids:
+        licensed = set(
+            TenantLicense.objects.filter(tenant=tenant, product_id__in=m365_ids).values_list("product_id", flat=True)
+        )
+    for item in items:
+        product = item.product
+        if product.solution_area != claim.solution_area:
+            reasons.append(f"{product.name} is not a {SolutionArea(claim.solution_area).label} product.")
+            continue
+        if item.program == Program.OSU_M365:
+            if tenant and item.product_id not in licensed:
+                reasons.append(f"{product.name} is not licensed on this tenant.")
+            continue
+        subscription = item.subscription
+        if subscription is None:
+            reasons.append(f"{product.name} needs a subscription ID.")
+        elif tenant and subscription.tenant_id != tenant.pk:
+            reasons.append(f"The subscription ID {subscription.subscription_id} does not belong to this tenant.")
+        elif subscription.product_id != item.product_id:
+            reasons.append(f"The subscription ID {subscription.subscription_id} is not a {product.name} subscription.")
+        elif not subscription.is_active_on(today):
+            reasons.append(f"{product.name} has no active subscription on this tenant.")
+
+    competing_ids, others = set(), set()
+    if tenant and items:
+
+        def tenant_of(item):
+            return item.tenant_id or tenant_id
+
+        wanted = {_item_key(i.program, tenant_of(i), i.product_id, i.subscription_id): i for i in items}
+        keys_q = _keys_filter(items, tenant_of)
+        held = (
+            Association.objects.active()
+            .filter(keys_q)
+            .values_list("program", "tenant_id", "product_id", "subscription_id", "partner_id")
+        )
+        pending = (
+            ClaimItem.objects.filter(keys_q, claim__status__in=ClaimStatus.open())
+            .exclude(claim_id=claim.pk)
+            .values_list("program", "tenant_id", "product_id", "subscription_id", "claim__partner_id", "pk", "claim_id")
+        )
+        mine_held, mine_pending = set(), set()
+        for program, t_id, product_id, sub_id, partner_id in held:
+            item = wanted.get(_item_key(program, t_id, product_id, sub_id))
+            if item is None:
+                continue
+            if partner_id == claim.partner_id:
+                mine_held.add(item.pk)
+            else:
+                competing_ids.add(item.pk)
+        for program, t_id, product_id, sub_id, partner_id, other_item_id, other_claim_id in pending:
+            item = wanted.get(_item_key(program, t_id or tenant_id, product_id, sub_id))
+            if item is None:
+                continue
+            if partner_id == claim.partner_id:
+                mine_pending.add(item.pk)
+            else:
+                competing_ids.add(item.pk)
+                others.add((other_item_id, other_claim_id))
+        for item in items:
+            if item.pk in mine_held:
+                reasons.append(f"{item.product.name} is already associated with your organization.")
+            elif item.pk in mine_pending:
+                reasons.append(f"{item.product.name} is already claimed in another open claim of your organization.")
+
+    reasons += _contact_problems(claim, needs_technical=any(i.product.is_dynamics for i in items))
+    reasons += _poe_problems(list(claim.documents.all()))
+    return tenant, reasons, competing_ids, others
+
+
+def _contact_problems(claim, *, needs_technical):
+    contacts = [
+        ("customer contact", claim.customer_contact_name, claim.customer_contact_title, claim.customer_contact_email),
+        ("your company's contact", claim.partner_contact_name, None, claim.partner_contact_email),
+    ]
+    if needs_technical:
+        contacts.insert(
+            1,
+            (
+                "customer's technical contact",
+                claim.technical_contact_name,
+                claim.technical_contact_title,
+                claim.technical_contact_email,
+            ),
+        )
+    reasons = []
+    for who, name, title, email in contacts:
+        if not (name or "").strip():
+            reasons.append(f"The {who}'s name is missing.")
+        if title is not None and not (title or "").strip():
+            reasons.append(f"The {who}'s title is missing.")
+        if not (email or "").strip():
+            reasons.append(f"The {who}'s email address is missing.")
+        else:
+            try:
+                validate_email(email)
+            except ValidationError:
+                reasons.append(f"The {who}'s email address {email} is not valid.")
+    return reasons
+
+
+def _poe_problems(documents):
+    if not documents:
+        return ["No proof of execution (POE) was uploaded."]
+    reasons = []
+    if len(documents) > settings.POE_MAX_FILES:
+        reasons.append(f"At most {settings.POE_MAX_FILES} POE files are allowed; this claim has {len(documents)}.")
+    allowed = ", ".join(POE_TYPES.values())
+    for document in documents:
+        if document.size > settings.POE_MAX_BYTES:
+            reasons.append(f"The POE file {document.original_name} is larger than 10 MB.")
+            continue
+        try:
+            content_type = _poe_content_type(document)
+        except OSError:
+            content_type = None
+        if content_type not in POE_TYPES:
+            reasons.append(f"The POE file {document.original_name} is not an allowed type ({allowed}).")
+    return reasons
+
+
+def claim_validate(*, claim_id):
+    """Automatic validation of a submitted claim (SPEC §5): ``under_review`` on a pass, ``rejected`` otherwise.
+
+    Idempotent: a claim that is no longer ``submitted`` (a second run, a redelivered task) is left alone.
+    Returns the claim's new status, or None when there was nothing to do.
+    """
+    claim = (
+        Claim.objects.select_related("location")
+        .prefetch_related(
+            Prefetch("items", queryset=ClaimItem.objects.select_related("product", "subscription")), "documents"
+        )
+        .filter(pk=claim_id, status=ClaimStatus.SUBMITTED)
+        .first()
+    )
+    if claim is None:
+        return None
+    tenant, reasons, competing_ids, others = _claim_problems(claim, today=timezone.localdate())
+    competing = bool(competing_ids)
+    changes = {"tenant": tenant, "competing": competing, "rejection_reasons": reasons}
+    try:
+        with transaction.atomic():
+            if reasons:
+                claim_transition(
+                    claim=claim,
+                    to=ClaimStatus.REJECTED,
+                    actor=ClaimEvent.Actor.SYSTEM,
+                    action="validation_failed",
+                    reason=RejectionReason.VALIDATION,
+                    message="\n".join(reasons),
+                    changes=changes,
+                    from_statuses=[ClaimStatus.SUBMITTED],
+                )
+            else:
+                claim_transition(
+                    claim=claim,
+                    to=ClaimStatus.UNDER_REVIEW,
+                    actor=ClaimEvent.Actor.SYSTEM,
+                    action="validated",
+                    changes=changes,
+                    from_statuses=[ClaimStatus.SUBMITTED],
+                )
+            if competing_ids:
+                ClaimItem.objects.filter(pk__in=competing_ids).update(competing=True)
+    except ClaimStatusConflict:
+        return None  # another run validated it first
+    if others:
+        # The other partner's open claims compete with this one too: flag them for their reviewer. Separate
+        # transaction and row by row, so two validations never wait on each other's claim row.
+        ClaimItem.objects.filter(pk__in={i for i, _ in others}, competing=False).update(competing=True)
+        for other_claim_id in sorted({c for _, c in others}):
+            Claim.objects.filter(pk=other_claim_id, competing=False).update(competing=True)
+    return claim.status
+
+
+def claims_requeue_unvalidated(*, older_than=datetime.timedelta(minutes=2), now=None, limit=1000):
+    """Re-enqueue validation of claims still ``submitted`` after a while (a lost broker, a dead worker)."""
+    from claims.tasks import claim_validate_task
+
+    now = now or timezone.now()
+    ids = list(
+        Claim.objects.filter(status=ClaimStatus.SUBMITTED, submitted_at__lt=now - older_than)
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for claim_id in ids:
+        claim_validate_task.delay(claim_id=claim_id)
+    return len(ids)
+
+
+# Review -------------------------------------------------------------------------------------------------------
+
+
+def _tenant_deadline(claim, now):
+    tenant = claim.tenant
+    if tenant is None:
+        tenant = Tenant.objects.get(directory_id=claim.directory_id)
+    return deadline_after(now, country=tenant.country, time_zone=tenant.time_zone)
+
+
+def claim_approve(*, claim, user):
+    """The reviewer approves: the customer is notified and the opt-out window of SPEC §6 starts."""
+    now = timezone.now()
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.CUSTOMER_NOTIFIED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action="approved",
+        changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
+        from_statuses=[ClaimStatus.UNDER_REVIEW],
+    )
+
+
+def claim_request_information(*, claim, user, reason, message):
+    """The reviewer asks the partner for more; the partner has 5 business days to answer."""
+    reason = InformationReason(reason)
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.ACTION_REQUIRED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action="information_requested",
+        reason=reason,
+        message=message.strip(),
+        changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
+        from_statuses=[ClaimStatus.UNDER_REVIEW],
+    )
+
+
+def claim_reject(*, claim, user, reason, message=""):
+    reason = RejectionReason(reason)
+    reasons = [reason.label] + ([message.strip()] if message.strip() else [])
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.REJECTED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action="rejected",
+        reason=reason,
+        message=message.strip(),
+        changes={"rejection_reasons": reasons},
+        from_statuses=[ClaimStatus.UNDER_REVIEW, ClaimStatus.ACTION_REQUIRED],
+    )
+
+
+def claim_respond(*, claim, user, comment, files):
+    """The partner answers an information request with a comment and/or more POE files: back to review.
+
+    ``files`` are (uploaded file, ``claims.uploads.CheckedUpload``) pairs: already checked by ``poe_check``
+    (type by content, size). They are stored first; if the claim was moved meanwhile, they are deleted again.
+    """
+    stored = []
+    try:
+        for upload, checked in files:
+            upload.seek(0)
+            document = PoeDocument(
+                claim_id=claim.pk,
+                original_name=checked.display_name,
+                content_type=checked.content_type,
+                size=checked.size,
+                sha256=checked.sha256,
+                uploaded_by=user,
+                in_response=True,
+            )
+            document.file.save(checked.display_name, upload, save=False)
+            stored.append(document)
+        with transaction.atomic():
+            claim_transition(
+                claim=claim,
+                to=ClaimStatus.UNDER_REVIEW,
+                actor=ClaimEvent.Actor.PARTNER,
+                user=user,
+                action="responded",
+                message=comment.strip(),
+                changes={"response_deadline": None},
+                from_statuses=[ClaimStatus.ACTION_REQUIRED],
+            )
+            PoeDocument.objects.bulk_create(stored)
+    except BaseException:
+        for document in stored:
+            document.file.delete(save=False)
+        raise
+    return claim
+
+
+def claims_expire_information_requests(*, now=None, batch_size=500):
+    """Reject every ``action_required`` claim whose 5 business days have passed ("no response")."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Claim.objects.select_for_update(skip_locked=True)
+                .filter(status=ClaimStatus.ACTION_REQUIRED, response_deadline__lt=now)
+                .order_by("response_deadline", "pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            _claims_transition_locked(
+                claim_ids=ids,
+                old_status=ClaimStatus.ACTION_REQUIRED,
+                to=ClaimStatus.REJECTED,
+                actor=ClaimEvent.Actor.SYSTEM,
+                action="no_response",
+                reason=RejectionReason.NO_RESPONSE,
+                changes={"rejection_reasons": [RejectionReason.NO_RESPONSE.label], "response_deadline": None},
+                now=now,
+            )
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+# The customer -------------------------------------------------------------------------------------------------
+
+
+class OptOutResult(models.TextChoices):
+    OPTED_OUT = "opted_out", "Opted out"
+    ALREADY = "already", "Already opted out"
+    CLOSED = "closed", "The window has closed"
+
+
+def claim_opt_out(*, claim, now=None):
+    """The customer opts out. Under the claim's row lock, so it and finalization never both act on a claim."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update().get(pk=claim.pk)
+        if locked.status == ClaimStatus.OPTED_OUT:
+            return OptOutResult.ALREADY
+        if locked.status != ClaimStatus.CUSTOMER_NOTIFIED or now > locked.opt_out_deadline:
+            return OptOutResult.CLOSED
+        claim_transition(
+            claim=locked,
+            to=ClaimStatus.OPTED_OUT,
+            actor=ClaimEvent.Actor.CUSTOMER,
+            action="opted_out",
+            from_statuses=[ClaimStatus.CUSTOMER_NOTIFIED],
+        )
+    claim.status = locked.status
+    return OptOutResult.OPTED_OUT
+
+
+# Finalization and ends ----------------------------------------------------------------------------------------
+
+
+def _item_keys_lock(keys):
+    """Serialise writers of the same item keys (PostgreSQL advisory locks, in a fixed order: no deadlocks).
+
+    Two runs finalizing competing claims for one workload in different batches would otherwise both see no
+    active association and the second would fail on the partial unique constraint.
+    """
+    if connection.vendor != "postgresql" or not keys:
+        return
+    numbers = sorted(
+        {int.from_bytes(hashlib.blake2b(repr(k).encode(), digest_size=8).digest(), "big", signed=True) for k in keys}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys", [numbers]
+        )
+
+
+def _associations_end(*, ids, reason, now, message=""):
+    if ids:
+        Association.objects.filter(pk__in=ids).update(
+            status=Association.Status.ENDED, ended_at=now, end_reason=reason, end_message=message
+        )
+
+
+def _claims_end_without_associations(*, association_ids, action, reason, now):
+    """Official claims whose associations are now all ended become ``ended``.
+
+    Returns (the ids among ``association_ids`` that came from a claim, those whose claim stays official).
+    """
+    rows = list(ClaimItem.objects.filter(association_id__in=association_ids).values_list("association_id", "claim_id"))
+    claim_ids = sorted({c for _, c in rows})
+    ending = list(
+        Claim.objects.select_for_update()
+        .filter(pk__in=claim_ids, status=ClaimStatus.OFFICIAL)
+        .exclude(items__association__status=Association.Status.ACTIVE)
+        .values_list("pk", flat=True)
+    )
+    _claims_transition_locked(
+        claim_ids=ending,
+        old_status=ClaimStatus.OFFICIAL,
+        to=ClaimStatus.ENDED,
+        actor=ClaimEvent.Actor.SYSTEM,
+        action=action,
+        reason=reason,
+        now=now,
+    )
+    ended = set(ending)
+    return {a for a, _ in rows}, {a for a, c in rows if c not in ended}
+
+
+def _claims_finalize_locked(claim_ids, *, now):
+    """Make the locked, due claims official (one set-based pass; see ``claims_finalize_due``)."""
+    facts = {
+        pk: (partner_id, location_id, tenant_id)
+        for pk, partner_id, location_id, tenant_id in Claim.objects.filter(pk__in=claim_ids)
+        .order_by()
+        .values_list("pk", "partner_id", "location_id", "tenant_id")
+    }
+    items = list(
+        ClaimItem.objects.filter(claim_id__in=claim_ids).only(
+            "pk", "claim_id", "program", "tenant_id", "product_id", "subscription_id"
+        )
+    )
+    order = {claim_id: n for n, claim_id in enumerate(claim_ids)}
+    items.sort(key=lambda i: (order[i.claim_id], i.pk))
+
+    def tenant_of(item):
+        return item.tenant_id or facts[item.claim_id][2]
+
+    keys = [_item_key(i.program, tenant_of(i), i.product_id, i.subscription_id) for i in items]
+    _item_keys_lock(keys)
+
+    _claims_transition_locked(
+        claim_ids=claim_ids,
+        old_status=ClaimStatus.CUSTOMER_NOTIFIED,
+        to=ClaimStatus.OFFICIAL,
+        actor=ClaimEvent.Actor.SYSTEM,
+        action="finalized",
+        now=now,
+    )
+
+    # Within a batch, of two claims for one key the one finalized last (latest deadline) wins.
+    winner_for_key = {}
+    for item, key in zip(items, keys, strict=True):
+        winner_for_key[key] = item.claim_id
+
+    # Holders of the same keys: another partner's active association is replaced; an imported Microsoft 365
+    # (legacy) one of the same partner is superseded by this claim.
+    replaced, reassociated, winner_of = [], [], {}
+    rows = (
+        Association.objects.select_for_update()
+        .filter(_keys_filter(items, tenant_of), status__in=[Association.Status.ACTIVE, Association.Status.LEGACY])
+        .values_list("pk", "program", "tenant_id", "product_id", "subscription_id", "partner_id", "status")
+    )
+    for pk, program, tenant_id, product_id, subscription_id, partner_id, status in rows:
+        winner = winner_for_key.get(_item_key(program, tenant_id, product_id, subscription_id))
+        if winner is None:
+            continue  # the superset filter matched a key nobody in this batch claims
+        if partner_id == facts[winner][0]:
+            if status == Association.Status.LEGACY:
+                reassociated.append(pk)
+            else:
+                replaced.append(pk)
+        else:
+            replaced.append(pk)
+            winner_of[pk] = winner
+    _associations_end(ids=replaced, reason=Association.EndReason.REPLACED, now=now)
+    _associations_end(ids=reassociated, reason=Association.EndReason.REASSOCIATED, now=now)
+
+    new = []
+    for item, key in zip(items, keys, strict=True):
+        won = winner_for_key[key] == item.claim_id
+        partner_id, location_id, _ = facts[item.claim_id]
+        new.append(
+            Association(
+                partner_id=partner_id,
+                location_id=location_id,
+                program=item.program,
+                tenant_id=tenant_of(item),
+                product_id=item.product_id,
+                subscription_id=item.subscription_id,
+                status=Association.Status.ACTIVE if won else Association.Status.ENDED,
+                source=Association.Source.CLAIM,
+                started_at=now,
+                ended_at=None if won else now,
+                end_reason="" if won else Association.EndReason.REPLACED,
+            )
+        )
+    Association.objects.bulk_create(new)
+    for item, key, association in zip(items, keys, new, strict=True):
+        item.association_id = association.pk
+        if association.status == Association.Status.ENDED:
+            replaced.append(association.pk)
+            if facts[winner_for_key[key]][0] != association.partner_id:
+                winner_of[association.pk] = winner_for_key[key]
+    ClaimItem.objects.bulk_update(items, ["association"])
+
+    # The replaced partners are told: a claim left with nothing becomes "ended" (that email says why);
+    # otherwise, and for imported associations, a "replaced" email names the item.
+    from_claims, still_official = _claims_end_without_associations(
+        association_ids=replaced, action="replaced", reason=Association.EndReason.REPLACED, now=now
+    )
+    _outbox_add(
+        [
+            (winner, EmailNotification.Kind.REPLACED, pk)
+            for pk, winner in winner_of.items()
+            if pk in still_official or pk not in from_claims
+        ]
+    )
+    return len(claim_ids)
+
+
+def claims_finalize_due(*, now=None, batch_size=500):
+    """Make every ``customer_notified`` claim past its opt-out deadline official (a beat job).
+
+    Chunks of ``batch_size`` claims, each taken with ``select_for_update(skip_locked=True)`` in its own
+    transaction: two runs at once take disjoint chunks, and a customer opting out holds the row lock, so
+    exactly one of them acts. Writes are set-based (one UPDATE, bulk inserts). Returns how many became official.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Claim.objects.select_for_update(skip_locked=True)
+                .filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__lt=now)
+                .order_by("opt_out_deadline", "pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if ids:
+                _claims_finalize_locked(ids, now=now)
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+def claim_disassociate(*, claim, user, reason):
+    """The partner ends an official claim's associations (SPEC §5 ``ended``)."""
+    reason = reason.strip()
+    now = timezone.now()
+    with transaction.atomic():
+        claim_transition(
+            claim=claim,
+            to=ClaimStatus.ENDED,
+            actor=ClaimEvent.Actor.PARTNER,
+            user=user,
+            action="disassociated",
+            reason=Association.EndReason.DISASSOCIATED,
+            message=reason,
+            from_statuses=[ClaimStatus.OFFICIAL],
+        )
+        ids = list(
+            Association.objects.select_for_update()
+            .filter(claim_item__claim_id=claim.pk, status=Association.Status.ACTIVE)
+            .values_list("pk", flat=True)
+        )
+        _associations_end(ids=ids, reason=Association.EndReason.DISASSOCIATED, now=now, message=reason)
+    return claim
+
+
+def associations_end_expired(*, today=None, batch_size=500):
+    """End active associations whose subscription has ended (imported Dynamics 365 / Power BI ones, and those
+    from claims); a claim left with no active association becomes ``ended``."""
+    today = today or timezone.localdate()
+    now = timezone.now()
+    total = 0
+    expired = Q(subscription__isnull=False) & (
+        ~Q(subscription__state=Subscription.State.ACTIVE) | Q(subscription__end_date__lt=today)
+    )
+    counted = Q(source=Association.Source.CLAIM) | Q(product__is_dynamics=True) | Q(product__code="power-bi-pro")
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Association.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(expired, counted, status=Association.Status.ACTIVE)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            _associations_end(ids=ids, reason=Association.EndReason.SUBSCRIPTION_ENDED, now=now)
+            _claims_end_without_associations(
+                association_ids=ids,
+                action="subscription_ended",
+                reason=Association.EndReason.SUBSCRIPTION_ENDED,
+                now=now,
+            )
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+# Emails -------------------------------------------------------------------------------------------------------
+
+
+class EmailTransientError(Exception):
+    """Sending failed in a way worth retrying (the row is back to pending)."""
+
+
+def _smtp_transient(exc):
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+
+
+def email_notification_send(*, notification_id):
+    """Send one outbox row, at most once.
+
+    1. Claim it with a conditional UPDATE pending -> sending (committed before anything is sent): a second
+       task for the same row, or a re-enqueue, finds nothing to claim.
+    2. Send; mark ``sent``. A worker that dies between send and mark leaves the row in ``sending``: it is never
+       resent automatically (at most once) and shows in admin.
+    3. A transient SMTP failure puts the row back to ``pending`` and raises EmailTransientError for the task to
+       retry with backoff; a permanent one, or the last attempt, marks it ``failed``.
+    """
+    claimed = EmailNotification.objects.filter(pk=notification_id, state=EmailNotification.State.PENDING).update(
+        state=EmailNotification.State.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False
+    notification = EmailNotification.objects.select_related(
+        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product"
+    ).get(pk=notification_id)
+    mark = EmailNotification.objects.filter(pk=notification_id, state=EmailNotification.State.SENDING)
+    try:
+        message = emails.notification_email(notification)
+        if message is not None:
+            message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        retry = _smtp_transient(exc) and notification.attempts < EMAIL_MAX_ATTEMPTS
+        mark.update(
+            state=EmailNotification.State.PENDING if retry else EmailNotification.State.FAILED,
+            last_error=str(exc)[:2000],
+        )
+        if retry:
+            raise EmailTransientError(str(exc)) from exc
+        return False
+    except Exception as exc:
+        mark.update(state=EmailNotification.State.FAILED, last_error=repr(exc)[:2000])
+        raise
+    mark.update(state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error="")
+    return True
+
+
+def emails_requeue_pending(*, older_than=datetime.timedelta(minutes=5), now=None, limit=1000):
+    """Re-enqueue outbox rows still pending after a while (lost broker, dead worker before claiming them)."""
+    now = now or timezone.now()
+    ids = list(
+        EmailNotification.objects.filter(state=EmailNotification.State.PENDING, created_at__lt=now - older_than)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ids:
+        _emails_enqueue(ids)
+    return len(ids)
+
+
+# Usage data ---------------------------------------------------------------------------------------------------
+
+
+def claim_usage(*, claim):
+    """The usage of the claim's officially associated products: {product: [UsageRecord, ...]} by month."""
+    items = [i for i in claim.items.all() if i.association_id]
+    products = {i.product_id: i.product for i in items}
+    tenant_ids = {i.association.tenant_id for i in items}
+    records = UsageRecord.objects.filter(tenant_id__in=tenant_ids, product_id__in=products).order_by(
+        "product__sort_order", "month"
+    )
+    usage = {product: [] for product in sorted(products.values(), key=lambda p: p.sort_order)}
+    for record in records:
+        usage[products[record.product_id]].append(record)
+    return usage

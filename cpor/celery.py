@@ -8,6 +8,19 @@ app = Celery("cpor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Every periodic job, in one place. Deadlines live on the rows and are swept here (never delayed tasks); each
+# job is safe to run twice at once (SKIP LOCKED, conditional updates).
+app.conf.beat_schedule = {
+    "claims-finalize-due": {"task": "claims.tasks.claims_finalize_due_task", "schedule": 30.0},
+    "claims-expire-information-requests": {
+        "task": "claims.tasks.claims_expire_information_requests_task",
+        "schedule": 60.0,
+    },
+    "associations-end-expired": {"task": "claims.tasks.associations_end_expired_task", "schedule": 300.0},
+    "pending-uploads-purge": {"task": "claims.tasks.pending_uploads_purge_task", "schedule": 600.0},
+    "lifecycle-requeue": {"task": "claims.tasks.lifecycle_requeue_task", "schedule": 60.0},
+}
+
 
 @app.task(name="cpor.ping")
 def ping(*, token):

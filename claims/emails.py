@@ -1,0 +1,177 @@
+"""One function per email (subject, text and HTML templates under ``templates/emails/``).
+
+Each builds the message for one outbox row; ``claims.services.email_notification_send`` sends it at most once.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from associations.models import Membership
+from claims.tokens import opt_out_token_make
+
+
+def _message(template, context, *, to):
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+    text = render_to_string(f"emails/{template}.txt", context)
+    html = render_to_string(f"emails/{template}.html", context)
+    message = EmailMultiAlternatives(subject, text, to=list(dict.fromkeys(to)))
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _products(claim):
+    names = []
+    for item in claim.items.select_related("product", "subscription").order_by("product__sort_order", "pk"):
+        label = item.product.name
+        if item.subscription_id:
+            label = f"{label} (subscription {item.subscription.subscription_id})"
+        if label not in names:
+            names.append(label)
+    return names
+
+
+def _local_deadline(claim, moment):
+    zone = claim.tenant.time_zone
+    local = moment.astimezone(zone)
+    return f"{local:%A %-d %B %Y, %H:%M:%S} {local.tzname()} ({zone.key})"
+
+
+def _claim_url(claim):
+    return settings.SITE_URL + reverse("claims:detail", args=[claim.pk])
+
+
+def opt_out_url(claim):
+    token = opt_out_token_make(submission_key=claim.submission_key, deadline=claim.opt_out_deadline)
+    return settings.SITE_URL + reverse("customer_opt_out", args=[token])
+
+
+def _last_event(claim, action):
+    return claim.events.filter(action=action).order_by("-created_at", "-pk").first()
+
+
+def customer_notified_email(claim):
+    """To the customer contact, and the technical contact for Dynamics 365: the request, deadline and link."""
+    to = [claim.customer_contact_email]
+    if claim.technical_contact_email and claim.items.filter(product__is_dynamics=True).exists():
+        to.append(claim.technical_contact_email)
+    return _message(
+        "customer_notified",
+        {
+            "claim": claim,
+            "partner": claim.partner,
+            "mpn_id": claim.location.mpn_id,
+            "products": _products(claim),
+            "deadline": _local_deadline(claim, claim.opt_out_deadline),
+            "opt_out_url": opt_out_url(claim),
+        },
+        to=to,
+    )
+
+
+def action_required_email(claim):
+    event = _last_event(claim, "information_requested")
+    return _message(
+        "action_required",
+        {
+            "claim": claim,
+            "event": event,
+            "reason": event.get_reason_display() if event else "",
+            "deadline": _local_deadline(claim, claim.response_deadline) if claim.response_deadline else "",
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+def rejected_email(claim):
+    return _message(
+        "rejected",
+        {"claim": claim, "reasons": claim.rejection_reasons, "claim_url": _claim_url(claim)},
+        to=[claim.partner_contact_email],
+    )
+
+
+def official_email(claim):
+    return _message(
+        "official",
+        {
+            "claim": claim,
+            "products": _products(claim),
+            "claim_url": _claim_url(claim),
+            "usage_url": settings.SITE_URL + reverse("claims:usage", args=[claim.pk]),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+def opted_out_email(claim):
+    return _message("opted_out", {"claim": claim, "claim_url": _claim_url(claim)}, to=[claim.partner_contact_email])
+
+
+ENDED_BECAUSE = {
+    "disassociated": "your organization ended the association",
+    "replaced": "another partner's approved claim replaced it",
+    "subscription_ended": "the customer's subscription ended",
+}
+
+
+def ended_email(claim):
+    event = claim.events.filter(new_status="ended").order_by("-created_at", "-pk").first()
+    return _message(
+        "ended",
+        {
+            "claim": claim,
+            "because": ENDED_BECAUSE.get(event.action if event else "", "it was ended"),
+            "message": event.message if event else "",
+            "products": _products(claim),
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+def replaced_email(association):
+    """To the partner whose association another partner's claim replaced (never says which partner)."""
+    item = getattr(association, "claim_item", None) if association.source == "claim" else None
+    if item is not None:
+        to = [item.claim.partner_contact_email]
+    else:
+        to = list(
+            get_user_model()
+            .objects.filter(
+                membership__partner_id=association.partner_id,
+                membership__role=Membership.Role.INCENTIVES_ADMIN,
+                is_active=True,
+            )
+            .exclude(email="")
+            .order_by("email")
+            .values_list("email", flat=True)
+        )
+    if not to:
+        return None
+    return _message(
+        "replaced",
+        {"association": association, "tenant": association.tenant, "product": association.product},
+        to=to,
+    )
+
+
+def notification_email(notification):
+    """The message for one outbox row, or None when there is nobody to send it to."""
+    claim = notification.claim
+    kind = notification.kind
+    if kind == "replaced":
+        return replaced_email(notification.association)
+    builders = {
+        "customer_notified": customer_notified_email,
+        "action_required": action_required_email,
+        "rejected": rejected_email,
+        "official": official_email,
+        "opted_out": opted_out_email,
+        "ended": ended_email,
+    }
+    return builders[kind](claim)

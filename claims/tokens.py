@@ -1,0 +1,40 @@
+"""Signed opt-out links (SPEC §7).
+
+The token carries the claim's submission key (a random UUID, neither a database id nor personal data) and the
+end of the opt-out window, signed with the project's SECRET_KEY and a salt of its own, so a token for any other
+purpose never validates here and a link stops working when the window closes.
+"""
+
+import uuid
+
+from django.core import signing
+from django.utils import timezone
+
+SALT = "cpor.claims.opt-out"
+
+
+class TokenInvalid(Exception):
+    """Not a token we signed (typo, truncated, tampered, signed for something else)."""
+
+
+class TokenExpired(Exception):
+    """A genuine token whose opt-out window has closed."""
+
+
+def opt_out_token_make(*, submission_key, deadline):
+    payload = {"k": uuid.UUID(str(submission_key)).hex, "e": int(deadline.timestamp())}
+    return signing.dumps(payload, salt=SALT, compress=False)
+
+
+def opt_out_token_read(token, *, now=None):
+    """The submission key (a UUID) the token was made for; raises TokenInvalid or TokenExpired."""
+    try:
+        payload = signing.loads(token, salt=SALT)
+        key = uuid.UUID(hex=payload["k"])
+        expires = int(payload["e"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise TokenInvalid(str(exc)) from exc
+    now = now or timezone.now()
+    if now.timestamp() > expires:
+        raise TokenExpired()
+    return key, expires
