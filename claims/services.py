@@ -579,14 +579,19 @@ def _claim_problems(claim, *, today):
 
 def _contact_problems(claim, *, needs_technical):
     contacts = [
-        ("customer contact", claim.customer_contact_name, claim.customer_contact_title, claim.customer_contact_email),
-        ("your company's contact", claim.partner_contact_name, None, claim.partner_contact_email),
+        (
+            "The customer contact's",
+            claim.customer_contact_name,
+            claim.customer_contact_title,
+            claim.customer_contact_email,
+        ),
+        ("Your company's contact", claim.partner_contact_name, None, claim.partner_contact_email),
     ]
     if needs_technical:
         contacts.insert(
             1,
             (
-                "customer's technical contact",
+                "The customer's technical contact's",
                 claim.technical_contact_name,
                 claim.technical_contact_title,
                 claim.technical_contact_email,
@@ -595,16 +600,16 @@ def _contact_problems(claim, *, needs_technical):
     reasons = []
     for who, name, title, email in contacts:
         if not (name or "").strip():
-            reasons.append(f"The {who}'s name is missing.")
+            reasons.append(f"{who} name is missing.")
         if title is not None and not (title or "").strip():
-            reasons.append(f"The {who}'s title is missing.")
+            reasons.append(f"{who} title is missing.")
         if not (email or "").strip():
-            reasons.append(f"The {who}'s email address is missing.")
+            reasons.append(f"{who} email address is missing.")
         else:
             try:
                 validate_email(email)
             except ValidationError:
-                reasons.append(f"The {who}'s email address {email} is not valid.")
+                reasons.append(f"{who} email address {email} is not valid.")
     return reasons
 
 

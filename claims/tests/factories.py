@@ -1,0 +1,94 @@
+"""Claims for lifecycle tests, written directly as rows (no wizard): Claim, ClaimItems, PoeDocuments."""
+
+import datetime
+import itertools
+import uuid
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from associations.models import Activity, Program, SolutionArea
+from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+_names = itertools.count(1)
+
+
+def claim_make(
+    actor,
+    *,
+    tenant,
+    products=(),
+    subscriptions=(),
+    programs=(Program.OSU_BIZAPPS,),
+    status=ClaimStatus.SUBMITTED,
+    location=None,
+    name=None,
+    documents=(("proof.pdf", PDF_BYTES),),
+    opt_out_deadline=None,
+    response_deadline=None,
+    **fields,
+):
+    """A claim of ``actor`` (a PartnerActor) for ``products`` (Microsoft 365 workloads) or ``subscriptions``
+    (Business Applications, one item per subscription and program), in ``status``."""
+    now = timezone.now()
+    solution_area = SolutionArea.BUSINESS_APPLICATIONS if subscriptions else SolutionArea.MICROSOFT_365
+    activities = (
+        [Activity.USAGE]
+        if not subscriptions
+        else sorted(
+            {
+                Program.OSU_BIZAPPS: Activity.USAGE,
+                Program.OSA_SELL: Activity.PRE_SALES,
+                Program.REVENUE_ASSOCIATION: Activity.REVENUE_ASSOCIATION,
+            }[p]
+            for p in programs
+        )
+    )
+    values = {
+        "partner": actor.partner,
+        "location": location or actor.location,
+        "created_by": actor.admin,
+        "name": name or f"Claim {next(_names)}",
+        "domain": tenant.primary_domain,
+        "directory_id": tenant.directory_id,
+        "tenant": tenant,
+        "solution_area": solution_area,
+        "activities": activities,
+        "customer_contact_name": "Dana Customer",
+        "customer_contact_title": "IT director",
+        "customer_contact_email": "dana@customer.example",
+        "partner_contact_name": "Pat Partner",
+        "partner_contact_email": f"claims@{actor.admin.email.split('@')[1]}",
+        "status": status,
+        "submitted_at": now,
+        "status_changed_at": now,
+        "submission_key": uuid.uuid4(),
+    }
+    if subscriptions:
+        values.update(
+            technical_contact_name="Toni Tech",
+            technical_contact_title="CRM lead",
+            technical_contact_email="toni@customer.example",
+        )
+    if status in (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ENDED):
+        values["customer_notified_at"] = now
+        values["opt_out_deadline"] = opt_out_deadline or now + datetime.timedelta(days=7)
+    if status == ClaimStatus.ACTION_REQUIRED:
+        values["response_deadline"] = response_deadline or now + datetime.timedelta(days=7)
+    values.update(fields)
+    claim = Claim.objects.create(**values)
+    items = [ClaimItem(claim=claim, program=Program.OSU_M365, tenant=tenant, product=p) for p in products]
+    items += [
+        ClaimItem(claim=claim, program=program, tenant=tenant, product=s.product, subscription=s)
+        for s in subscriptions
+        for program in programs
+    ]
+    ClaimItem.objects.bulk_create(items)
+    for filename, content in documents:
+        document = PoeDocument(
+            claim=claim, original_name=filename, content_type="application/pdf", size=len(content), sha256="0" * 64
+        )
+        document.file.save(filename, ContentFile(content), save=True)
+    return claim
