@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -33,3 +33,9 @@ def home(request):
 class LoginView(auth_views.LoginView):
     form_class = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        # Reviewers have no partner: Customer associations would be a 404 for them, the admin is their page.
+        if get_membership(self.request.user) is None and self.request.user.is_staff:
+            return resolve_url("admin:index")
+        return super().get_default_redirect_url()

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from associations.access import admin_role_required, get_membership, partner_required, scoped
 from associations.models import SolutionArea
+from associations.tests.fixtures import PASSWORD
 from claims.models import Claim
 
 
@@ -16,7 +17,7 @@ def _claim(actor, tenant, **fields):
         partner=actor.partner,
         location=actor.location,
         created_by=actor.admin,
-        name=f"{actor.partner.name} · {tenant.name}",
+        name=f"Claim of {actor.partner.name} for {tenant.name}",
         domain=tenant.primary_domain,
         directory_id=tenant.directory_id,
         tenant=tenant,
@@ -62,19 +63,11 @@ def test_claim_detail_of_own_partner_is_shown(client, partner_a, claim_a):
     response = client.get(reverse("claims:detail", args=[claim_a.pk]))
 
     assert response.status_code == 200
-    assert response.context["claim"] == claim_a
+    assert claim_a.name in response.content.decode()
 
 
 def test_claim_detail_unknown_id_is_404(client_a):
     assert client_a.get(reverse("claims:detail", args=[999999])).status_code == 404
-
-
-def test_claim_list_shows_only_own_partner_claims(client_a, claim_a, claim_b):
-    response = client_a.get(reverse("claims:list"))
-
-    assert response.status_code == 200
-    assert list(response.context["claims"]) == [claim_a]
-    assert claim_b.name.encode() not in response.content
 
 
 @pytest.mark.parametrize("url_name", ["claims:list", "claims:detail"])
@@ -137,3 +130,26 @@ def test_scoped_limits_rows_to_the_requesting_partner(partner_a, claim_a, claim_
     request.partner = partner_a.partner
 
     assert list(scoped(Claim.objects.all(), request)) == [claim_a]
+
+
+def test_login_sends_a_partner_user_to_customer_associations(client, partner_a):
+    response = client.post(reverse("login"), {"username": partner_a.viewer.email, "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("claims:list")
+
+
+def test_login_sends_a_reviewer_to_the_admin_not_to_a_404(client, reviewer):
+    response = client.post(reverse("login"), {"username": reviewer.email, "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_login_keeps_next_for_a_reviewer(client, reviewer):
+    response = client.post(
+        reverse("login"), {"username": reviewer.email, "password": PASSWORD, "next": "/admin/claims/claim/"}
+    )
+
+    assert response["Location"] == "/admin/claims/claim/"
