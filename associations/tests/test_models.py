@@ -1,8 +1,11 @@
+import datetime
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from associations.models import Association, Program
+from associations.models import Association, Program, Subscription, UsageRecord
+from associations.tests.fixtures import make_subscription, make_tenant
 
 
 def _m365(partner_actor, tenant, product, **kwargs):
@@ -80,3 +83,48 @@ def test_association_legacy_import_does_not_block_a_claim(partner_a, partner_b, 
 def test_association_m365_with_a_subscription_is_refused(partner_a, bizapps_tenant, products):
     with pytest.raises(IntegrityError), transaction.atomic():
         _m365(partner_a, bizapps_tenant, products["microsoft-teams"], subscription=bizapps_tenant.power_bi_subscription)
+
+
+def test_tenant_time_zone_is_the_country_main_zone(m365_tenant, bizapps_tenant):
+    assert str(m365_tenant.time_zone) == "America/New_York"
+    assert str(bizapps_tenant.time_zone) == "Europe/Berlin"
+
+
+def test_tenant_primary_domain_is_the_initial_one(products):
+    tenant = make_tenant("Litware", domains=["litware.onmicrosoft.com", "a-litware.example"], products=products)
+
+    assert tenant.primary_domain == "litware.onmicrosoft.com"
+
+
+def test_subscription_active_excludes_expired_suspended_and_future(bizapps_tenant, products):
+    day = datetime.date(2026, 11, 24)
+    sales = products["d365-sales"]
+    ended = make_subscription(bizapps_tenant, sales, end=datetime.date(2026, 11, 23))
+    suspended = make_subscription(bizapps_tenant, sales, state=Subscription.State.SUSPENDED)
+    future = make_subscription(bizapps_tenant, sales, start=datetime.date(2026, 11, 25))
+    last_day = make_subscription(bizapps_tenant, sales, end=day)
+
+    active = set(Subscription.objects.active(on=day))
+
+    assert last_day in active
+    assert not {ended, suspended, future} & active
+    assert set(bizapps_tenant.sales_subscriptions) <= active
+
+
+def test_usage_record_month_must_be_the_first_day(m365_tenant, products):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UsageRecord.objects.create(
+            tenant=m365_tenant,
+            product=products["microsoft-teams"],
+            month=datetime.date(2026, 11, 2),
+            active_users=1,
+            paid_units=1,
+        )
+
+
+def test_usage_record_one_per_tenant_product_and_month(m365_tenant, products):
+    fields = {"tenant": m365_tenant, "product": products["microsoft-teams"], "month": datetime.date(2026, 11, 1)}
+    UsageRecord.objects.create(active_users=1, paid_units=2, **fields)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UsageRecord.objects.create(active_users=3, paid_units=4, **fields)
