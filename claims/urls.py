@@ -6,5 +6,16 @@ app_name = "claims"
 
 urlpatterns = [
     path("customer-associations/", views.claim_list, name="list"),
+    path("customer-associations/new/", views.claim_wizard, name="create"),
+    path("customer-associations/new/uploads/", views.poe_upload, name="poe_upload"),
+    path(
+        "customer-associations/new/uploads/<uuid:upload_id>/delete/", views.poe_upload_delete, name="poe_upload_delete"
+    ),
+    path("customer-associations/new/poe-template/", views.poe_template, name="poe_template"),
     path("customer-associations/<int:claim_id>/", views.claim_detail, name="detail"),
+    path(
+        "customer-associations/<int:claim_id>/documents/<int:document_id>/",
+        views.poe_download,
+        name="poe_download",
+    ),
 ]

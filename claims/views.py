@@ -1,7 +1,37 @@
-from django.shortcuts import get_object_or_404, render
+import csv
 
-from associations.access import partner_required, scoped
-from claims.models import Claim
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST, require_safe
+
+from associations.access import admin_role_required, partner_required, scoped
+from associations.models import Product
+from claims import selectors
+from claims.models import Claim, ClaimStatus, PoeDocument
+from claims.services import PoeStorageError, pending_upload_create, pending_upload_delete
+from claims.uploads import POE_TYPES, poe_template_docx
+from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
+
+CLAIMS_PER_PAGE = 25
+CSV_COLUMNS = [
+    "Claim name",
+    "Customer domain",
+    "Directory ID",
+    "MPN ID",
+    "Solution area",
+    "Activity",
+    "Products",
+    "Status",
+    "Submitted",
+    "Opt-out deadline",
+]
 
 
 def _get_claim_for_user(request, claim_id):
@@ -9,13 +39,223 @@ def _get_claim_for_user(request, claim_id):
     return get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
 
 
+class _KnownCountPaginator(Paginator):
+    """A Paginator told its count: the per-status counts already give it, so no second COUNT(*) is needed."""
+
+    def __init__(self, object_list, per_page, *, count, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self):
+        return self._known_count if self._known_count is not None else super().count
+
+
+@require_safe
 @partner_required
 def claim_list(request):
-    claims = scoped(Claim.objects.select_related("location"), request)[:50]
-    return render(request, "claims/claim_list.html", {"claims": claims})
+    search = request.GET.get("q", "").strip()[:200]
+    status = request.GET.get("status", "")
+    status = status if status in ClaimStatus.values else ""
+    sort = request.GET.get("sort", selectors.CLAIM_DEFAULT_SORT)
+    if sort.lstrip("-") not in selectors.CLAIM_SORTS:
+        sort = selectors.CLAIM_DEFAULT_SORT
+    claims = selectors.claim_list(partner=request.partner, search=search, status=status, sort=sort)
+    if request.GET.get("format") == "csv":
+        return _claims_csv(claims)
+
+    counts = selectors.claim_status_counts(partner=request.partner)
+    total = sum(counts.values())
+    known = None if search else (counts.get(status, 0) if status else total)
+    page = _KnownCountPaginator(claims, CLAIMS_PER_PAGE, count=known).get_page(request.GET.get("page"))
+    rows = [(claim, selectors.claim_products(claim)) for claim in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": rows,
+        "search": search,
+        "status": status,
+        "sort": sort,
+        "total": total,
+        "status_counts": [(value, label, counts.get(value, 0)) for value, label in ClaimStatus.choices],
+        "query": query.urlencode(),
+        "sort_links": _sort_links(request, sort),
+        "csv_query": _with(request, format="csv", page=None),
+        "can_manage": request.membership.can_manage_claims,
+    }
+    return render(request, "claims/claim_list.html", context)
 
 
+def _with(request, **changes):
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+def _sort_links(request, current):
+    """For each sortable column: the query string that sorts by it (toggling direction), and its state."""
+    links = {}
+    for column in selectors.CLAIM_SORTS:
+        if current == column:
+            links[column] = {"query": _with(request, sort=f"-{column}", page=None), "state": "ascending"}
+        elif current == f"-{column}":
+            links[column] = {"query": _with(request, sort=column, page=None), "state": "descending"}
+        else:
+            links[column] = {"query": _with(request, sort=column, page=None), "state": ""}
+    return links
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _claims_csv(claims):
+    """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for claim in claims.select_related("location").iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    _csv_safe(claim.name),
+                    _csv_safe(claim.domain),
+                    str(claim.directory_id),
+                    claim.location.mpn_id,
+                    claim.get_solution_area_display(),
+                    claim.get_activities_display(),
+                    _csv_safe("; ".join(selectors.claim_products(claim))),
+                    claim.get_status_display(),
+                    claim.submitted_at.isoformat(),
+                    claim.opt_out_deadline.isoformat() if claim.opt_out_deadline else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="customer-associations-{timezone.localdate()}.csv"'
+    return response
+
+
+def _csv_safe(value):
+    # Spreadsheets run cells that start with these as formulas (CSV injection).
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@require_safe
 @partner_required
 def claim_detail(request, claim_id):
     claim = _get_claim_for_user(request, claim_id)
-    return render(request, "claims/claim_detail.html", {"claim": claim})
+    items = list(claim.items.select_related("product", "subscription"))
+    context = {
+        "claim": claim,
+        "items": items,
+        "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
+        "documents": list(claim.documents.all()),
+        "events": list(claim.events.select_related("user")),
+        "poe_types": POE_TYPES,
+    }
+    return render(request, "claims/claim_detail.html", context)
+
+
+@require_safe
+@partner_required
+def poe_download(request, claim_id, document_id):
+    """A POE file of one of the partner's claims, through a short-lived link, always as an attachment."""
+    claim = _get_claim_for_user(request, claim_id)
+    document = get_object_or_404(PoeDocument, claim=claim, pk=document_id)
+    disposition = _attachment(document.original_name)
+    try:
+        # S3: a presigned URL that expires (settings.POE_LINK_SECONDS) and makes the browser save the file.
+        url = default_storage.url(
+            document.file.name,
+            parameters={"ResponseContentDisposition": disposition, "ResponseContentType": document.content_type},
+        )
+    except TypeError:
+        # Local file storage (the embedded default) has no signed URLs: stream the file through Django.
+        return FileResponse(
+            default_storage.open(document.file.name),
+            as_attachment=True,
+            filename=document.original_name,
+            content_type=document.content_type,
+        )
+    return redirect(url)
+
+
+def _attachment(name):
+    return content_disposition_header(True, name)
+
+
+claim_wizard = ClaimWizard.as_view()
+
+
+@require_POST
+@admin_role_required
+def poe_upload(request):
+    """The wizard's XHR upload: one file, checked and stored as a PendingUpload of the current wizard run."""
+    wizard_key = wizard_submission_key(request)
+    if wizard_key is None:
+        return JsonResponse({"error": "Your claim session has expired. Start the customer association again."}, 409)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        return JsonResponse({"error": "Choose a file to upload."}, status=400)
+    try:
+        upload = pending_upload_create(
+            partner=request.partner,
+            user=request.user,
+            wizard_key=wizard_key,
+            uploaded_file=uploaded,
+            display_name=request.POST.get("name") or None,
+        )
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    except PoeStorageError as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
+    return JsonResponse(
+        {
+            "id": str(upload.pk),
+            "name": upload.original_name,
+            "size": upload.size,
+            "type": POE_TYPES[upload.content_type],
+            "delete_url": reverse("claims:poe_upload_delete", args=[upload.pk]),
+        },
+        status=201,
+    )
+
+
+@require_POST
+@admin_role_required
+def poe_upload_delete(request, upload_id):
+    wizard_key = wizard_submission_key(request)
+    if wizard_key is None or not pending_upload_delete(
+        partner=request.partner, wizard_key=wizard_key, upload_id=upload_id
+    ):
+        raise Http404("No such upload in this claim.")
+    return JsonResponse({"deleted": True})
+
+
+@require_safe
+@admin_role_required
+def poe_template(request):
+    """The POE template as a DOCX, pre-filled with what this wizard run knows about the claim."""
+    summary = claim_wizard_for(request).summary()
+    tenant = summary.get("tenant")
+    location = summary.get("location")
+    products = summary.get("products") or []
+    content = poe_template_docx(
+        partner_name=request.partner.name,
+        mpn_id=location.mpn_id if location else "",
+        customer_name=tenant.name if tenant else "",
+        domain=summary.get("domain", ""),
+        directory_id=summary.get("directory_id", ""),
+        products=[product.name for product in products if isinstance(product, Product)],
+    )
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    response["Content-Disposition"] = 'attachment; filename="proof-of-execution-template.docx"'
+    return response

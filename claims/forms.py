@@ -1,0 +1,325 @@
+"""The wizard's step forms (SPEC §4). They validate and clean; they never write."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+
+from associations.models import Activity, PartnerLocation, Product, SolutionArea, Tenant, TenantDomain
+from associations.validators import normalize_domain, parse_guid, validate_domain_name
+from claims.models import BusinessAppsActivity, PendingUpload
+from claims.selectors import Availability, product_availability, tenant_products
+from claims.uploads import POE_MAX_FILES
+
+
+class LocationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.mpn_id} · {obj.name}"
+
+
+class CustomerForm(forms.Form):
+    """Step 1: the partner's MPN ID and the customer's domain name and Directory ID."""
+
+    location = LocationChoiceField(
+        label="MPN ID",
+        queryset=PartnerLocation.objects.none(),
+        to_field_name="mpn_id",
+        empty_label="Select an MPN ID",
+        error_messages={
+            "required": "Select the MPN ID of your location to associate with the customer.",
+            "invalid_choice": "This MPN ID is not one of your organization's active locations.",
+        },
+    )
+    domain = forms.CharField(
+        label="Customer's domain name",
+        max_length=253,
+        help_text="For example contoso.onmicrosoft.com or contoso.com.",
+        error_messages={"required": "Enter the customer's domain name."},
+    )
+    directory_id = forms.CharField(
+        label="Directory ID",
+        max_length=40,
+        help_text="The customer's Directory ID or Tenant ID, a GUID.",
+        error_messages={"required": "Enter the customer's Directory ID."},
+    )
+
+    def __init__(self, *args, partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = PartnerLocation.objects.filter(partner=partner, is_active=True)
+
+    def clean_domain(self):
+        domain = normalize_domain(self.cleaned_data["domain"])
+        validate_domain_name(domain)
+        return domain
+
+    def clean_directory_id(self):
+        return parse_guid(self.cleaned_data["directory_id"])
+
+    def clean(self):
+        cleaned = super().clean()
+        directory_id, domain = cleaned.get("directory_id"), cleaned.get("domain")
+        if directory_id is None:
+            return cleaned
+        # One query: the tenant, and whether the domain is one of its names.
+        tenant = (
+            Tenant.objects.filter(directory_id=directory_id)
+            .annotate(domain_matches=Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"), name=domain or "")))
+            .first()
+        )
+        if tenant is None:
+            self.add_error(
+                "directory_id",
+                "We don't know a customer with this Directory ID. Check it with your customer and try again.",
+            )
+        elif domain and not tenant.domain_matches:
+            self.add_error("directory_id", "This Directory ID does not match the domain name.")
+        else:
+            cleaned["tenant"] = tenant
+        return cleaned
+
+
+class ActivityForm(forms.Form):
+    """Step 2: the solution area and the activity (Microsoft 365 offers only Usage)."""
+
+    solution_area = forms.ChoiceField(
+        label="Solution area",
+        choices=SolutionArea.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select a solution area."},
+    )
+    business_activity = forms.ChoiceField(
+        label="Activity",
+        choices=BusinessAppsActivity.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    usage = forms.BooleanField(label="Usage", required=False)
+    pre_sales = forms.BooleanField(label="Pre-sales", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        area = cleaned.get("solution_area")
+        business_activity = cleaned.get("business_activity")
+        usage, pre_sales = cleaned.get("usage"), cleaned.get("pre_sales")
+        if area == SolutionArea.MICROSOFT_365:
+            if business_activity or pre_sales:
+                self.add_error("business_activity", "Microsoft 365 offers only Usage.")
+            cleaned["activities"] = [Activity.USAGE]
+        elif area == SolutionArea.BUSINESS_APPLICATIONS:
+            if not business_activity:
+                self.add_error("business_activity", "Select Usage and/or Pre-sales, or Revenue association.")
+            elif business_activity == BusinessAppsActivity.REVENUE_ASSOCIATION:
+                if usage or pre_sales:
+                    self.add_error(
+                        "business_activity", "Revenue association is claimed alone, without Usage or Pre-sales."
+                    )
+                cleaned["activities"] = [Activity.REVENUE_ASSOCIATION]
+            elif not (usage or pre_sales):
+                self.add_error("usage", "Select Usage, Pre-sales or both.")
+            else:
+                cleaned["activities"] = [Activity.USAGE] * bool(usage) + [Activity.PRE_SALES] * bool(pre_sales)
+        return cleaned
+
+
+class AssociateForm(forms.Form):
+    """Step 3, "Associate customer": the claim's name, and for Revenue association three more names."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=120,
+        help_text="A name for this claim, for your own reference.",
+        error_messages={"required": "Enter a name for this claim."},
+    )
+
+    def __init__(self, *args, revenue_association=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if revenue_association:
+            self.fields["dynamics_seller_name"] = forms.CharField(
+                label="Dynamics solution seller name",
+                max_length=200,
+                error_messages={"required": "Enter the Dynamics solution seller name."},
+            )
+            self.fields["customer_name"] = forms.CharField(
+                label="Customer name", max_length=200, error_messages={"required": "Enter the customer name."}
+            )
+            self.fields["isv_solution_name"] = forms.CharField(
+                label="Name of ISV product/solution",
+                max_length=200,
+                error_messages={"required": "Enter the name of the ISV product or solution."},
+            )
+
+
+class ProductsForm(forms.Form):
+    """Step 4, "Product(s)": the solution area's products, each with its availability on this tenant.
+
+    A Dynamics 365 product with several active subscriptions on the tenant also needs its subscription ID.
+    """
+
+    products = forms.MultipleChoiceField(
+        label="Product(s)",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": "Select at least one product.",
+            "invalid_choice": "This product is not offered for the selected solution area.",
+        },
+    )
+
+    def __init__(self, *args, partner, tenant, solution_area, activities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.solution_area = solution_area
+        catalog = list(Product.objects.filter(solution_area=solution_area).order_by("sort_order", "name"))
+        self.catalog = {product.pk: product for product in catalog}
+        self.subscriptions, self.held_product_ids = tenant_products(
+            tenant=tenant, solution_area=solution_area, products=catalog
+        )
+        by_product, by_subscription = product_availability(
+            partner=partner,
+            tenant=tenant,
+            solution_area=solution_area,
+            activities=activities,
+            products=[product for product in catalog if product.pk in self.held_product_ids],
+            subscriptions=self.subscriptions,
+        )
+        self.availability = by_product
+        self.fields["products"].choices = [(str(product.pk), product.name) for product in catalog]
+        self.multi_subscription_fields = {}
+        for product in catalog:
+            subscriptions = self.subscriptions.get(product.pk, [])
+            if product.is_dynamics and len(subscriptions) > 1:
+                name = f"subscription_{product.code}"
+                self.fields[name] = forms.ChoiceField(
+                    label=f"Subscription ID for {product.name}",
+                    choices=[("", "Select a subscription")]
+                    + [
+                        (
+                            str(subscription.subscription_id),
+                            f"{subscription.subscription_id} · since {subscription.start_date:%Y-%m-%d} · "
+                            f"{Availability.LABELS[by_subscription[subscription.pk]]}",
+                        )
+                        for subscription in subscriptions
+                    ],
+                    required=False,
+                    error_messages={"invalid_choice": "This subscription does not belong to this customer's tenant."},
+                )
+                self.multi_subscription_fields[name] = product
+
+    def product_options(self):
+        """(checkbox, availability code, availability label) for each product, for the template."""
+        for option in self["products"]:
+            status = self.availability.get(int(option.data["value"]), Availability.NOT_ON_TENANT)
+            yield option, status, Availability.LABELS[status]
+
+    def subscription_fields(self):
+        return [(self[name], product) for name, product in self.multi_subscription_fields.items()]
+
+    def clean_products(self):
+        products = [self.catalog[int(pk)] for pk in self.cleaned_data["products"]]
+        missing = [product.name for product in products if product.pk not in self.held_product_ids]
+        if missing:
+            raise ValidationError(
+                "%(products)s %(verb)s not on this customer's tenant.",
+                code="not_on_tenant",
+                params={"products": ", ".join(missing), "verb": "is" if len(missing) == 1 else "are"},
+            )
+        return products
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = {}
+        for name, product in self.multi_subscription_fields.items():
+            value = cleaned.get(name)
+            selected = product in (cleaned.get("products") or [])
+            if selected and not value and name not in self.errors:
+                self.add_error(name, f"{product.name} has several subscriptions on this tenant: select one.")
+            if selected and value:
+                chosen[product.pk] = next(s for s in self.subscriptions[product.pk] if str(s.subscription_id) == value)
+        cleaned["subscriptions"] = chosen
+        return cleaned
+
+
+class ContactsForm(forms.Form):
+    """Step 5: the customer's contact, the technical contact (Dynamics 365) and your company's contact."""
+
+    customer_contact_name = forms.CharField(label="Contact name", max_length=200)
+    customer_contact_title = forms.CharField(label="Title", max_length=200)
+    customer_contact_email = forms.EmailField(label="Email")
+    partner_contact_name = forms.CharField(label="Contact name", max_length=200)
+    partner_contact_email = forms.EmailField(label="Email")
+
+    REQUIRED = {
+        "customer_contact_name": "Enter the customer's contact name.",
+        "customer_contact_title": "Enter the customer contact's title.",
+        "customer_contact_email": "Enter the customer contact's email address.",
+        "technical_contact_name": "Enter the customer's technical contact name.",
+        "technical_contact_title": "Enter the technical contact's title.",
+        "technical_contact_email": "Enter the technical contact's email address.",
+        "partner_contact_name": "Enter your company's contact name.",
+        "partner_contact_email": "Enter your company's contact email address.",
+    }
+
+    def __init__(self, *args, needs_technical_contact=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.needs_technical_contact = needs_technical_contact
+        if needs_technical_contact:
+            self.fields["technical_contact_name"] = forms.CharField(label="Technical contact name", max_length=200)
+            self.fields["technical_contact_title"] = forms.CharField(label="Title", max_length=200)
+            self.fields["technical_contact_email"] = forms.EmailField(label="Email")
+        for name, field in self.fields.items():
+            field.error_messages["required"] = self.REQUIRED[name]
+            if isinstance(field, forms.EmailField):
+                field.error_messages["invalid"] = "Enter a valid email address, like name@example.com."
+
+    def group(self, *names):
+        return [self[name] for name in names if name in self.fields]
+
+    def customer_fields(self):
+        return self.group("customer_contact_name", "customer_contact_title", "customer_contact_email")
+
+    def technical_fields(self):
+        return self.group("technical_contact_name", "technical_contact_title", "technical_contact_email")
+
+    def partner_fields(self):
+        return self.group("partner_contact_name", "partner_contact_email")
+
+
+class PoeForm(forms.Form):
+    """Step 6: proof of execution. Files arrive through the upload endpoint or this step's own file input
+    (the wizard stores them before validating); this form checks that this wizard run has some.
+    """
+
+    def __init__(self, *args, partner, wizard_key, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        self.wizard_key = wizard_key
+        self.upload_errors = []
+
+    def uploads(self):
+        if not hasattr(self, "_uploads"):
+            self._uploads = list(
+                PendingUpload.objects.filter(partner=self.partner, wizard_key=self.wizard_key).order_by("created_at")
+            )
+        return self._uploads
+
+    def clean(self):
+        cleaned = super().clean()
+        uploads = self.uploads()
+        if self.upload_errors:
+            raise ValidationError(self.upload_errors)
+        if not uploads:
+            raise ValidationError("Add at least one proof of execution file.", code="required")
+        if len(uploads) > POE_MAX_FILES:
+            raise ValidationError(f"You can upload at most {POE_MAX_FILES} files. Remove one.", code="too_many")
+        cleaned["uploads"] = uploads
+        return cleaned
+
+
+class ReviewForm(forms.Form):
+    """Step 7: optional comments, a review of everything, and Submit claim."""
+
+    comments = forms.CharField(
+        label="Comments",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional. Anything the reviewer should know about this claim.",
+    )

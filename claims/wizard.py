@@ -1,0 +1,259 @@
+"""The claim wizard (SPEC §4): seven steps in one SessionWizardView, the one class view of the app.
+
+Step data lives in the session (formtools' SessionStorage); POE files never do: they are PendingUploads in the
+default storage, tied to this wizard run by its submission key, so Back and Continue never lose them.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from formtools.wizard.storage import get_storage
+from formtools.wizard.storage.session import SessionStorage
+from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_name
+
+from associations.access import admin_role_required
+from associations.models import Activity, SolutionArea
+from claims.forms import ActivityForm, AssociateForm, ContactsForm, CustomerForm, PoeForm, ProductsForm, ReviewForm
+from claims.models import Claim
+from claims.services import PoeStorageError, claim_submit, pending_upload_create, pending_upload_delete
+from claims.uploads import POE_ACCEPT, POE_MAX_BYTES, POE_MAX_FILES, POE_TYPES
+
+STEPS = [
+    ("customer", CustomerForm),
+    ("activity", ActivityForm),
+    ("associate", AssociateForm),
+    ("products", ProductsForm),
+    ("contacts", ContactsForm),
+    ("poe", PoeForm),
+    ("review", ReviewForm),
+]
+STEP_TITLES = {
+    "customer": "Customer",
+    "activity": "Solution area and activity",
+    "associate": "Associate customer",
+    "products": "Product(s)",
+    "contacts": "Contacts",
+    "poe": "Proof of execution (POE)",
+    "review": "Comments and review",
+}
+# The name of the file input of the POE step (without JavaScript the step posts its files itself).
+POE_FILES_FIELD = "poe-files"
+
+
+class ClaimWizard(SessionWizardView):
+    form_list = STEPS
+
+    @method_decorator(admin_role_required)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    # --- the submission key: one per wizard run, unique in the database ---------------------------------------
+
+    @property
+    def submission_key(self):
+        extra = self.storage.extra_data
+        if "submission_key" not in extra:
+            extra["submission_key"] = str(uuid.uuid4())
+            self.storage.extra_data = extra
+        return extra["submission_key"]
+
+    def get(self, request, *args, **kwargs):
+        # Opening the wizard starts a new run, with a new submission key.
+        self.storage.reset()
+        self.storage.current_step = self.steps.first
+        self.submission_key  # noqa: B018 (creates it)
+        return self.render(self.get_form())
+
+    def post(self, request, *args, **kwargs):
+        # A replayed final POST (or a second click after the first finished) lands on the claim it created.
+        posted_key = request.POST.get("submission_key", "")
+        try:
+            claim = Claim.objects.filter(partner=request.partner, submission_key=uuid.UUID(posted_key)).first()
+        except ValueError:
+            claim = None
+        if claim is not None:
+            messages.info(request, "This claim was already submitted.")
+            return redirect("claims:detail", claim.pk)
+
+        step = request.POST.get(f"{self.prefix}-current_step")
+        if step not in self.get_form_list():
+            step = self.steps.current
+        if request.POST.get("wizard_goto_step") in self.get_form_list():
+            # Back keeps what was typed on this step, valid or not: it is checked again on Continue and submit.
+            self.storage.set_step_data(step, self.process_step(self.get_form(step=step, data=request.POST)))
+            self._clear_cleaned_data_cache()
+            return self.render_goto_step(request.POST["wizard_goto_step"])
+        if step == "poe":
+            self.storage.current_step = step
+            remove = request.POST.get("remove_upload")
+            if remove:
+                self._remove_upload(remove)
+                return self.render(self.get_form())
+            self._store_posted_files(request.FILES.getlist(POE_FILES_FIELD))
+        return super().post(request, *args, **kwargs)
+
+    def render_goto_step(self, goto_step, **kwargs):
+        # Only back: later steps are reached with Continue, which validates the steps before them.
+        form_list = list(self.get_form_list())
+        if form_list.index(goto_step) > form_list.index(self.steps.current):
+            goto_step = self.steps.current
+        return super().render_goto_step(goto_step, **kwargs)
+
+    def _clear_cleaned_data_cache(self):
+        for name in [name for name in self.__dict__ if name.startswith("_cleaned_data_cache_")]:
+            delattr(self, name)
+
+    # --- POE files posted with the step form (no JavaScript) ---------------------------------------------------
+
+    def _store_posted_files(self, files):
+        self._upload_errors = []
+        for uploaded in files:
+            try:
+                pending_upload_create(
+                    partner=self.request.partner,
+                    user=self.request.user,
+                    wizard_key=self.submission_key,
+                    uploaded_file=uploaded,
+                )
+            except ValidationError as exc:
+                self._upload_errors += exc.messages
+            except PoeStorageError as exc:
+                self._upload_errors.append(str(exc))
+
+    def _remove_upload(self, upload_id):
+        try:
+            upload_id = uuid.UUID(upload_id)
+        except ValueError:
+            return
+        pending_upload_delete(partner=self.request.partner, wizard_key=self.submission_key, upload_id=upload_id)
+
+    # --- forms -------------------------------------------------------------------------------------------------
+
+    def get_form_kwargs(self, step=None):
+        partner = self.request.partner
+        if step == "customer":
+            return {"partner": partner}
+        if step == "associate":
+            activity = self.get_cleaned_data_for_step("activity") or {}
+            return {"revenue_association": Activity.REVENUE_ASSOCIATION in activity.get("activities", [])}
+        if step == "products":
+            customer = self.get_cleaned_data_for_step("customer") or {}
+            activity = self.get_cleaned_data_for_step("activity") or {}
+            return {
+                "partner": partner,
+                "tenant": customer.get("tenant"),
+                "solution_area": activity.get("solution_area"),
+                "activities": activity.get("activities", []),
+            }
+        if step == "contacts":
+            products = (self.get_cleaned_data_for_step("products") or {}).get("products", [])
+            return {"needs_technical_contact": any(product.is_dynamics for product in products)}
+        if step == "poe":
+            return {"partner": partner, "wizard_key": self.submission_key}
+        return {}
+
+    def get_form(self, step=None, data=None, files=None):
+        form = super().get_form(step, data, files)
+        if isinstance(form, PoeForm):
+            form.upload_errors = getattr(self, "_upload_errors", [])
+        return form
+
+    def get_form_step_files(self, form):
+        # POE files are PendingUploads in the default storage: nothing goes to formtools' file storage.
+        return {}
+
+    def get_template_names(self):
+        return [f"claims/wizard/{self.steps.current}.html"]
+
+    def get_context_data(self, form, **kwargs):
+        context = super().get_context_data(form=form, **kwargs)
+        context["steps"] = [
+            {"name": name, "title": STEP_TITLES[name], "number": number}
+            for number, name in enumerate(self.get_form_list(), start=1)
+        ]
+        context["step_title"] = STEP_TITLES[self.steps.current]
+        context["submission_key"] = self.submission_key
+        if self.steps.current == "poe":
+            context.update(
+                poe_files_field=POE_FILES_FIELD,
+                poe_accept=POE_ACCEPT,
+                poe_max_files=POE_MAX_FILES,
+                poe_max_bytes=POE_MAX_BYTES,
+                poe_types=POE_TYPES,
+                upload_url=reverse("claims:poe_upload"),
+                template_url=reverse("claims:poe_template"),
+            )
+        if self.steps.current == "review":
+            context["summary"] = self.summary()
+        return context
+
+    def summary(self):
+        """What the partner entered so far, for the review step and the POE template."""
+        data = {}
+        for step in self.get_form_list():
+            if step != "review":
+                data.update(self.get_cleaned_data_for_step(step) or {})
+        data["is_microsoft_365"] = data.get("solution_area") == SolutionArea.MICROSOFT_365
+        data["solution_area_label"] = SolutionArea(data["solution_area"]).label if data.get("solution_area") else ""
+        labels = dict(Activity.choices)
+        data["activities_label"] = ", ".join(str(labels[a]) for a in data.get("activities", []))
+        return data
+
+    # --- submit ------------------------------------------------------------------------------------------------
+
+    def render_done(self, form, **kwargs):
+        """Revalidate every step (formtools' rule), submit, and reset the wizard only once a claim exists."""
+        final_forms = {}
+        for step in self.get_form_list():
+            step_form = self.get_form(
+                step=step, data=self.storage.get_step_data(step), files=self.storage.get_step_files(step)
+            )
+            if not step_form.is_valid():
+                return self.render_revalidation_failure(step, step_form, **kwargs)
+            final_forms[step] = step_form
+        response = self.done(list(final_forms.values()), form_dict=final_forms, **kwargs)
+        if getattr(self, "_submitted", False):
+            self.storage.reset()
+        return response
+
+    def done(self, form_list, form_dict, **kwargs):
+        data = {}
+        for form in form_list:
+            data.update(form.cleaned_data)
+        try:
+            claim = claim_submit(
+                user=self.request.user,
+                partner=self.request.partner,
+                data=data,
+                submission_key=uuid.UUID(self.submission_key),
+            )
+        except PoeStorageError as exc:
+            review = form_dict["review"]
+            review.add_error(None, f"{exc} Nothing was submitted: select Submit claim to try again.")
+            return self.render(review)
+        self._submitted = True
+        messages.success(self.request, "Your customer association was submitted. We'll validate it shortly.")
+        return redirect("claims:detail", claim.pk)
+
+
+def claim_wizard_for(request):
+    """A ClaimWizard bound to this request's wizard run, to read what was entered (upload and template views).
+
+    The caller has checked the user's role (these views carry ``admin_role_required``).
+    """
+    view = ClaimWizard(**ClaimWizard.get_initkwargs())
+    view.setup(request)
+    view.prefix = view.get_prefix(request)
+    view.storage = get_storage(view.storage_name, view.prefix, request, None)
+    view.steps = StepsHelper(view)
+    return view
+
+
+def wizard_submission_key(request):
+    """The submission key of the user's current wizard run, or None when no wizard is open in this session."""
+    storage = SessionStorage(normalize_name(ClaimWizard.__name__), request)
+    return storage.extra_data.get("submission_key")

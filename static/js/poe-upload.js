@@ -1,0 +1,142 @@
+// POE step: a drop zone that is also a normal file input. With JavaScript, each file goes to the upload endpoint
+// on its own (one at a time, with a progress bar) and the server's verdict is shown at once; without it, the
+// files are posted with the step form and checked the same way.
+(function () {
+  "use strict";
+  var zone = document.getElementById("drop-zone");
+  if (!zone) return;
+  var input = document.getElementById("id_poe_files");
+  var list = document.getElementById("uploads");
+  var errors = document.getElementById("upload-errors");
+  var form = document.getElementById("wizard-form");
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var queue = [];
+  var busy = false;
+
+  function showError(message) {
+    var p = document.createElement("p");
+    p.textContent = message;
+    errors.appendChild(p);
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function row(file) {
+    var li = document.createElement("li");
+    li.className = "upload";
+    var name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name;
+    var size = document.createElement("span");
+    size.className = "muted";
+    size.textContent = formatSize(file.size);
+    var progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.setAttribute("aria-label", "Upload of " + file.name);
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link remove";
+    remove.textContent = "Remove";
+    remove.disabled = true;
+    li.append(name, size, progress, remove);
+    list.appendChild(li);
+    return li;
+  }
+
+  function enqueue(files) {
+    errors.textContent = "";
+    Array.prototype.forEach.call(files, function (file) {
+      queue.push({ file: file, li: row(file) });
+    });
+    next();
+  }
+
+  function next() {
+    if (busy || !queue.length) return;
+    busy = true;
+    var job = queue.shift();
+    var progress = job.li.querySelector("progress");
+    var data = new FormData();
+    data.append("file", job.file);
+    data.append("name", job.file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", zone.getAttribute("data-upload-url"));
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) progress.value = Math.min(99, Math.round((event.loaded / event.total) * 100));
+    });
+    xhr.addEventListener("load", function () {
+      var body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+      if (xhr.status === 201) {
+        progress.value = 100;
+        progress.textContent = "100%";
+        job.li.classList.add("done");
+        job.li.setAttribute("data-id", body.id);
+        var remove = job.li.querySelector(".remove");
+        remove.disabled = false;
+        remove.setAttribute("data-delete-url", body.delete_url);
+      } else {
+        job.li.remove();
+        showError(body.error || "The upload failed. Try again.");
+      }
+      busy = false;
+      next();
+    });
+    xhr.addEventListener("error", function () {
+      job.li.remove();
+      showError("“" + job.file.name + "” could not be uploaded: the connection failed. Try again.");
+      busy = false;
+      next();
+    });
+    xhr.send(data);
+  }
+
+  input.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(input.files);
+    // The files now travel through the upload endpoint; the step form must not post them a second time.
+    input.value = "";
+    enqueue(files);
+  });
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    zone.addEventListener(type, function (event) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    zone.addEventListener(type, function (event) {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+    });
+  });
+  zone.addEventListener("drop", function (event) {
+    if (event.dataTransfer && event.dataTransfer.files.length) enqueue(event.dataTransfer.files);
+  });
+
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest(".remove");
+    if (!button || !button.getAttribute("data-delete-url")) return;
+    event.preventDefault();
+    button.disabled = true;
+    fetch(button.getAttribute("data-delete-url"), {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf, "X-Requested-With": "XMLHttpRequest" },
+      credentials: "same-origin",
+    }).then(function (response) {
+      if (response.ok || response.status === 404) {
+        button.closest("li").remove();
+      } else {
+        button.disabled = false;
+        showError("The file could not be removed. Try again.");
+      }
+    });
+  });
+})();
