@@ -1,39 +1,134 @@
-from django.contrib import admin
+"""The reviewers' tool (SPEC §8): claim list with filters and search, a read-only claim page, and the actions
+Approve, Request more information and Reject, on the list and as buttons on the claim page. Every action calls the
+same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer.
+"""
 
-from claims.models import Claim, ClaimEvent, ClaimItem, EmailNotification, PendingUpload, PoeDocument
+import datetime
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+
+from associations.models import Program
+from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, PendingUpload, PoeDocument
+from claims.services import (
+    REVIEWER_REJECTION_REASONS,
+    ClaimStatusConflict,
+    InformationReason,
+    claim_approve,
+    claim_reject,
+    claim_request_information,
+)
 
 
-class ClaimItemInline(admin.TabularInline):
-    model = ClaimItem
+class InformationRequestForm(forms.Form):
+    reason = forms.ChoiceField(choices=InformationReason.choices)
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        max_length=5000,
+        help_text="The partner sees this on the claim's page and in the email.",
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(choices=REVIEWER_REJECTION_REASONS)
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        max_length=5000,
+        required=False,
+        help_text="Optional: shown to the partner with the reason.",
+    )
+
+
+class ProgramFilter(admin.SimpleListFilter):
+    title = "program"
+    parameter_name = "program"
+
+    def lookups(self, request, model_admin):
+        return Program.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Program.values:
+            # EXISTS, not a join: a claim with two items of the program is listed once.
+            return queryset.filter(Exists(ClaimItem.objects.filter(claim=OuterRef("pk"), program=self.value())))
+        return queryset
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = "deadline"
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("opt_out_48h", "Opt-out window closes within 48 hours"),
+            ("opt_out_passed", "Opt-out window passed, not yet official"),
+            ("response_48h", "Partner answer due within 48 hours"),
+            ("response_passed", "Partner answer overdue"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        soon = now + datetime.timedelta(hours=48)
+        notified = {"status": ClaimStatus.CUSTOMER_NOTIFIED}
+        waiting = {"status": ClaimStatus.ACTION_REQUIRED}
+        return {
+            "opt_out_48h": lambda: queryset.filter(**notified, opt_out_deadline__gte=now, opt_out_deadline__lt=soon),
+            "opt_out_passed": lambda: queryset.filter(**notified, opt_out_deadline__lt=now),
+            "response_48h": lambda: queryset.filter(**waiting, response_deadline__gte=now, response_deadline__lt=soon),
+            "response_passed": lambda: queryset.filter(**waiting, response_deadline__lt=now),
+        }.get(self.value(), lambda: queryset)()
+
+
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ClaimItemInline(ReadOnlyInline):
+    model = ClaimItem
     fields = ["program", "product", "subscription", "competing", "association"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "subscription__product", "association")
 
 
-class PoeDocumentInline(admin.TabularInline):
+class PoeDocumentInline(ReadOnlyInline):
     model = PoeDocument
-    extra = 0
-    can_delete = False
-    fields = ["original_name", "content_type", "size", "uploaded_at", "in_response"]
+    fields = ["download", "content_type", "size", "uploaded_at", "in_response"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="file")
+    def download(self, document):
+        url = reverse("admin:claims_claim_poe", args=[document.claim_id, document.pk])
+        return format_html('<a href="{}">{}</a>', url, document.original_name)
 
 
-class ClaimEventInline(admin.TabularInline):
+class ClaimEventInline(ReadOnlyInline):
     model = ClaimEvent
-    extra = 0
-    can_delete = False
+    verbose_name_plural = "history"
     fields = ["created_at", "actor", "user", "action", "old_status", "new_status", "reason", "message"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
 
 
 @admin.register(Claim)
@@ -41,20 +136,65 @@ class ClaimAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "partner",
-        "location",
+        "mpn_id",
         "domain",
         "solution_area",
         "status",
-        "competing",
+        "competing_flag",
         "submitted_at",
         "opt_out_deadline",
     ]
-    list_filter = ["status", "solution_area", "items__program", "competing", "opt_out_deadline"]
+    list_filter = ["status", ProgramFilter, "solution_area", "competing", DeadlineFilter]
     list_select_related = ["partner", "location"]
-    search_fields = ["name", "location__mpn_id", "=directory_id", "domain"]
+    search_fields = ["name", "=location__mpn_id", "=directory_id", "domain"]
     date_hierarchy = "submitted_at"
     inlines = [ClaimItemInline, PoeDocumentInline, ClaimEventInline]
     show_full_result_count = False
+    actions = ["approve_selected", "request_information_selected", "reject_selected"]
+    change_form_template = "claims/_lifecycle_admin_change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "status", "competing", "rejection_reasons"]}),
+        ("Partner", {"fields": ["partner", "location", "created_by", "partner_contact_name", "partner_contact_email"]}),
+        ("Customer", {"fields": ["domain", "directory_id", "tenant", "solution_area", "activities"]}),
+        (
+            "Customer contacts",
+            {
+                "fields": [
+                    "customer_contact_name",
+                    "customer_contact_title",
+                    "customer_contact_email",
+                    "technical_contact_name",
+                    "technical_contact_title",
+                    "technical_contact_email",
+                ]
+            },
+        ),
+        (
+            "Revenue association",
+            {"fields": ["dynamics_seller_name", "customer_name", "isv_solution_name"], "classes": ["collapse"]},
+        ),
+        ("Comments", {"fields": ["comments"]}),
+        (
+            "Dates",
+            {
+                "fields": [
+                    "submitted_at",
+                    "status_changed_at",
+                    "customer_notified_at",
+                    "opt_out_deadline",
+                    "response_deadline",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="MPN ID", ordering="location__mpn_id")
+    def mpn_id(self, claim):
+        return claim.location.mpn_id
+
+    @admin.display(description="competing", boolean=True, ordering="competing")
+    def competing_flag(self, claim):
+        return claim.competing
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -64,6 +204,171 @@ class ClaimAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_search_fields(self, request):
+        # A Directory ID search is exact; text that is not a GUID would make the UUID lookup fail, so skip it.
+        try:
+            uuid.UUID(request.GET.get("q", "").strip())
+        except ValueError:
+            return [field for field in self.search_fields if field != "=directory_id"]
+        return self.search_fields
+
+    # The claim page: read only, with the three decisions as buttons.
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:claim_id>/approve/", view(self.approve_view), name="claims_claim_approve"),
+            path(
+                "<int:claim_id>/request-information/",
+                view(self.request_information_view),
+                name="claims_claim_request_information",
+            ),
+            path("<int:claim_id>/reject/", view(self.reject_view), name="claims_claim_reject"),
+            path("<int:claim_id>/poe/<int:document_id>/", view(self.poe_view), name="claims_claim_poe"),
+            *super().get_urls(),
+        ]
+
+    def _claim_or_404(self, request, claim_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(Claim.objects.select_related("partner", "location", "tenant"), pk=claim_id)
+
+    def _decide(self, request, claims, decide, done):
+        """Run one decision per claim; a claim someone else already moved is reported, not an error."""
+        moved, skipped = 0, []
+        for claim in claims:
+            try:
+                decide(claim)
+                moved += 1
+            except ClaimStatusConflict:
+                claim.refresh_from_db(fields=["status"])
+                skipped.append(f"{claim.name} ({claim.get_status_display()})")
+        if moved:
+            self.message_user(request, f"{done}: {moved} claim(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, "Not changed, no longer in a status that allows it: " + ", ".join(skipped), messages.WARNING
+            )
+        return moved
+
+    def _form_page(self, request, *, title, form, claims, action=None, button):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "claims": claims,
+            "action": action,
+            "button": button,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "claims/_lifecycle_admin_action.html", context)
+
+    def approve_view(self, request, claim_id):
+        claim = self._claim_or_404(request, claim_id)
+        if request.method == "POST":
+            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), "Approved")
+            return redirect("admin:claims_claim_change", claim.pk)
+        return self._form_page(
+            request, title=f"Approve “{claim.name}”", form=None, claims=[claim], button="Approve and notify customer"
+        )
+
+    def request_information_view(self, request, claim_id):
+        claim = self._claim_or_404(request, claim_id)
+        form = InformationRequestForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            self._decide(
+                request,
+                [claim],
+                lambda c: claim_request_information(claim=c, user=request.user, **form.cleaned_data),
+                "Asked for more information",
+            )
+            return redirect("admin:claims_claim_change", claim.pk)
+        return self._form_page(
+            request, title=f"Request more information on “{claim.name}”", form=form, claims=[claim], button="Send"
+        )
+
+    def reject_view(self, request, claim_id):
+        claim = self._claim_or_404(request, claim_id)
+        form = RejectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            self._decide(
+                request, [claim], lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data), "Rejected"
+            )
+            return redirect("admin:claims_claim_change", claim.pk)
+        return self._form_page(request, title=f"Reject “{claim.name}”", form=form, claims=[claim], button="Reject")
+
+    def poe_view(self, request, claim_id, document_id):
+        """A POE file through a short-lived link (S3: presigned, POE_LINK_SECONDS), always as an attachment."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        document = get_object_or_404(PoeDocument, claim_id=claim_id, pk=document_id)
+        disposition = content_disposition_header(True, document.original_name)
+        try:
+            url = default_storage.url(
+                document.file.name,
+                parameters={"ResponseContentDisposition": disposition, "ResponseContentType": document.content_type},
+            )
+        except TypeError:
+            return FileResponse(
+                default_storage.open(document.file.name),
+                as_attachment=True,
+                filename=document.original_name,
+                content_type=document.content_type,
+            )
+        return redirect(url)
+
+    # The same decisions as list actions.
+
+    @admin.action(description="Approve and notify the customer", permissions=["change"])
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset.order_by("pk"), lambda c: claim_approve(claim=c, user=request.user), "Approved")
+
+    def _action_with_form(self, request, queryset, *, form_class, decide, done, title, action, button):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._decide(request, queryset.order_by("pk"), lambda c: decide(c, form.cleaned_data), done)
+            return None
+        return self._form_page(
+            request, title=title, form=form, claims=list(queryset.order_by("pk")), action=action, button=button
+        )
+
+    @admin.action(description="Request more information", permissions=["change"])
+    def request_information_selected(self, request, queryset):
+        return self._action_with_form(
+            request,
+            queryset,
+            form_class=InformationRequestForm,
+            decide=lambda c, data: claim_request_information(claim=c, user=request.user, **data),
+            done="Asked for more information",
+            title="Request more information",
+            action="request_information_selected",
+            button="Send",
+        )
+
+    @admin.action(description="Reject", permissions=["change"])
+    def reject_selected(self, request, queryset):
+        return self._action_with_form(
+            request,
+            queryset,
+            form_class=RejectForm,
+            decide=lambda c, data: claim_reject(claim=c, user=request.user, **data),
+            done="Rejected",
+            title="Reject claims",
+            action="reject_selected",
+            button="Reject",
+        )
 
 
 @admin.register(ClaimEvent)
@@ -82,10 +387,32 @@ class ClaimEventAdmin(admin.ModelAdmin):
 
 @admin.register(EmailNotification)
 class EmailNotificationAdmin(admin.ModelAdmin):
+    """The outbox. A row left in "sending" (a worker died mid-send) is never resent automatically: check the mail
+    log, then mark it sent or put it back to pending here."""
+
     list_display = ["claim", "kind", "state", "attempts", "created_at", "sent_at"]
-    list_filter = ["kind", "state"]
+    list_filter = ["state", "kind"]
     list_select_related = ["claim"]
+    search_fields = ["claim__name"]
     readonly_fields = ["claim", "kind", "association", "created_at", "attempts", "sent_at", "last_error"]
+    actions = ["requeue_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Send again (rows stuck in sending or failed)", permissions=["change"])
+    def requeue_selected(self, request, queryset):
+        from claims.services import _emails_enqueue
+
+        ids = list(
+            queryset.filter(state__in=[EmailNotification.State.SENDING, EmailNotification.State.FAILED]).values_list(
+                "pk", flat=True
+            )
+        )
+        EmailNotification.objects.filter(pk__in=ids).update(state=EmailNotification.State.PENDING)
+        if ids:
+            _emails_enqueue(ids)
+        self.message_user(request, f"{len(ids)} email(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(PendingUpload)

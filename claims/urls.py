@@ -19,3 +19,11 @@ urlpatterns = [
         name="poe_download",
     ),
 ]
+
+# Lifecycle (issue #4).
+urlpatterns += [
+    path("customer-associations/<int:claim_id>/respond/", views.claim_respond_view, name="respond"),
+    path("customer-associations/<int:claim_id>/disassociate/", views.claim_disassociate_view, name="disassociate"),
+    path("customer-associations/<int:claim_id>/usage/", views.claim_usage_view, name="usage"),
+    path("customer-associations/<int:claim_id>/usage.csv", views.claim_usage_csv_view, name="usage_csv"),
+]

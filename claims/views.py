@@ -259,3 +259,219 @@ def poe_template(request):
     )
     response["Content-Disposition"] = 'attachment; filename="proof-of-execution-template.docx"'
     return response
+
+
+# --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
+
+RESPONSE_MAX_FILES = 5
+# Per client IP: enough for a person clicking around, too few to guess tokens.
+OPT_OUT_RATE = "30/m"
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 36
+
+
+def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason=""):
+    """The claim page again, with the errors where the partner acted (nothing was saved)."""
+    items = list(claim.items.select_related("product", "subscription"))
+    context = {
+        "claim": claim,
+        "items": items,
+        "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
+        "documents": list(claim.documents.all()),
+        "events": list(claim.events.select_related("user")),
+        "lifecycle_errors": errors,
+        "lifecycle_comment": comment,
+        "lifecycle_reason": disassociate_reason,
+    }
+    return render(request, "claims/claim_detail.html", context, status=400)
+
+
+@require_POST
+@admin_role_required
+def claim_respond_view(request, claim_id):
+    """The partner answers a reviewer's information request: a comment and/or more POE files."""
+    from django.contrib import messages
+
+    from claims.services import ClaimStatusConflict, claim_respond
+    from claims.uploads import poe_check
+
+    claim = _get_claim_for_user(request, claim_id)
+    if claim.status != ClaimStatus.ACTION_REQUIRED:
+        messages.error(request, "This claim is not waiting for your answer.")
+        return redirect("claims:detail", claim_id=claim.pk)
+    comment = request.POST.get("comment", "").strip()[:5000]
+    uploads = request.FILES.getlist("files")
+    errors = []
+    if not comment and not uploads:
+        errors.append("Write a comment or add at least one file.")
+    if len(uploads) > RESPONSE_MAX_FILES:
+        errors.append(f"You can add at most {RESPONSE_MAX_FILES} files to an answer.")
+    checked = []
+    for upload in uploads[:RESPONSE_MAX_FILES]:
+        try:
+            checked.append((upload, poe_check(upload, already=len(checked))))
+        except ValidationError as exc:
+            errors += exc.messages
+    if errors:
+        return _lifecycle_error_page(request, claim, errors, comment=comment)
+    try:
+        claim_respond(claim=claim, user=request.user, comment=comment, files=checked)
+    except ClaimStatusConflict:
+        messages.error(request, "This claim is no longer waiting for your answer.")
+        return redirect("claims:detail", claim_id=claim.pk)
+    messages.success(request, "Thank you. Your answer was sent to the reviewer.")
+    return redirect("claims:detail", claim_id=claim.pk)
+
+
+@require_POST
+@admin_role_required
+def claim_disassociate_view(request, claim_id):
+    """End an official claim's associations, with a reason."""
+    from django.contrib import messages
+
+    from claims.services import ClaimStatusConflict, claim_disassociate
+
+    claim = _get_claim_for_user(request, claim_id)
+    reason = request.POST.get("reason", "").strip()
+    if claim.status != ClaimStatus.OFFICIAL:
+        messages.error(request, "Only an official association can be ended.")
+        return redirect("claims:detail", claim_id=claim.pk)
+    if not reason:
+        return _lifecycle_error_page(request, claim, ["Give a reason for ending the association."])
+    if len(reason) > 1000:
+        return _lifecycle_error_page(
+            request, claim, ["Keep the reason under 1,000 characters."], disassociate_reason=reason
+        )
+    try:
+        claim_disassociate(claim=claim, user=request.user, reason=reason)
+    except ClaimStatusConflict:
+        messages.error(request, "Only an official association can be ended.")
+        return redirect("claims:detail", claim_id=claim.pk)
+    messages.success(request, "The association has ended.")
+    return redirect("claims:detail", claim_id=claim.pk)
+
+
+def _official_claim_for_user(request, claim_id):
+    """Usage data exists only for the partner's own official claims: 404 before (and for anyone else)."""
+    from django.db.models import Prefetch
+
+    from claims.models import ClaimItem
+
+    items = ClaimItem.objects.select_related("product", "association").filter(association__status="active")
+    return get_object_or_404(
+        scoped(Claim.objects.select_related("location", "tenant"), request)
+        .filter(status=ClaimStatus.OFFICIAL)
+        .prefetch_related(Prefetch("items", queryset=items)),
+        pk=claim_id,
+    )
+
+
+def _chart(records):
+    """Server-side SVG coordinates for one product's monthly active users and paid units."""
+    if not records:
+        return None
+    top = max(max(r.active_users, r.paid_units) for r in records) or 1
+    width = CHART_WIDTH - 2 * CHART_PAD
+    height = CHART_HEIGHT - 2 * CHART_PAD
+    step = width / max(len(records) - 1, 1)
+
+    def points(values):
+        return " ".join(
+            f"{CHART_PAD + n * step:.1f},{CHART_PAD + height - value * height / top:.1f}"
+            for n, value in enumerate(values)
+        )
+
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "top": top,
+        "top_y": CHART_PAD,
+        "base_y": CHART_PAD + height,
+        "left": CHART_PAD,
+        "right": CHART_WIDTH - CHART_PAD,
+        "users": points([r.active_users for r in records]),
+        "units": points([r.paid_units for r in records]),
+        "labels": [
+            {"x": f"{CHART_PAD + n * step:.1f}", "text": f"{r.month:%b %Y}"}
+            for n, r in enumerate(records)
+            if n in (0, len(records) - 1) or n % 3 == 0
+        ],
+    }
+
+
+@require_safe
+@partner_required
+def claim_usage_view(request, claim_id):
+    from claims.services import claim_usage
+
+    claim = _official_claim_for_user(request, claim_id)
+    usage = claim_usage(claim=claim)
+    series = [{"product": product, "records": records, "chart": _chart(records)} for product, records in usage.items()]
+    return render(request, "claims/usage.html", {"claim": claim, "series": series})
+
+
+@require_safe
+@partner_required
+def claim_usage_csv_view(request, claim_id):
+    from claims.services import claim_usage
+
+    claim = _official_claim_for_user(request, claim_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
+    writer = csv.writer(response)
+    writer.writerow(["Customer", "Directory ID", "Product", "Month", "Monthly active users", "Paid units"])
+    for product, records in claim_usage(claim=claim).items():
+        for record in records:
+            writer.writerow(
+                [
+                    _csv_safe(claim.tenant.name),
+                    claim.tenant.directory_id,
+                    _csv_safe(product.name),
+                    f"{record.month:%Y-%m}",
+                    record.active_users,
+                    record.paid_units,
+                ]
+            )
+    return response
+
+
+def customer_opt_out(request, token):
+    """The customer's page (SPEC §7): no login; GET shows the request, only POST opts out."""
+    from django_ratelimit import ALL
+    from django_ratelimit.core import is_ratelimited
+
+    from claims.services import OptOutResult, claim_opt_out
+    from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
+
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    if is_ratelimited(request, group="customer-opt-out", key="ip", rate=OPT_OUT_RATE, method=ALL, increment=True):
+        return render(request, "claims/optout_limited.html", status=429)
+    try:
+        key, expires = opt_out_token_read(token)
+    except TokenExpired:
+        return render(request, "claims/optout_expired.html", status=410)
+    except TokenInvalid:
+        return render(request, "claims/optout_invalid.html", status=404)
+    claim = (
+        Claim.objects.select_related("partner", "location", "tenant")
+        .prefetch_related("items__product")
+        .filter(submission_key=key)
+        .first()
+    )
+    if claim is None or claim.opt_out_deadline is None or int(claim.opt_out_deadline.timestamp()) != expires:
+        return render(request, "claims/optout_invalid.html", status=404)
+    context = {
+        "claim": claim,
+        "products": sorted({i.product for i in claim.items.all()}, key=lambda p: (p.sort_order, p.name)),
+        "deadline": claim.opt_out_deadline.astimezone(claim.tenant.time_zone),
+    }
+    if request.method == "POST":
+        result = claim_opt_out(claim=claim)
+        if result == OptOutResult.CLOSED:
+            return render(request, "claims/optout_closed.html", context, status=409)
+        return render(request, "claims/optout_done.html", context)
+    if claim.status == ClaimStatus.OPTED_OUT:
+        return render(request, "claims/optout_done.html", context)
+    if claim.status != ClaimStatus.CUSTOMER_NOTIFIED or timezone.now() > claim.opt_out_deadline:
+        return render(request, "claims/optout_closed.html", context)
+    return render(request, "claims/optout_confirm.html", context)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from associations import views as association_views
+from claims import views as claims_views
 
 admin.site.site_header = "CPOR claims review"
 admin.site.site_title = "CPOR claims review"
@@ -15,4 +16,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("incentives/", include("claims.urls")),
+    path("customer/opt-out/<str:token>/", claims_views.customer_opt_out, name="customer_opt_out"),
 ]
