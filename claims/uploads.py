@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import olefile
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.template.defaultfilters import filesizeformat
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -135,11 +134,11 @@ def poe_display_name(name):
 
 
 def poe_check_count(*, display_name, already):
-    if already >= POE_MAX_FILES:
+    if already >= settings.POE_MAX_FILES:
         raise ValidationError(
             "You can upload at most %(max)d files. Remove one before adding “%(name)s”.",
             code="too_many",
-            params={"max": POE_MAX_FILES, "name": display_name},
+            params={"max": settings.POE_MAX_FILES, "name": display_name},
         )
 
 
@@ -153,11 +152,11 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
     size = uploaded_file.size
     if not size:
         raise ValidationError("“%(name)s” is empty.", code="empty", params={"name": name})
-    if size > POE_MAX_BYTES:
+    if size > settings.POE_MAX_BYTES:
         raise ValidationError(
-            "“%(name)s” is %(size)s; each file can be at most %(max)s.",
+            "“%(name)s” is larger than %(max)s: each file can be at most %(max)s.",
             code="too_large",
-            params={"name": name, "size": filesizeformat(size), "max": filesizeformat(POE_MAX_BYTES)},
+            params={"name": name, "max": f"{settings.POE_MAX_BYTES // (1024 * 1024)} MB"},
         )
     uploaded_file.seek(0)
     head = uploaded_file.read(HEAD_BYTES)

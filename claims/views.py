@@ -199,7 +199,8 @@ def poe_upload(request):
     """The wizard's XHR upload: one file, checked and stored as a PendingUpload of the current wizard run."""
     wizard_key = wizard_submission_key(request)
     if wizard_key is None:
-        return JsonResponse({"error": "Your claim session has expired. Start the customer association again."}, 409)
+        message = "Your claim session has expired. Start the customer association again."
+        return JsonResponse({"error": message}, status=409)
     uploaded = request.FILES.get("file")
     if uploaded is None:
         return JsonResponse({"error": "Choose a file to upload."}, status=400)

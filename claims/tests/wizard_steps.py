@@ -2,8 +2,8 @@
 
 import io
 import uuid
+import zipfile
 
-import olefile  # noqa: F401 (the MSG sample below is checked with it in test_uploads)
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -55,8 +55,8 @@ def post_step(client, step, fields, **extra):
     return client.post(wizard_url(), data)
 
 
-def upload(client, content=PDF, name="proof.pdf", **extra):
-    return client.post(reverse("claims:poe_upload"), {"file": SimpleUploadedFile(name, content), **extra})
+def upload(client, content=PDF, filename="proof.pdf", **extra):
+    return client.post(reverse("claims:poe_upload"), {"file": SimpleUploadedFile(filename, content), **extra})
 
 
 M365_CUSTOMER = {
@@ -132,3 +132,58 @@ def make_claim(actor, tenant, products, *, status=Claim.Status.SUBMITTED, name="
     )
     ClaimEvent.objects.create(claim=claim, actor="partner", action="submitted", new_status=status)
     return claim
+
+
+def ole_bytes(stream_names):
+    """A minimal OLE compound file (CFB v3) holding empty streams with these names.
+
+    Enough for an Outlook message's signature streams ("__properties_version1.0", "__substg1.0_...") or, with
+    other names, for a compound file that is not a message (e.g. a Word 97 "WordDocument").
+    """
+    import struct
+
+    free, end, fat_sector, nostream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
+    header += struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<I", 0) + struct.pack("<I", free) * 108
+    fat = struct.pack("<II", fat_sector, end) + struct.pack("<I", free) * 126
+
+    def entry(name, kind, left=nostream, right=nostream, child=nostream):
+        encoded = name.encode("utf-16-le") + b"\x00\x00" if name else b""
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(encoded), kind, 1)
+            + struct.pack("<III", left, right, child)
+            + b"\x00" * 16
+            + b"\x00" * 4
+            + b"\x00" * 16
+            + struct.pack("<IQ", end, 0)
+        )
+
+    names = list(stream_names)
+    entries = [entry("Root Entry", 5, child=1 if names else nostream)]
+    for index, name in enumerate(names, start=1):
+        entries.append(entry(name, 2, right=index + 1 if index < len(names) else nostream))
+    while len(entries) % 4:
+        entries.append(entry("", 0))
+    directory = b"".join(entries)
+    return header + fat + directory
+
+
+def msg_bytes():
+    return ole_bytes(["__properties_version1.0", "__substg1.0_0037001F", "__substg1.0_1000001F"])
+
+
+def ooxml_bytes(main_part, main_type):
+    """A minimal Office Open XML package: [Content_Types].xml naming ``main_part`` with ``main_type``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Override PartName="/{main_part}" ContentType="{main_type}"/></Types>',
+        )
+        archive.writestr(main_part, "<x/>")
+    return out.getvalue()
