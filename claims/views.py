@@ -464,7 +464,6 @@ def customer_opt_out(request, token):
     context = {
         "claim": claim,
         "products": sorted({i.product for i in claim.items.all()}, key=lambda p: (p.sort_order, p.name)),
-        "deadline": claim.opt_out_deadline.astimezone(claim.tenant.time_zone),
     }
     if request.method == "POST":
         result = claim_opt_out(claim=claim)
