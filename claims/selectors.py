@@ -3,7 +3,7 @@
 import contextlib
 import uuid
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import BooleanField, Count, Prefetch, Q, Value
 
 from associations.models import PROGRAM_FOR_ACTIVITY, Association, Program, SolutionArea, Subscription, TenantLicense
 from claims.models import Claim, ClaimItem, ClaimStatus
@@ -118,20 +118,30 @@ def product_availability(*, partner, tenant, solution_area, activities, products
         # The item keys of SPEC §2: (osu_m365, tenant, workload) or (program, subscription).
         return (program, "subscription", subscription_id) if subscription_id else (program, "product", product_id)
 
-    held = {}
-    for program, product_id, subscription_id, partner_id in (
+    flag = BooleanField()
+    # One query for both: active associations (held) and items of open claims (pending) on this tenant.
+    associations = (
         Association.objects.active()
         .filter(tenant=tenant, program__in=programs, product_id__in=product_ids)
-        .values_list("program", "product_id", "subscription_id", "partner_id")
-    ):
-        mine = partner_id == partner.pk
-        held[key(program, product_id, subscription_id)] = Availability.YOURS if mine else Availability.HELD
-    pending = {
-        key(program, product_id, subscription_id)
-        for program, product_id, subscription_id in ClaimItem.objects.filter(
+        .values_list("program", "product_id", "subscription_id", "partner_id", Value(True, output_field=flag))
+        .order_by()
+    )
+    claimed = (
+        ClaimItem.objects.filter(
             tenant=tenant, program__in=programs, product_id__in=product_ids, claim__status__in=ClaimStatus.open()
-        ).values_list("program", "product_id", "subscription_id")
-    }
+        )
+        .values_list("program", "product_id", "subscription_id", "claim__partner_id", Value(False, output_field=flag))
+        .order_by()
+    )
+    held, pending = {}, set()
+    for program, product_id, subscription_id, partner_id, is_association in associations.union(
+        claimed, all=True
+    ).order_by():
+        item_key = key(program, product_id, subscription_id)
+        if is_association:
+            held[item_key] = Availability.YOURS if partner_id == partner.pk else Availability.HELD
+        else:
+            pending.add(item_key)
 
     def status_of(keys):
         found = {held.get(k) or (Availability.PENDING if k in pending else Availability.FREE) for k in keys}
