@@ -1095,9 +1095,15 @@ class EmailTransientError(Exception):
 
 
 def _smtp_transient(exc):
+    """4xx replies, lost connections and network errors are worth retrying; 5xx replies are not."""
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    # SMTPException subclasses OSError: anything else from smtplib is permanent, plain network errors are not.
+    return not isinstance(exc, smtplib.SMTPException)
 
 
 def email_notification_send(*, notification_id):
