@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from associations.demo import demo_ensure
+from claims.demo import demo_claims_ensure
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             demo = demo_ensure()
         self._print(demo)
+        self.stdout.write(f"Demo claims created: {demo_claims_ensure()} (existing ones are kept).")
 
     def _print(self, demo):
         out = self.stdout
