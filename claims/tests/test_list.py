@@ -1,0 +1,191 @@
+"""The Customer associations page: the partner's claims, search, status filter, sorting, pages, CSV, counts."""
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.urls import reverse
+
+from claims.models import Claim
+from claims.tests.wizard_steps import make_claim
+
+URL = reverse("claims:list")
+T0 = datetime.datetime(2026, 11, 2, 9, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def claims_a(partner_a, partner_b, m365_tenant, bizapps_tenant, products):
+    teams, yammer = products["microsoft-teams"], products["yammer"]
+    made = [
+        make_claim(partner_a, m365_tenant, [teams, yammer], name="Alpha teams", submitted_at=T0),
+        make_claim(
+            partner_a,
+            m365_tenant,
+            [yammer],
+            name="Bravo yammer",
+            submitted_at=T0 + datetime.timedelta(days=1),
+            status=Claim.Status.UNDER_REVIEW,
+        ),
+        make_claim(
+            partner_a,
+            bizapps_tenant,
+            [products["d365-sales"]],
+            name="Charlie sales",
+            submitted_at=T0 + datetime.timedelta(days=2),
+            status=Claim.Status.REJECTED,
+            solution_area="business_applications",
+            activities=["usage", "pre_sales"],
+        ),
+    ]
+    make_claim(partner_b, m365_tenant, [teams], name="Fabrikam secret", submitted_at=T0)
+    return made
+
+
+def _names(response):
+    return [claim.name for claim, _products in response.context["rows"]]
+
+
+def test_list_shows_own_claims_newest_first(client_a, claims_a):
+    response = client_a.get(URL)
+    assert response.status_code == 200
+    assert _names(response) == ["Charlie sales", "Bravo yammer", "Alpha teams"]
+    html = response.content.decode()
+    assert "Fabrikam secret" not in html
+    for text in (
+        "Claim name",
+        "Customer domain",
+        "Solution area",
+        "Activity",
+        "Products",
+        "Status",
+        "Submitted",
+        "Opt-out deadline",
+        "Microsoft Teams, Yammer",
+        "Usage, Pre-sales",
+        "northwindtraders.onmicrosoft.com",
+    ):
+        assert text in html
+
+
+def test_list_counts_per_status(client_a, claims_a):
+    response = client_a.get(URL)
+    counts = {value: count for value, _label, count in response.context["status_counts"]}
+    assert counts["submitted"] == 1 and counts["under_review"] == 1 and counts["rejected"] == 1
+    assert counts["official"] == 0
+    assert response.context["total"] == 3
+
+
+def test_list_search_by_name_domain_and_directory_id(client_a, claims_a, bizapps_tenant):
+    assert _names(client_a.get(URL, {"q": "bravo"})) == ["Bravo yammer"]
+    assert _names(client_a.get(URL, {"q": "northwind"})) == ["Bravo yammer", "Alpha teams"]
+    assert _names(client_a.get(URL, {"q": str(bizapps_tenant.directory_id).upper()})) == ["Charlie sales"]
+    assert _names(client_a.get(URL, {"q": "Fabrikam"})) == []
+    assert "No customer associations match." in client_a.get(URL, {"q": "nothing"}).content.decode()
+
+
+def test_list_status_filter(client_a, claims_a):
+    response = client_a.get(URL, {"status": "rejected"})
+    assert _names(response) == ["Charlie sales"]
+    assert response.context["page"].paginator.count == 1
+    # An unknown status is ignored rather than an error.
+    assert len(_names(client_a.get(URL, {"status": "bogus"}))) == 3
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Alpha teams", "Bravo yammer", "Charlie sales"]),
+        ("-name", ["Charlie sales", "Bravo yammer", "Alpha teams"]),
+        ("submitted", ["Alpha teams", "Bravo yammer", "Charlie sales"]),
+        ("status", ["Charlie sales", "Alpha teams", "Bravo yammer"]),
+        ("solution_area", ["Charlie sales", "Alpha teams", "Bravo yammer"]),
+        ("id; DROP TABLE claims_claim", ["Charlie sales", "Bravo yammer", "Alpha teams"]),
+        ("partner__name", ["Charlie sales", "Bravo yammer", "Alpha teams"]),
+    ],
+)
+def test_list_sorting_is_whitelisted(client_a, claims_a, sort, expected):
+    assert _names(client_a.get(URL, {"sort": sort})) == expected
+
+
+def test_list_pagination(client_a, partner_a, m365_tenant, products):
+    for number in range(30):
+        make_claim(
+            partner_a,
+            m365_tenant,
+            [products["yammer"]],
+            name=f"Claim {number:02}",
+            submitted_at=T0 + datetime.timedelta(minutes=number),
+        )
+    first = client_a.get(URL)
+    assert len(first.context["rows"]) == 25 and first.context["page"].paginator.num_pages == 2
+    second = client_a.get(URL, {"page": 2})
+    assert _names(second) == [f"Claim {number:02}" for number in range(4, -1, -1)]
+    assert "page=1" in second.content.decode()
+    assert _names(client_a.get(URL, {"page": 99})) == _names(second)  # past the end: the last page
+    assert _names(client_a.get(URL, {"page": "x"})) == _names(first)
+
+
+def test_list_query_count_does_not_grow(client_a, partner_a, m365_tenant, products, django_assert_max_num_queries):
+    for number in range(40):
+        make_claim(partner_a, m365_tenant, [products["yammer"], products["microsoft-teams"]], name=f"C{number}")
+    with django_assert_max_num_queries(12):
+        response = client_a.get(URL, {"sort": "name"})
+    assert len(response.context["rows"]) == 25
+    with django_assert_max_num_queries(12):
+        client_a.get(URL, {"q": "C1", "status": "submitted"})
+
+
+def test_list_csv_export_of_filtered_list(client_a, claims_a, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        response = client_a.get(URL, {"status": "submitted", "format": "csv"})
+        body = b"".join(response.streaming_content).decode()
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="customer-associations-')
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == [
+        "Claim name",
+        "Customer domain",
+        "Directory ID",
+        "MPN ID",
+        "Solution area",
+        "Activity",
+        "Products",
+        "Status",
+        "Submitted",
+        "Opt-out deadline",
+    ]
+    assert rows[1][:8] == [
+        "Alpha teams",
+        "northwindtraders.onmicrosoft.com",
+        "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d",
+        "1000001",
+        "Microsoft 365",
+        "Usage",
+        "Microsoft Teams; Yammer",
+        "Submitted",
+    ]
+    assert len(rows) == 2
+
+
+def test_list_csv_neutralises_formulas(client_a, partner_a, m365_tenant, products):
+    make_claim(partner_a, m365_tenant, [products["yammer"]], name="=HYPERLINK(1)")
+    body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode()
+    assert list(csv.reader(io.StringIO(body)))[1][0] == "'=HYPERLINK(1)"
+
+
+def test_list_create_button_for_admin_only(client, client_a, partner_a, claims_a):
+    assert ">+ Customer association</a>" in client_a.get(URL).content.decode()
+    client.force_login(partner_a.viewer)
+    response = client.get(URL)
+    assert response.status_code == 200 and len(response.context["rows"]) == 3
+    assert "+ Customer association" not in response.content.decode()
+    assert client.get(reverse("claims:create")).status_code == 403
+
+
+def test_list_post_not_allowed(client_a):
+    assert client_a.post(URL).status_code == 405
+
+
+def test_list_empty(client_a):
+    assert "No customer associations yet." in client_a.get(URL).content.decode()
