@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from associations.models import Membership
+from claims.templatetags.lifecycle import reason_label
 from claims.tokens import opt_out_token_make
 
 
@@ -79,7 +80,7 @@ def action_required_email(claim):
         {
             "claim": claim,
             "event": event,
-            "reason": event.get_reason_display() if event else "",
+            "reason": reason_label(event.reason) if event else "",
             "deadline": _local_deadline(claim, claim.response_deadline) if claim.response_deadline else "",
             "claim_url": _claim_url(claim),
         },

@@ -119,3 +119,17 @@ def test_email_every_partner_kind_goes_to_the_partner_contact(partner_a, m365_te
         "The customer opted out of your claim ",
         "Your association ",
     ]
+
+
+def test_email_action_required_carries_reason_and_message(partner_a, reviewer, m365_tenant, products, mailoutbox):
+    from claims.services import claim_request_information
+
+    claim = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    claim_request_information(claim=claim, user=reviewer, reason="contact_unverified", message="Who is Dana?")
+
+    email_notification_send(notification_id=EmailNotification.objects.get(claim=claim).pk)
+
+    (message,) = mailoutbox
+    assert "Reason: The customer contact could not be verified" in message.body
+    assert "Who is Dana?" in message.body
+    assert f"/incentives/customer-associations/{claim.pk}/" in message.body

@@ -1,0 +1,151 @@
+"""Disassociate (SPEC §5 "ended"), and the partner's answer to an information request, on the claim page."""
+
+import datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from associations.models import Association
+from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
+from claims.services import claims_finalize_due
+from claims.tests.factories import PDF_BYTES, claim_make
+
+pytestmark = pytest.mark.django_db
+UTC = datetime.UTC
+
+
+@pytest.fixture
+def official(partner_a, m365_tenant, products):
+    claim = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["yammer"]],
+        status=ClaimStatus.CUSTOMER_NOTIFIED,
+        opt_out_deadline=datetime.datetime(2026, 11, 1, tzinfo=UTC),
+        documents=(),
+    )
+    claims_finalize_due(now=datetime.datetime(2026, 11, 2, tzinfo=UTC))
+    claim.refresh_from_db()
+    EmailNotification.objects.all().delete()
+    ClaimEvent.objects.all().delete()
+    return claim
+
+
+def _url(claim, name="disassociate"):
+    return reverse(f"claims:{name}", args=[claim.pk])
+
+
+def test_disassociate_ends_claim_and_associations(client_a, partner_a, official):
+    response = client_a.post(_url(official), {"reason": "The customer moved in-house."})
+
+    assert response.status_code == 302
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.ENDED
+    association = official.items.get().association
+    assert (association.status, association.end_reason, association.end_message) == (
+        "ended",
+        "disassociated",
+        "The customer moved in-house.",
+    )
+    event = ClaimEvent.objects.get()
+    assert (event.actor, event.user, event.action, event.message) == (
+        "partner",
+        partner_a.admin,
+        "disassociated",
+        "The customer moved in-house.",
+    )
+    assert list(EmailNotification.objects.values_list("kind", flat=True)) == ["ended"]
+
+
+def test_disassociate_needs_a_reason(client_a, official):
+    response = client_a.post(_url(official), {"reason": "  "})
+
+    assert response.status_code == 400
+    assert "Give a reason for ending the association." in response.content.decode()
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL
+
+
+def test_disassociate_twice_changes_nothing_more(client_a, official):
+    client_a.post(_url(official), {"reason": "Done."})
+    client_a.post(_url(official), {"reason": "Again."})
+
+    assert ClaimEvent.objects.count() == 1
+    assert Association.objects.get().end_message == "Done."
+
+
+def test_disassociate_refused_to_viewer_other_partner_and_get(client, partner_a, partner_b, official):
+    client.force_login(partner_a.viewer)
+    assert client.post(_url(official), {"reason": "x"}).status_code == 403
+    client.force_login(partner_b.admin)
+    assert client.post(_url(official), {"reason": "x"}).status_code == 404
+    client.force_login(partner_a.admin)
+    assert client.get(_url(official)).status_code == 405
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL
+
+
+def test_claim_page_shows_disassociate_form_and_usage_link(client_a, official):
+    page = client_a.get(reverse("claims:detail", args=[official.pk])).content.decode()
+
+    assert _url(official) in page
+    assert _url(official, "usage") in page
+
+
+@pytest.fixture
+def waiting(partner_a, m365_tenant, products, reviewer):
+    from claims.services import claim_request_information
+
+    claim = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    claim_request_information(claim=claim, user=reviewer, reason="poe_insufficient", message="Add the signed SOW.")
+    return claim
+
+
+def test_claim_page_shows_reviewer_message_and_answer_form(client_a, waiting, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        page = client_a.get(reverse("claims:detail", args=[waiting.pk])).content.decode()
+
+    assert "Add the signed SOW." in page
+    assert "The proof of execution does not show the activity" in page
+    assert _url(waiting, "respond") in page
+
+
+def test_respond_with_comment_and_file_returns_to_review(client_a, waiting):
+    upload = SimpleUploadedFile("sow.pdf", PDF_BYTES, content_type="application/pdf")
+
+    response = client_a.post(_url(waiting, "respond"), {"comment": "Attached.", "files": [upload]})
+
+    assert response.status_code == 302
+    waiting.refresh_from_db()
+    assert waiting.status == ClaimStatus.UNDER_REVIEW
+    assert PoeDocument.objects.filter(claim=waiting, in_response=True).count() == 1
+    assert ClaimEvent.objects.filter(claim=waiting, action="responded", message="Attached.").count() == 1
+
+
+def test_respond_with_wrong_file_type_keeps_the_comment_and_changes_nothing(client_a, waiting):
+    upload = SimpleUploadedFile("sow.pdf", b"just text", content_type="application/pdf")
+
+    response = client_a.post(_url(waiting, "respond"), {"comment": "Attached.", "files": [upload]})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message file" in page
+    assert "Attached.</textarea>" in page
+    waiting.refresh_from_db()
+    assert waiting.status == ClaimStatus.ACTION_REQUIRED
+    assert not PoeDocument.objects.filter(in_response=True).exists()
+
+
+def test_respond_empty_is_refused(client_a, waiting):
+    response = client_a.post(_url(waiting, "respond"), {"comment": ""})
+
+    assert response.status_code == 400
+    assert "Write a comment or add at least one file." in response.content.decode()
+
+
+def test_respond_when_not_waiting_changes_nothing(client_a, official):
+    response = client_a.post(_url(official, "respond"), {"comment": "Hello"})
+
+    assert response.status_code == 302
+    assert not ClaimEvent.objects.exists()
