@@ -56,7 +56,7 @@ def claim_products(claim):
 
 def claim_status_counts(*, partner):
     """{status: count} for the partner's claims: one grouped query over the (partner, status) index."""
-    rows = Claim.objects.filter(partner=partner).values_list("status").annotate(n=Count("id")).order_by()
+    rows = Claim.objects.filter(partner=partner).values_list("status").annotate(n=Count("*")).order_by()
     return dict(rows)
 
 
