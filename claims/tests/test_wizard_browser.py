@@ -57,6 +57,7 @@ def _contacts_step(page, *, technical=False):
 
 def _upload_with_input(page, name, content, mime="application/pdf"):
     expect(page.get_by_role("heading", level=2)).to_have_text("Proof of execution (POE)")
+    expect(page.locator("#drop-zone")).to_have_attribute("data-ready", "true")
     page.get_by_label("Drag files here, or browse").set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": content}]
     )
@@ -202,6 +203,7 @@ def test_browser_drag_and_drop_upload_with_progress_bar(page, partner_a, m365_te
     page.get_by_label("Yammer").check()
     _continue(page)
     _contacts_step(page)
+    expect(page.locator("#drop-zone")).to_have_attribute("data-ready", "true")
     big = PDF + b"%" * (3 * 1024 * 1024)
     page.evaluate(DROP_FILE, ["dropped.pdf", base64.b64encode(big).decode()])
     progress = page.locator("#uploads li", has_text="dropped.pdf").locator("progress")

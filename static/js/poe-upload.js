@@ -139,4 +139,6 @@
       }
     });
   });
+  // Until this point a chosen file simply stays in the input and is posted with the step form.
+  zone.setAttribute("data-ready", "true");
 })();
