@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 
 from associations.models import Program
@@ -153,9 +153,9 @@ class ClaimAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "request_information_selected", "reject_selected"]
     change_form_template = "claims/_lifecycle_admin_change_form.html"
     fieldsets = [
-        (None, {"fields": ["name", "status", "competing", "rejection_reasons"]}),
+        (None, {"fields": ["name", "status", "competing", "rejection_reasons_display"]}),
         ("Partner", {"fields": ["partner", "location", "created_by", "partner_contact_name", "partner_contact_email"]}),
-        ("Customer", {"fields": ["domain", "directory_id", "tenant", "solution_area", "activities"]}),
+        ("Customer", {"fields": ["domain", "directory_id", "tenant", "solution_area", "activities_display"]}),
         (
             "Customer contacts",
             {
@@ -196,8 +196,18 @@ class ClaimAdmin(admin.ModelAdmin):
     def competing_flag(self, claim):
         return claim.competing
 
+    @admin.display(description="activity")
+    def activities_display(self, claim):
+        return claim.get_activities_display()
+
+    @admin.display(description="rejection reasons")
+    def rejection_reasons_display(self, claim):
+        if not claim.rejection_reasons:
+            return "-"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in claim.rejection_reasons)))
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return [field.name for field in self.model._meta.fields] + ["activities_display", "rejection_reasons_display"]
 
     def has_add_permission(self, request):
         return False

@@ -172,3 +172,22 @@ def test_admin_is_closed_to_partner_users(client, partner_a, claim):
     assert "/admin/login/" in response.url
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.UNDER_REVIEW
+
+
+def test_admin_claim_page_shows_activity_and_rejection_reasons_as_text(
+    reviewer_client, partner_a, m365_tenant, products
+):
+    rejected = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["yammer"]],
+        status=ClaimStatus.REJECTED,
+        rejection_reasons=["Yammer is not licensed on this tenant.", "The claim has no proof of execution."],
+        documents=(),
+    )
+
+    page = reviewer_client.get(reverse("admin:claims_claim_change", args=[rejected.pk])).content.decode()
+
+    assert '<div class="readonly">Usage</div>' in page
+    assert "<li>Yammer is not licensed on this tenant.</li><li>The claim has no proof of execution.</li>" in page
+    assert '["usage"]' not in page
