@@ -71,9 +71,13 @@ def pending_upload_create(*, partner, user, wizard_key, uploaded_file, display_n
     """Check one POE file and store it as a PendingUpload of this wizard run; ValidationError if refused.
 
     1. Check the file by content, size and count (``claims.uploads.poe_check``); refused files are never stored.
-    2. Save the object under a generated key (no lock held during the upload).
-    3. Under the partner's row lock, count again (two files sent at once must not both become the sixth) and
-       insert the row; if that fails, delete the object again so that no file is left that nothing owns.
+    2. Under the partner's row lock, count again (two files sent at once must not both become the sixth) and
+       commit the row, which names the object's generated key before the object exists.
+    3. Save the object under that key (no lock held during the upload); if that fails, delete the row again.
+
+    Row first, object second: if this process dies at any point, what is left is a row, which the purge job
+    finds and deletes a day later with whatever part of the object exists. The other order could leave an
+    object that no row names, and nothing would ever find it.
     """
     uploads = PendingUpload.objects.filter(partner=partner, wizard_key=wizard_key)
     checked = poe_check(uploaded_file, display_name=display_name, already=uploads.count())
@@ -86,18 +90,20 @@ def pending_upload_create(*, partner, user, wizard_key, uploaded_file, display_n
         size=checked.size,
         sha256=checked.sha256,
     )
+    upload.file.name = PendingUpload.file.field.generate_filename(upload, checked.display_name)
+    with transaction.atomic():
+        list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk"))
+        poe_check_count(display_name=checked.display_name, already=uploads.count())
+        upload.save(force_insert=True)
     try:
-        upload.file.save(checked.display_name, uploaded_file, save=False)
+        uploaded_file.seek(0)
+        stored_name = default_storage.save(upload.file.name, uploaded_file)
     except Exception as exc:
+        upload.delete()
         raise PoeStorageError("The file storage is not available. Try again in a moment.") from exc
-    try:
-        with transaction.atomic():
-            list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk"))
-            poe_check_count(display_name=checked.display_name, already=uploads.count())
-            upload.save(force_insert=True)
-    except BaseException:
-        default_storage.delete(upload.file.name)
-        raise
+    if stored_name != upload.file.name:  # the storage chose another name (it never should for a fresh uuid)
+        PendingUpload.objects.filter(pk=upload.pk).update(file=stored_name)
+        upload.file.name = stored_name
     return upload
 
 

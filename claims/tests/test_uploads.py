@@ -301,3 +301,34 @@ def test_pending_uploads_purge_deletes_abandoned_uploads_only(partner_a, s3_obje
     assert list(PendingUpload.objects.all()) == [fresh]
     assert s3_objects() == [fresh.file.name]
     assert not default_storage.exists(old.file.name)
+
+
+def test_upload_storage_outage_is_retryable_and_leaves_nothing(wizard_a, s3_objects, settings):
+    from claims.tests.test_submit import _dead_storage
+
+    live = settings.STORAGES
+    settings.STORAGES = _dead_storage(settings)
+    response = upload(wizard_a[0], PDF, "proof.pdf")
+    settings.STORAGES = live
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "The file storage is not available. Try again in a moment."
+    assert _nothing_stored(s3_objects)
+
+
+def test_upload_row_is_committed_before_the_object_is_written(wizard_a, s3_objects, monkeypatch):
+    # If the process died between the two writes, the purge job must still find the object: so the row that
+    # names it has to exist first.
+    seen = []
+    save = default_storage.save
+
+    def spy(name, content, **kwargs):
+        seen.append(PendingUpload.objects.filter(file=name).exists())
+        return save(name, content, **kwargs)
+
+    monkeypatch.setattr(default_storage, "save", spy)
+    response = upload(wizard_a[0], PDF, "proof.pdf")
+
+    assert response.status_code == 201
+    assert seen == [True]
+    assert s3_objects() == [PendingUpload.objects.get().file.name]
