@@ -37,3 +37,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {
     "default": {"BACKEND": "cpor.mail.EmlFileBackend", "OPTIONS": {"file_path": os.environ.get("TEST_EMAIL_DIR", "")}}
 }
+# Tests serve static files through the finders (DEBUG); no collectstatic output to point WhiteNoise at.
+STATIC_ROOT = None
