@@ -9,15 +9,12 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.http import content_disposition_header
 
 from associations.models import Program
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, PendingUpload, PoeDocument
@@ -29,6 +26,7 @@ from claims.services import (
     claim_reject,
     claim_request_information,
 )
+from claims.uploads import poe_download_response
 
 
 class InformationRequestForm(forms.Form):
@@ -324,20 +322,7 @@ class ClaimAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         document = get_object_or_404(PoeDocument, claim_id=claim_id, pk=document_id)
-        disposition = content_disposition_header(True, document.original_name)
-        try:
-            url = default_storage.url(
-                document.file.name,
-                parameters={"ResponseContentDisposition": disposition, "ResponseContentType": document.content_type},
-            )
-        except TypeError:
-            return FileResponse(
-                default_storage.open(document.file.name),
-                as_attachment=True,
-                filename=document.original_name,
-                content_type=document.content_type,
-            )
-        return redirect(url)
+        return poe_download_response(document)
 
     # The same decisions as list actions.
 

@@ -1,9 +1,8 @@
 import csv
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +15,7 @@ from associations.models import Product
 from claims import selectors
 from claims.models import Claim, ClaimStatus, PoeDocument
 from claims.services import PoeStorageError, pending_upload_create, pending_upload_delete
-from claims.uploads import POE_TYPES, poe_template_docx
+from claims.uploads import POE_TYPES, poe_download_response, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -168,26 +167,7 @@ def poe_download(request, claim_id, document_id):
     """A POE file of one of the partner's claims, through a short-lived link, always as an attachment."""
     claim = _get_claim_for_user(request, claim_id)
     document = get_object_or_404(PoeDocument, claim=claim, pk=document_id)
-    disposition = _attachment(document.original_name)
-    try:
-        # S3: a presigned URL that expires (settings.POE_LINK_SECONDS) and makes the browser save the file.
-        url = default_storage.url(
-            document.file.name,
-            parameters={"ResponseContentDisposition": disposition, "ResponseContentType": document.content_type},
-        )
-    except TypeError:
-        # Local file storage (the embedded default) has no signed URLs: stream the file through Django.
-        return FileResponse(
-            default_storage.open(document.file.name),
-            as_attachment=True,
-            filename=document.original_name,
-            content_type=document.content_type,
-        )
-    return redirect(url)
-
-
-def _attachment(name):
-    return content_disposition_header(True, name)
+    return poe_download_response(document)
 
 
 claim_wizard = ClaimWizard.as_view()

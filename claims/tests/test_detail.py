@@ -111,3 +111,24 @@ def test_poe_download_document_of_another_claim_is_404(client_a, claim_a, partne
 def test_poe_download_viewer_of_same_partner_may_download(client, partner_a, claim_a):
     client.force_login(partner_a.viewer)
     assert client.get(reverse("claims:poe_download", args=[claim_a.pk, claim_a.document.pk])).status_code == 302
+
+
+def test_poe_download_from_local_file_storage_streams_an_attachment(
+    client_a, partner_a, m365_tenant, products, settings, tmp_path
+):
+    # The embedded default (`make run`) keeps files on local disk, which has no signed URLs.
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    settings.MEDIA_ROOT = tmp_path
+    claim = make_claim(partner_a, m365_tenant, [products["yammer"]], name="Local files")
+    document = PoeDocument(
+        claim=claim, original_name="Signed SOW.pdf", content_type="application/pdf", size=len(PDF), sha256="0" * 64
+    )
+    document.file.save("ignored.pdf", ContentFile(PDF), save=False)
+    document.save()
+
+    response = client_a.get(reverse("claims:poe_download", args=[claim.pk, document.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="Signed SOW.pdf"'
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content) == PDF
