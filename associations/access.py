@@ -13,10 +13,15 @@ def get_membership(user):
     """The user's membership, or None for anonymous users, reviewers and users of no partner."""
     if not user.is_authenticated:
         return None
-    try:
-        return user.membership
-    except Membership.DoesNotExist:
-        return None
+    # user.membership, fetched with its partner in one query (every partner page shows the partner) and cached
+    # on the user, also when there is none, so the next call in this request (the context processor) is free.
+    reverse = Membership.user.field.remote_field
+    if not reverse.is_cached(user):
+        membership = Membership.objects.select_related("partner").filter(user=user).first()
+        reverse.set_cached_value(user, membership)
+        if membership is not None:
+            Membership.user.field.set_cached_value(membership, user)
+    return reverse.get_cached_value(user)
 
 
 def partner_required(view):

@@ -119,8 +119,15 @@ class Claim(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-id"]
         indexes = [
+            # The list page's sorts (claims.selectors.CLAIM_SORTS): each is a (partner, column, id) index, read
+            # forwards or backwards, so a page is the first rows of one index range, however many claims the
+            # partner has. (partner, status, submitted_at, id) also serves a status filter in the default order.
             models.Index(fields=["partner", "-submitted_at", "-id"], name="claim_partner_submitted"),
-            models.Index(fields=["partner", "status"], name="claim_partner_status"),
+            models.Index(fields=["partner", "status", "submitted_at", "id"], name="claim_partner_status"),
+            models.Index(fields=["partner", "name", "id"], name="claim_partner_name"),
+            models.Index(fields=["partner", "domain", "id"], name="claim_partner_domain"),
+            models.Index(fields=["partner", "solution_area", "id"], name="claim_partner_solution_area"),
+            models.Index(fields=["partner", "opt_out_deadline", "id"], name="claim_partner_opt_out_deadline"),
             models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
             # The deadline sweeps scan only the claims that wait on a deadline.
             models.Index(
@@ -161,6 +168,27 @@ class Claim(models.Model):
     def get_activities_display(self):
         labels = dict(Activity.choices)
         return ", ".join(str(labels.get(a, a)) for a in self.activities)
+
+
+class PartnerClaimCount(models.Model):
+    """How many claims a partner has in a status, for the list page's counts and page total.
+
+    On PostgreSQL, statement-level triggers on claims_claim keep it (migration 0004): whatever writes claims,
+    the ORM, QuerySet.update() or raw SQL. ``manage.py claims_counts_verify`` compares it with a real count.
+    SQLite has no such triggers; the list counts its (few) rows there instead.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20, choices=ClaimStatus.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "status"], name="partnerclaimcount_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner_id} {self.status}: {self.count}"
 
 
 class ClaimItem(models.Model):

@@ -1,12 +1,10 @@
 import csv
 
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
@@ -38,18 +36,6 @@ def _get_claim_for_user(request, claim_id):
     return get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
 
 
-class _KnownCountPaginator(Paginator):
-    """A Paginator told its count: the per-status counts already give it, so no second COUNT(*) is needed."""
-
-    def __init__(self, object_list, per_page, *, count, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self._known_count = count
-
-    @cached_property
-    def count(self):
-        return self._known_count if self._known_count is not None else super().count
-
-
 @require_safe
 @partner_required
 def claim_list(request):
@@ -65,8 +51,9 @@ def claim_list(request):
 
     counts = selectors.claim_status_counts(partner=request.partner)
     total = sum(counts.values())
+    # Without a search the counters give the page count; a search pages by "previous / next" (no COUNT).
     known = None if search else (counts.get(status, 0) if status else total)
-    page = _KnownCountPaginator(claims, CLAIMS_PER_PAGE, count=known).get_page(request.GET.get("page"))
+    page = selectors.claim_page(claims, number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
     rows = [(claim, selectors.claim_products(claim)) for claim in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
