@@ -5,6 +5,8 @@ import datetime
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from claims.models import Claim
@@ -189,3 +191,73 @@ def test_list_post_not_allowed(client_a):
 
 def test_list_empty(client_a):
     assert "No customer associations yet." in client_a.get(URL).content.decode()
+
+
+def _claims(actor, tenant, products, count, *, name="Claim", status=Claim.Status.SUBMITTED):
+    for number in range(count):
+        make_claim(
+            actor,
+            tenant,
+            [products["yammer"]],
+            name=f"{name} {number:02}",
+            status=status,
+            submitted_at=T0 + datetime.timedelta(minutes=number),
+        )
+
+
+def test_list_search_pages_by_previous_and_next(client_a, partner_a, m365_tenant, products):
+    _claims(partner_a, m365_tenant, products, 30, name="Match")
+    _claims(partner_a, m365_tenant, products, 3, name="Other")
+    first = client_a.get(URL, {"q": "match"})
+    assert _names(first) == [f"Match {n:02}" for n in range(29, 4, -1)]
+    html = first.content.decode()
+    # No count of the matches: "more results" and a Next link instead of "Page 1 of 2 · 30 claims".
+    assert "Page 1 · more results" in html and " of " not in html.split('class="pagination"')[1]
+    assert 'page=2" rel="next">Next</a>' in html and 'rel="prev"' not in html
+    second = client_a.get(URL, {"q": "match", "page": 2})
+    assert _names(second) == [f"Match {n:02}" for n in range(4, -1, -1)]
+    html = second.content.decode()
+    assert "Page 2</span>" in html and "more results" not in html
+    assert 'page=1" rel="prev">Previous</a>' in html and 'rel="next"' not in html
+    past = client_a.get(URL, {"q": "match", "page": 3})
+    assert _names(past) == [] and "No more results." in past.content.decode()
+    assert _names(client_a.get(URL, {"q": "match", "page": "x"})) == _names(first)
+    # The counts per status stay the partner's totals.
+    assert first.context["total"] == 33
+
+
+def test_list_pages_read_from_either_end(client_a, partner_a, m365_tenant, products):
+    # Pages past the middle are read with the ordering reversed: every page must still be the right slice.
+    _claims(partner_a, m365_tenant, products, 60)
+    expected = [f"Claim {n:02}" for n in range(60)]
+    for sort, order in (("name", expected), ("-submitted", expected[::-1])):
+        pages = [_names(client_a.get(URL, {"sort": sort, "page": page})) for page in (1, 2, 3)]
+        assert pages == [order[:25], order[25:50], order[50:]]
+        assert client_a.get(URL, {"sort": sort, "page": 3}).context["page"].paginator.num_pages == 3
+
+
+def test_list_status_filter_pages_use_that_status_count(client_a, partner_a, m365_tenant, products):
+    _claims(partner_a, m365_tenant, products, 27, name="Review", status=Claim.Status.UNDER_REVIEW)
+    _claims(partner_a, m365_tenant, products, 4, name="New")
+    response = client_a.get(URL, {"status": "under_review", "page": 2, "sort": "name"})
+    assert response.context["page"].paginator.count == 27
+    assert _names(response) == ["Review 25", "Review 26"]
+    assert "Page 2 of 2 · 27 claims" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"sort": "name"}, {"status": "submitted"}, {"q": "claim"}, {"q": "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d"}],
+)
+def test_list_query_count_same_for_3_and_60_claims(client_a, partner_a, m365_tenant, products, params):
+    def queries():
+        client_a.get(URL, params)  # warm: the session and anything cached per process
+        with CaptureQueriesContext(connection) as captured:
+            response = client_a.get(URL, params)
+        assert response.status_code == 200 and response.context["rows"]
+        return len(captured)
+
+    _claims(partner_a, m365_tenant, products, 3)
+    few = queries()
+    _claims(partner_a, m365_tenant, products, 57, name="More")
+    assert queries() == few <= 6
