@@ -209,7 +209,9 @@ def _scenarios(partner):
         yield f"sort={column}", {"sort": column}
         yield f"sort=-{column}", {"sort": f"-{column}"}
     yield "status=submitted sort=name", {"status": "submitted", "sort": "name"}
+    yield "middle page (4,000 of 8,000)", {"page": "4000"}
     yield "last page", {"page": "99999"}
+    yield "last page sort=name", {"page": "99999", "sort": "name"}
     yield "search name word (1 in 40)", {"q": "wingtip"}
     yield "search name word, page 2", {"q": "wingtip", "page": "2"}
     yield "search name word sort=name", {"q": "wingtip", "sort": "name"}
