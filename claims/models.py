@@ -272,6 +272,11 @@ class PoeDocument(models.Model):
     uploaded_at = models.DateTimeField(default=timezone.now)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     in_response = models.BooleanField(default=False, help_text="Added to answer an information request.")
+    # The wizard and the partner's answer sniff every file before storing it under a key of its own that is never
+    # overwritten: validation trusts that verdict and reads the object again only for rows that lack it.
+    content_checked = models.BooleanField(
+        default=False, help_text="content_type was found in this object's bytes by the POE sniffer."
+    )
 
     class Meta:
         ordering = ["uploaded_at", "id"]

@@ -15,7 +15,9 @@ EMAIL_RETRY_SECONDS = [30, 120, 600, 1800, 3600]
 
 @shared_task
 def claim_validate_task(*, claim_id):
-    services.claim_validate(claim_id=claim_id)
+    """Validate the claim, and in the same batch other claims waiting (oldest first): a backlog drains a batch
+    per task, and the tasks of claims already validated find nothing to do."""
+    services.claims_validate_waiting(claim_id=claim_id)
 
 
 @shared_task(bind=True, max_retries=len(EMAIL_RETRY_SECONDS))
