@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-test services lint migrations-check clean
+.PHONY: run test install install-test services lint migrations-check clean bench
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -15,6 +15,17 @@ run: install
 
 test: install-test services lint migrations-check
 	$(BIN)/pytest
+
+# The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
+# first, then every bench/*.py script with a main. See bench/README.md.
+BENCH_FIRST := bench/data.py bench/pages.py bench/finalize.py
+bench: install-test services
+	@failed=""; \
+	for script in $(BENCH_FIRST) $$(grep -l '^if __name__ == "__main__":' bench/*.py | grep -vxF -e bench/data.py -e bench/pages.py -e bench/finalize.py); do \
+	  echo "== $$script"; $(BIN)/python $$script || failed="$$failed $$script"; echo; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: a bar failed (or a script broke) in:$$failed"; exit 1; fi; \
+	echo "make bench: every bar passed"
 
 install: $(VENV)/.installed
 

@@ -1,0 +1,570 @@
+"""Page latency, SQL queries and web process memory against the 200,000-claim bench database (SPEC §11).
+
+    .venv/bin/python bench/pages.py                     # 20 warm-up + 200 measured requests per page
+    .venv/bin/python bench/pages.py --requests 50       # quicker, noisier
+
+1. Builds the bench database if needed (``bench/data.py``) and collects the static files (DEBUG is off).
+2. Counts the SQL queries of each page in this process (Django's test client, CaptureQueriesContext), signed in
+   as alex@contoso-partners.example (Contoso Partners: 180,000 of the claims). The count is the second request's:
+   the first one also warms per-process caches.
+3. Starts gunicorn like the Procfile (sync workers, ``--workers 2``) on a free loopback port, signs in over HTTP,
+   and requests /healthz and every page one after the other from one client thread: warm-up requests, then
+   the measured ones (median and p95 of the whole request: connect, send, answer). Sync workers close the
+   connection after each answer, so every request opens one, /healthz included.
+4. Reads the RSS (VmRSS, and the peak VmHWM) of the gunicorn workers after the load, and stops gunicorn.
+
+A page PASSES when its median is at most 3x /healthz's, it makes at most 12 SQL queries, and every answer was a
+200. The wizard is one SessionWizardView: a GET always opens step 1, the next steps are what Continue answers
+(the POST of the step before, with the run's earlier steps in the session). The customer's opt-out page allows
+30 requests a minute per client address, so its requests come from several loopback addresses (127.x.y.z).
+Exit status 1 when any bar fails.
+"""
+
+import argparse
+import http.client
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import data  # noqa: E402
+
+RATIO_BAR = 3.0
+QUERIES_BAR = 12
+RSS_BAR_MB = 300
+LOGIN = "alex@contoso-partners.example"
+PASSWORD = "cpor-demo-2026"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n" + b"%" * 2000
+WIZARD = "/incentives/customer-associations/new/"
+WIZARD_PREFIX = "claim_wizard"
+
+
+# --- a small HTTP client: cookies by hand (the server sets them Secure; this is plain HTTP on loopback) ---------
+
+
+class HttpClient:
+    def __init__(self, port, source_address=None):
+        self.port = port
+        self.cookies = {}
+        self.source_address = source_address
+        self.connection = None
+
+    def _connection(self):
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=60, source_address=self.source_address
+            )
+        return self.connection
+
+    def request(self, method, path, fields=None, files=None):
+        headers = {"Host": "127.0.0.1"}
+        body = None
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if method == "POST":
+            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+            if files:
+                boundary = uuid.uuid4().hex
+                body = _multipart(boundary, fields or {}, files)
+                headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+            else:
+                body = urlencode(fields or {}, doseq=True).encode()
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection = self._connection()
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            content = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            # The server closed a kept connection between requests: once more on a new one.
+            connection.close()
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            content = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+        if response.getheader("Connection", "").lower() == "close":
+            connection.close()
+        return response.status, content
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+
+
+def _multipart(boundary, fields, files):
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, content, content_type) in files.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts)
+
+
+# --- what to request ------------------------------------------------------------------------------------------
+
+
+def targets_find():
+    """The claims, wizard inputs and opt-out token the pages are measured with (Contoso's bench claims)."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from associations.models import PartnerLocation, Product, Tenant
+    from claims.models import Claim, ClaimStatus
+    from claims.tokens import opt_out_token_make
+
+    contoso = Claim.objects.filter(partner__name="Contoso Partners", name__startswith="Bench customer")
+
+    def claim_with(status, items):
+        # The newest such claim (a partner opens recent ones), with this many items.
+        return (
+            contoso.filter(status=status).annotate(n=Count("items")).filter(n=items).order_by("-submitted_at").first()
+        )
+
+    ended = claim_with(ClaimStatus.ENDED, 2)
+    action = claim_with(ClaimStatus.ACTION_REQUIRED, 2)
+    official = claim_with(ClaimStatus.OFFICIAL, 2)
+    notified = (
+        contoso.filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__gt=timezone.now())
+        .order_by("-submitted_at")
+        .first()
+    )
+    token = opt_out_token_make(submission_key=notified.submission_key, deadline=notified.opt_out_deadline)
+    # A bench customer with claims of its own (its products step shows held and pending products); Microsoft
+    # Defender for Office 365 is free on every bench tenant.
+    tenant = Tenant.objects.get(name="Bench customer 00002")
+    location = PartnerLocation.objects.get(mpn_id="4100001")
+    product = Product.objects.get(code="defender-for-office-365")
+    wizard = {
+        "customer": {
+            "customer-location": location.mpn_id,
+            "customer-domain": "bench-customer-2.example",
+            "customer-directory_id": str(tenant.directory_id),
+        },
+        "activity": {"activity-solution_area": "microsoft_365", "activity-usage": "on"},
+        "associate": {"associate-name": "Bench wizard claim"},
+        "products": {"products-products": str(product.pk)},
+        "contacts": {
+            "contacts-customer_contact_name": "Dana Customer",
+            "contacts-customer_contact_title": "IT director",
+            "contacts-customer_contact_email": "dana@bench-customer-2.example",
+            "contacts-partner_contact_name": "Alex Wilber",
+            "contacts-partner_contact_email": "alex@contoso-partners.example",
+        },
+        "poe": {},
+    }
+    return {
+        "claims": {"ended": ended, "action_required": action, "official": official, "notified": notified},
+        "token": token,
+        "wizard": wizard,
+    }
+
+
+def pages_plan(targets):
+    """(name, kind, detail) of every measured page. kind: get (path), step (wizard step number)."""
+    claims = targets["claims"]
+    base = "/incentives/customer-associations/"
+    search = claims["official"].name.split(" · ")[0]  # "Bench customer 0xxxx": a handful of matches
+    plan = [
+        ("/healthz", "get", "/healthz"),
+        ("list", "get", base),
+        ("list ?status=official", "get", base + "?status=official"),
+        ("list ?sort=name", "get", base + "?sort=name"),
+        ("list ?page=2000", "get", base + "?page=2000"),
+        (f"list ?q={search}", "get", base + "?" + urlencode({"q": search})),
+        ("claim page (ended, 2 items)", "get", f"{base}{claims['ended'].pk}/"),
+        ("claim page (action required)", "get", f"{base}{claims['action_required'].pk}/"),
+        ("usage page", "get", f"{base}{claims['official'].pk}/usage/"),
+    ]
+    from claims.wizard import STEPS
+
+    for number, (name, _) in enumerate(STEPS, start=1):
+        plan.append((f"wizard {number} {name}" + (" (GET)" if number == 1 else " (Continue)"), "step", number))
+    plan.append(("customer opt-out page (GET)", "optout", f"/customer/opt-out/{targets['token']}/"))
+    return plan
+
+
+def wizard_prepare(request, targets, number):
+    """Open a wizard run and walk it to just before step ``number``; returns the request that shows that step.
+
+    ``request(method, path, fields=None, files=None) -> (status, body)``.
+    """
+    from claims.wizard import STEP_TITLES, STEPS
+
+    names = [name for name, _ in STEPS]
+    steps = targets["wizard"]
+
+    def post_step(name):
+        return request("POST", WIZARD, {f"{WIZARD_PREFIX}-current_step": name, **steps[name]})
+
+    def expect(result, step_name):
+        status, body = result
+        title = STEP_TITLES[step_name].replace("(", "").replace(")", "")
+        if status != 200 or title not in body.decode().replace("(", "").replace(")", ""):
+            raise SystemExit(f"wizard: expected step {step_name!r}, got {status}: {body[:3000].decode()}")
+        return result
+
+    expect(request("GET", WIZARD), names[0])
+    if number == 1:
+        return lambda: expect(request("GET", WIZARD), names[0])
+    for index in range(number - 2):
+        expect(post_step(names[index]), names[index + 1])
+        if names[index + 1] == "poe":
+            status, body = request("POST", WIZARD + "uploads/", {}, {"file": ("proof.pdf", PDF, "application/pdf")})
+            if status != 201:
+                raise SystemExit(f"POE upload failed: {status} {body[:500]}")
+    before = names[number - 2]
+    return lambda: expect(post_step(before), names[number - 1])
+
+
+# --- query counts (in this process) -----------------------------------------------------------------------------
+
+
+def queries_count(plan, targets, *, rounds):
+    """Per page: the SQL queries of one request, and where the time of a request goes in this process (median
+    over ``rounds`` requests of the total, the time inside SQL, and the slowest statement with its parameters)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=address)
+    if not client.login(username=LOGIN, password=PASSWORD):
+        raise SystemExit(f"cannot sign in as {LOGIN}")
+
+    def request(method, path, fields=None, files=None):
+        if method == "GET":
+            response = client.get(path)
+        elif files:
+            name, (filename, content, content_type) = next(iter(files.items()))
+            response = client.post(path, {**fields, name: SimpleUploadedFile(filename, content, content_type)})
+        else:
+            response = client.post(path, fields)
+        return response.status_code, response.content
+
+    statements = []
+
+    def timed(execute, sql, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((time.perf_counter() - t, sql, params))
+
+    profiles = {}
+    for name, kind, detail in plan:
+        if kind == "step":
+            call = wizard_prepare(request, targets, detail)
+        else:
+            # The opt-out page limits requests per address: one of its own, as for a customer.
+            own = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=address) if kind == "optout" else None
+
+            def call(detail=detail, own=own):
+                if own is not None:
+                    response = own.get(detail)
+                    return response.status_code, response.content
+                return request("GET", detail)
+
+        call()  # warms per-process caches (content types, templates)
+        with CaptureQueriesContext(connection) as captured:
+            status, _ = call()
+        # Read now: Django empties the query log when the next request starts.
+        queries = [q["sql"] for q in captured.captured_queries]
+        if status != 200:
+            raise SystemExit(f"{name}: answered {status} in process")
+        totals, sql_times, per_statement = [], [], {}
+        for _ in range(rounds):
+            statements.clear()
+            t = time.perf_counter()
+            with connection.execute_wrapper(timed):
+                call()
+            totals.append((time.perf_counter() - t) * 1000)
+            sql_times.append(sum(e for e, _, _ in statements) * 1000)
+            for position, (elapsed, sql, params) in enumerate(statements):
+                per_statement.setdefault(position, ([], sql, params))[0].append(elapsed)
+        # The statement with the slowest median (a single slow sample is the machine, not the query).
+        slowest = max(
+            ((statistics.median(times), sql, params) for times, sql, params in per_statement.values()),
+            key=lambda s: s[0],
+            default=(0, "", None),
+        )
+        profiles[name] = {
+            "queries": len(queries),
+            "sql": queries,
+            "total_ms": statistics.median(totals),
+            "sql_ms": statistics.median(sql_times),
+            "slowest": slowest,
+        }
+    return profiles
+
+
+def explain(sql, params):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- latency (over HTTP, against gunicorn) ----------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(env, port, log):
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "cpor.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}; see {log.name}")
+        try:
+            status, _ = HttpClient(port).request("GET", "/healthz")
+            if status == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.2)
+    gunicorn_stop(process)
+    raise SystemExit("gunicorn did not answer /healthz within 60s")
+
+
+def gunicorn_stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def children(pid):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_mb(pid):
+    """(VmRSS, VmHWM) in MB from /proc/<pid>/status."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def login(client):
+    status, body = client.request("GET", "/login/")
+    if status != 200 or "csrftoken" not in client.cookies:
+        raise SystemExit(f"GET /login/ answered {status}")
+    status, body = client.request("POST", "/login/", {"username": LOGIN, "password": PASSWORD})
+    if status != 302 or "sessionid" not in client.cookies:
+        raise SystemExit(f"signing in as {LOGIN} over HTTP failed: {status} {body[:300]}")
+
+
+def latency(port, plan, targets, *, warmup, requests, max_seconds):
+    """Per page: its request times and a /healthz request's just before each (the machine's load drifts, so
+    each page is compared with /healthz measured in the same moments). Returns {name: (page ms, healthz ms,
+    statuses)}."""
+    client = HttpClient(port)
+    login(client)
+    anonymous = HttpClient(port)
+    results = {}
+    for name, kind, detail in plan:
+        if name == "/healthz":
+            continue
+        if kind == "step":
+            call = wizard_prepare(client.request, targets, detail)
+        elif kind == "optout":
+            # 30 requests a minute per address: a fresh loopback address every 20 requests.
+            state = {"n": 0, "client": None}
+            prefix = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}"
+
+            def call(detail=detail, state=state, prefix=prefix):
+                if state["n"] % 20 == 0:
+                    if state["client"] is not None:
+                        state["client"].close()
+                    state["client"] = HttpClient(port, source_address=(f"{prefix}.{1 + state['n'] // 20}", 0))
+                state["n"] += 1
+                return state["client"].request("GET", detail)
+
+        else:
+
+            def call(detail=detail):
+                return client.request("GET", detail)
+
+        timings, base, statuses = [], [], set()
+        started = time.monotonic()
+        for n in range(warmup + requests):
+            t = time.perf_counter()
+            status, _ = anonymous.request("GET", "/healthz")
+            healthz = time.perf_counter() - t
+            statuses.add(("/healthz", status))
+            t = time.perf_counter()
+            status, _ = call()
+            elapsed = time.perf_counter() - t
+            statuses.add((name, status))
+            if n >= warmup:
+                timings.append(elapsed * 1000)
+                base.append(healthz * 1000)
+            if time.monotonic() - started > max_seconds:
+                break
+        results[name] = (timings, base, statuses)
+        print(
+            f"  {name}: {len(timings)} requests, median {statistics.median(timings):.1f} ms "
+            f"(/healthz alongside: {statistics.median(base):.1f} ms)",
+            flush=True,
+        )
+    client.close()
+    anonymous.close()
+    return results
+
+
+def p95(values):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=data.DEFAULT_DATABASE_URL)
+    parser.add_argument("--claims", type=int, default=data.DEFAULT_CLAIMS)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--max-seconds", type=float, default=120, help="per page, a bound on the loop")
+    parser.add_argument("--rounds", type=int, default=20, help="in-process requests per page for the time split")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each page")
+    args = parser.parse_args()
+
+    data.ensure(args.database_url, claims=args.claims)
+    env = data.bench_env(args.database_url)
+    Path(env["CPOR_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    data.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+    targets = targets_find()
+    plan = pages_plan(targets)
+    print("SQL queries per page (in process) ...", flush=True)
+    profiles = queries_count(plan, targets, rounds=args.rounds)
+    if args.show_queries:
+        for name, profile in profiles.items():
+            print(f"\n{name}:")
+            for sql in profile["sql"]:
+                print(f"  {sql[:300]}")
+
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w+", prefix="cpor-bench-gunicorn-", suffix=".log", delete=False) as log:
+        print(f"gunicorn on 127.0.0.1:{port} (2 sync workers; log {log.name}) ...", flush=True)
+        process = gunicorn_start(env, port, log)
+        try:
+            results = latency(
+                port, plan, targets, warmup=args.warmup, requests=args.requests, max_seconds=args.max_seconds
+            )
+            workers = children(process.pid)
+            memory = {pid: memory_mb(pid) for pid in workers}
+        finally:
+            gunicorn_stop(process)
+
+    every_healthz = [ms for _, base, _ in results.values() for ms in base]
+    healthz_statuses = {(page, code) for _, _, statuses in results.values() for page, code in statuses}
+    results["/healthz"] = (every_healthz, every_healthz, healthz_statuses)
+    failed = []
+    print()
+    print(f"Pages at {args.claims:,} claims: median within {RATIO_BAR:g}x of /healthz, at most {QUERIES_BAR} queries")
+    print(
+        f"{'page':<34} {'median ms':>9} {'p95 ms':>7} {'healthz':>7} {'ratio':>6} {'queries':>7} "
+        f"{'SQL ms':>6} {'app ms':>6}  result"
+    )
+    for name, _, _ in plan:
+        timings, base, statuses = results[name]
+        median, healthz = statistics.median(timings), statistics.median(base)
+        ratio = median / healthz
+        profile = profiles[name]
+        queries = profile["queries"]
+        problems = []
+        if name != "/healthz":
+            if ratio > RATIO_BAR:
+                problems.append(f"ratio {ratio:.1f} > {RATIO_BAR:g}")
+            if queries > QUERIES_BAR:
+                problems.append(f"{queries} queries > {QUERIES_BAR}")
+        codes = sorted({status for page, status in statuses if page == name})
+        if codes != [200]:
+            problems.append(f"answers {codes}")
+        result = "FAIL (" + "; ".join(problems) + ")" if problems else ("PASS" if name != "/healthz" else "base")
+        if problems:
+            failed.append(name)
+        split = f"{profile['sql_ms']:>6.1f} {profile['total_ms'] - profile['sql_ms']:>6.1f}"
+        print(
+            f"{name:<34} {median:>9.1f} {p95(timings):>7.1f} {healthz:>7.1f} {ratio:>6.1f} {queries:>7} {split}  "
+            f"{result}"
+        )
+    print(
+        "(median, p95: over HTTP, the whole request; healthz: the median of the /healthz requests made alternately "
+        "with that page's, the ratio's base; SQL ms, app ms: where the time goes, measured in this process over "
+        f"{args.rounds} requests with Django's test client; app = Python, templates and middleware)"
+    )
+    slow = [(name, profiles[name]["slowest"]) for name in failed if profiles[name]["slowest"][0] * 1000 >= 1]
+    for name, (elapsed, sql, params) in slow:
+        print()
+        print(f"{name}: slowest statement, median {elapsed * 1000:.1f} ms in process")
+        print(f"  {sql[:400]}")
+        if sql.lstrip().upper().startswith("SELECT") or sql.lstrip().startswith("("):
+            for line in explain(sql, params):
+                print(f"    {line}")
+    print()
+    for pid, (rss, hwm) in memory.items():
+        result = "PASS" if hwm < RSS_BAR_MB else "FAIL"
+        if result == "FAIL":
+            failed.append(f"gunicorn worker {pid}")
+        print(f"gunicorn worker {pid}: RSS {rss:.0f} MB, peak {hwm:.0f} MB (bar {RSS_BAR_MB} MB)  {result}")
+    print()
+    if failed:
+        print(f"pages: FAIL ({len(failed)}): " + ", ".join(failed))
+        raise SystemExit(1)
+    print("pages: PASS")
+
+
+if __name__ == "__main__":
+    main()
