@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import smtplib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -75,16 +76,33 @@ def pending_upload_create(*, partner, user, wizard_key, uploaded_file, display_n
     """Check one POE file and store it as a PendingUpload of this wizard run; ValidationError if refused.
 
     1. Check the file by content, size and count (``claims.uploads.poe_check``); refused files are never stored.
-    2. Under the partner's row lock, count again (two files sent at once must not both become the sixth) and
-       commit the row, which names the object's generated key before the object exists.
-    3. Save the object under that key (no lock held during the upload); if that fails, delete the row again.
-
-    Row first, object second: if this process dies at any point, what is left is a row, which the purge job
-    finds and deletes a day later with whatever part of the object exists. The other order could leave an
-    object that no row names, and nothing would ever find it.
+    2. Store it (``_pending_upload_store``), counting again under the partner's row lock so that two files sent
+       at once cannot both become the sixth.
     """
     uploads = PendingUpload.objects.filter(partner=partner, wizard_key=wizard_key)
     checked = poe_check(uploaded_file, display_name=display_name, already=uploads.count())
+
+    def count_again():
+        list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk"))
+        poe_check_count(display_name=checked.display_name, already=uploads.count())
+
+    return _pending_upload_store(
+        partner=partner,
+        user=user,
+        wizard_key=wizard_key,
+        uploaded_file=uploaded_file,
+        checked=checked,
+        before_insert=count_again,
+    )
+
+
+def _pending_upload_store(*, partner, user, wizard_key, uploaded_file, checked, before_insert=None):
+    """Store a checked POE file: commit the row, which names the object's generated key, then write the object.
+
+    Row first, object second: if this process dies at any point, what is left is a row, which the purge job
+    finds and deletes a day later with whatever part of the object exists. The other order could leave an
+    object that no row names, and nothing would ever find it. If the storage fails, the row is deleted again.
+    """
     upload = PendingUpload(
         partner=partner,
         user=user,
@@ -96,8 +114,8 @@ def pending_upload_create(*, partner, user, wizard_key, uploaded_file, display_n
     )
     upload.file.name = PendingUpload.file.field.generate_filename(upload, checked.display_name)
     with transaction.atomic():
-        list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk"))
-        poe_check_count(display_name=checked.display_name, already=uploads.count())
+        if before_insert is not None:
+            before_insert()
         upload.save(force_insert=True)
     try:
         uploaded_file.seek(0)
@@ -260,6 +278,7 @@ def claim_submit(*, user, partner, data, submission_key):
                     sha256=upload.sha256,
                     uploaded_at=upload.created_at,
                     uploaded_by=user,
+                    content_checked=True,  # typed by content when it was uploaded (poe_check)
                 )
                 for upload in uploads
             )
@@ -1041,24 +1060,22 @@ def claim_respond(*, claim, user, comment, files):
     """The partner answers an information request with a comment and/or more POE files: back to review.
 
     ``files`` are (uploaded file, ``claims.uploads.CheckedUpload``) pairs: already checked by ``poe_check``
-    (type by content, size). They are stored first; if the claim was moved meanwhile, they are deleted again.
+    (type by content, size).
+
+    1. Store each file as a PendingUpload (row first, then object), like the wizard: a crash leaves only rows
+       that the purge job cleans up.
+    2. In one transaction, move the claim back to review and turn the uploads into PoeDocuments (same keys).
+    3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
     """
-    stored = []
+    pending = []
     try:
+        wizard_key = f"respond-{claim.pk}-{uuid.uuid4().hex}"
         for upload, checked in files:
-            upload.seek(0)
-            document = PoeDocument(
-                claim_id=claim.pk,
-                original_name=checked.display_name,
-                content_type=checked.content_type,
-                size=checked.size,
-                sha256=checked.sha256,
-                uploaded_by=user,
-                in_response=True,
-                content_checked=True,
+            pending.append(
+                _pending_upload_store(
+                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
+                )
             )
-            document.file.save(checked.display_name, upload, save=False)
-            stored.append(document)
         with transaction.atomic():
             claim_transition(
                 claim=claim,
@@ -1070,10 +1087,24 @@ def claim_respond(*, claim, user, comment, files):
                 changes={"response_deadline": None},
                 from_statuses=[ClaimStatus.ACTION_REQUIRED],
             )
-            PoeDocument.objects.bulk_create(stored)
+            PoeDocument.objects.bulk_create(
+                PoeDocument(
+                    claim_id=claim.pk,
+                    file=upload.file.name,
+                    original_name=upload.original_name,
+                    content_type=upload.content_type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    uploaded_by=user,
+                    in_response=True,
+                    content_checked=True,  # typed by content in poe_check
+                )
+                for upload in pending
+            )
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
     except BaseException:
-        for document in stored:
-            document.file.delete(save=False)
+        for upload in pending:
+            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
         raise
     return claim
 

@@ -1,19 +1,34 @@
 import csv
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
+from django_ratelimit import ALL
+from django_ratelimit.core import is_ratelimited
 
 from associations.access import admin_role_required, partner_required, scoped
 from associations.models import Product
 from claims import selectors
-from claims.models import Claim, ClaimStatus, PoeDocument
-from claims.services import PoeStorageError, pending_upload_create, pending_upload_delete
-from claims.uploads import POE_TYPES, poe_download_response, poe_template_docx
+from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument
+from claims.services import (
+    ClaimStatusConflict,
+    OptOutResult,
+    PoeStorageError,
+    claim_disassociate,
+    claim_opt_out,
+    claim_respond,
+    claim_usage,
+    pending_upload_create,
+    pending_upload_delete,
+)
+from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
+from claims.uploads import POE_TYPES, poe_check, poe_download_response, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -257,11 +272,6 @@ def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_re
 @admin_role_required
 def claim_respond_view(request, claim_id):
     """The partner answers a reviewer's information request: a comment and/or more POE files."""
-    from django.contrib import messages
-
-    from claims.services import ClaimStatusConflict, claim_respond
-    from claims.uploads import poe_check
-
     claim = _get_claim_for_user(request, claim_id)
     if claim.status != ClaimStatus.ACTION_REQUIRED:
         messages.error(request, "This claim is not waiting for your answer.")
@@ -286,6 +296,9 @@ def claim_respond_view(request, claim_id):
     except ClaimStatusConflict:
         messages.error(request, "This claim is no longer waiting for your answer.")
         return redirect("claims:detail", claim_id=claim.pk)
+    except PoeStorageError:
+        errors = ["The file storage is not available. Nothing was sent: try again in a moment."]
+        return _lifecycle_error_page(request, claim, errors, comment=comment)
     messages.success(request, "Thank you. Your answer was sent to the reviewer.")
     return redirect("claims:detail", claim_id=claim.pk)
 
@@ -294,10 +307,6 @@ def claim_respond_view(request, claim_id):
 @admin_role_required
 def claim_disassociate_view(request, claim_id):
     """End an official claim's associations, with a reason."""
-    from django.contrib import messages
-
-    from claims.services import ClaimStatusConflict, claim_disassociate
-
     claim = _get_claim_for_user(request, claim_id)
     reason = request.POST.get("reason", "").strip()
     if claim.status != ClaimStatus.OFFICIAL:
@@ -320,10 +329,6 @@ def claim_disassociate_view(request, claim_id):
 
 def _official_claim_for_user(request, claim_id):
     """Usage data exists only for the partner's own official claims: 404 before (and for anyone else)."""
-    from django.db.models import Prefetch
-
-    from claims.models import ClaimItem
-
     items = ClaimItem.objects.select_related("product", "association").filter(association__status="active")
     return get_object_or_404(
         scoped(Claim.objects.select_related("location", "tenant"), request)
@@ -369,8 +374,6 @@ def _chart(records):
 @require_safe
 @partner_required
 def claim_usage_view(request, claim_id):
-    from claims.services import claim_usage
-
     claim = _official_claim_for_user(request, claim_id)
     usage = claim_usage(claim=claim)
     series = [{"product": product, "records": records, "chart": _chart(records)} for product, records in usage.items()]
@@ -380,8 +383,6 @@ def claim_usage_view(request, claim_id):
 @require_safe
 @partner_required
 def claim_usage_csv_view(request, claim_id):
-    from claims.services import claim_usage
-
     claim = _official_claim_for_user(request, claim_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
@@ -404,12 +405,6 @@ def claim_usage_csv_view(request, claim_id):
 
 def customer_opt_out(request, token):
     """The customer's page (SPEC §7): no login; GET shows the request, only POST opts out."""
-    from django_ratelimit import ALL
-    from django_ratelimit.core import is_ratelimited
-
-    from claims.services import OptOutResult, claim_opt_out
-    from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
-
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
     if is_ratelimited(request, group="customer-opt-out", key="ip", rate=OPT_OUT_RATE, method=ALL, increment=True):

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
+from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PendingUpload, PoeDocument
 from claims.services import (
     ClaimStatusConflict,
     claim_approve,
@@ -152,6 +152,8 @@ def test_respond_returns_to_review_with_files_in_response(partner_a, m365_tenant
     document = PoeDocument.objects.get(claim=waiting, in_response=True)
     assert (document.original_name, document.size, document.uploaded_by) == ("sow.pdf", len(PDF_BYTES), partner_a.admin)
     assert document.file.name in s3_objects("poe/")
+    assert document.content_checked
+    assert not PendingUpload.objects.exists()
     event = ClaimEvent.objects.get()
     assert (event.actor, event.action, event.message) == ("partner", "responded", "Here is the SOW.")
 
@@ -165,6 +167,7 @@ def test_respond_when_no_longer_waiting_stores_nothing(claim, partner_a, s3_obje
 
     assert s3_objects("poe/") == before
     assert not PoeDocument.objects.filter(in_response=True).exists()
+    assert not PendingUpload.objects.exists()
 
 
 def test_expire_information_requests_rejects_only_overdue(partner_a, m365_tenant, products):
@@ -200,3 +203,26 @@ def test_expire_information_requests_rejects_only_overdue(partner_a, m365_tenant
         "no_response",
     )
     assert list(EmailNotification.objects.values_list("claim_id", "kind")) == [(overdue.pk, "rejected")]
+
+
+def test_respond_storage_outage_leaves_claim_waiting_and_nothing_stored(
+    partner_a, m365_tenant, products, s3_objects, settings
+):
+    from claims.services import PoeStorageError
+    from claims.tests.test_submit import _dead_storage
+
+    waiting = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.ACTION_REQUIRED
+    )
+    before = s3_objects()
+    upload = SimpleUploadedFile("sow.pdf", PDF_BYTES, content_type="application/pdf")
+    settings.STORAGES = _dead_storage(settings)
+
+    with pytest.raises(PoeStorageError):
+        claim_respond(claim=waiting, user=partner_a.admin, comment="SOW", files=[(upload, poe_check(upload))])
+
+    waiting.refresh_from_db()
+    assert waiting.status == ClaimStatus.ACTION_REQUIRED
+    assert not PendingUpload.objects.exists() and not PoeDocument.objects.filter(in_response=True).exists()
+    assert not ClaimEvent.objects.exists()
+    assert s3_objects() == before
