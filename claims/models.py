@@ -1,5 +1,6 @@
 """Claims: a partner's request to become a customer's partner of record, its items, history and proof."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -160,6 +161,11 @@ class Claim(models.Model):
     @property
     def is_open(self):
         return self.status in ClaimStatus.open()
+
+    @property
+    def time_zone(self):
+        """Where deadlines are shown: the customer tenant's main time zone, in which they were computed (SPEC §6)."""
+        return self.tenant.time_zone if self.tenant_id else datetime.UTC
 
     @property
     def is_revenue_association(self):
