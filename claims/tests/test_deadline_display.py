@@ -28,7 +28,10 @@ def notified(partner_a, bizapps_tenant):
 def test_deadline_list_shows_tenant_local_time(client_a, notified):
     page = client_a.get(reverse("claims:list")).content.decode()
 
-    assert '<time datetime="2026-12-01T22:59:59+00:00">2026-12-01 23:59 CET</time>' in page
+    assert (
+        '<time datetime="2026-12-01T22:59:59+00:00"><span class="nowrap">2026-12-01</span> '
+        '<span class="nowrap">23:59 CET</span></time>'
+    ) in page
 
 
 def test_deadline_claim_page_shows_tenant_local_time(client_a, notified):
