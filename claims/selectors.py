@@ -8,7 +8,7 @@ from django.db.models import BooleanField, Count, Prefetch, Q, Value
 from django.utils.functional import cached_property
 
 from associations.models import PROGRAM_FOR_ACTIVITY, Association, Program, SolutionArea, Subscription, TenantLicense
-from claims.models import Claim, ClaimItem, ClaimStatus, PartnerClaimCount
+from claims.models import Claim, ClaimItem, ClaimStatus
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
 # pages never overlap). Each ordering, forwards or reversed, is one (partner, ...) index of Claim.Meta read in
@@ -78,27 +78,50 @@ def claim_products(claim):
 def claim_status_counts(*, partner):
     """{status: count} for the partner's claims (statuses without claims left out).
 
-    On PostgreSQL it reads the counters the claims_claim triggers keep (one row per status, migration 0004):
-    counting 200,000 rows on every page view took tens of milliseconds. SQLite, the embedded demo database,
-    has no triggers and few rows: it counts them.
+    On PostgreSQL a count is the partner's PartnerClaimCount row plus the deltas the claims_claim triggers have
+    logged since the last compaction (migration 0007), summed in one query: one snapshot, so a compaction that
+    moves deltas into the counters is seen wholly or not at all. Both tables are read by their partner index:
+    counting 200,000 rows on every page view took tens of milliseconds. SQLite, the embedded demo database, has
+    no triggers and few rows: it counts them.
     """
     if connection.vendor == "postgresql":
-        rows = PartnerClaimCount.objects.filter(partner=partner).values_list("status", "count")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT status, sum(n)::bigint FROM (
+                    SELECT status, count AS n FROM claims_partnerclaimcount WHERE partner_id = %(partner)s
+                    UNION ALL
+                    SELECT status, delta FROM claims_partnerclaimcountdelta WHERE partner_id = %(partner)s
+                ) AS counted
+                GROUP BY status
+                """,
+                {"partner": partner.pk},
+            )
+            rows = cursor.fetchall()
     else:
         rows = Claim.objects.filter(partner=partner).values_list("status").annotate(n=Count("*")).order_by()
     return {status: count for status, count in rows if count}
 
 
 def claim_status_count_mismatches():
-    """[(partner_id, status, counter, real count)] where the counters differ from a real GROUP BY (PostgreSQL)."""
+    """[(partner_id, status, counted, real count)] where counters plus deltas differ from a real GROUP BY
+    (PostgreSQL). The counted side is one query, so a compaction running meanwhile cannot be seen half-way."""
     real = {
         (partner_id, status): n
         for partner_id, status, n in Claim.objects.values_list("partner_id", "status").annotate(n=Count("*")).order_by()
     }
-    counted = {
-        (partner_id, status): n
-        for partner_id, status, n in PartnerClaimCount.objects.values_list("partner_id", "status", "count")
-    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT partner_id, status, sum(n)::bigint FROM (
+                SELECT partner_id, status, count AS n FROM claims_partnerclaimcount
+                UNION ALL
+                SELECT partner_id, status, delta FROM claims_partnerclaimcountdelta
+            ) AS counted
+            GROUP BY partner_id, status
+            """
+        )
+        counted = {(partner_id, status): n for partner_id, status, n in cursor.fetchall()}
     return sorted(
         (*key, counted.get(key, 0), real.get(key, 0))
         for key in real.keys() | counted.keys()

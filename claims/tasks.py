@@ -62,6 +62,11 @@ def pending_uploads_purge_task():
 
 
 @shared_task
+def claim_counts_compact_task():
+    return services.claim_counts_compact()
+
+
+@shared_task
 def lifecycle_requeue_task():
     """Rebuild lost work from PostgreSQL: outbox rows still pending, claims submitted but never validated."""
     return {
