@@ -473,12 +473,18 @@ def worker_memory(env, due_ids, submitted_ids, *, timeout, email_seconds):
                 )
                 return cursor.fetchone()
 
+        def waiting_count():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM claims_claim WHERE status = 'submitted'")
+                return cursor.fetchone()[0]
+
         def sent_count():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM claims_emailnotification WHERE state = 'sent'")
                 return cursor.fetchone()[0]
 
         sent_before = sent_count()
+        waiting_before = waiting_count()
         emails = 0
         while time.monotonic() - started < timeout:
             if process.poll() is not None:
@@ -502,6 +508,7 @@ def worker_memory(env, due_ids, submitted_ids, *, timeout, email_seconds):
             "due left": due,
             "submitted left": submitted,
             "emails sent": sent_count() - sent_before,
+            "validated": waiting_before - waiting_count(),
             "emails left": emails,
             "log": log.name,
         }
@@ -630,13 +637,17 @@ def main():
             )
             worker_result = "PASS" if result["hwm"] < RSS_BAR_MB and done else "FAIL"
             print(
-                f"worker: jobs done in {result['jobs seconds']:.0f}s, then {result['emails sent']:,} emails sent "
+                f"worker: jobs done in {result['jobs seconds']:.0f}s (it validated {result['validated']:,} claims: "
+                "its task drains every waiting claim, the bench data's submitted ones included, whose POE keys do "
+                f"not exist), then {result['emails sent']:,} emails sent "
                 f"({result['emails left']:,} still queued) in {result['seconds'] - result['jobs seconds']:.0f}s"
             )
             print(
                 f"worker: RSS {result['rss']:.0f} MB, peak {result['hwm']:.0f} MB (bar {RSS_BAR_MB} MB){unfinished}"
                 f"  {worker_result}"
             )
+            if done:
+                Path(result["log"]).unlink(missing_ok=True)
             if worker_result == "FAIL":
                 failed.append("worker memory")
     finally:

@@ -506,6 +506,7 @@ def main():
             memory = {pid: memory_mb(pid) for pid in workers}
         finally:
             gunicorn_stop(process)
+    Path(log.name).unlink()  # kept only when gunicorn failed to start (the error names it)
 
     every_healthz = [ms for _, base, _ in results.values() for ms in base]
     healthz_statuses = {(page, code) for _, _, statuses in results.values() for page, code in statuses}
