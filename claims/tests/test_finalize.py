@@ -3,8 +3,11 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from associations.models import Association, Program
+from associations.tests.fixtures import make_subscription
 from claims.models import ClaimEvent, ClaimStatus, EmailNotification
 from claims.services import associations_end_expired, claims_finalize_due
 from claims.tests.factories import claim_make
@@ -105,6 +108,32 @@ def test_finalize_queries_do_not_grow_with_the_batch(partner_a, m365_tenant, pro
 
     with django_assert_max_num_queries(20):
         assert claims_finalize_due(now=NOW, batch_size=500) == len(m365)
+
+
+def test_finalize_chunk_of_10_and_of_100_claims_use_the_same_queries(partner_a, partner_b, bizapps_tenant, products):
+    def finalize(n):
+        """N due claims, every fifth replacing partner B's imported association; the queries of one chunk."""
+        subscriptions = [make_subscription(bizapps_tenant, products["d365-sales"]) for _ in range(n)]
+        for subscription in subscriptions[::5]:
+            Association.objects.create(
+                partner=partner_b.partner,
+                location=partner_b.location,
+                program=Program.OSU_BIZAPPS,
+                tenant=bizapps_tenant,
+                product=subscription.product,
+                subscription=subscription,
+                source=Association.Source.IMPORTED,
+            )
+        claims = [_notified(partner_a, bizapps_tenant, subscriptions=[s]) for s in subscriptions]
+        with CaptureQueriesContext(connection) as queries:
+            assert claims_finalize_due(now=NOW, batch_size=500) == n
+        assert {c.status for c in type(claims[0]).objects.filter(pk__in=[c.pk for c in claims])} == {"official"}
+        assert EmailNotification.objects.filter(claim__in=claims, kind="replaced").count() == n // 5
+        return len(queries)
+
+    assert finalize(10) == finalize(100)
+    assert Association.objects.active().filter(partner=partner_a.partner).count() == 110
+    assert not Association.objects.active().filter(partner=partner_b.partner).exists()
 
 
 def test_finalize_competing_claim_replaces_other_partners_imported_association(
