@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from formtools.wizard.storage import get_storage
 from formtools.wizard.storage.session import SessionStorage
 from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_name
@@ -85,7 +86,6 @@ class ClaimWizard(SessionWizardView):
         if request.POST.get("wizard_goto_step") in self.get_form_list():
             # Back keeps what was typed on this step, valid or not: it is checked again on Continue and submit.
             self.storage.set_step_data(step, self.process_step(self.get_form(step=step, data=request.POST)))
-            self._clear_cleaned_data_cache()
             return self.render_goto_step(request.POST["wizard_goto_step"])
         if step == "poe":
             self.storage.current_step = step
@@ -102,10 +102,6 @@ class ClaimWizard(SessionWizardView):
         if form_list.index(goto_step) > form_list.index(self.steps.current):
             goto_step = self.steps.current
         return super().render_goto_step(goto_step, **kwargs)
-
-    def _clear_cleaned_data_cache(self):
-        for name in [name for name in self.__dict__ if name.startswith("_cleaned_data_cache_")]:
-            delattr(self, name)
 
     # --- POE files posted with the step form (no JavaScript) ---------------------------------------------------
 
@@ -157,10 +153,50 @@ class ClaimWizard(SessionWizardView):
         return {}
 
     def get_form(self, step=None, data=None, files=None):
+        """The step's form; a bound form is built once per request for the same data (see ``_bound_forms``)."""
+        step = step or self.steps.current
+        key = self._data_key(step, data) if data is not None else None
+        if key is not None and key in self._bound_forms:
+            return self._bound_forms[key]
         form = super().get_form(step, data, files)
         if isinstance(form, PoeForm):
             form.upload_errors = getattr(self, "_upload_errors", [])
+        if key is not None:
+            self._bound_forms[key] = form
         return form
+
+    @cached_property
+    def _bound_forms(self):
+        """Bound step forms of this request, by step and data, so that each step is validated once per request.
+
+        formtools validates the earlier steps again whenever a form needs their cleaned data (the products step
+        needs the customer's tenant, the contacts step the chosen products), and after a valid POST it forgets
+        them all, so showing the next step validated the customer and products steps twice: their lookups ran
+        twice. A form's validity depends on its own data and on the earlier steps' (its kwargs come from them):
+        the key holds all of it, so data stored during the request (the posted step) never meets a stale form.
+        The memo lives on the view instance, one per request: every request, the final submit included,
+        validates each step again against the current database.
+        """
+        return {}
+
+    def _data_key(self, step, data):
+        names = list(self.get_form_list())
+        earlier = [self.storage.get_step_data(name) for name in names[: names.index(step)]]
+        return (
+            step,
+            *(None if d is None else tuple(sorted((k, tuple(v)) for k, v in d.lists())) for d in [*earlier, data]),
+        )
+
+    def get_cleaned_data_for_step(self, step):
+        # formtools' own cache (_cleaned_data_cache_<step>) is emptied after each valid POST; the bound-form memo
+        # above is not, and it is keyed by the data. A step with no stored data has no cleaned data: no form.
+        if step not in self.get_form_list():
+            return None
+        data = self.storage.get_step_data(step)
+        if data is None:
+            return None
+        form = self.get_form(step=step, data=data, files=self.storage.get_step_files(step))
+        return form.cleaned_data if form.is_valid() else None
 
     def get_form_step_files(self, form):
         # POE files are PendingUploads in the default storage: nothing goes to formtools' file storage.
