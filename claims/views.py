@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit import ALL
@@ -32,6 +32,17 @@ from claims.uploads import POE_TYPES, poe_check, poe_download_response, poe_temp
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
+# What a row of the list shows (the tenant's country gives the time zone of the deadline).
+LIST_COLUMNS = [
+    "name",
+    "domain",
+    "solution_area",
+    "activities",
+    "status",
+    "submitted_at",
+    "opt_out_deadline",
+    "tenant__country",
+]
 CSV_COLUMNS = [
     "Claim name",
     "Customer domain",
@@ -68,8 +79,10 @@ def claim_list(request):
     total = sum(counts.values())
     # Without a search the counters give the page count; a search pages by "previous / next" (no COUNT).
     known = None if search else (counts.get(status, 0) if status else total)
+    # The page reads only the columns it shows, and its products as plain values (_list_rows).
+    claims = claims.only(*LIST_COLUMNS).prefetch_related(None)
     page = selectors.claim_page(claims, number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
-    rows = [(claim, selectors.claim_products(claim)) for claim in page.object_list]
+    rows = _list_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -86,6 +99,41 @@ def claim_list(request):
         "can_manage": request.membership.can_manage_claims,
     }
     return render(request, "claims/claim_list.html", context)
+
+
+def _list_rows(claims):
+    """[(claim, cells)] for the list's rows, every cell ready to print.
+
+    Measured at 200,000 claims: 25 rows of ``date`` filters, ``{% timezone %}`` blocks and ``{% url %}`` took
+    longer to render than the page's SQL, and prefetching items as model instances longer than their query. The
+    products are one query of plain values; the cells are formatted here, as the template's filters did.
+    """
+    products = {}
+    items = ClaimItem.objects.filter(claim__in=claims).order_by("product__sort_order", "product__name")
+    for claim_id, name in items.values_list("claim_id", "product__name"):
+        names = products.setdefault(claim_id, [])
+        if name not in names:
+            names.append(name)
+    rows = []
+    for claim in claims:
+        submitted = timezone.localtime(claim.submitted_at)
+        cells = {
+            "url": reverse("claims:detail", args=[claim.pk]),
+            "solution_area": claim.get_solution_area_display(),
+            "activities": claim.get_activities_display(),
+            "products": ", ".join(products.get(claim.pk, [])),
+            "status": claim.get_status_display(),
+            "submitted_iso": submitted.isoformat(),
+            "submitted": f"{submitted:%Y-%m-%d}",
+        }
+        if claim.opt_out_deadline:
+            # In the customer's time zone, as the customer's email shows it.
+            local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
+            cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
+            cells["deadline_date"] = f"{local:%Y-%m-%d}"
+            cells["deadline_time"] = dateformat.format(local, "H:i T")
+        rows.append((claim, cells))
+    return rows
 
 
 def _with(request, **changes):

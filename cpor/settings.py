@@ -151,7 +151,7 @@ POE_MAX_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-# Cache (rate limits; shared between web nodes when Redis is configured) -------------------------------------------
+# Cache (rate limits, sessions; shared between web nodes when Redis is configured) ---------------------------------
 
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL:
@@ -163,6 +163,10 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# Sessions are read on every signed-in request: from the cache (Redis, or the file cache of the embedded default)
+# instead of a query. Writes go to the database first, then the cache; a missing or evicted entry is read from
+# the database again, so a cache restart signs nobody out and loses no wizard step.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Celery -----------------------------------------------------------------------------------------------------------
 
