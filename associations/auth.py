@@ -18,3 +18,9 @@ class EmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        # Every partner page needs the user's membership and partner: load them with the user in one query (LEFT
+        # JOINs; a reviewer's missing membership is cached as None), so access.get_membership costs nothing.
+        user = get_user_model()._default_manager.select_related("membership__partner").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
