@@ -291,7 +291,9 @@ def claim_submit(*, user, partner, data, submission_key):
                 action="submitted",
                 new_status=ClaimStatus.SUBMITTED,
             )
-            transaction.on_commit(partial(_claim_validate_enqueue, claim.pk))
+            # robust: if the broker is down, the claim is still submitted (PostgreSQL is the source of truth) and
+            # claims_requeue_unvalidated enqueues it later; the partner must not see an error for it.
+            transaction.on_commit(partial(_claim_validate_enqueue, claim.pk), robust=True)
     except IntegrityError:
         # A concurrent submit with the same key won the race after our lookup: that claim is the one.
         existing = Claim.objects.filter(partner=partner, submission_key=submission_key).first()
@@ -372,7 +374,8 @@ def _outbox_add(rows):
             claim_id__in=claim_ids, kind=kind, state=EmailNotification.State.PENDING
         ).values_list("pk", flat=True)
     if ids:
-        transaction.on_commit(lambda: _emails_enqueue(ids))
+        # robust: with the broker down the rows stay pending and emails_requeue_pending sends them later.
+        transaction.on_commit(lambda: _emails_enqueue(ids), robust=True)
 
 
 def _outbox_insert_pg(rows):

@@ -277,3 +277,30 @@ def test_submit_revalidates_every_step(client_a, products, m365_tenant):
     assert _step(response) == "products"
     assert "Yammer is not on this customer&#x27;s tenant." in response.content.decode()
     assert not Claim.objects.exists()
+
+
+def test_submit_with_the_broker_down_still_submits_and_shows_the_claim(
+    client_a, m365_tenant, products, django_capture_on_commit_callbacks
+):
+    # A lost broker must not turn a saved claim into an error page: PostgreSQL holds the claim, and the periodic
+    # claims_requeue_unvalidated job enqueues its validation once the broker is back.
+    from cpor.celery import app
+
+    def use_broker(read_url, write_url):
+        app.conf.broker_url, app.conf.broker_write_url = read_url, write_url
+        app._pool = None  # the next publish opens new pools on these URLs
+        app.amqp._producer_pool = None
+
+    key = walk_m365(client_a, [products["yammer"]])
+    live = (app.conf.broker_url, app.conf.broker_write_url)
+    use_broker("redis://127.0.0.1:9/0", "redis://127.0.0.1:9/0")  # nothing listens there: connection refused
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = submit(client_a, key)
+    finally:
+        use_broker(*live)
+
+    claim = Claim.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("claims:detail", args=[claim.pk])
+    assert claim.status == "submitted"
+    assert _claim_validate_registered(callbacks)

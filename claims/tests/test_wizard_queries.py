@@ -6,7 +6,6 @@ chosen products); each step is validated at most once per request, also after fo
 valid POST. Counts here include the SAVEPOINT/RELEASE pairs of the test's transaction around the session save.
 """
 
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -181,24 +180,3 @@ def test_wizard_queries_submit_does_not_grow_with_the_data(partner_a, partner_b,
     first = submit_queries(["yammer", "microsoft-teams"])
     _crowd(partner_b, m365_tenant, [products["exchange-online"], products["sharepoint-online"]], 30)
     assert submit_queries(["exchange-online", "sharepoint-online"]) == first
-
-
-def test_wizard_queries_session_read_from_the_cache_written_to_the_database(client_a, m365_tenant, products):
-    # cached_db sessions: a step reads the wizard's state from the cache (no query), and writes it to the
-    # database before the cache, so losing the cache loses no step.
-    steps = _m365_steps(products)
-    start(client_a)
-    post_step(client_a, *steps[0][:2])
-    with CaptureQueriesContext(connection) as captured:
-        response = post_step(client_a, *steps[1][:2])
-    assert _step(response) == "associate"
-    sql = [query["sql"] for query in captured.captured_queries]
-    assert not [s for s in sql if s.startswith("SELECT") and '"django_session"' in s]
-    assert len([s for s in sql if s.startswith('UPDATE "django_session"')]) == 1
-
-    cache.clear()
-    with CaptureQueriesContext(connection) as captured:
-        response = post_step(client_a, *steps[2][:2])
-    assert _step(response) == "products"
-    assert response.context["form"].tenant == m365_tenant
-    assert [q for q in captured.captured_queries if q["sql"].startswith("SELECT") and '"django_session"' in q["sql"]]
