@@ -92,3 +92,20 @@ def claim_make(
         )
         document.file.save(filename, ContentFile(content), save=True)
     return claim
+
+
+def claim_make_official(actor, *, tenant, product):
+    """A Microsoft 365 claim made official the way production does it: notified, then finalized past its deadline."""
+    from claims.services import claims_finalize_due
+
+    claim = claim_make(
+        actor,
+        tenant=tenant,
+        products=[product],
+        status=ClaimStatus.CUSTOMER_NOTIFIED,
+        opt_out_deadline=datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC),
+        documents=(),
+    )
+    claims_finalize_due(now=datetime.datetime(2026, 11, 2, tzinfo=datetime.UTC))
+    claim.refresh_from_db()
+    return claim

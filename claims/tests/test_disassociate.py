@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from associations.models import Association
 from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
-from claims.services import claims_finalize_due
-from claims.tests.factories import PDF_BYTES, claim_make
+from claims.tests.factories import PDF_BYTES, claim_make, claim_make_official
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -17,16 +16,7 @@ UTC = datetime.UTC
 
 @pytest.fixture
 def official(partner_a, m365_tenant, products):
-    claim = claim_make(
-        partner_a,
-        tenant=m365_tenant,
-        products=[products["yammer"]],
-        status=ClaimStatus.CUSTOMER_NOTIFIED,
-        opt_out_deadline=datetime.datetime(2026, 11, 1, tzinfo=UTC),
-        documents=(),
-    )
-    claims_finalize_due(now=datetime.datetime(2026, 11, 2, tzinfo=UTC))
-    claim.refresh_from_db()
+    claim = claim_make_official(partner_a, tenant=m365_tenant, product=products["yammer"])
     EmailNotification.objects.all().delete()
     ClaimEvent.objects.all().delete()
     return claim

@@ -7,8 +7,7 @@ from django.urls import reverse
 
 from associations.models import UsageRecord
 from claims.models import ClaimStatus
-from claims.services import claims_finalize_due
-from claims.tests.factories import claim_make
+from claims.tests.factories import claim_make, claim_make_official
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -16,15 +15,7 @@ UTC = datetime.UTC
 
 @pytest.fixture
 def official(partner_a, m365_tenant, products):
-    claim = claim_make(
-        partner_a,
-        tenant=m365_tenant,
-        products=[products["microsoft-teams"]],
-        status=ClaimStatus.CUSTOMER_NOTIFIED,
-        opt_out_deadline=datetime.datetime(2026, 11, 1, tzinfo=UTC),
-        documents=(),
-    )
-    claims_finalize_due(now=datetime.datetime(2026, 11, 2, tzinfo=UTC))
+    claim = claim_make_official(partner_a, tenant=m365_tenant, product=products["microsoft-teams"])
     for month, users, units in [(8, 120, 150), (9, 135, 150), (10, 142, 160)]:
         UsageRecord.objects.create(
             tenant=m365_tenant,
