@@ -338,7 +338,7 @@ def timed(function, *args, statements=None, **kwargs):
         result = function(*args, **kwargs)
         return result, time.perf_counter() - started
 
-    import claims.services
+    import claims.services.jobs
 
     def clocked(kind, original):
         def wrapper(*a, **k):
@@ -354,15 +354,15 @@ def timed(function, *args, statements=None, **kwargs):
 
     # COMMIT (where PostgreSQL checks the deferred foreign keys) and the emails' enqueueing after it are not
     # statements: clocked by wrapping them for this run.
-    enqueue = claims.services._emails_enqueue
+    enqueue = claims.services.jobs.task_send
     connection._commit = clocked("COMMIT", connection._commit)
-    claims.services._emails_enqueue = clocked("(enqueue email tasks: broker)", enqueue)
+    claims.services.jobs.task_send = clocked("(enqueue email tasks: broker)", enqueue)
     try:
         with connection.execute_wrapper(record):
             result = function(*args, **kwargs)
     finally:
         del connection._commit
-        claims.services._emails_enqueue = enqueue
+        claims.services.jobs.task_send = enqueue
     return result, time.perf_counter() - started
 
 

@@ -17,16 +17,25 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from associations.models import Program
-from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, PendingUpload, PoeDocument
-from claims.services import (
+from claims.models import (
     REVIEWER_REJECTION_REASONS,
-    ClaimStatusConflict,
+    Claim,
+    ClaimEvent,
+    ClaimItem,
+    ClaimStatus,
+    EmailNotification,
     InformationReason,
+    PendingUpload,
+    PoeDocument,
+)
+from claims.services import (
+    ClaimStatusConflict,
     claim_approve,
     claim_reject,
     claim_request_information,
+    email_notifications_send_again,
 )
-from claims.uploads import poe_download_response
+from claims.storage import poe_download_response
 
 
 class InformationRequestForm(forms.Form):
@@ -397,17 +406,8 @@ class EmailNotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again (rows stuck in sending or failed)", permissions=["change"])
     def requeue_selected(self, request, queryset):
-        from claims.services import _emails_enqueue
-
-        ids = list(
-            queryset.filter(state__in=[EmailNotification.State.SENDING, EmailNotification.State.FAILED]).values_list(
-                "pk", flat=True
-            )
-        )
-        EmailNotification.objects.filter(pk__in=ids).update(state=EmailNotification.State.PENDING)
-        if ids:
-            _emails_enqueue(ids)
-        self.message_user(request, f"{len(ids)} email(s) queued again.", messages.SUCCESS)
+        queued = email_notifications_send_again(notification_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(PendingUpload)

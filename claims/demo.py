@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from associations.models import Association, PartnerLocation, Program, SolutionArea, Tenant, TenantLicense
 from claims.deadlines import deadline_after
-from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PoeDocument
-from claims.services import InformationReason, claim_event_record
+from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, InformationReason, PoeDocument
+from claims.services import claim_event_record
 
 NAMESPACE = uuid.UUID("2f5e7a10-4c1b-5d3e-9f8a-6b7c8d9e0f1a")
 POE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from associations.models import (
+    PROGRAM_FOR_ACTIVITY,
     Activity,
     Association,
     Partner,
@@ -52,6 +53,75 @@ TRANSITIONS = {
     ClaimStatus.REJECTED: set(),
     ClaimStatus.ENDED: set(),
 }
+
+
+def programs_for(solution_area, activities):
+    """The programs a claim's items count for (SPEC §2): Microsoft 365 is Usage alone, ``osu_m365``; Business
+    Applications maps each chosen activity to its program."""
+    if solution_area == SolutionArea.MICROSOFT_365:
+        return [Program.OSU_M365]
+    return [PROGRAM_FOR_ACTIVITY[(solution_area, activity)] for activity in activities]
+
+
+def item_key(program, tenant_id, product_id, subscription_id):
+    """An item key of SPEC §2, which at most one active Association may hold: (osu_m365, tenant, workload) for
+    Microsoft 365, (program, subscription) for the others."""
+    if program == Program.OSU_M365:
+        return (Program.OSU_M365, tenant_id, product_id)
+    return (program, subscription_id)
+
+
+def item_keys_q(items, tenant_id_of):
+    """A filter on rows with item key columns (program, tenant, product, subscription) that matches a superset of
+    the keys of ``items``; callers check the exact keys with ``item_key``. ``tenant_id_of(item)`` is its tenant."""
+    m365 = [i for i in items if i.program == Program.OSU_M365]
+    subs = [i for i in items if i.program != Program.OSU_M365 and i.subscription_id]
+    q = Q(pk__in=[])
+    if m365:
+        q |= Q(
+            program=Program.OSU_M365,
+            tenant_id__in={tenant_id_of(i) for i in m365},
+            product_id__in={i.product_id for i in m365},
+        )
+    if subs:
+        q |= Q(subscription_id__in={i.subscription_id for i in subs}, program__in={i.program for i in subs})
+    return q
+
+
+class InformationReason(models.TextChoices):
+    """Why a reviewer asks the partner for more information (a fixed list; the message says the rest)."""
+
+    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not show the activity"
+    POE_UNREADABLE = "poe_unreadable", "A proof of execution document cannot be read"
+    CONTACT_UNVERIFIED = "contact_unverified", "The customer contact could not be verified"
+    ACTIVITY_UNCLEAR = "activity_unclear", "The activity or its dates are unclear"
+    OTHER = "other", "Other"
+
+
+class RejectionReason(models.TextChoices):
+    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not support the claim"
+    NOT_ELIGIBLE = "not_eligible", "The activity is not eligible for this program"
+    DUPLICATE = "duplicate", "The claim duplicates another claim"
+    CUSTOMER_DENIED = "customer_denied", "The customer does not confirm the engagement"
+    OTHER = "other", "Other"
+    # Set by the system, never offered to reviewers.
+    VALIDATION = "validation", "Automatic validation failed"
+    NO_RESPONSE = "no_response", "No response to the information request within 5 business days"
+
+    @classmethod
+    def for_reviewers(cls):
+        return [(value, label) for value, label in cls.choices if value not in (cls.VALIDATION, cls.NO_RESPONSE)]
+
+
+REVIEWER_REJECTION_REASONS = RejectionReason.for_reviewers()
+
+
+class OptOutWindow(models.TextChoices):
+    """Where a claim stands for its customer's opt-out (SPEC §7)."""
+
+    OPEN = "open", "Open"
+    OPTED_OUT = "opted_out", "Already opted out"
+    CLOSED = "closed", "The window has closed"
 
 
 class BusinessAppsActivity(models.TextChoices):
@@ -102,7 +172,7 @@ class Claim(models.Model):
 
     comments = models.TextField(blank=True)
 
-    # Lifecycle (changed only through claims.services.claim_transition).
+    # Lifecycle (changed only through claims.services.transitions).
     status = models.CharField(max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.SUBMITTED)
     competing = models.BooleanField(default=False, help_text="Another partner holds or claims one of its items.")
     submitted_at = models.DateTimeField(default=timezone.now)
@@ -167,6 +237,15 @@ class Claim(models.Model):
         """Where deadlines are shown: the customer tenant's main time zone, in which they were computed (SPEC §6)."""
         return self.tenant.time_zone if self.tenant_id else datetime.UTC
 
+    def opt_out_window(self, now=None):
+        """Whether the customer can still opt out: only while awaiting the customer and before the deadline."""
+        if self.status == ClaimStatus.OPTED_OUT:
+            return OptOutWindow.OPTED_OUT
+        now = now or timezone.now()
+        if self.status != ClaimStatus.CUSTOMER_NOTIFIED or self.opt_out_deadline is None or now > self.opt_out_deadline:
+            return OptOutWindow.CLOSED
+        return OptOutWindow.OPEN
+
     @property
     def is_revenue_association(self):
         return Activity.REVENUE_ASSOCIATION in self.activities
@@ -183,7 +262,6 @@ class PartnerClaimCount(models.Model):
     (migration 0007), whatever writes claims: the ORM, QuerySet.update() or raw SQL. Only
     ``claim_counts_compact`` writes this table, folding the deltas in (and ``claims_counts_verify --fix``
     rebuilding it); a count is this row plus the partner's deltas.
-    SQLite has no such triggers; the list counts its (few) rows there instead.
     """
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -263,6 +341,24 @@ class ClaimEvent(models.Model):
         REVIEWER = "reviewer", "Reviewer"
         CUSTOMER = "customer", "Customer"
         SYSTEM = "system", "System"
+
+    class Action(models.TextChoices):
+        """What happened. Stored as the value; the field has no choices so that history rows written before an
+        action was added or renamed stay readable."""
+
+        SUBMITTED = "submitted", "Submitted"
+        VALIDATED = "validated", "Validated"
+        VALIDATION_FAILED = "validation_failed", "Validation failed"
+        APPROVED = "approved", "Approved"
+        INFORMATION_REQUESTED = "information_requested", "Information requested"
+        RESPONDED = "responded", "Responded"
+        REJECTED = "rejected", "Rejected"
+        NO_RESPONSE = "no_response", "No response"
+        OPTED_OUT = "opted_out", "Opted out"
+        FINALIZED = "finalized", "Finalized"
+        REPLACED = "replaced", "Replaced"
+        DISASSOCIATED = "disassociated", "Disassociated"
+        SUBSCRIPTION_ENDED = "subscription_ended", "Subscription ended"
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)

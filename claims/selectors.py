@@ -1,4 +1,4 @@
-"""Reused queries: the Customer associations list and the availability of products on a tenant."""
+"""Read-only queries: the Customer associations list, the availability of products on a tenant, usage data."""
 
 import uuid
 
@@ -7,8 +7,8 @@ from django.db import connection
 from django.db.models import BooleanField, Count, Prefetch, Q, Value
 from django.utils.functional import cached_property
 
-from associations.models import PROGRAM_FOR_ACTIVITY, Association, Program, SolutionArea, Subscription, TenantLicense
-from claims.models import Claim, ClaimItem, ClaimStatus
+from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
+from claims.models import Claim, ClaimItem, ClaimStatus, item_key, programs_for
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
 # pages never overlap). Each ordering, forwards or reversed, is one (partner, ...) index of Claim.Meta read in
@@ -78,28 +78,24 @@ def claim_products(claim):
 def claim_status_counts(*, partner):
     """{status: count} for the partner's claims (statuses without claims left out).
 
-    On PostgreSQL a count is the partner's PartnerClaimCount row plus the deltas the claims_claim triggers have
-    logged since the last compaction (migration 0007), summed in one query: one snapshot, so a compaction that
-    moves deltas into the counters is seen wholly or not at all. Both tables are read by their partner index:
-    counting 200,000 rows on every page view took tens of milliseconds. SQLite, the embedded demo database, has
-    no triggers and few rows: it counts them.
+    A count is the partner's PartnerClaimCount row plus the deltas the claims_claim triggers have logged since
+    the last compaction (migration 0007), summed in one query: one snapshot, so a compaction that moves deltas
+    into the counters is seen wholly or not at all. Both tables are read by their partner index: counting
+    200,000 rows on every page view took tens of milliseconds.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT status, sum(n)::bigint FROM (
-                    SELECT status, count AS n FROM claims_partnerclaimcount WHERE partner_id = %(partner)s
-                    UNION ALL
-                    SELECT status, delta FROM claims_partnerclaimcountdelta WHERE partner_id = %(partner)s
-                ) AS counted
-                GROUP BY status
-                """,
-                {"partner": partner.pk},
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = Claim.objects.filter(partner=partner).values_list("status").annotate(n=Count("*")).order_by()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT status, sum(n)::bigint FROM (
+                SELECT status, count AS n FROM claims_partnerclaimcount WHERE partner_id = %(partner)s
+                UNION ALL
+                SELECT status, delta FROM claims_partnerclaimcountdelta WHERE partner_id = %(partner)s
+            ) AS counted
+            GROUP BY status
+            """,
+            {"partner": partner.pk},
+        )
+        rows = cursor.fetchall()
     return {status: count for status, count in rows if count}
 
 
@@ -226,10 +222,6 @@ class Availability:
     RANK = [YOURS, HELD, PENDING, FREE]
 
 
-def programs_for(solution_area, activities):
-    return [PROGRAM_FOR_ACTIVITY[(solution_area, activity)] for activity in activities]
-
-
 def tenant_products(*, tenant, solution_area, products):
     """What the tenant holds of these products: ({product_id: [active subscriptions]}, {licensed product ids}).
 
@@ -259,12 +251,11 @@ def product_availability(*, partner, tenant, solution_area, activities, products
     Returns ({product_id: status}, {subscription_id: status}).
     """
     m365 = solution_area == SolutionArea.MICROSOFT_365
-    programs = [Program.OSU_M365] if m365 else programs_for(solution_area, activities)
+    programs = programs_for(solution_area, activities)
     product_ids = [product.pk for product in products]
 
     def key(program, product_id, subscription_id):
-        # The item keys of SPEC §2: (osu_m365, tenant, workload) or (program, subscription).
-        return (program, "subscription", subscription_id) if subscription_id else (program, "product", product_id)
+        return item_key(program, tenant.pk, product_id, subscription_id)
 
     flag = BooleanField()
     # One query for both: active associations (held) and items of open claims (pending) on this tenant.
@@ -285,11 +276,11 @@ def product_availability(*, partner, tenant, solution_area, activities, products
     for program, product_id, subscription_id, partner_id, is_association in associations.union(
         claimed, all=True
     ).order_by():
-        item_key = key(program, product_id, subscription_id)
+        found = key(program, product_id, subscription_id)
         if is_association:
-            held[item_key] = Availability.YOURS if partner_id == partner.pk else Availability.HELD
+            held[found] = Availability.YOURS if partner_id == partner.pk else Availability.HELD
         else:
-            pending.add(item_key)
+            pending.add(found)
 
     def status_of(keys):
         found = {held.get(k) or (Availability.PENDING if k in pending else Availability.FREE) for k in keys}
@@ -299,7 +290,7 @@ def product_availability(*, partner, tenant, solution_area, activities, products
     by_product = {}
     for product in products:
         if m365:
-            by_product[product.pk] = status_of([key(Program.OSU_M365, product.pk, None)])
+            by_product[product.pk] = status_of([key(program, product.pk, None) for program in programs])
             continue
         statuses = []
         for subscription in subscriptions.get(product.pk, []):
@@ -308,3 +299,17 @@ def product_availability(*, partner, tenant, solution_area, activities, products
         if statuses:
             by_product[product.pk] = next(status for status in Availability.RANK if status in statuses)
     return by_product, by_subscription
+
+
+def claim_usage(*, claim):
+    """The usage of the claim's officially associated products: {product: [UsageRecord, ...]} by month."""
+    items = [i for i in claim.items.all() if i.association_id]
+    products = {i.product_id: i.product for i in items}
+    tenant_ids = {i.association.tenant_id for i in items}
+    records = UsageRecord.objects.filter(tenant_id__in=tenant_ids, product_id__in=products).order_by(
+        "product__sort_order", "month"
+    )
+    usage = {product: [] for product in sorted(products.values(), key=lambda p: p.sort_order)}
+    for record in records:
+        usage[products[record.product_id]].append(record)
+    return usage

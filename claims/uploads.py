@@ -1,7 +1,8 @@
 """Proof of execution files: what they are (by content, never by name) and whether we accept them.
 
 The wizard's upload endpoint, its no-JavaScript step form and the lifecycle's automatic validation all use
-``detect_poe_type``; writes (storing a PendingUpload, purging abandoned ones) live in ``claims.services``.
+``detect_poe_type``; writes (storing a PendingUpload, purging abandoned ones) live in ``claims.services``, reads of
+stored files (ranged S3 reads, downloads) in ``claims.storage``.
 """
 
 import hashlib
@@ -13,11 +14,6 @@ from dataclasses import dataclass
 import olefile
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.http import FileResponse
-from django.shortcuts import redirect
-from django.utils.http import content_disposition_header
-from storages.backends.s3 import S3Storage
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -179,31 +175,6 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
         digest.update(chunk)
     uploaded_file.seek(0)
     return CheckedUpload(display_name=name, content_type=content_type, size=size, sha256=digest.hexdigest())
-
-
-def poe_download_response(document):
-    """A POE file for download, always as an attachment (never rendered inline, whatever it contains).
-
-    S3: a redirect to a presigned URL that expires after settings.POE_LINK_SECONDS and makes the browser save the
-    file. Local file storage (the embedded default) has no signed URLs, so the file is streamed through Django;
-    the caller has already checked who may see it.
-    """
-    if isinstance(default_storage, S3Storage):
-        return redirect(
-            default_storage.url(
-                document.file.name,
-                parameters={
-                    "ResponseContentDisposition": content_disposition_header(True, document.original_name),
-                    "ResponseContentType": document.content_type,
-                },
-            )
-        )
-    return FileResponse(
-        default_storage.open(document.file.name),
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
-    )
 
 
 def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_id, products):

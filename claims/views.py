@@ -15,7 +15,7 @@ from django_ratelimit.core import is_ratelimited
 from associations.access import admin_role_required, partner_required, scoped
 from associations.models import Product
 from claims import selectors
-from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument
+from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
     ClaimStatusConflict,
     OptOutResult,
@@ -23,12 +23,12 @@ from claims.services import (
     claim_disassociate,
     claim_opt_out,
     claim_respond,
-    claim_usage,
     pending_upload_create,
     pending_upload_delete,
 )
+from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
-from claims.uploads import POE_TYPES, poe_check, poe_download_response, poe_template_docx
+from claims.uploads import POE_TYPES, poe_check, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -423,7 +423,7 @@ def _chart(records):
 @partner_required
 def claim_usage_view(request, claim_id):
     claim = _official_claim_for_user(request, claim_id)
-    usage = claim_usage(claim=claim)
+    usage = selectors.claim_usage(claim=claim)
     series = [{"product": product, "records": records, "chart": _chart(records)} for product, records in usage.items()]
     return render(request, "claims/usage.html", {"claim": claim, "series": series})
 
@@ -436,7 +436,7 @@ def claim_usage_csv_view(request, claim_id):
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
     writer = csv.writer(response)
     writer.writerow(["Customer", "Directory ID", "Product", "Month", "Monthly active users", "Paid units"])
-    for product, records in claim_usage(claim=claim).items():
+    for product, records in selectors.claim_usage(claim=claim).items():
         for record in records:
             writer.writerow(
                 [
@@ -480,8 +480,9 @@ def customer_opt_out(request, token):
         if result == OptOutResult.CLOSED:
             return render(request, "claims/optout_closed.html", context, status=409)
         return render(request, "claims/optout_done.html", context)
-    if claim.status == ClaimStatus.OPTED_OUT:
+    window = claim.opt_out_window()
+    if window == OptOutWindow.OPTED_OUT:
         return render(request, "claims/optout_done.html", context)
-    if claim.status != ClaimStatus.CUSTOMER_NOTIFIED or timezone.now() > claim.opt_out_deadline:
+    if window == OptOutWindow.CLOSED:
         return render(request, "claims/optout_closed.html", context)
     return render(request, "claims/optout_confirm.html", context)

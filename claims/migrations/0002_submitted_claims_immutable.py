@@ -1,7 +1,7 @@
 """Submitted claims cannot be edited, also not through QuerySet.update() or raw SQL (SPEC §4).
 
 PostgreSQL BEFORE UPDATE triggers refuse any change to what the partner entered; the status and lifecycle
-columns stay writable. SQLite (the embedded default) has no such guard: it is a single-user demo database.
+columns stay writable.
 """
 
 from django.db import migrations
@@ -66,15 +66,11 @@ GUARDS = [
 
 
 def install(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table, columns, extra in GUARDS:
         schema_editor.execute(_guard(table, columns, extra), params=None)
 
 
 def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table, _columns, _extra in GUARDS:
         function = f"{table}_frozen_guard"
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}; DROP FUNCTION IF EXISTS {function}();", params=None)

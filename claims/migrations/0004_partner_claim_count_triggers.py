@@ -11,7 +11,6 @@ it touched) locked until it commits, so such transactions of one partner queue f
 upserted in (partner, status) order, so two single statements never wait on each other in a cycle.
 
 A TRUNCATE of claims_claim (test flushes) is not counted: flush truncates claims_partnerclaimcount with it.
-SQLite (the embedded default) gets no triggers; the list page counts the rows there (claims.selectors).
 """
 
 from django.db import migrations
@@ -61,8 +60,6 @@ def _trigger_name(event):
 
 
 def install(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(FUNCTION, params=None)
     for event, referencing in TRIGGERS.items():
         name = _trigger_name(event)
@@ -78,8 +75,6 @@ def install(apps, schema_editor):
 
 
 def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for event in TRIGGERS:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {_trigger_name(event)} ON claims_claim;", params=None)
     schema_editor.execute("DROP FUNCTION IF EXISTS claims_partner_claim_count_apply();", params=None)

@@ -12,7 +12,7 @@ count is the counter row plus the partner's delta rows (``claims.selectors.claim
 
 The triggers of 0004 stay; only their function's body changes. Switching needs no lock: a statement that still
 ran the old body wrote its change to the counters, one that runs the new body writes a delta, and a reader adds
-both. SQLite (the embedded default) has no triggers; the list page counts the rows there.
+both.
 """
 
 import django.db.models.deletion
@@ -79,14 +79,10 @@ ON CONFLICT (partner_id, status) DO UPDATE SET count = claims_partnerclaimcount.
 
 
 def install(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(FUNCTION, params=None)
 
 
 def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     # Keep writers out until this migration commits (SHARE mode, as claims_counts_verify does), so that no delta
     # is logged after the fold and then dropped with the table.
     schema_editor.execute("LOCK TABLE claims_claim IN SHARE MODE", params=None)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from claims.models import Claim, ClaimEvent, ClaimStatus, PartnerClaimCount, PartnerClaimCountDelta
 from claims.selectors import claim_status_count_mismatches, claim_status_counts
-from claims.services import _claims_transition_locked, claim_counts_compact, claim_transition
+from claims.services import claims_transition, claim_counts_compact, claim_transition
 from claims.tests.wizard_steps import make_claim
 from cpor.celery import app
 
@@ -71,7 +71,7 @@ def _reject_batch(ids, *, to=S.REJECTED):
     """A job's set-based transition of submitted claims, as validation and the other batches write it."""
     with transaction.atomic():
         locked = list(Claim.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
-        _claims_transition_locked(
+        claims_transition(
             claim_ids=locked,
             old_status=S.SUBMITTED,
             to=to,
@@ -201,7 +201,7 @@ def test_counts_opposite_partner_orders_do_not_deadlock(partner_a, partner_b, m3
                     # Fail instead of hanging if one batch waits on the other at all.
                     cursor.execute("SET LOCAL lock_timeout = '10s'")
                 assert len(Claim.objects.select_for_update().filter(pk__in=[passed, rejected])) == 2
-                _claims_transition_locked(
+                claims_transition(
                     claim_ids=[passed],
                     old_status=S.SUBMITTED,
                     to=S.UNDER_REVIEW,
@@ -210,7 +210,7 @@ def test_counts_opposite_partner_orders_do_not_deadlock(partner_a, partner_b, m3
                     now=timezone.now(),
                 )
                 barrier.wait()
-                _claims_transition_locked(
+                claims_transition(
                     claim_ids=[rejected],
                     old_status=S.SUBMITTED,
                     to=S.REJECTED,

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from claims.models import Claim, ClaimEvent, ClaimItem, PendingUpload, PoeDocument
 from claims.services import PoeStorageError, claim_submit
+from claims.services.jobs import task_send
 from claims.tests.wizard_steps import (
     BIZAPPS_CUSTOMER,
     CONTACTS,
@@ -29,8 +30,8 @@ def _step(response):
 
 
 def _claim_validate_registered(callbacks):
-    # The callback enqueues claims.tasks.claim_validate_task; the test checks it is registered, not run.
-    return [cb for cb in callbacks if getattr(cb, "func", None).__name__ == "_claim_validate_enqueue"]
+    # The callback sends claims.tasks.claim_validate_task by name; the test checks it is registered, not run.
+    return [cb for cb in callbacks if getattr(cb, "func", None) is task_send and cb.args == ("claim_validate_task",)]
 
 
 def test_submit_m365_usage_claim(

@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Create or update the demo partners, logins, customers, associations and usage data."
 
     def handle(self, *args, **options):
-        # One transaction: a failure half-way leaves the database as it was, and SQLite writes it in one go.
+        # One transaction: a failure half-way leaves the database as it was.
         with transaction.atomic():
             demo = demo_ensure()
         self._print(demo)

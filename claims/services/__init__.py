@@ -1,0 +1,75 @@
+"""Writes and workflows for claims: views, admin actions and tasks call these; nothing else writes claims.
+
+One module per concern: ``submission`` (the wizard's uploads and submit), ``transitions`` (the one write of every
+status change), ``validation``, ``review`` (approve, request information, reject, the partner's answer, the
+customer's opt-out), ``finalization`` (official, ended), ``notifications`` (the outbox and sending), ``counts``
+(the list's counters). Every status change goes through ``claims_transition``: it checks the move, moves the rows
+with a compare-and-set on the old status, writes one ClaimEvent per claim and the outbox rows, and the emails
+are enqueued after commit.
+"""
+
+from claims.services.counts import claim_counts_compact, claim_counts_lock
+from claims.services.finalization import associations_end_expired, claim_disassociate, claims_finalize_due
+from claims.services.notifications import (
+    EmailTransientError,
+    email_notification_send,
+    email_notifications_send_again,
+    emails_requeue_pending,
+)
+from claims.services.review import (
+    OptOutResult,
+    claim_approve,
+    claim_opt_out,
+    claim_reject,
+    claim_request_information,
+    claim_respond,
+    claims_expire_information_requests,
+)
+from claims.services.submission import (
+    PoeStorageError,
+    claim_items_plan,
+    claim_submit,
+    pending_upload_create,
+    pending_upload_delete,
+    pending_uploads_purge,
+)
+from claims.services.transitions import ClaimStatusConflict, claim_event_record, claim_transition, claims_transition
+from claims.services.validation import (
+    claim_validate,
+    claims_requeue_unvalidated,
+    claims_validate,
+    claims_validate_waiting,
+)
+
+__all__ = [
+    "ClaimStatusConflict",
+    "EmailTransientError",
+    "OptOutResult",
+    "PoeStorageError",
+    "associations_end_expired",
+    "claim_approve",
+    "claim_counts_compact",
+    "claim_counts_lock",
+    "claim_disassociate",
+    "claim_event_record",
+    "claim_items_plan",
+    "claim_opt_out",
+    "claim_reject",
+    "claim_request_information",
+    "claim_respond",
+    "claim_submit",
+    "claim_transition",
+    "claim_validate",
+    "claims_expire_information_requests",
+    "claims_finalize_due",
+    "claims_requeue_unvalidated",
+    "claims_transition",
+    "claims_validate",
+    "claims_validate_waiting",
+    "email_notification_send",
+    "email_notifications_send_again",
+    "emails_requeue_pending",
+    "pending_upload_create",
+    "pending_upload_delete",
+    "pending_uploads_purge",
+]

@@ -1,0 +1,185 @@
+"""Review and the answers to it: the reviewer's decisions (approve, request information, reject), the partner's
+answer, the expiry of unanswered requests, and the customer's opt-out."""
+
+import uuid
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from associations.models import Tenant
+from claims.deadlines import deadline_after
+from claims.models import (
+    Claim,
+    ClaimEvent,
+    ClaimStatus,
+    InformationReason,
+    OptOutWindow,
+    PendingUpload,
+    PoeDocument,
+    RejectionReason,
+)
+from claims.services.submission import pending_upload_delete, pending_upload_store
+from claims.services.transitions import claim_transition, claims_transition
+
+
+def _tenant_deadline(claim, now):
+    tenant = claim.tenant
+    if tenant is None:
+        tenant = Tenant.objects.get(directory_id=claim.directory_id)
+    return deadline_after(now, country=tenant.country, time_zone=tenant.time_zone)
+
+
+def claim_approve(*, claim, user):
+    """The reviewer approves: the customer is notified and the opt-out window of SPEC §6 starts."""
+    now = timezone.now()
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.CUSTOMER_NOTIFIED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.APPROVED,
+        changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
+        from_statuses=[ClaimStatus.UNDER_REVIEW],
+    )
+
+
+def claim_request_information(*, claim, user, reason, message):
+    """The reviewer asks the partner for more; the partner has 5 business days to answer."""
+    reason = InformationReason(reason)
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.ACTION_REQUIRED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.INFORMATION_REQUESTED,
+        reason=reason,
+        message=message.strip(),
+        changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
+        from_statuses=[ClaimStatus.UNDER_REVIEW],
+    )
+
+
+def claim_reject(*, claim, user, reason, message=""):
+    reason = RejectionReason(reason)
+    reasons = [reason.label] + ([message.strip()] if message.strip() else [])
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.REJECTED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.REJECTED,
+        reason=reason,
+        message=message.strip(),
+        changes={"rejection_reasons": reasons},
+        from_statuses=[ClaimStatus.UNDER_REVIEW, ClaimStatus.ACTION_REQUIRED],
+    )
+
+
+def claim_respond(*, claim, user, comment, files):
+    """The partner answers an information request with a comment and/or more POE files: back to review.
+
+    ``files`` are (uploaded file, ``claims.uploads.CheckedUpload``) pairs: already checked by ``poe_check``
+    (type by content, size).
+
+    1. Store each file as a PendingUpload (row first, then object), like the wizard: a crash leaves only rows
+       that the purge job cleans up.
+    2. In one transaction, move the claim back to review and turn the uploads into PoeDocuments (same keys).
+    3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
+    """
+    pending = []
+    try:
+        wizard_key = f"respond-{claim.pk}-{uuid.uuid4().hex}"
+        for upload, checked in files:
+            pending.append(
+                pending_upload_store(
+                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
+                )
+            )
+        with transaction.atomic():
+            claim_transition(
+                claim=claim,
+                to=ClaimStatus.UNDER_REVIEW,
+                actor=ClaimEvent.Actor.PARTNER,
+                user=user,
+                action=ClaimEvent.Action.RESPONDED,
+                message=comment.strip(),
+                changes={"response_deadline": None},
+                from_statuses=[ClaimStatus.ACTION_REQUIRED],
+            )
+            PoeDocument.objects.bulk_create(
+                PoeDocument(
+                    claim_id=claim.pk,
+                    file=upload.file.name,
+                    original_name=upload.original_name,
+                    content_type=upload.content_type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    uploaded_by=user,
+                    in_response=True,
+                    content_checked=True,  # typed by content in poe_check
+                )
+                for upload in pending
+            )
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
+    except BaseException:
+        for upload in pending:
+            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
+        raise
+    return claim
+
+
+def claims_expire_information_requests(*, now=None, batch_size=500):
+    """Reject every ``action_required`` claim whose 5 business days have passed ("no response")."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Claim.objects.select_for_update(skip_locked=True)
+                .filter(status=ClaimStatus.ACTION_REQUIRED, response_deadline__lt=now)
+                .order_by("response_deadline", "pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            claims_transition(
+                claim_ids=ids,
+                old_status=ClaimStatus.ACTION_REQUIRED,
+                to=ClaimStatus.REJECTED,
+                actor=ClaimEvent.Actor.SYSTEM,
+                action=ClaimEvent.Action.NO_RESPONSE,
+                reason=RejectionReason.NO_RESPONSE,
+                changes={"rejection_reasons": [RejectionReason.NO_RESPONSE.label], "response_deadline": None},
+                now=now,
+            )
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+# The customer -------------------------------------------------------------------------------------------------
+
+
+class OptOutResult(models.TextChoices):
+    OPTED_OUT = "opted_out", "Opted out"
+    ALREADY = "already", "Already opted out"
+    CLOSED = "closed", "The window has closed"
+
+
+def claim_opt_out(*, claim, now=None):
+    """The customer opts out. Under the claim's row lock, so it and finalization never both act on a claim."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update().get(pk=claim.pk)
+        window = locked.opt_out_window(now)
+        if window == OptOutWindow.OPTED_OUT:
+            return OptOutResult.ALREADY
+        if window == OptOutWindow.CLOSED:
+            return OptOutResult.CLOSED
+        claim_transition(
+            claim=locked,
+            to=ClaimStatus.OPTED_OUT,
+            actor=ClaimEvent.Actor.CUSTOMER,
+            action=ClaimEvent.Action.OPTED_OUT,
+            from_statuses=[ClaimStatus.CUSTOMER_NOTIFIED],
+        )
+    claim.status = locked.status
+    return OptOutResult.OPTED_OUT

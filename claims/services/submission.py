@@ -1,0 +1,243 @@
+"""The wizard's writes: POE files uploaded while the wizard runs, and the submission of a claim."""
+
+import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from associations.models import Partner, SolutionArea, Subscription
+from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument, programs_for
+from claims.services.jobs import task_send_on_commit
+from claims.services.transitions import claim_event_record
+from claims.uploads import poe_check, poe_check_count
+
+
+class PoeStorageError(Exception):
+    """The file storage did not answer (or lost a file): nothing was submitted, and the partner may retry."""
+
+
+def pending_upload_create(*, partner, user, wizard_key, uploaded_file, display_name=None):
+    """Check one POE file and store it as a PendingUpload of this wizard run; ValidationError if refused.
+
+    1. Check the file by content, size and count (``claims.uploads.poe_check``); refused files are never stored.
+    2. Store it (``pending_upload_store``), counting again under the partner's row lock so that two files sent
+       at once cannot both become the sixth.
+    """
+    uploads = PendingUpload.objects.filter(partner=partner, wizard_key=wizard_key)
+    checked = poe_check(uploaded_file, display_name=display_name, already=uploads.count())
+
+    def count_again():
+        list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk"))
+        poe_check_count(display_name=checked.display_name, already=uploads.count())
+
+    return pending_upload_store(
+        partner=partner,
+        user=user,
+        wizard_key=wizard_key,
+        uploaded_file=uploaded_file,
+        checked=checked,
+        before_insert=count_again,
+    )
+
+
+def pending_upload_store(*, partner, user, wizard_key, uploaded_file, checked, before_insert=None):
+    """Store a checked POE file: commit the row, which names the object's generated key, then write the object.
+
+    Row first, object second: if this process dies at any point, what is left is a row, which the purge job
+    finds and deletes a day later with whatever part of the object exists. The other order could leave an
+    object that no row names, and nothing would ever find it. If the storage fails, the row is deleted again.
+    """
+    upload = PendingUpload(
+        partner=partner,
+        user=user,
+        wizard_key=wizard_key,
+        original_name=checked.display_name,
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+    )
+    upload.file.name = PendingUpload.file.field.generate_filename(upload, checked.display_name)
+    with transaction.atomic():
+        if before_insert is not None:
+            before_insert()
+        upload.save(force_insert=True)
+    try:
+        uploaded_file.seek(0)
+        stored_name = default_storage.save(upload.file.name, uploaded_file)
+    except Exception as exc:
+        upload.delete()
+        raise PoeStorageError("The file storage is not available. Try again in a moment.") from exc
+    if stored_name != upload.file.name:  # the storage chose another name (it never should for a fresh uuid)
+        PendingUpload.objects.filter(pk=upload.pk).update(file=stored_name)
+        upload.file.name = stored_name
+    return upload
+
+
+def pending_upload_delete(*, partner, wizard_key, upload_id):
+    """Remove one of this wizard run's uploads (object and row). Returns False when it was not there."""
+    upload = PendingUpload.objects.filter(partner=partner, wizard_key=wizard_key, pk=upload_id).first()
+    if upload is None:
+        return False
+    default_storage.delete(upload.file.name)
+    upload.delete()
+    return True
+
+
+def pending_uploads_purge(*, older_than):
+    """Delete abandoned wizard uploads (object, then row) created before ``older_than``; returns how many.
+
+    ``older_than`` is a datetime, or a timedelta counted back from now. Rows are taken with SKIP LOCKED so that
+    a claim being submitted with one of them right now keeps it. The object goes first: a row without an object
+    is harmless, an object without a row would never be found again.
+    """
+    if isinstance(older_than, datetime.timedelta):
+        older_than = timezone.now() - older_than
+    purged = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                PendingUpload.objects.select_for_update(skip_locked=True)
+                .filter(created_at__lt=older_than)
+                .order_by("created_at")[:200]
+            )
+            if not batch:
+                return purged
+            for upload in batch:
+                default_storage.delete(upload.file.name)
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in batch]).delete()
+            purged += len(batch)
+
+
+def claim_items_plan(*, tenant, solution_area, activities, products, subscriptions):
+    """The ClaimItems a submission asks for (SPEC §2), as unsaved objects.
+
+    Microsoft 365: one osu_m365 item per workload. Business Applications: one item per subscription and program;
+    the subscription is the one the partner chose (a Dynamics 365 product with several subscriptions) or else the
+    tenant's active subscriptions of that product.
+    """
+    programs = programs_for(solution_area, activities)
+    if solution_area == SolutionArea.MICROSOFT_365:
+        return [
+            ClaimItem(program=program, tenant=tenant, product=product) for product in products for program in programs
+        ]
+    active = {}
+    for subscription in Subscription.objects.active().filter(tenant=tenant, product__in=products):
+        active.setdefault(subscription.product_id, []).append(subscription)
+    items = []
+    for product in products:
+        chosen = subscriptions.get(product.pk)
+        for subscription in [chosen] if chosen else active.get(product.pk, []):
+            items += [
+                ClaimItem(program=program, tenant=tenant, product=product, subscription=subscription)
+                for program in programs
+            ]
+    return items
+
+
+def claim_submit(*, user, partner, data, submission_key):
+    """Create the claim the wizard collected; the same ``submission_key`` always yields the same one claim.
+
+    ``data`` is the wizard's merged cleaned data. In one transaction:
+    1. lock this wizard run's PendingUploads (a second, concurrent submit waits here for the first);
+    2. return the existing claim if this submission key was already used (double click, replayed POST);
+    3. check every uploaded object still exists in storage (PoeStorageError otherwise: nothing is written);
+    4. create the Claim, its ClaimItems and its PoeDocuments (same storage keys: nothing is copied), drop the
+       PendingUploads and write the first ClaimEvent;
+    5. enqueue automatic validation once the transaction has committed.
+    """
+    key = str(submission_key)
+    location = data["location"]
+    if location.partner_id != partner.pk:
+        raise PermissionDenied("This MPN ID is not one of your organization's locations.")
+    try:
+        with transaction.atomic():
+            uploads = list(
+                PendingUpload.objects.select_for_update().filter(partner=partner, wizard_key=key).order_by("created_at")
+            )
+            existing = Claim.objects.filter(partner=partner, submission_key=submission_key).first()
+            if existing is not None:
+                return existing
+            if not uploads:
+                raise PoeStorageError("Your proof of execution files are no longer available. Upload them again.")
+            try:
+                missing = [upload for upload in uploads if not default_storage.exists(upload.file.name)]
+            except Exception as exc:
+                raise PoeStorageError("The file storage is not available.") from exc
+            if missing:
+                raise PoeStorageError(
+                    f"“{missing[0].original_name}” is no longer available. Remove it and upload it again."
+                )
+
+            now = timezone.now()
+            tenant = data["tenant"]
+            claim = Claim.objects.create(
+                partner=partner,
+                location=location,
+                created_by=user,
+                name=data["name"],
+                domain=data["domain"],
+                directory_id=data["directory_id"],
+                tenant=tenant,
+                solution_area=data["solution_area"],
+                activities=list(data["activities"]),
+                dynamics_seller_name=data.get("dynamics_seller_name", ""),
+                customer_name=data.get("customer_name", ""),
+                isv_solution_name=data.get("isv_solution_name", ""),
+                customer_contact_name=data["customer_contact_name"],
+                customer_contact_title=data["customer_contact_title"],
+                customer_contact_email=data["customer_contact_email"],
+                technical_contact_name=data.get("technical_contact_name", ""),
+                technical_contact_title=data.get("technical_contact_title", ""),
+                technical_contact_email=data.get("technical_contact_email", ""),
+                partner_contact_name=data["partner_contact_name"],
+                partner_contact_email=data["partner_contact_email"],
+                comments=data.get("comments", ""),
+                status=ClaimStatus.SUBMITTED,
+                submitted_at=now,
+                status_changed_at=now,
+                submission_key=submission_key,
+            )
+            items = claim_items_plan(
+                tenant=tenant,
+                solution_area=data["solution_area"],
+                activities=data["activities"],
+                products=data["products"],
+                subscriptions=data.get("subscriptions", {}),
+            )
+            for item in items:
+                item.claim = claim
+            ClaimItem.objects.bulk_create(items)
+            PoeDocument.objects.bulk_create(
+                PoeDocument(
+                    claim=claim,
+                    file=upload.file.name,
+                    original_name=upload.original_name,
+                    content_type=upload.content_type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    uploaded_at=upload.created_at,
+                    uploaded_by=user,
+                    content_checked=True,  # typed by content when it was uploaded (poe_check)
+                )
+                for upload in uploads
+            )
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
+            claim_event_record(
+                claim=claim,
+                actor=ClaimEvent.Actor.PARTNER,
+                user=user,
+                action=ClaimEvent.Action.SUBMITTED,
+                new_status=ClaimStatus.SUBMITTED,
+            )
+            # If the broker is down, the claim is still submitted (PostgreSQL is the source of truth) and
+            # claims_requeue_unvalidated enqueues it later; the partner must not see an error for it.
+            task_send_on_commit("claim_validate_task", claim_id=claim.pk)
+    except IntegrityError:
+        # A concurrent submit with the same key won the race after our lookup: that claim is the one.
+        existing = Claim.objects.filter(partner=partner, submission_key=submission_key).first()
+        if existing is None:
+            raise
+        return existing
+    return claim

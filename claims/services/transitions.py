@@ -1,0 +1,153 @@
+"""The one write of every status change (SPEC §5), for one claim or a batch, and the history row.
+
+``claims_transition`` checks the move against TRANSITIONS, moves the rows with a compare-and-set on the old
+status, writes one ClaimEvent per claim and the outbox rows; the emails are enqueued after commit.
+``claim_transition`` is that function with one id, for a claim read under its row lock.
+"""
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimStatus
+from claims.services.notifications import outbox_add_for_transition
+
+
+class ClaimStatusConflict(Exception):
+    """The claim is no longer in a status that allows this move: someone else already moved it."""
+
+    def __init__(self, *, claim_id, current, to):
+        super().__init__(f"Claim {claim_id} is {current}; it cannot become {to}.")
+        self.claim_id = claim_id
+        self.current = current
+        self.to = to
+
+
+def claim_event_record(*, claim, actor, action, user=None, old_status="", new_status="", reason="", message=""):
+    """Write one history row that records no status move of its own (a submission, demo data). Callers hold the
+    transaction that made the change it records; status moves write theirs in ``claims_transition``."""
+    return ClaimEvent.objects.create(
+        claim=claim,
+        created_at=timezone.now(),
+        actor=actor,
+        user=user if user is not None and user.is_authenticated else None,
+        action=action,
+        old_status=old_status,
+        new_status=new_status,
+        reason=reason,
+        message=message,
+    )
+
+
+def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, now):
+    """One ClaimEvent per claim in one INSERT from arrays (bulk_create's per-object work cost more than the
+    insert at batch sizes). ``messages`` ({claim_id: message}) gives claims a message of their own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status,
+                                           reason, message)
+            SELECT v.claim_id, %(now)s, %(actor)s, %(user)s, %(action)s, %(old)s, %(new)s, %(reason)s,
+                   COALESCE(v.message, %(message)s)
+            FROM unnest(%(claims)s::bigint[], %(messages)s::text[]) AS v(claim_id, message)
+            """,
+            {
+                "claims": list(claim_ids),
+                "messages": [messages.get(claim_id) for claim_id in claim_ids],
+                "now": now,
+                "actor": str(actor),
+                "user": user.pk if user is not None and user.is_authenticated else None,
+                "action": str(action),
+                "old": str(old_status),
+                "new": str(new_status),
+                "reason": str(reason),
+                "message": message,
+            },
+        )
+
+
+def claims_transition(
+    *,
+    claim_ids,
+    old_status,
+    to,
+    actor,
+    action,
+    user=None,
+    reason="",
+    message="",
+    messages=None,
+    changes=None,
+    now=None,
+):
+    """Move claims from ``old_status`` to ``to``: the one write of every status change, for one claim or many.
+
+    1. Check the move against TRANSITIONS (a ValueError: a move the lifecycle does not have is a bug).
+    2. One UPDATE, a compare-and-set on the old status, that also sets ``status_changed_at`` and ``changes``.
+       If fewer rows moved than asked, someone else moved one meanwhile: ClaimStatusConflict, and the caller's
+       transaction rolls the whole batch back rather than write half of it. (Batch jobs hold their rows locked,
+       so for them this never happens.)
+    3. One ClaimEvent per claim (``messages`` gives claims a message of their own) and the outbox rows of the
+       new status; their emails are enqueued after commit.
+
+    Returns the ids it moved.
+    """
+    claim_ids = list(claim_ids)
+    if not claim_ids:
+        return []
+    old_status, to = ClaimStatus(old_status), ClaimStatus(to)
+    if to not in TRANSITIONS[old_status]:
+        raise ValueError(f"{old_status} -> {to} is not a transition")
+    now = now or timezone.now()
+    # No savepoint inside a caller's transaction: a batch's statements stay what they were.
+    with transaction.atomic(savepoint=False):
+        moved = Claim.objects.filter(pk__in=claim_ids, status=old_status).update(
+            status=to, status_changed_at=now, **(changes or {})
+        )
+        if moved != len(claim_ids):
+            raise ClaimStatusConflict(
+                claim_id=claim_ids[0] if len(claim_ids) == 1 else None, current="(changed meanwhile)", to=to
+            )
+        _events_insert(
+            claim_ids=claim_ids,
+            old_status=old_status,
+            new_status=to,
+            actor=ClaimEvent.Actor.SYSTEM if actor is None else actor,
+            user=user,
+            action=action,
+            reason=reason,
+            message=message,
+            messages=messages or {},
+            now=now,
+        )
+        outbox_add_for_transition(claim_ids=claim_ids, status=to)
+    return claim_ids
+
+
+def claim_transition(*, claim, to, actor, user=None, action, reason="", message="", changes=None, from_statuses=None):
+    """Move one claim to ``to`` (``claims_transition`` with one id), whatever status it is in now.
+
+    The claim's row is locked first: callers racing on it queue here, and the loser sees the winner's status.
+    ``from_statuses`` narrows the statuses the caller allows the move from. Raises ClaimStatusConflict when the
+    claim is no longer in a status that allows the move. Sets the new values on ``claim`` too.
+    """
+    to = ClaimStatus(to)
+    with transaction.atomic():
+        current = ClaimStatus(Claim.objects.select_for_update().values_list("status", flat=True).get(pk=claim.pk))
+        if to not in TRANSITIONS[current] or (from_statuses is not None and current not in from_statuses):
+            raise ClaimStatusConflict(claim_id=claim.pk, current=current, to=to)
+        now = timezone.now()
+        claims_transition(
+            claim_ids=[claim.pk],
+            old_status=current,
+            to=to,
+            actor=actor,
+            user=user,
+            action=action,
+            reason=reason,
+            message=message,
+            changes=changes,
+            now=now,
+        )
+    for name, value in {"status": to, "status_changed_at": now, **(changes or {})}.items():
+        setattr(claim, name, value)
+    return claim
