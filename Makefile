@@ -48,6 +48,7 @@ services:
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

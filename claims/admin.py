@@ -33,6 +33,7 @@ from claims.services import (
     claim_approve,
     claim_reject,
     claim_request_information,
+    email_notifications_mark_sent,
     email_notifications_send_again,
 )
 from claims.storage import poe_download_response
@@ -392,14 +393,14 @@ class ClaimEventAdmin(admin.ModelAdmin):
 @admin.register(EmailNotification)
 class EmailNotificationAdmin(admin.ModelAdmin):
     """The outbox. A row left in "sending" (a worker died mid-send) is never resent automatically: check the mail
-    log, then mark it sent or put it back to pending here."""
+    log, then mark it sent or send it again here. Rows change only through the notification services."""
 
     list_display = ["claim", "kind", "state", "attempts", "created_at", "sent_at"]
     list_filter = ["state", "kind"]
     list_select_related = ["claim"]
     search_fields = ["claim__name"]
-    readonly_fields = ["claim", "kind", "association", "created_at", "attempts", "sent_at", "last_error"]
-    actions = ["requeue_selected"]
+    readonly_fields = ["claim", "kind", "association", "state", "created_at", "attempts", "sent_at", "last_error"]
+    actions = ["requeue_selected", "mark_sent_selected"]
 
     def has_add_permission(self, request):
         return False
@@ -408,6 +409,13 @@ class EmailNotificationAdmin(admin.ModelAdmin):
     def requeue_selected(self, request, queryset):
         queued = email_notifications_send_again(notification_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
+
+    @admin.action(
+        description="Mark as sent (rows stuck in sending that the mail log shows delivered)", permissions=["change"]
+    )
+    def mark_sent_selected(self, request, queryset):
+        marked = email_notifications_mark_sent(notification_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{marked} email(s) marked as sent.", messages.SUCCESS)
 
 
 @admin.register(PendingUpload)

@@ -15,6 +15,7 @@ from django_ratelimit.core import is_ratelimited
 from associations.access import admin_role_required, partner_required, scoped
 from associations.models import Product
 from claims import selectors
+from claims.forms import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
     ClaimStatusConflict,
@@ -28,7 +29,7 @@ from claims.services import (
 )
 from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
-from claims.uploads import POE_TYPES, poe_check, poe_template_docx
+from claims.uploads import POE_TYPES, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -294,7 +295,6 @@ def poe_template(request):
 
 # --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
 
-RESPONSE_MAX_FILES = 5
 # Per client IP: enough for a person clicking around, too few to guess tokens.
 OPT_OUT_RATE = "30/m"
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 36
@@ -316,6 +316,10 @@ def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_re
     return render(request, "claims/claim_detail.html", context, status=400)
 
 
+def _form_errors(form):
+    return [error for errors in form.errors.values() for error in errors]
+
+
 @require_POST
 @admin_role_required
 def claim_respond_view(request, claim_id):
@@ -324,23 +328,13 @@ def claim_respond_view(request, claim_id):
     if claim.status != ClaimStatus.ACTION_REQUIRED:
         messages.error(request, "This claim is not waiting for your answer.")
         return redirect("claims:detail", claim_id=claim.pk)
-    comment = request.POST.get("comment", "").strip()[:5000]
-    uploads = request.FILES.getlist("files")
-    errors = []
-    if not comment and not uploads:
-        errors.append("Write a comment or add at least one file.")
-    if len(uploads) > RESPONSE_MAX_FILES:
-        errors.append(f"You can add at most {RESPONSE_MAX_FILES} files to an answer.")
-    checked = []
-    for upload in uploads[:RESPONSE_MAX_FILES]:
-        try:
-            checked.append((upload, poe_check(upload, already=len(checked))))
-        except ValidationError as exc:
-            errors += exc.messages
-    if errors:
-        return _lifecycle_error_page(request, claim, errors, comment=comment)
+    form = ClaimRespondForm(request.POST, request.FILES)
+    if not form.is_valid():
+        comment = form.cleaned_data.get("comment", "")
+        return _lifecycle_error_page(request, claim, _form_errors(form), comment=comment)
+    comment = form.cleaned_data["comment"]
     try:
-        claim_respond(claim=claim, user=request.user, comment=comment, files=checked)
+        claim_respond(claim=claim, user=request.user, comment=comment, files=form.cleaned_data["checked"])
     except ClaimStatusConflict:
         messages.error(request, "This claim is no longer waiting for your answer.")
         return redirect("claims:detail", claim_id=claim.pk)
@@ -356,18 +350,15 @@ def claim_respond_view(request, claim_id):
 def claim_disassociate_view(request, claim_id):
     """End an official claim's associations, with a reason."""
     claim = _get_claim_for_user(request, claim_id)
-    reason = request.POST.get("reason", "").strip()
     if claim.status != ClaimStatus.OFFICIAL:
         messages.error(request, "Only an official association can be ended.")
         return redirect("claims:detail", claim_id=claim.pk)
-    if not reason:
-        return _lifecycle_error_page(request, claim, ["Give a reason for ending the association."])
-    if len(reason) > 1000:
-        return _lifecycle_error_page(
-            request, claim, ["Keep the reason under 1,000 characters."], disassociate_reason=reason
-        )
+    form = DisassociateForm(request.POST)
+    if not form.is_valid():
+        reason = form.data.get("reason", "")
+        return _lifecycle_error_page(request, claim, _form_errors(form), disassociate_reason=reason)
     try:
-        claim_disassociate(claim=claim, user=request.user, reason=reason)
+        claim_disassociate(claim=claim, user=request.user, reason=form.cleaned_data["reason"])
     except ClaimStatusConflict:
         messages.error(request, "Only an official association can be ended.")
         return redirect("claims:detail", claim_id=claim.pk)

@@ -13,6 +13,7 @@ from claims.services.finalization import associations_end_expired, claim_disasso
 from claims.services.notifications import (
     EmailTransientError,
     email_notification_send,
+    email_notifications_mark_sent,
     email_notifications_send_again,
     emails_requeue_pending,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "claims_validate",
     "claims_validate_waiting",
     "email_notification_send",
+    "email_notifications_mark_sent",
     "email_notifications_send_again",
     "emails_requeue_pending",
     "pending_upload_create",

@@ -147,6 +147,14 @@ def email_notifications_send_again(*, notification_ids):
     return len(ids)
 
 
+def email_notifications_mark_sent(*, notification_ids):
+    """An admin's "Mark as sent" for rows stuck in ``sending`` whose message the mail log shows delivered.
+    Returns how many rows were marked."""
+    return EmailNotification.objects.filter(pk__in=notification_ids, state=EmailNotification.State.SENDING).update(
+        state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error=""
+    )
+
+
 def emails_requeue_pending(*, older_than=datetime.timedelta(minutes=5), now=None, limit=1000):
     """Re-enqueue outbox rows still pending after a while (lost broker, dead worker before claiming them)."""
     now = now or timezone.now()

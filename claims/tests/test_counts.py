@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from claims.models import Claim, ClaimEvent, ClaimStatus, PartnerClaimCount, PartnerClaimCountDelta
 from claims.selectors import claim_status_count_mismatches, claim_status_counts
-from claims.services import claims_transition, claim_counts_compact, claim_transition
+from claims.services import claim_counts_compact, claim_transition, claims_transition
 from claims.tests.wizard_steps import make_claim
 from cpor.celery import app
 

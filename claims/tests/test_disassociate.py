@@ -139,3 +139,19 @@ def test_respond_when_not_waiting_changes_nothing(client_a, official):
 
     assert response.status_code == 302
     assert not ClaimEvent.objects.exists()
+
+
+def test_disassociate_reason_too_long_or_with_nul_is_refused_and_kept(client_a, official):
+    long_reason = "x" * 1001
+    response = client_a.post(_url(official), {"reason": long_reason})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Keep the reason under 1,000 characters." in page
+    assert f">{long_reason}</textarea>" in page
+
+    response = client_a.post(_url(official), {"reason": "a\x00b"})
+    assert response.status_code == 400
+    assert "Null characters are not allowed." in response.content.decode()
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL
+    assert not ClaimEvent.objects.exists()

@@ -133,3 +133,33 @@ def test_email_action_required_carries_reason_and_message(partner_a, reviewer, m
     assert "Reason: The customer contact could not be verified" in message.body
     assert "Who is Dana?" in message.body
     assert f"/incentives/customer-associations/{claim.pk}/" in message.body
+
+
+def test_admin_send_again_and_mark_sent_go_through_the_services(
+    rejected, client, reviewer, django_capture_on_commit_callbacks
+):
+    stuck = EmailNotification.objects.create(claim=rejected.claim, kind="official", state="sending", attempts=1)
+    failed = EmailNotification.objects.create(claim=rejected.claim, kind="ended", state="failed", attempts=6)
+    client.force_login(reviewer)
+    changelist = "/admin/claims/emailnotification/"
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            changelist, {"action": "requeue_selected", "_selected_action": [rejected.pk, failed.pk]}, follow=True
+        )
+    assert "1 email(s) queued again." in response.content.decode()
+    assert len(callbacks) == 1  # one send task for the rows it put back
+    assert EmailNotification.objects.get(pk=failed.pk).state == "pending"
+    assert EmailNotification.objects.get(pk=rejected.pk).state == "pending"  # was pending: untouched
+
+    response = client.post(
+        changelist, {"action": "mark_sent_selected", "_selected_action": [stuck.pk, failed.pk]}, follow=True
+    )
+    assert "1 email(s) marked as sent." in response.content.decode()
+    stuck.refresh_from_db()
+    assert (stuck.state, stuck.sent_at is not None) == ("sent", True)
+    assert EmailNotification.objects.get(pk=failed.pk).state == "pending"
+
+    # The state is no field a reviewer can type into.
+    page = client.get(f"{changelist}{stuck.pk}/change/").content.decode()
+    assert 'name="state"' not in page

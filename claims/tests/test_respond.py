@@ -117,3 +117,17 @@ def test_respond_is_403_for_incentives_user_and_404_for_another_partner(client, 
 
 def test_respond_get_is_405(client_a, waiting):
     assert client_a.get(reverse("claims:respond", args=[waiting.pk])).status_code == 405
+
+
+def test_respond_six_files_and_a_nul_comment_are_refused_on_the_page(client_a, waiting):
+    files = [SimpleUploadedFile(f"p{n}.pdf", PDF_BYTES, content_type="application/pdf") for n in range(6)]
+    response = client_a.post(reverse("claims:respond", args=[waiting.pk]), {"comment": "ok", "files": files})
+    assert response.status_code == 400
+    assert "You can add at most 5 files to an answer." in response.content.decode()
+
+    response = _respond(client_a, waiting, comment="bad\x00byte")
+    assert response.status_code == 400
+    assert "Null characters are not allowed." in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == ClaimStatus.ACTION_REQUIRED
+    assert not PoeDocument.objects.filter(in_response=True).exists() and not PendingUpload.objects.exists()
