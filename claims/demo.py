@@ -134,7 +134,9 @@ def _claim_create(name, location, tenant, product, status, *, now, reviewer):
         uploaded_by=admin,
     )
     document.file.save("statement-of-work.pdf", ContentFile(POE_PDF), save=True)
-    claim_event_record(claim=claim, actor="partner", user=admin, action="submitted", new_status="submitted")
+    claim_event_record(
+        claim=claim, actor="partner", user=admin, action=ClaimEvent.Action.SUBMITTED, new_status=ClaimStatus.SUBMITTED
+    )
     if status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
         association = Association.objects.create(
             partner=location.partner,

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from associations.models import Membership
+from claims.models import ClaimEvent, ClaimStatus
 from claims.templatetags.lifecycle import reason_label
 from claims.tokens import opt_out_token_make
 
@@ -74,7 +75,7 @@ def customer_notified_email(claim):
 
 
 def action_required_email(claim):
-    event = _last_event(claim, "information_requested")
+    event = _last_event(claim, ClaimEvent.Action.INFORMATION_REQUESTED)
     return _message(
         "action_required",
         {
@@ -114,14 +115,14 @@ def opted_out_email(claim):
 
 
 ENDED_BECAUSE = {
-    "disassociated": "your organization ended the association",
-    "replaced": "another partner's approved claim replaced it",
-    "subscription_ended": "the customer's subscription ended",
+    ClaimEvent.Action.DISASSOCIATED: "your organization ended the association",
+    ClaimEvent.Action.REPLACED: "another partner's approved claim replaced it",
+    ClaimEvent.Action.SUBSCRIPTION_ENDED: "the customer's subscription ended",
 }
 
 
 def ended_email(claim):
-    event = claim.events.filter(new_status="ended").order_by("-created_at", "-pk").first()
+    event = claim.events.filter(new_status=ClaimStatus.ENDED).order_by("-created_at", "-pk").first()
     return _message(
         "ended",
         {
