@@ -3,15 +3,14 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Where the embedded defaults keep their data (cpor/settings.py), the embedded PostgreSQL's included.
+VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 
 .PHONY: run test install install-test services lint migrations-check clean bench
 
+# Migrate, demo data, then web, worker and beat; without DATABASE_URL on the embedded PostgreSQL in var/postgres.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving http://127.0.0.1:$(PORT) with a Celery worker and beat. Ctrl-C stops all three."
-	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+	@PORT=$(PORT) scripts/run
 
 test: install-test services lint migrations-check
 	$(BIN)/pytest
@@ -52,5 +51,7 @@ lint: install-test
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# A running embedded PostgreSQL is stopped before its data goes.
 clean:
-	rm -rf $(VENV) var staticfiles
+	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/embedded_pg.py stop $(VAR_DIR)/postgres $(VAR_DIR)/test-postgres; fi
+	rm -rf $(VENV) $(VAR_DIR) staticfiles
