@@ -12,8 +12,10 @@ VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 run: install
 	@PORT=$(PORT) scripts/run
 
+# scripts/ensure-services wrote the URL of the PostgreSQL the tests use: a server on 127.0.0.1:5432 where one
+# answers, else the embedded one in var/test-postgres.
 test: install-test services lint migrations-check
-	$(BIN)/pytest
+	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest
 
 # The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
 # first, then every bench/*.py script with a main. See bench/README.md.
