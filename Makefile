@@ -3,18 +3,19 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Where the embedded defaults keep their data (cpor/settings.py), the embedded PostgreSQL's included.
+VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 
 .PHONY: run test install install-test services lint migrations-check clean bench
 
+# Migrate, demo data, then web, worker and beat; without DATABASE_URL on the embedded PostgreSQL in var/postgres.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving http://127.0.0.1:$(PORT) with a Celery worker and beat. Ctrl-C stops all three."
-	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) --procfile Procfile
+	@PORT=$(PORT) scripts/run
 
+# scripts/ensure-services wrote the URL of the PostgreSQL the tests use: a server on 127.0.0.1:5432 where one
+# answers, else the embedded one in var/test-postgres.
 test: install-test services lint migrations-check
-	$(BIN)/pytest
+	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest
 
 # The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
 # first, then every bench/*.py script with a main. See bench/README.md.
@@ -50,8 +51,13 @@ lint: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
+# Compares the models with the migration files: no database needed, so no warning when none answers (the
+# embedded PostgreSQL is up only under make run).
 migrations-check: install
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -W "ignore:Got an error checking a consistent migration history:RuntimeWarning" \
+	  manage.py makemigrations --check --dry-run
 
+# A running embedded PostgreSQL is stopped before its data goes.
 clean:
-	rm -rf $(VENV) var staticfiles
+	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/embedded_pg.py stop $(VAR_DIR)/postgres $(VAR_DIR)/test-postgres; fi
+	rm -rf $(VENV) $(VAR_DIR) staticfiles

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -45,6 +46,14 @@ def _wait_for(check, *, seconds, what):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not come up within {seconds}s")
+
+
+def database_url(name):
+    """A URL of database ``name`` on the test server, for a process of its own: a socket directory (the embedded
+    PostgreSQL) is percent-encoded as the host, which is how cpor.env reads it."""
+    db = settings.DATABASES["default"]
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"] or "", safe="")
+    return f"postgres://{user}:{password}@{quote(db['HOST'] or '127.0.0.1', safe='')}:{db['PORT'] or 5432}/{name}"
 
 
 def _stop(process):
@@ -120,12 +129,11 @@ def celery_worker(transactional_db, tmp_path):
     """
     broker = settings.CELERY_BROKER_URL
     redis.Redis.from_url(broker).flushdb()
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpor.test_settings",
         "TEST_S3_PORT": str(S3_PORT),
-        "TEST_DATABASE_URL": (f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"),
+        "TEST_DATABASE_URL": database_url(settings.DATABASES["default"]["NAME"]),
         "TEST_CELERY_BROKER_URL": broker,
         "TEST_EMAIL_DIR": str(tmp_path / "mail"),
     }

@@ -50,20 +50,22 @@ def env_list(name, default=()):
 
 
 def env_database(name, default):
-    """Parse a database URL (``postgres://user@host:5432/db`` or ``sqlite:///path``)."""
+    """Parse a PostgreSQL URL: ``postgres://user:password@host:5432/db``, or a percent-encoded socket directory as
+    the host (``postgres://user@%2Fpath%2Fto%2Fsocketdir/db``)."""
     import dj_database_url
 
     raw = os.environ.get(name) or default
     scheme = urlsplit(raw).scheme
-    if scheme not in {"postgres", "postgresql", "sqlite"}:
+    if scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(
-            f"{name} must be a postgres:// or sqlite:// URL (got scheme {scheme!r} in {_redact(raw)!r})"
+            f"{name} must be a postgres:// URL, PostgreSQL being the only database (got scheme {scheme!r} in "
+            f"{_redact(raw)!r})"
         )
     try:
         config = dj_database_url.parse(raw)
     except Exception as exc:  # dj-database-url raises several types for bad URLs
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
-    if config["ENGINE"] != "django.db.backends.sqlite3" and not config.get("NAME"):
+    if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} must name a database (got {_redact(raw)!r})")
     try:
         int(config.get("PORT") or 0)

@@ -1,10 +1,12 @@
 """Settings for CPOR claims, read from the environment.
 
-Defaults make a fresh checkout run with no services (SQLite, local files, a file-system Celery broker, emails
-written to ``var/mail``). Every variable is listed in the README's settings table.
+Defaults make a fresh checkout run with no service but the embedded PostgreSQL that ``make run`` starts in
+``var/postgres`` (local files, a file-system Celery broker, emails written to ``var/mail``). Every variable is
+listed in the README's settings table.
 """
 
 from pathlib import Path
+from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -73,22 +75,15 @@ TEMPLATES = [
 
 # Database ---------------------------------------------------------------------------------------------------------
 
-DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cpor.sqlite3'}")}
-# Read (and checked) whatever the database, so a typo fails at start-up rather than only on PostgreSQL.
-CONN_MAX_AGE = env_int("CONN_MAX_AGE", 600, minimum=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # The embedded default runs web, worker and beat against one file: WAL lets readers and a writer work
-    # side by side, and IMMEDIATE transactions take the write lock up front instead of failing half-way.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    # Persistent connections: measured here, CONN_MAX_AGE=0 costs about 6x throughput.
-    DATABASES["default"]["CONN_MAX_AGE"] = CONN_MAX_AGE
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Without DATABASE_URL: the embedded PostgreSQL that `make run` starts (scripts/run), on its Unix socket in
+# var/postgres, so that manage.py commands reach it too. dj-database-url reads a percent-encoded host as the
+# socket's directory. (Where that path is too long for a socket the server puts it elsewhere; `make run` then
+# exports the exact DATABASE_URL to its processes.)
+_embedded_database_url = f"postgres://postgres@{quote(str(VAR_DIR.resolve() / 'postgres'), safe='')}/cpor"
+DATABASES = {"default": env_database("DATABASE_URL", _embedded_database_url)}
+# Persistent connections: measured here, CONN_MAX_AGE=0 costs about 6x throughput.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth -------------------------------------------------------------------------------------------------------------

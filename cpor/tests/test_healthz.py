@@ -3,9 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection
 
+from conftest import database_url
 from cpor.tests.test_settings_env import deployment_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,21 +81,15 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
     assert "<p>database unavailable</p>" in content
 
 
-def _url(database_name):
-    database = settings.DATABASES["default"]
-    host = f"{database['HOST']}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}:{database['PASSWORD']}@{host}/{database_name}"
-
-
 def test_healthz_is_ok_in_a_fresh_process_whose_database_answers(tmp_path, django_db_setup):
     # The control for the test above: the same process on the migrated test database.
-    status, content = _healthz_in_a_fresh_process(tmp_path, _url(connection.settings_dict["NAME"]))
+    status, content = _healthz_in_a_fresh_process(tmp_path, database_url(connection.settings_dict["NAME"]))
     assert status == 200
     assert "<p>ok</p>" in content
 
 
 def test_healthz_is_503_when_the_database_has_no_schema(tmp_path):
     # The server answers but the application's tables are not there (an unmigrated database): not healthy.
-    status, content = _healthz_in_a_fresh_process(tmp_path, _url("postgres"))
+    status, content = _healthz_in_a_fresh_process(tmp_path, database_url("postgres"))
     assert status == 503
     assert "<p>database unavailable</p>" in content

@@ -195,22 +195,55 @@ def test_settings_smtps_email_url_uses_implicit_tls_on_465(tmp_path):
     assert (options["port"], options["use_ssl"], options["use_tls"]) == (465, True, False)
 
 
-def test_settings_defaults_need_no_service(tmp_path):
+def test_settings_defaults_need_no_service_but_the_embedded_postgres(tmp_path):
     values = settings_of(
         tmp_path,
-        "[settings.DEBUG, settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'],"
-        " settings.CELERY_BROKER_URL, settings.MAILERS['default']['BACKEND'],"
-        " settings.STORAGES['default']['BACKEND']]",
+        "[settings.DEBUG, settings.DATABASES['default'], settings.CELERY_BROKER_URL,"
+        " settings.MAILERS['default']['BACKEND'], settings.STORAGES['default']['BACKEND']]",
     )
 
-    assert values == [
-        True,
-        "django.db.backends.sqlite3",
-        str(tmp_path / "var" / "cpor.sqlite3"),
+    debug, database, broker, mailer, storage = values
+    assert debug is True
+    # The socket of the PostgreSQL that `make run` starts in var/postgres (scripts/run).
+    assert {key: database[key] for key in ["ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"]} == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "cpor",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(tmp_path / "var" / "postgres"),
+        "PORT": "",
+    }
+    assert database["CONN_MAX_AGE"] == 600
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert [broker, mailer, storage] == [
         "filesystem://",
         "cpor.mail.EmlFileBackend",
         "django.core.files.storage.FileSystemStorage",
     ]
+
+
+def test_settings_default_database_socket_follows_a_var_dir_with_odd_characters(tmp_path):
+    var_dir = tmp_path / "my var #1%"
+
+    host = settings_of(tmp_path, "settings.DATABASES['default']['HOST']", CPOR_VAR_DIR=str(var_dir))
+
+    assert host == str(var_dir / "postgres")
+
+
+def test_settings_database_url_on_a_socket_directory_parses(tmp_path):
+    database = settings_of(
+        tmp_path, "settings.DATABASES['default']", DATABASE_URL="postgres://postgres@%2Frun%2Fpg%20x:5433/cpor"
+    )
+
+    assert [database["HOST"], database["PORT"], database["NAME"]] == ["/run/pg x", 5433, "cpor"]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///var/cpor.sqlite3", "sqlite://:memory:"])
+def test_settings_sqlite_database_url_is_refused_naming_it(tmp_path, url):
+    result = run_django(tmp_path, DATABASE_URL=url)
+
+    assert_fails_naming(result, "DATABASE_URL")
+    assert "postgres://" in result.stderr.strip().splitlines()[-1]
 
 
 def test_settings_production_passes_check_deploy_without_warnings(tmp_path):
