@@ -325,3 +325,13 @@ def test_outbox_add_rows_are_due_at_once_and_wake_a_sender(
     # The wake-up names the rows; it carries no countdown (the schedule is the row's).
     wake = [c for c in callbacks if getattr(c, "args", None) == ("email_notifications_send_task",)]
     assert [c.keywords for c in wake] == [{"notification_ids": [row.pk]}]
+
+
+def test_email_sweep_runs_every_30_seconds_in_beat():
+    from cpor.celery import app
+
+    assert app.conf.beat_schedule["emails-send-due"] == {"task": "claims.tasks.emails_send_due_task", "schedule": 30.0}
+    # The old requeue of pending emails is gone: no job but the sweep starts a send.
+    assert [entry["task"] for entry in app.conf.beat_schedule.values() if "email" in entry["task"]] == [
+        "claims.tasks.emails_send_due_task"
+    ]
