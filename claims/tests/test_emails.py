@@ -3,6 +3,7 @@
 batch, the same Message-ID on every attempt. Sending goes to a real SMTP server on loopback (aiosmtpd)."""
 
 import datetime
+import socket
 
 import pytest
 import time_machine
@@ -216,10 +217,13 @@ def test_email_refused_batch_waits_its_backoff_without_trying_every_row(partner_
 
 def test_email_server_down_is_transient_for_the_whole_batch(partner_a, m365_tenant, products, settings):
     rows = _partner_emails(partner_a, m365_tenant, products, 2)
+    with socket.socket() as sock:  # a loopback port nobody listens on once the socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},  # discard port: nothing listens
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 2},
         }
     }
 
