@@ -473,3 +473,32 @@ def test_validation_reads_a_stored_zip_bomb_by_ranges_and_refuses_it(
     assert claim.status == ClaimStatus.REJECTED
     assert any(reason.startswith("The POE file b.docx is not an allowed type") for reason in claim.rejection_reasons)
     assert 0 < sum(map(len, fetched)) < 300 * 1024
+
+
+@pytest.mark.django_db(transaction=True)
+def test_browser_uploader_lists_the_stored_name_and_the_refusal(page, partner_a, m365_tenant, products, zip_bomb):
+    import base64
+
+    from playwright.sync_api import expect
+
+    from claims.tests.test_wizard_browser import DROP_FILE, _contacts_step, _continue, _customer_step, _login_and_start
+
+    _login_and_start(page, partner_a.admin)
+    _customer_step(page, M365_CUSTOMER)
+    page.get_by_label("Microsoft 365").check()
+    _continue(page)
+    page.get_by_label("Name", exact=True).fill("Renamed proof")
+    _continue(page, "Create claim")
+    page.get_by_label("Yammer").check()
+    _continue(page)
+    _contacts_step(page)
+    expect(page.locator("#drop-zone")).to_have_attribute("data-ready", "true")
+
+    page.evaluate(DROP_FILE, ["invoice.hta", base64.b64encode(PDF).decode()])
+    expect(page.locator("#uploads li.done .upload-name")).to_have_text("invoice.hta.pdf")
+    page.evaluate(DROP_FILE, ["bomb.docx", base64.b64encode(zip_bomb).decode()])
+    expect(page.locator("#upload-errors")).to_contain_text(
+        "“bomb.docx” has too many parts or expands to too much data to be opened safely."
+    )
+    expect(page.locator("#uploads li")).to_have_count(1)
+    assert list(PendingUpload.objects.values_list("original_name", flat=True)) == ["invoice.hta.pdf"]
