@@ -2,6 +2,7 @@ import re
 import uuid
 
 from django.core.exceptions import ValidationError
+from django.utils.encoding import punycode
 
 # A DNS name of at least two labels, each 1-63 letters, digits or hyphens, not starting or ending with a hyphen.
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
@@ -9,7 +10,30 @@ MPN_ID_RE = re.compile(r"^[0-9]{6,10}$")
 
 
 def normalize_domain(value):
-    return (value or "").strip().lower().rstrip(".")
+    """A domain name as stored: lower case, no trailing dot, internationalized names in their IDNA (xn--) form."""
+    name = (value or "").strip().lower().rstrip(".")
+    if name.isascii():
+        return name
+    try:
+        return punycode(name)
+    except UnicodeError:
+        return name  # not a valid name: validate_domain_name says so
+
+
+def email_domain_within(email, domains):
+    """Whether ``email``'s domain is one of ``domains`` or a subdomain of one (``x.contoso.com`` is within
+    ``contoso.com``; ``evilcontoso.com`` and ``contoso.com.evil.example`` are not). Case and IDNA insensitive."""
+    local, at, domain = (email or "").rpartition("@")
+    if not (local and at):
+        return False
+    domain = normalize_domain(domain)
+    if not domain:
+        return False
+    for name in domains:
+        name = normalize_domain(name)
+        if name and (domain == name or domain.endswith("." + name)):
+            return True
+    return False
 
 
 def validate_domain_name(value):

@@ -55,7 +55,15 @@ def bench_env(database_url, *, var_dir=None):
     of the bench's own; the cache is Redis, as in production.
     """
     env = dict(os.environ)
-    for name in ("AWS_STORAGE_BUCKET_NAME", "EMAIL_URL", "CELERY_BROKER_URL", "BEHIND_PROXY", "CSRF_TRUSTED_ORIGINS"):
+    for name in (
+        "AWS_STORAGE_BUCKET_NAME",
+        "EMAIL_URL",
+        "CELERY_BROKER_URL",
+        "BEHIND_PROXY",
+        "TRUSTED_PROXIES",
+        "SECRET_KEY_FALLBACKS",
+        "CSRF_TRUSTED_ORIGINS",
+    ):
         env.pop(name, None)
     env.update(
         {

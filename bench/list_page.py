@@ -157,7 +157,7 @@ def _claims_insert(cursor, *, partner_id, location_id, count, workloads):
             (%(companies)s::text[])[1 + g %% 40] || ' ' || (%(topics)s::text[])[1 + (g / 40) %% 25] || ' ' || g,
             lower((%(companies)s::text[])[1 + (g / 7) %% 40]) || t.id || '.onmicrosoft.com',
             t.directory_id, t.id, 'microsoft_365', '["usage"]'::jsonb, '', '', '', 'Dana Customer', 'CIO',
-            'dana@customer.example', '', '', '', 'Pat Partner', 'claims@partner.example', '',
+            'dana@listbench-' || t.id || '.onmicrosoft.com', '', '', '', 'Pat Partner', 'claims@partner.example', '',
             s.status, g %% 17 = 0,
             timestamptz '2021-01-01' + g * interval '13 minutes',
             timestamptz '2021-01-01' + g * interval '13 minutes' + interval '1 day',

@@ -26,12 +26,14 @@ variant: a search, a filter, a sort, a deep page), it makes at most 12 SQL queri
 the floor's and /healthz's alongside) was a 200. Its ratio to /healthz is printed for information. The wizard
 is one SessionWizardView: a GET always opens step 1, the next steps are what Continue answers (the POST of the
 step before, with the run's earlier steps in the session). The customer's opt-out page allows 30 requests a
-minute per client address, so its requests come from several loopback addresses (127.x.y.z).
+minute per client address and 20 per link, so its requests come from several loopback addresses (127.x.y.z),
+each with the link of another notified claim, as many customers would.
 Exit status 1 when any bar fails.
 """
 
 import argparse
 import http.client
+import itertools
 import os
 import random
 import signal
@@ -54,6 +56,10 @@ PAGE_BAR = 2.0  # a page's median / the floor's
 VARIANT_BAR = 5.0  # a list variant's (search, filter, sort, deep page) median / the floor's
 QUERIES_BAR = 12
 RSS_BAR_MB = 300
+# The opt-out page's limits (claims.views): 30 requests a minute per client, 20 per link. A new loopback address
+# and another notified claim's link every OPT_OUT_SWITCH requests.
+OPT_OUT_SWITCH = 15
+OPT_OUT_LINKS = 200  # enough for 3,000 requests without using a link twice
 LOGIN = "alex@contoso-partners.example"
 PASSWORD = "cpor-demo-2026"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n" + b"%" * 2000
@@ -158,12 +164,13 @@ def targets_find():
     ended = claim_with(ClaimStatus.ENDED, 2)
     action = claim_with(ClaimStatus.ACTION_REQUIRED, 2)
     official = claim_with(ClaimStatus.OFFICIAL, 2)
-    notified = (
-        contoso.filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__gt=timezone.now())
-        .order_by("-submitted_at")
-        .first()
+    notified_claims = list(
+        contoso.filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__gt=timezone.now()).order_by(
+            "-submitted_at"
+        )[:OPT_OUT_LINKS]
     )
-    token = opt_out_token_make(submission_key=notified.submission_key, deadline=notified.opt_out_deadline)
+    notified = notified_claims[0]
+    tokens = [opt_out_token_make(submission_key=c.submission_key, deadline=c.opt_out_deadline) for c in notified_claims]
     # A bench customer with claims of its own (its products step shows held and pending products); Microsoft
     # Defender for Office 365 is free on every bench tenant.
     tenant = Tenant.objects.get(name="Bench customer 00002")
@@ -189,7 +196,7 @@ def targets_find():
     }
     return {
         "claims": {"ended": ended, "action_required": action, "official": official, "notified": notified},
-        "token": token,
+        "tokens": tokens,
         "wizard": wizard,
     }
 
@@ -217,8 +224,19 @@ def pages_plan(targets):
     for number, (name, _) in enumerate(STEPS, start=1):
         label = f"wizard {number} {name}" + (" (GET)" if number == 1 else " (Continue)")
         plan.append((label, "step", number, PAGE_BAR))
-    plan.append(("customer opt-out page (GET)", "optout", f"/customer/opt-out/{targets['token']}/", PAGE_BAR))
+    links = tuple(f"/customer/opt-out/{token}/" for token in targets["tokens"])
+    plan.append(("customer opt-out page (GET)", "optout", links, PAGE_BAR))
     return plan
+
+
+_opt_out_links_used = itertools.count()
+
+
+def _opt_out_link(links):
+    """The next link not used yet in this run (by the in-process requests or the HTTP ones: the limits' counts
+    last a minute), with its number; used again only after every other one (a small database has fewer)."""
+    number = next(_opt_out_links_used)
+    return number, links[number % len(links)]
 
 
 def wizard_prepare(request, targets, number):
@@ -293,14 +311,22 @@ def queries_count(plan, targets, *, rounds):
     for name, kind, detail, _ in plan:
         if kind == "step":
             call = wizard_prepare(request, targets, detail)
-        else:
-            # The opt-out page limits requests per address: one of its own, as for a customer.
-            own = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=address) if kind == "optout" else None
+        elif kind == "optout":
+            # Customers: a client of their own (another address) with another link every OPT_OUT_SWITCH requests.
+            state = {"n": 0, "client": None, "link": None}
+            prefix = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}"
 
-            def call(detail=detail, own=own):
-                if own is not None:
-                    response = own.get(detail)
-                    return response.status_code, response.content
+            def call(links=detail, state=state, prefix=prefix):
+                if state["n"] % OPT_OUT_SWITCH == 0:
+                    number, state["link"] = _opt_out_link(links)
+                    state["client"] = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=f"{prefix}.{1 + number % 254}")
+                state["n"] += 1
+                response = state["client"].get(state["link"])
+                return response.status_code, response.content
+
+        else:
+
+            def call(detail=detail):
                 return request("GET", detail)
 
         call()  # warms per-process caches (content types, templates)
@@ -434,17 +460,18 @@ def latency(port, plan, targets, *, warmup, requests, max_seconds):
         if kind == "step":
             call = wizard_prepare(client.request, targets, detail)
         elif kind == "optout":
-            # 30 requests a minute per address: a fresh loopback address every 20 requests.
-            state = {"n": 0, "client": None}
+            # A fresh loopback address with another link every OPT_OUT_SWITCH requests.
+            state = {"n": 0, "client": None, "link": None}
             prefix = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}"
 
-            def call(detail=detail, state=state, prefix=prefix):
-                if state["n"] % 20 == 0:
+            def call(links=detail, state=state, prefix=prefix):
+                if state["n"] % OPT_OUT_SWITCH == 0:
                     if state["client"] is not None:
                         state["client"].close()
-                    state["client"] = HttpClient(port, source_address=(f"{prefix}.{1 + state['n'] // 20}", 0))
+                    number, state["link"] = _opt_out_link(links)
+                    state["client"] = HttpClient(port, source_address=(f"{prefix}.{1 + number % 254}", 0))
                 state["n"] += 1
-                return state["client"].request("GET", detail)
+                return state["client"].request("GET", state["link"])
 
         else:
 

@@ -2,11 +2,12 @@
 and clean; they never write."""
 
 from django import forms
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
 from associations.models import Activity, PartnerLocation, Product, SolutionArea, Tenant, TenantDomain
-from associations.validators import normalize_domain, parse_guid, validate_domain_name
+from associations.validators import email_domain_within, normalize_domain, parse_guid, validate_domain_name
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
 from claims.uploads import POE_MAX_FILES, poe_check
@@ -73,10 +74,14 @@ class CustomerForm(forms.Form):
         directory_id, domain = cleaned.get("directory_id"), cleaned.get("domain")
         if directory_id is None:
             return cleaned
-        # One query: the tenant, and whether the domain is one of its names.
+        # One query: the tenant, whether the domain is one of its names, and all its names (the contacts step
+        # checks the customer's addresses against them).
         tenant = (
             Tenant.objects.filter(directory_id=directory_id)
-            .annotate(domain_matches=Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"), name=domain or "")))
+            .annotate(
+                domain_matches=Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"), name=domain or "")),
+                domain_names=ArraySubquery(TenantDomain.objects.filter(tenant=OuterRef("pk")).values("name")),
+            )
             .first()
         )
         if tenant is None:
@@ -252,7 +257,12 @@ class ProductsForm(forms.Form):
 
 
 class ContactsForm(forms.Form):
-    """Step 5: the customer's contact, the technical contact (Dynamics 365) and your company's contact."""
+    """Step 5: the customer's contact, the technical contact (Dynamics 365) and your company's contact.
+
+    The customer's notice (with the opt-out link) goes to the customer contact and, for Dynamics 365, to the
+    technical contact: their addresses must be at one of the tenant's domains or a subdomain of one (SPEC §5), so
+    that the partner cannot send it to an inbox of its own choosing. Automatic validation checks the same again.
+    """
 
     customer_contact_name = forms.CharField(label="Contact name", max_length=200)
     customer_contact_title = forms.CharField(label="Title", max_length=200)
@@ -271,9 +281,15 @@ class ContactsForm(forms.Form):
         "partner_contact_email": "Enter your company's contact email address.",
     }
 
-    def __init__(self, *args, needs_technical_contact=False, **kwargs):
+    # Fields whose address receives the customer's notice.
+    AT_CUSTOMER = ("customer_contact_email", "technical_contact_email")
+
+    def __init__(self, *args, needs_technical_contact=False, tenant=None, domain="", **kwargs):
         super().__init__(*args, **kwargs)
         self.needs_technical_contact = needs_technical_contact
+        # The tenant of step 1 (with its ``domain_names``) and the domain name the partner entered there.
+        self.tenant_domains = getattr(tenant, "domain_names", None)
+        self.domain = domain
         if needs_technical_contact:
             self.fields["technical_contact_name"] = forms.CharField(label="Technical contact name", max_length=200)
             self.fields["technical_contact_title"] = forms.CharField(label="Title", max_length=200)
@@ -282,6 +298,31 @@ class ContactsForm(forms.Form):
             field.error_messages["required"] = self.REQUIRED[name]
             if isinstance(field, forms.EmailField):
                 field.error_messages["invalid"] = "Enter a valid email address, like name@example.com."
+        if self.tenant_domains is not None and self.domain:
+            for name in self.AT_CUSTOMER:
+                if name in self.fields:
+                    self.fields[name].help_text = (
+                        f"An address at {self.domain} or another of the customer's domains, or a subdomain of one: "
+                        "the customer's notice goes to it."
+                    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.tenant_domains is None:
+            return cleaned  # no customer yet (step 1 is checked again before anything is saved)
+        for name in self.AT_CUSTOMER:
+            email = cleaned.get(name)
+            if email and not email_domain_within(email, self.tenant_domains):
+                self.add_error(
+                    name,
+                    ValidationError(
+                        "Enter an address at the customer's domain (%(domain)s or a subdomain of one of its "
+                        "domains): the customer's notice goes to this address.",
+                        code="not_at_customer",
+                        params={"domain": self.domain or "the domain of step 1"},
+                    ),
+                )
+        return cleaned
 
     def group(self, *names):
         return [self[name] for name in names if name in self.fields]

@@ -30,9 +30,17 @@ def opt_out_token_read(token, *, now=None):
     """The submission key (a UUID) the token was made for; raises TokenInvalid or TokenExpired."""
     try:
         payload = signing.loads(token, salt=SALT)
-        key = uuid.UUID(hex=payload["k"])
-        expires = int(payload["e"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        if not isinstance(payload, dict) or set(payload) != {"k", "e"}:
+            raise ValueError("not an opt-out payload")
+        key, expires = payload["k"], payload["e"]
+        # Only the shapes opt_out_token_make writes: a 32-digit hex key and a whole number of seconds (a JSON
+        # 1e400 would be a float infinity, which int() cannot take).
+        if not isinstance(key, str) or type(expires) is not int:
+            raise ValueError("not an opt-out payload")
+        key = uuid.UUID(hex=key)
+    except (signing.BadSignature, ValueError) as exc:
+        # BadSignature covers a bad signature, a malformed token and SECRET_KEY_FALLBACKS no longer holding the
+        # key it was signed with (Signer checks the current key, then each fallback).
         raise TokenInvalid(str(exc)) from exc
     now = now or timezone.now()
     if now.timestamp() > expires:

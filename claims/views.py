@@ -1,4 +1,5 @@
 import csv
+import logging
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -295,8 +296,6 @@ def poe_template(request):
 
 # --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
 
-# Per client IP: enough for a person clicking around, too few to guess tokens.
-OPT_OUT_RATE = "30/m"
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 36
 
 
@@ -442,11 +441,41 @@ def claim_usage_csv_view(request, claim_id):
     return response
 
 
+# Per client (behind the configured proxies, cpor/clientip.py): enough for a person clicking around, too few to
+# guess tokens. Per link: a customer and their mail scanners open it a few times; many addresses hammering one link
+# are stopped too. Checked in that order, so one client's junk never counts against a real customer's link.
+OPT_OUT_CLIENT_RATE = "30/m"
+OPT_OUT_LINK_RATE = "20/m"
+logger = logging.getLogger(__name__)
+
+
+def _opt_out_limited(request, token):
+    """Whether this request to the customer's page is over a limit (per client, then per link).
+
+    Fails open: django-ratelimit lets the cache's own errors through (redis's ConnectionError when Redis is down),
+    and a customer must never get a 500 for that: the request goes through and the failure is logged.
+    """
+    try:
+        return is_ratelimited(
+            request, group="customer-opt-out", key="ip", rate=OPT_OUT_CLIENT_RATE, method=ALL, increment=True
+        ) or is_ratelimited(
+            request,
+            group="customer-opt-out-link",
+            key=lambda group, request: token,
+            rate=OPT_OUT_LINK_RATE,
+            method=ALL,
+            increment=True,
+        )
+    except Exception as exc:  # each cache backend raises its own client's errors
+        logger.warning("Opt-out rate limit not checked, request let through: the cache failed (%r)", exc)
+        return False
+
+
 def customer_opt_out(request, token):
     """The customer's page (SPEC §7): no login; GET shows the request, only POST opts out."""
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    if is_ratelimited(request, group="customer-opt-out", key="ip", rate=OPT_OUT_RATE, method=ALL, increment=True):
+    if _opt_out_limited(request, token):
         return render(request, "claims/optout_limited.html", status=429)
     try:
         key, expires = opt_out_token_read(token)

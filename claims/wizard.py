@@ -146,8 +146,13 @@ class ClaimWizard(SessionWizardView):
                 "activities": activity.get("activities", []),
             }
         if step == "contacts":
+            customer = self.get_cleaned_data_for_step("customer") or {}
             products = (self.get_cleaned_data_for_step("products") or {}).get("products", [])
-            return {"needs_technical_contact": any(product.is_dynamics for product in products)}
+            return {
+                "needs_technical_contact": any(product.is_dynamics for product in products),
+                "tenant": customer.get("tenant"),
+                "domain": customer.get("domain", ""),
+            }
         if step == "poe":
             return {"partner": partner, "wizard_key": self.submission_key}
         return {}

@@ -49,6 +49,21 @@ def env_list(name, default=()):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_networks(name, default=()):
+    """Comma-separated IP addresses or networks (``10.0.0.0/8``, ``::1``), as ``ipaddress`` networks."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8, separated by commas (got {item!r})"
+            ) from None
+    return networks
+
+
 def env_database(name, default):
     """Parse a PostgreSQL URL: ``postgres://user:password@host:5432/db``, or a percent-encoded socket directory as
     the host (``postgres://user@%2Fpath%2Fto%2Fsocketdir/db``)."""

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cpor.env import env_bool, env_database, env_email, env_int, env_list, env_str
+from cpor.env import env_bool, env_database, env_email, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CPOR_VAR_DIR", str(BASE_DIR / "var")))
@@ -22,6 +22,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-development-key-only-for-DEBUG-mode-0123456789abcdef"
+# Earlier secret keys, still accepted when checking signatures (customers' opt-out links, sessions) so that a key
+# can be rotated without breaking the links already emailed; remove a key once its links have expired.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -206,6 +209,13 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, m
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+# The reverse proxies whose X-Forwarded-For is believed (cpor/clientip.py): the client is the right-most address
+# in it that is not one of them. Without any, REMOTE_ADDR is the client and X-Forwarded-For is ignored (anyone can
+# send one). BEHIND_PROXY alone means a proxy on this machine.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"] if SECURE_PROXY_SSL_HEADER else [])
+# django-ratelimit's "ip" key is that client; a limit the cache cannot count lets the request through.
+RATELIMIT_IP_META_KEY = "cpor.clientip.ratelimit_ip"
+RATELIMIT_FAIL_OPEN = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

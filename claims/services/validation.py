@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Subquery
 from django.utils import timezone
 
 from associations.models import Association, Program, SolutionArea, Tenant, TenantDomain, TenantLicense
-from associations.validators import normalize_domain
+from associations.validators import email_domain_within, normalize_domain
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, RejectionReason, item_key, item_keys_q
 from claims.services.jobs import task_send
 from claims.services.transitions import claims_transition
@@ -65,7 +65,8 @@ class _ValidationFacts:
     """What the rules of SPEC §5 read, for a whole batch of claims (see ``_validation_facts``)."""
 
     tenants: dict  # directory_id -> Tenant
-    domains: set  # (tenant_id, domain name)
+    domains: set  # (tenant_id, domain name) of every domain of the batch's tenants
+    tenant_domains: dict  # tenant_id -> [domain name, ...]
     licences: set  # (tenant_id, product_id)
     held: dict  # item key -> [partner_id of an active association, ...]
     pending: dict  # item key -> [(partner_id, item_id, claim_id) of an open claim's item, ...]
@@ -74,15 +75,16 @@ class _ValidationFacts:
 
 def _validation_facts(claims):
     """Read everything the rules need for ``claims`` (items and documents prefetched) in a fixed number of queries,
-    whatever the batch size: tenants, their matching domains, licences, active associations and open claims' items
+    whatever the batch size: tenants, their domains, licences, active associations and open claims' items
     for every item key of the batch (superset filters; the rules match exact keys), and the POE types."""
     directory_ids = {c.directory_id for c in claims}
     tenants = {t.directory_id: t for t in Tenant.objects.filter(directory_id__in=directory_ids)}
-    domains = set(
-        TenantDomain.objects.filter(
-            tenant__directory_id__in=directory_ids, name__in={normalize_domain(c.domain) for c in claims}
-        ).values_list("tenant_id", "name")
-    )
+    # Every domain of these tenants, not only the claims' own: the contacts' addresses must be at one of them.
+    # A tenant has a handful.
+    domains = set(TenantDomain.objects.filter(tenant__directory_id__in=directory_ids).values_list("tenant_id", "name"))
+    tenant_domains = {}
+    for tenant_id, name in sorted(domains):
+        tenant_domains.setdefault(tenant_id, []).append(name)
     tenant_of_claim = {c.pk: tenants[c.directory_id].pk for c in claims if c.directory_id in tenants}
     items = [i for c in claims if c.pk in tenant_of_claim for i in c.items.all()]
 
@@ -111,7 +113,7 @@ def _validation_facts(claims):
         ).values_list("program", "tenant_id", "product_id", "subscription_id", "claim__partner_id", "pk", "claim_id"):
             pending.setdefault(item_key(program, t_id, product_id, sub_id), []).append((partner_id, item_id, claim_id))
     poe_types = _poe_content_types([d for c in claims for d in c.documents.all()])
-    return _ValidationFacts(tenants, domains, licences, held, pending, poe_types)
+    return _ValidationFacts(tenants, domains, tenant_domains, licences, held, pending, poe_types)
 
 
 def _claim_problems(claim, *, facts, closed, today):
@@ -181,20 +183,32 @@ def _claim_problems(claim, *, facts, closed, today):
             elif item.pk in mine_pending:
                 reasons.append(f"{item.product.name} is already claimed in another open claim of your organization.")
 
-    reasons += _contact_problems(claim, needs_technical=any(i.product.is_dynamics for i in items))
+    reasons += _contact_problems(
+        claim,
+        needs_technical=any(i.product.is_dynamics for i in items),
+        tenant_domains=facts.tenant_domains.get(tenant_id, []) if tenant else None,
+    )
     reasons += _poe_problems(list(claim.documents.all()), facts.poe_types)
     return tenant, reasons, competing_ids, others
 
 
-def _contact_problems(claim, *, needs_technical):
+def _contact_problems(claim, *, needs_technical, tenant_domains):
+    """The contacts complete and valid; the customer's contacts at the customer's domains (SPEC §5).
+
+    The opt-out notice goes to the customer contact and, for Dynamics 365, to the technical contact too: both
+    addresses must be at one of the tenant's domains or a subdomain of one, so the partner who benefits cannot
+    send the customer's notice to an inbox of its own choosing. ``tenant_domains`` is None when the tenant is
+    unknown (that is a reason of its own).
+    """
     contacts = [
         (
             "The customer contact's",
             claim.customer_contact_name,
             claim.customer_contact_title,
             claim.customer_contact_email,
+            True,
         ),
-        ("Your company's contact", claim.partner_contact_name, None, claim.partner_contact_email),
+        ("Your company's contact", claim.partner_contact_name, None, claim.partner_contact_email, False),
     ]
     if needs_technical:
         contacts.insert(
@@ -204,10 +218,11 @@ def _contact_problems(claim, *, needs_technical):
                 claim.technical_contact_name,
                 claim.technical_contact_title,
                 claim.technical_contact_email,
+                True,
             ),
         )
     reasons = []
-    for who, name, title, email in contacts:
+    for who, name, title, email, at_customer in contacts:
         if not (name or "").strip():
             reasons.append(f"{who} name is missing.")
         if title is not None and not (title or "").strip():
@@ -219,6 +234,12 @@ def _contact_problems(claim, *, needs_technical):
                 validate_email(email)
             except ValidationError:
                 reasons.append(f"{who} email address {email} is not valid.")
+            else:
+                if at_customer and tenant_domains is not None and not email_domain_within(email, tenant_domains):
+                    reasons.append(
+                        f"{who} email address {email} must be at the customer's domain ({claim.domain} or a "
+                        "subdomain of one of its domains)."
+                    )
     return reasons
 
 

@@ -33,6 +33,8 @@ def claim_make(
     """A claim of ``actor`` (a PartnerActor) for ``products`` (Microsoft 365 workloads) or ``subscriptions``
     (Business Applications, one item per subscription and program), in ``status``."""
     now = timezone.now()
+    # The customer's contacts are at the tenant's domain (SPEC §5).
+    primary_domain = tenant.primary_domain
     solution_area = SolutionArea.BUSINESS_APPLICATIONS if subscriptions else SolutionArea.MICROSOFT_365
     activities = (
         [Activity.USAGE]
@@ -51,14 +53,14 @@ def claim_make(
         "location": location or actor.location,
         "created_by": actor.admin,
         "name": name or f"Claim {next(_names)}",
-        "domain": tenant.primary_domain,
+        "domain": primary_domain,
         "directory_id": tenant.directory_id,
         "tenant": tenant,
         "solution_area": solution_area,
         "activities": activities,
         "customer_contact_name": "Dana Customer",
         "customer_contact_title": "IT director",
-        "customer_contact_email": "dana@customer.example",
+        "customer_contact_email": f"dana@{primary_domain}",
         "partner_contact_name": "Pat Partner",
         "partner_contact_email": f"claims@{actor.admin.email.split('@')[1]}",
         "status": status,
@@ -70,7 +72,7 @@ def claim_make(
         values.update(
             technical_contact_name="Toni Tech",
             technical_contact_title="CRM lead",
-            technical_contact_email="toni@customer.example",
+            technical_contact_email=f"toni@{primary_domain}",
         )
     if status in (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ENDED):
         values["customer_notified_at"] = now

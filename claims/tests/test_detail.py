@@ -50,7 +50,7 @@ def test_detail_shows_every_field_status_files_and_history(client_a, claim_a):
         "Usage",
         "Microsoft Teams",
         "OSU-Microsoft 365",
-        "Nancy, CIO, nancy@example.com",
+        "Nancy, CIO, nancy@northwindtraders.onmicrosoft.com",
         "Pat, pat@example.com",
         "Rolled out in May.",
         "Signed SOW.pdf",

@@ -60,7 +60,7 @@ def test_lifecycle_submit_to_official_with_real_worker(celery_worker, partner_a,
     # 3. The worker sends the customer's email, with the signed link.
     _wait_for(lambda: len(_messages(mail_dir)) == 1, seconds=30, what="the customer's email")
     (notice,) = _messages(mail_dir)
-    assert notice["To"] == "dana@customer.example"
+    assert notice["To"] == "dana@northwindtraders.onmicrosoft.com"
     assert notice["Subject"] == "Contoso Partners asks to be your partner of record"
     text = _text(notice)
     for expected in ["Contoso Partners (MPN ID 1000001)", "Microsoft Teams", "Yammer", "23:59:59"]:

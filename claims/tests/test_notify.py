@@ -36,7 +36,7 @@ def test_notify_customer_email_names_partner_products_deadline_and_link(
 
     message = _approve_and_send(claim, reviewer, mailoutbox)
 
-    assert message.to == ["dana@customer.example"]
+    assert message.to == ["dana@northwindtraders.onmicrosoft.com"]
     assert message.subject == "Contoso Partners asks to be your partner of record"
     # Monday 30 Nov (04:00 in New York): Tue 1 ... Mon 7 Dec, 23:59:59 EST.
     assert "Contoso Partners (MPN ID 1000001)" in message.body
@@ -63,7 +63,7 @@ def test_notify_dynamics_claim_also_emails_the_technical_contact(partner_a, revi
 
     message = _approve_and_send(claim, reviewer, mailoutbox)
 
-    assert message.to == ["dana@customer.example", "toni@customer.example"]
+    assert message.to == ["dana@adventureworks.onmicrosoft.com", "toni@adventureworks.onmicrosoft.com"]
     assert f"Dynamics 365 Field Service (subscription {bizapps_tenant.field_service_subscription.subscription_id})" in (
         message.body
     )
@@ -80,4 +80,4 @@ def test_notify_power_bi_claim_emails_only_the_customer_contact(partner_a, revie
         documents=(),
     )
 
-    assert _approve_and_send(claim, reviewer, mailoutbox).to == ["dana@customer.example"]
+    assert _approve_and_send(claim, reviewer, mailoutbox).to == ["dana@adventureworks.onmicrosoft.com"]

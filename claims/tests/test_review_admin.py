@@ -75,7 +75,7 @@ def test_admin_claim_page_is_read_only_with_buttons_and_poe_link(reviewer_client
     assert reverse("admin:claims_claim_request_information", args=[claim.pk]) in page
     document = claim.documents.get()
     assert reverse("admin:claims_claim_poe", args=[claim.pk, document.pk]) in page
-    assert "dana@customer.example" in page
+    assert "dana@northwindtraders.onmicrosoft.com" in page
 
 
 def test_admin_poe_link_is_short_lived_attachment(reviewer_client, claim):

@@ -14,8 +14,8 @@ from claims.models import Claim, ClaimEvent, ClaimItem, PendingUpload, PoeDocume
 from claims.services import PoeStorageError, claim_submit
 from claims.services.jobs import task_send
 from claims.tests.wizard_steps import (
+    BIZAPPS_CONTACTS,
     BIZAPPS_CUSTOMER,
-    CONTACTS,
     TECHNICAL,
     post_step,
     start,
@@ -89,7 +89,7 @@ def _walk_bizapps(client, products, bizapps_tenant, activity, *, product_codes, 
     if chosen:
         data["subscription_d365-sales"] = str(chosen.subscription_id)
     assert _step(post_step(client, "products", data)) == "contacts"
-    assert _step(post_step(client, "contacts", {**CONTACTS, **TECHNICAL})) == "poe"
+    assert _step(post_step(client, "contacts", {**BIZAPPS_CONTACTS, **TECHNICAL})) == "poe"
     upload(client)
     assert _step(post_step(client, "poe", {})) == "review"
     return key

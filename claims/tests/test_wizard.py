@@ -9,6 +9,7 @@ from associations.models import Association, PartnerLocation
 from associations.tests.fixtures import make_subscription, make_tenant
 from claims.models import Claim, ClaimItem
 from claims.tests.wizard_steps import (
+    BIZAPPS_CONTACTS,
     BIZAPPS_CUSTOMER,
     CONTACTS,
     M365_CUSTOMER,
@@ -383,15 +384,15 @@ def test_contacts_step_technical_contact_only_for_dynamics(wizard, products, biz
     response = post_step(wizard, "products", {"products": [str(products["d365-field-service"].pk)]})
     html = response.content.decode()
     assert '<label for="id_contacts-technical_contact_name">Technical contact name</label>' in html
-    response = post_step(wizard, "contacts", CONTACTS)
+    response = post_step(wizard, "contacts", BIZAPPS_CONTACTS)
     assert response.context["form"].errors == {
         "technical_contact_name": ["Enter the customer's technical contact name."],
         "technical_contact_title": ["Enter the technical contact's title."],
         "technical_contact_email": ["Enter the technical contact's email address."],
     }
-    response = post_step(wizard, "contacts", {**CONTACTS, **TECHNICAL, "technical_contact_email": "tom"})
+    response = post_step(wizard, "contacts", {**BIZAPPS_CONTACTS, **TECHNICAL, "technical_contact_email": "tom"})
     assert _errors(response, "technical_contact_email") == ["Enter a valid email address, like name@example.com."]
-    assert _step(post_step(wizard, "contacts", {**CONTACTS, **TECHNICAL})) == "poe"
+    assert _step(post_step(wizard, "contacts", {**BIZAPPS_CONTACTS, **TECHNICAL})) == "poe"
 
 
 # --- Back ------------------------------------------------------------------------------------------------------

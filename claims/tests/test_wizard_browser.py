@@ -10,7 +10,15 @@ from playwright.sync_api import expect
 
 from associations.tests.fixtures import PASSWORD
 from claims.models import Claim, PendingUpload, PoeDocument
-from claims.tests.wizard_steps import BIZAPPS_CUSTOMER, CONTACTS, M365_CUSTOMER, PDF, TECHNICAL, docx_bytes
+from claims.tests.wizard_steps import (
+    BIZAPPS_CONTACTS,
+    BIZAPPS_CUSTOMER,
+    CONTACTS,
+    M365_CUSTOMER,
+    PDF,
+    TECHNICAL,
+    docx_bytes,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,12 +44,12 @@ def _customer_step(page, customer):
     _continue(page)
 
 
-def _contacts_step(page, *, technical=False):
+def _contacts_step(page, *, contacts=CONTACTS, technical=False):
     expect(page.get_by_role("heading", level=2)).to_have_text("Contacts")
     group = page.get_by_role("group", name="Customer contact")
-    group.get_by_label("Contact name").fill(CONTACTS["customer_contact_name"])
-    group.get_by_label("Title").fill(CONTACTS["customer_contact_title"])
-    group.get_by_label("Email").fill(CONTACTS["customer_contact_email"])
+    group.get_by_label("Contact name").fill(contacts["customer_contact_name"])
+    group.get_by_label("Title").fill(contacts["customer_contact_title"])
+    group.get_by_label("Email").fill(contacts["customer_contact_email"])
     if technical:
         group = page.get_by_role("group", name="Technical contact (Dynamics 365)")
         group.get_by_label("Technical contact name").fill(TECHNICAL["technical_contact_name"])
@@ -50,8 +58,8 @@ def _contacts_step(page, *, technical=False):
     else:
         expect(page.get_by_role("group", name="Technical contact (Dynamics 365)")).to_have_count(0)
     group = page.get_by_role("group", name="Your company's contact")
-    group.get_by_label("Contact name").fill(CONTACTS["partner_contact_name"])
-    group.get_by_label("Email").fill(CONTACTS["partner_contact_email"])
+    group.get_by_label("Contact name").fill(contacts["partner_contact_name"])
+    group.get_by_label("Email").fill(contacts["partner_contact_email"])
     _continue(page)
 
 
@@ -131,7 +139,7 @@ def test_browser_business_applications_usage_and_pre_sales_with_two_subscription
     chosen = bizapps_tenant.sales_subscriptions[0]
     subscription.select_option(str(chosen.subscription_id))
     _continue(page)
-    _contacts_step(page, technical=True)
+    _contacts_step(page, contacts=BIZAPPS_CONTACTS, technical=True)
     _upload_with_input(page, "sow.docx", docx_bytes(), "application/octet-stream")
     _continue(page)
     claim = _submit(page)
@@ -164,7 +172,7 @@ def test_browser_revenue_association_claim(page, partner_a, bizapps_tenant, prod
     _continue(page, "Create claim")
     page.get_by_label("Dynamics 365 Field Service").check()
     _continue(page)
-    _contacts_step(page, technical=True)
+    _contacts_step(page, contacts=BIZAPPS_CONTACTS, technical=True)
     _upload_with_input(page, "proof.pdf", PDF)
     _continue(page)
     expect(page.get_by_text("Sam Seller")).to_be_visible()

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from associations.models import Association, Program
 from claims.models import Claim
 from claims.tests.wizard_steps import (
+    BIZAPPS_CONTACTS,
     BIZAPPS_CUSTOMER,
     CONTACTS,
     M365_CUSTOMER,
@@ -58,7 +59,7 @@ def _bizapps_steps(products, subscription):
             },
             "contacts",
         ),
-        ("contacts", {**CONTACTS, **TECHNICAL}, "poe"),
+        ("contacts", {**BIZAPPS_CONTACTS, **TECHNICAL}, "poe"),
         ("poe", {}, "review"),
     ]
 

@@ -69,6 +69,8 @@ BIZAPPS_CUSTOMER = {
     "domain": "adventure-works.example",
     "directory_id": "5e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
 }
+# The customer's contacts are at one of the tenant's domains (SPEC §5): Northwind Traders' for M365_CUSTOMER,
+# Adventure Works' for BIZAPPS_CUSTOMER.
 CONTACTS = {
     "customer_contact_name": "Nancy Davolio",
     "customer_contact_title": "CIO",
@@ -81,6 +83,7 @@ TECHNICAL = {
     "technical_contact_title": "IT lead",
     "technical_contact_email": "tom@adventure-works.example",
 }
+BIZAPPS_CONTACTS = {**CONTACTS, "customer_contact_email": "nancy@adventure-works.example"}
 
 
 def walk_m365(client, products, *, comments="", name="Northwind M365"):
@@ -106,19 +109,20 @@ def submit(client, key, comments=""):
 def make_claim(actor, tenant, products, *, status=Claim.Status.SUBMITTED, name="Claim", submitted_at=None, **fields):
     """A claim written straight to the database (for list and page tests that do not need the wizard)."""
     now = submitted_at or timezone.now()
+    primary_domain = tenant.primary_domain
     claim = Claim.objects.create(
         partner=actor.partner,
         location=actor.location,
         created_by=actor.admin,
         name=name,
-        domain=fields.pop("domain", tenant.primary_domain),
+        domain=fields.pop("domain", primary_domain),
         directory_id=tenant.directory_id,
         tenant=tenant,
         solution_area=fields.pop("solution_area", "microsoft_365"),
         activities=fields.pop("activities", ["usage"]),
         customer_contact_name="Nancy",
         customer_contact_title="CIO",
-        customer_contact_email="nancy@example.com",
+        customer_contact_email=f"nancy@{primary_domain}",
         partner_contact_name="Pat",
         partner_contact_email="pat@example.com",
         status=status,

@@ -30,9 +30,11 @@ SETTINGS_VARIABLES = {
     "LOG_LEVEL",
     "POE_LINK_SECONDS",
     "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
     "SECURE_HSTS_SECONDS",
     "SECURE_SSL_REDIRECT",
     "SITE_URL",
+    "TRUSTED_PROXIES",
 }
 # What conftest.py sets for Playwright; a deployment never has it (check --deploy says so).
 TEST_PROCESS_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
