@@ -389,6 +389,10 @@ class ClaimEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    # History is evidence (SPEC §14): nobody deletes it here, superusers included.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(EmailNotification)
 class EmailNotificationAdmin(admin.ModelAdmin):
@@ -451,3 +455,10 @@ class PoeDocumentAdmin(admin.ModelAdmin):
         "uploaded_by",
         "in_response",
     ]
+
+    # POE is evidence (SPEC §14): it arrives with a claim or an answer, never by hand, and is never deleted here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

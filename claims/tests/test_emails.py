@@ -4,6 +4,7 @@ import smtplib
 
 import pytest
 
+from associations.tests.fixtures import reviewer_login
 from claims.models import ClaimStatus, EmailNotification
 from claims.services import EmailTransientError, email_notification_send, emails_requeue_pending
 from claims.tests.factories import claim_make
@@ -140,7 +141,7 @@ def test_admin_send_again_and_mark_sent_go_through_the_services(
 ):
     stuck = EmailNotification.objects.create(claim=rejected.claim, kind="official", state="sending", attempts=1)
     failed = EmailNotification.objects.create(claim=rejected.claim, kind="ended", state="failed", attempts=6)
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
     changelist = "/admin/claims/emailnotification/"
 
     with django_capture_on_commit_callbacks() as callbacks:

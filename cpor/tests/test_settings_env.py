@@ -32,6 +32,8 @@ SETTINGS_VARIABLES = {
     "SECRET_KEY",
     "SECURE_HSTS_SECONDS",
     "SECURE_SSL_REDIRECT",
+    "SIGNIN_FAILURE_LIMIT",
+    "SIGNIN_LOCKOUT_MINUTES",
     "SITE_URL",
 }
 # What conftest.py sets for Playwright; a deployment never has it (check --deploy says so).
