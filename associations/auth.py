@@ -1,3 +1,6 @@
+import ipaddress
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
@@ -35,3 +38,21 @@ def signin_username(request, credentials):
     if not isinstance(username, str):
         return None
     return username.strip().lower().replace("\x00", "")[:255]
+
+
+def client_ip(request):
+    """The client's address for the sign-in throttle (``AXES_CLIENT_IP_CALLABLE``).
+
+    Directly exposed, the connection's peer (``REMOTE_ADDR``). Behind the TLS proxy (``BEHIND_PROXY``), the
+    right-most X-Forwarded-For entry: the address the proxy itself appended, the peer it saw. Entries to its left
+    are whatever the client chose to send, so keying on them (as "left-most" would) lets an attacker pick a new
+    address per attempt. A malformed entry falls back to the proxy's address rather than to a client-chosen one.
+    """
+    peer = request.META.get("REMOTE_ADDR") or None
+    if not settings.BEHIND_PROXY:
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(forwarded))
+    except ValueError:
+        return peer

@@ -1,14 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
 from associations import views as association_views
 from claims import views as claims_views
+from cpor.admin_site import ReviewAdminSite
 
 # Reviewers sign in to the admin with their password and a TOTP code (SPEC §14): django-otp's admin site lets in
-# only a session verified by one of the user's devices, and its login form asks for the code.
-admin.site.__class__ = OTPAdminSite
+# only a session verified by one of the user's devices, and its login form asks for the code. (Swapping the class
+# of the default site, as django-otp documents, keeps every app's admin.register and the "admin:" URL names.)
+admin.site.__class__ = ReviewAdminSite
 admin.site.site_header = "CPOR claims review"
 admin.site.site_title = "CPOR claims review"
 admin.site.index_title = "Review"

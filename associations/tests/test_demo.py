@@ -7,8 +7,8 @@ import time_machine
 from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
-from django.test import RequestFactory
 from django.db.models import Count, Q
+from django.test import RequestFactory
 from django.utils import timezone
 
 from associations.catalog import BIZAPPS_PRODUCTS, M365_WORKLOADS
