@@ -21,7 +21,6 @@ from django_otp.oath import totp
 
 from associations.tests.fixtures import PASSWORD, make_partner, make_user
 from conftest import ROOT, _stop, _wait_for, database_url
-from cpor.test_settings import S3_PORT
 
 LIMIT = 5
 
@@ -38,7 +37,6 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "cpor.test_settings",
-        "TEST_S3_PORT": str(S3_PORT),
         "TEST_DATABASE_URL": database_url(connection.settings_dict["NAME"]),
         "TEST_CACHE_URL": settings.CACHES["default"]["LOCATION"],
         "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
