@@ -274,3 +274,20 @@ def test_reviewers_seed_demo_refuses_to_run_with_debug_off(tmp_path):
     assert result.returncode == 1
     assert "seed_demo creates demo logins with a public password and TOTP secret" in result.stderr
     assert "runs only with DEBUG=1" in result.stderr
+
+
+def test_reviewers_admin_wrong_codes_slow_down_guessing(client, reviewer):
+    # A stolen password is not enough: after a wrong code, django-otp refuses even the right one for a while
+    # (doubling with each failure), so six digits cannot be guessed at request speed.
+    wrong = "111111" if _token(reviewer.totp_device) != "111111" else "222222"
+    client.post("/admin/login/", {"username": reviewer.email, "password": PASSWORD, "otp_token": wrong})
+
+    response = client.post(
+        "/admin/login/", {"username": reviewer.email, "password": PASSWORD, "otp_token": _token(reviewer.totp_device)}
+    )
+
+    assert response.status_code == 200
+    assert "Verification temporarily disabled because of 1 failed attempt" in response.content.decode()
+    assert client.get("/admin/claims/claim/").status_code == 302
+    reviewer.totp_device.refresh_from_db()
+    assert reviewer.totp_device.throttling_failure_count == 1
