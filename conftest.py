@@ -18,7 +18,7 @@ from django.conf import settings
 
 from cpor.test_settings import S3_PORT
 
-pytest_plugins = ["associations.tests.fixtures"]
+pytest_plugins = ["associations.tests.fixtures", "claims.tests.smtp_server"]
 
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

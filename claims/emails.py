@@ -1,6 +1,6 @@
 """One function per email (subject, text and HTML templates under ``templates/emails/``).
 
-Each builds the message for one outbox row; ``claims.services.email_notification_send`` sends it at most once.
+Each builds the message for one outbox row; ``claims.services.emails_send_due`` sends it at most once.
 """
 
 from django.conf import settings

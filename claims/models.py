@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from associations.models import (
@@ -432,7 +433,11 @@ class PendingUpload(models.Model):
 
 
 class EmailNotification(models.Model):
-    """The outbox: one row per (claim, kind), so that each email is sent at most once."""
+    """The outbox: one row per (claim, kind), so that each email is sent at most once.
+
+    Delivery is one retry schedule driven by the row (``claims.services.notifications``): a pending row is due
+    at ``next_attempt_at`` and a sweep sends the due rows; a transient failure moves ``next_attempt_at`` later.
+    """
 
     class Kind(models.TextChoices):
         CUSTOMER_NOTIFIED = "customer_notified", "Customer: opt-out notice"
@@ -458,9 +463,19 @@ class EmailNotification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # When a pending row is next due (meaningless in the other states). db_default: rows inserted by plain SQL
+    # (the benchmarks') are due at once.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now, db_default=Now())
+    # The Message-ID of every attempt, drawn at the first one, so that a message resent after a lost reply
+    # (the server took it, the connection died before its "250") carries the same id and receivers drop it.
+    message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="pending") | Q(next_attempt_at__isnull=False),
+                name="emailnotification_pending_is_scheduled",
+            ),
             models.UniqueConstraint(
                 fields=["claim", "kind"],
                 condition=Q(association__isnull=True),
@@ -473,7 +488,8 @@ class EmailNotification(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["created_at"], condition=Q(state="pending"), name="emailnotification_pending"),
+            # The sweep: pending rows by due time.
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="emailnotification_due"),
         ]
 
     def __str__(self):

@@ -13,6 +13,8 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
+from claims.uploads import poe_download
+
 # The sniffer reads the first bytes; Office and Outlook files need their zip directory or compound-file
 # sectors too. Reads from S3 are ranged and buffered in blocks of this size, never the whole object.
 POE_READ_BLOCK = 64 * 1024
@@ -98,25 +100,29 @@ def poe_opener():
 
 
 def poe_download_response(document):
-    """A POE file for download, always as an attachment (never rendered inline, whatever it contains).
+    """A POE file for download, always as an attachment (never rendered inline, whatever it contains), under a
+    name ending in the extension of its type by content and with that type (``claims.uploads.poe_download``:
+    checked again here, so a row written by hand or before these rules is served safely too).
 
     S3: a redirect to a presigned URL that expires after settings.POE_LINK_SECONDS and makes the browser save the
-    file. Local file storage (the embedded default) has no signed URLs, so the file is streamed through Django;
-    the caller has already checked who may see it.
+    file. Local file storage (the embedded default) has no signed URLs, so the file is streamed through Django
+    (with ``X-Content-Type-Options: nosniff`` from SecurityMiddleware); the caller has already checked who may
+    see it.
     """
+    filename, content_type = poe_download(document)
     if isinstance(default_storage, S3Storage):
         return redirect(
             default_storage.url(
                 document.file.name,
                 parameters={
-                    "ResponseContentDisposition": content_disposition_header(True, document.original_name),
-                    "ResponseContentType": document.content_type,
+                    "ResponseContentDisposition": content_disposition_header(True, filename),
+                    "ResponseContentType": content_type,
                 },
             )
         )
     return FileResponse(
         default_storage.open(document.file.name),
         as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+        filename=filename,
+        content_type=content_type,
     )

@@ -1,16 +1,14 @@
 """Celery tasks: thin and idempotent. Each takes ids as keyword arguments and calls one service.
 
 The periodic ones are scheduled in ``cpor/celery.py`` (``beat_schedule``); every queue can be rebuilt from
-PostgreSQL by ``lifecycle_requeue_task``. Services send these tasks by name (``claims.services.jobs``) and never
-import this module; the tasks import services inside their bodies, so importing this module alone (as a worker
-does) loads no service.
+PostgreSQL by ``lifecycle_requeue_task`` (emails: by the outbox sweep, ``emails_send_due_task``). Services send
+these tasks by name (``claims.services.jobs``) and never import this module; the tasks import services inside
+their bodies, so importing this module alone (as a worker does) loads no service.
 """
 
 import datetime
 
 from celery import shared_task
-
-EMAIL_RETRY_SECONDS = [30, 120, 600, 1800, 3600]
 
 
 @shared_task
@@ -22,29 +20,30 @@ def claim_validate_task(*, claim_id):
     claims_validate_waiting(claim_id=claim_id)
 
 
-@shared_task(bind=True, max_retries=len(EMAIL_RETRY_SECONDS))
-def email_notification_send_task(self, *, notification_id):
-    from claims.services import EmailTransientError, email_notification_send
+@shared_task
+def emails_send_due_task():
+    """The outbox sweep (beat, every 30 seconds): every due email, on its row's schedule."""
+    from claims.services import emails_send_due
 
-    try:
-        email_notification_send(notification_id=notification_id)
-    except EmailTransientError as exc:
-        raise self.retry(exc=exc, countdown=EMAIL_RETRY_SECONDS[min(self.request.retries, 4)]) from exc
+    return emails_send_due()
 
 
 @shared_task
 def email_notifications_send_task(*, notification_ids):
-    """Send a batch of outbox rows (one task per transition or finalization chunk, not one per email)."""
-    from claims.services import EmailTransientError, email_notification_send
+    """Wake-up after a commit that queued emails: send those rows now if they are due. A failure reschedules the
+    row; nothing here retries or enqueues (the sweep is the one retry chain)."""
+    from claims.services import emails_send_due
 
-    for notification_id in notification_ids:
-        try:
-            email_notification_send(notification_id=notification_id)
-        except EmailTransientError:
-            # The row is pending again; its own task retries it with backoff.
-            email_notification_send_task.apply_async(
-                kwargs={"notification_id": notification_id}, countdown=EMAIL_RETRY_SECONDS[0]
-            )
+    return emails_send_due(ids=list(notification_ids))
+
+
+@shared_task
+def email_notification_send_task(*, notification_id):
+    """Kept for messages queued before the retry schedule (their name must still resolve): sends the row only if
+    it is due, with no retries of its own."""
+    from claims.services import emails_send_due
+
+    return emails_send_due(ids=[notification_id])
 
 
 @shared_task
@@ -84,10 +83,8 @@ def claim_counts_compact_task():
 
 @shared_task
 def lifecycle_requeue_task():
-    """Rebuild lost work from PostgreSQL: outbox rows still pending, claims submitted but never validated."""
-    from claims.services import claims_requeue_unvalidated, emails_requeue_pending
+    """Rebuild lost work from PostgreSQL: claims submitted but never validated. (Pending emails need no
+    requeue: ``emails_send_due_task`` sweeps their rows.)"""
+    from claims.services import claims_requeue_unvalidated
 
-    return {
-        "emails": emails_requeue_pending(),
-        "claims": claims_requeue_unvalidated(),
-    }
+    return {"claims": claims_requeue_unvalidated()}

@@ -1,27 +1,23 @@
-"""Proof of execution files: what they are (by content, never by name) and whether we accept them.
+"""Proof of execution files: what they are (by content, never by name), whether we accept them and the name
+they are stored, shown and downloaded under.
 
-The wizard's upload endpoint, its no-JavaScript step form and the lifecycle's automatic validation all use
-``detect_poe_type``; writes (storing a PendingUpload, purging abandoned ones) live in ``claims.services``, reads of
-stored files (ranged S3 reads, downloads) in ``claims.storage``.
+The wizard's upload endpoint, its no-JavaScript step form, the partner's answer (``poe_check``) and the
+lifecycle's automatic validation (``detect_poe_type``) judge content with ``claims.sniff``, under its caps;
+writes (storing a PendingUpload, purging abandoned ones) live in ``claims.services``, reads of stored files
+(ranged S3 reads, downloads) in ``claims.storage``.
 """
 
 import hashlib
 import io
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 
-import olefile
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-PNG = "image/png"
-JPEG = "image/jpeg"
-MSG = "application/vnd.ms-outlook"
+from claims.sniff import DOCX, JPEG, MSG, PDF, PNG, PPTX, XLSX, Refusal, poe_sniff
+
+__all__ = ["DOCX", "JPEG", "MSG", "PDF", "PNG", "PPTX", "XLSX"]
 
 POE_TYPES = {
     PDF: "PDF",
@@ -32,80 +28,35 @@ POE_TYPES = {
     JPEG: "JPEG image",
     MSG: "Outlook message",
 }
+# The extensions a file of each type may be named with; the first is added when the name has none of them.
+POE_EXTENSIONS = {
+    PDF: (".pdf",),
+    DOCX: (".docx",),
+    XLSX: (".xlsx",),
+    PPTX: (".pptx",),
+    PNG: (".png",),
+    JPEG: (".jpg", ".jpeg"),
+    MSG: (".msg",),
+}
+# A stored row whose type is not a POE type (never written by the upload paths) is served as opaque bytes.
+OPAQUE = "application/octet-stream"
 POE_MAX_FILES = settings.POE_MAX_FILES
 POE_MAX_BYTES = settings.POE_MAX_BYTES
 # What the file input's accept attribute suggests to the browser; the server still checks the content.
 POE_ACCEPT = ".pdf,.docx,.xlsx,.pptx,.png,.jpg,.jpeg,.msg"
 HEAD_BYTES = 8
-
-# The main part of each Office Open XML kind: the part that must exist, and the content type
-# [Content_Types].xml must give it. Macro-enabled variants (.docm, .xlsm, .pptm) have other content types and
-# are refused on purpose.
-_OOXML = "application/vnd.openxmlformats-officedocument."
-_OOXML_MAIN_PARTS = [
-    (DOCX, "word/document.xml", _OOXML + "wordprocessingml.document.main+xml"),
-    (XLSX, "xl/workbook.xml", _OOXML + "spreadsheetml.sheet.main+xml"),
-    (PPTX, "ppt/presentation.xml", _OOXML + "presentationml.presentation.main+xml"),
-]
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+NAME_MAX_CHARS = 255  # PoeDocument.original_name and PendingUpload.original_name
 
 
 def detect_poe_type(head: bytes, fileobj=None) -> str | None:
-    """The MIME type of an allowed POE file, judged by its content, or None.
+    """The MIME type of an allowed POE file, judged by its content (``claims.sniff``), or None.
 
-    ``head`` is the start of the file (at least 8 bytes). Office Open XML and Outlook files need the whole
-    file: pass ``fileobj`` (seekable; its position is restored).
+    ``fileobj`` is the whole file (seekable; its position is restored); without it, ``head`` is all there is.
     """
-    if head.startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if fileobj is None:
-        return None
-    if head.startswith(b"PK\x03\x04"):
-        return _with_position_kept(fileobj, _detect_ooxml)
-    if head.startswith(_OLE_MAGIC):
-        return _with_position_kept(fileobj, _detect_msg)
-    return None
-
-
-def _with_position_kept(fileobj, detect):
-    position = fileobj.tell()
     try:
-        fileobj.seek(0)
-        return detect(fileobj)
-    except Exception:
-        # A damaged archive or compound file is simply not an accepted document.
+        return poe_sniff(fileobj if fileobj is not None else io.BytesIO(head))
+    except Refusal:
         return None
-    finally:
-        fileobj.seek(position)
-
-
-def _detect_ooxml(fileobj):
-    with zipfile.ZipFile(fileobj) as archive:
-        names = set(archive.namelist())
-        if "[Content_Types].xml" not in names:
-            return None
-        content_types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
-    for mime, part, main_type in _OOXML_MAIN_PARTS:
-        if part in names and main_type in content_types:
-            return mime
-    return None
-
-
-def _detect_msg(fileobj):
-    # An Outlook message is an OLE compound file with a properties stream and MAPI property streams; Word 97
-    # documents and other compound files are not.
-    ole = olefile.OleFileIO(fileobj)
-    try:
-        streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=False)}
-    finally:
-        ole.close()
-    has_properties = "__properties_version1.0" in streams
-    has_mapi = any(name.startswith("__substg1.0_") for name in streams)
-    return MSG if has_properties and has_mapi else None
 
 
 @dataclass(frozen=True)
@@ -118,20 +69,75 @@ class CheckedUpload:
     sha256: str
 
 
+def _clean_name(name):
+    """NFC; invisible format characters (bidi overrides and isolates, zero-width marks) and other unprintable
+    characters removed; other spaces made plain; no leading or trailing spaces, no trailing dots."""
+    name = unicodedata.normalize("NFC", str(name or ""))
+    kept = []
+    for ch in name:
+        if unicodedata.category(ch) == "Zs" or ch in "\t\n\r":
+            kept.append(" ")
+        elif ch.isprintable():
+            kept.append(ch)
+    return " ".join("".join(kept).split()).rstrip(". ")
+
+
+def _shorten(name, limit):
+    """``name`` cut to ``limit`` characters, keeping its extension."""
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and len(extension) < 10:
+        return stem[: limit - len(extension) - 1].rstrip() + "." + extension
+    return name[:limit]
+
+
 def poe_display_name(name):
-    """The uploader's file name as display text only, or ValidationError for a name that tries to be a path."""
-    name = unicodedata.normalize("NFC", str(name or "")).strip()
-    if "/" in name or "\\" in name or name in {".", ".."}:
+    """The uploader's file name as display text only, or ValidationError.
+
+    Refused: a path (``/``, ``\\``, ``..``) and control characters (NUL, line breaks...): no browser sends
+    them as a file's name, so they are a crafted request; the message says what to change. Cleaned: invisible
+    format characters such as the right-to-left override U+202E (which makes ``invoice<U+202E>fdp.exe`` look like
+    ``invoiceexe.pdf``): they occur in genuine right-to-left names, and without them the name reads in the order
+    it is stored. Django's multipart parser already drops unprintable characters from form file names.
+    """
+    raw = unicodedata.normalize("NFC", str(name or "")).strip()
+    if "/" in raw or "\\" in raw or raw in {".", ".."}:
         raise ValidationError(
             "“%(name)s” is a path, not a file name. Rename the file and upload it again.",
             code="path_name",
-            params={"name": name[:80]},
+            params={"name": _clean_name(raw)[:80]},
         )
-    # Keep printable characters only: the name is shown on pages, in admin and in the POE template.
-    name = "".join(ch for ch in name if ch.isprintable())[:255]
-    if not name:
+    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise ValidationError(
+            "“%(name)s” contains control characters, which a file name cannot have. "
+            "Rename the file and upload it again.",
+            code="control_name",
+            params={"name": _clean_name(raw)[:80]},
+        )
+    cleaned = _shorten(_clean_name(raw), NAME_MAX_CHARS)
+    if not cleaned:
         raise ValidationError("The file has no name. Rename it and upload it again.", code="no_name")
-    return name
+    return cleaned
+
+
+def poe_file_name(name, content_type):
+    """The name a file of ``content_type`` is stored, shown and downloaded under: the uploader's name, ending in
+    the extension of the type found by content. A name with another extension keeps it and gets the right one
+    added (``invoice.hta`` holding a PDF is ``invoice.hta.pdf``): nothing the uploader wrote is hidden, and
+    the last extension, the one that decides what opens the file, is always the content's."""
+    extensions = POE_EXTENSIONS.get(content_type, (".bin",))
+    name = _clean_name(str(name or "").replace("/", "_").replace("\\", "_")) or "proof-of-execution"
+    if name.lower().endswith(extensions):
+        return _shorten(name, NAME_MAX_CHARS)
+    return _shorten(name, NAME_MAX_CHARS - len(extensions[0])) + extensions[0]
+
+
+def poe_download(document):
+    """(file name, content type) to serve a stored POE file with, whatever its row says: a POE type or opaque
+    bytes, and a clean name ending in that type's extension (rows written before these rules, or by hand)."""
+    content_type = document.content_type if document.content_type in POE_TYPES else OPAQUE
+    return poe_file_name(document.original_name, content_type), content_type
 
 
 def poe_check_count(*, display_name, already):
@@ -143,10 +149,49 @@ def poe_check_count(*, display_name, already):
         )
 
 
+_KINDS = {
+    DOCX: ("a Word document", ".docx"),
+    XLSX: ("an Excel workbook", ".xlsx"),
+    PPTX: ("a PowerPoint presentation", ".pptx"),
+}
+
+
+def _refusal_error(refusal, name):
+    if refusal.code == "macros":
+        kind, extension = _KINDS.get(refusal.kind, ("an Office file", ".docx, .xlsx or .pptx"))
+        return ValidationError(
+            "“%(name)s” is %(kind)s with macros. We do not accept files that can run code: save it without "
+            "macros (%(extension)s) and upload it again.",
+            code="macros",
+            params={"name": name, "kind": kind, "extension": extension},
+        )
+    if refusal.code == "too_complex":
+        return ValidationError(
+            "“%(name)s” has too many parts or expands to too much data to be opened safely. "
+            "Save it again from Office, or as a PDF, and upload it again.",
+            code="too_complex",
+            params={"name": name},
+        )
+    if refusal.code == "polyglot":
+        return ValidationError(
+            "“%(name)s” starts like a PDF or an image but also contains another kind of file (an archive or a "
+            "web page). Save it again as a plain PDF or image and upload it again.",
+            code="polyglot",
+            params={"name": name},
+        )
+    return ValidationError(
+        "“%(name)s” is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message file. "
+        "We check what the file contains, not its name.",
+        code="wrong_type",
+        params={"name": name},
+    )
+
+
 def poe_check(uploaded_file, *, display_name=None, already=0):
     """Check one uploaded file for the POE rules; return a CheckedUpload or raise ValidationError.
 
-    ``already`` is how many files this claim already has. Nothing here writes anything.
+    ``already`` is how many files this claim already has. The CheckedUpload's name ends in the extension of the
+    type found by content (``poe_file_name``). Nothing here writes anything.
     """
     name = poe_display_name(display_name if display_name is not None else uploaded_file.name)
     poe_check_count(display_name=name, already=already)
@@ -160,21 +205,18 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
             params={"name": name, "max": f"{settings.POE_MAX_BYTES // (1024 * 1024)} MB"},
         )
     uploaded_file.seek(0)
-    head = uploaded_file.read(HEAD_BYTES)
-    content_type = detect_poe_type(head, uploaded_file)
-    if content_type is None:
-        raise ValidationError(
-            "“%(name)s” is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message file. "
-            "We check what the file contains, not its name.",
-            code="wrong_type",
-            params={"name": name},
-        )
+    try:
+        content_type = poe_sniff(uploaded_file)
+    except Refusal as refusal:
+        raise _refusal_error(refusal, name) from None
     digest = hashlib.sha256()
     uploaded_file.seek(0)
     for chunk in uploaded_file.chunks():
         digest.update(chunk)
     uploaded_file.seek(0)
-    return CheckedUpload(display_name=name, content_type=content_type, size=size, sha256=digest.hexdigest())
+    return CheckedUpload(
+        display_name=poe_file_name(name, content_type), content_type=content_type, size=size, sha256=digest.hexdigest()
+    )
 
 
 def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_id, products):

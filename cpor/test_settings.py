@@ -29,13 +29,16 @@ os.environ.update(
 )
 os.environ.pop("EMAIL_URL", None)
 
+from cpor.env import env_email  # noqa: E402
 from cpor.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # pytest-django swaps every mailer for locmem in the test process. A Celery worker started by the tests writes
 # its emails as .eml files where the test can read them.
+# A worker that must speak SMTP (the SMTP fault test) gets TEST_EMAIL_URL instead.
 MAILERS = {
-    "default": {"BACKEND": "cpor.mail.EmlFileBackend", "OPTIONS": {"file_path": os.environ.get("TEST_EMAIL_DIR", "")}}
+    "default": env_email("TEST_EMAIL_URL")
+    or {"BACKEND": "cpor.mail.EmlFileBackend", "OPTIONS": {"file_path": os.environ.get("TEST_EMAIL_DIR", "")}}
 }
 # Tests serve static files through the finders (DEBUG); no collectstatic output to point WhiteNoise at.
 STATIC_ROOT = None

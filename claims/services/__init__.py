@@ -11,11 +11,10 @@ are enqueued after commit.
 from claims.services.counts import claim_counts_compact, claim_counts_lock
 from claims.services.finalization import associations_end_expired, claim_disassociate, claims_finalize_due
 from claims.services.notifications import (
-    EmailTransientError,
     email_notification_send,
     email_notifications_mark_sent,
     email_notifications_send_again,
-    emails_requeue_pending,
+    emails_send_due,
 )
 from claims.services.review import (
     OptOutResult,
@@ -44,7 +43,6 @@ from claims.services.validation import (
 
 __all__ = [
     "ClaimStatusConflict",
-    "EmailTransientError",
     "OptOutResult",
     "PoeStorageError",
     "associations_end_expired",
@@ -70,7 +68,7 @@ __all__ = [
     "email_notification_send",
     "email_notifications_mark_sent",
     "email_notifications_send_again",
-    "emails_requeue_pending",
+    "emails_send_due",
     "pending_upload_create",
     "pending_upload_delete",
     "pending_uploads_purge",

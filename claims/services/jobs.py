@@ -19,7 +19,7 @@ def task_send_on_commit(name, **kwargs):
     """Send the task once the current transaction commits (at once outside one).
 
     robust: a broker that is down or slow never fails the request that committed the work. PostgreSQL is the
-    source of truth and the requeue jobs (``claims_requeue_unvalidated``, ``emails_requeue_pending``) send the
-    task later.
+    source of truth and the periodic jobs (``claims_requeue_unvalidated``, the outbox sweep ``emails_send_due``)
+    do the work later.
     """
     transaction.on_commit(partial(task_send, name, **kwargs), robust=True)

@@ -1,16 +1,33 @@
-"""The outbox: one EmailNotification row per email, written in the transaction that caused it, sent after commit
-at most once (SPEC §5, §11)."""
+"""The outbox: one EmailNotification row per email, written in the transaction that caused it, sent at most once
+(SPEC §5, §11) on one retry schedule driven by the row (SPEC §14 "Outages").
 
+A pending row is due at its ``next_attempt_at``. ``emails_send_due`` claims due rows (pending -> sending,
+committed before anything is sent), sends them over one SMTP connection and either marks them sent, or puts them
+back to pending with a later ``next_attempt_at`` (transient failure), or marks them failed. Beat runs it every
+30 seconds (``emails_send_due_task``); after a commit that queued emails, a task wakes it for those rows at once.
+No task carries a countdown and no failure enqueues anything: however many times the sweep or the wake-up task
+run, a row is only tried when it is due, so each email has exactly one retry chain, its row.
+"""
+
+import contextlib
 import datetime
+import logging
+import random
 import smtplib
+from email.utils import parseaddr
 
-from django.db import connection
-from django.db.models import F
+from django.conf import settings
+from django.core.mail import mailers
+from django.db import connection, transaction
+from django.db.models import Case, CharField, F, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from claims import emails
 from claims.models import ClaimStatus, EmailNotification
-from claims.services.jobs import task_send, task_send_on_commit
+from claims.services.jobs import task_send_on_commit
+
+logger = logging.getLogger(__name__)
 
 EMAIL_KIND_FOR_STATUS = {
     ClaimStatus.CUSTOMER_NOTIFIED: EmailNotification.Kind.CUSTOMER_NOTIFIED,
@@ -21,11 +38,17 @@ EMAIL_KIND_FOR_STATUS = {
     ClaimStatus.ENDED: EmailNotification.Kind.ENDED,
 }
 
-EMAIL_MAX_ATTEMPTS = 6
-
-
-class EmailTransientError(Exception):
-    """Sending failed in a way worth retrying (the row is back to pending)."""
+# One retry schedule per email, driven by its row (SPEC §14 "Outages"): after the n-th failed attempt the row is
+# due again 1 minute * 2**(n-1) later, capped at 24 hours, and the 14th failed attempt gives up. The attempts
+# fall at 0, 1, 3, 7, ... minutes, then 34 h, 58 h and 82 h (a little earlier with jitter): an SMTP server
+# failing for hours, or for up to about three days, loses no email.
+EMAIL_RETRY_FIRST = datetime.timedelta(minutes=1)
+EMAIL_RETRY_CAP = datetime.timedelta(hours=24)
+EMAIL_RETRY_JITTER = 0.2
+EMAIL_MAX_ATTEMPTS = 14
+# Rows claimed per batch (sent over one SMTP connection) and batches per sweep run.
+EMAIL_BATCH_SIZE = 50
+EMAIL_SWEEP_BATCHES = 20
 
 
 def outbox_add_for_transition(*, claim_ids, status):
@@ -49,8 +72,8 @@ def outbox_add(rows):
         cursor.execute(
             """
             INSERT INTO claims_emailnotification (claim_id, kind, association_id, state, created_at, attempts,
-                                                  last_error)
-            SELECT v.claim_id, v.kind, v.association_id, %(pending)s, %(now)s, 0, ''
+                                                  last_error, next_attempt_at, message_id)
+            SELECT v.claim_id, v.kind, v.association_id, %(pending)s, %(now)s, 0, '', %(now)s, ''
             FROM unnest(%(claims)s::bigint[], %(kinds)s::text[], %(associations)s::bigint[])
                 AS v(claim_id, kind, association_id)
             ON CONFLICT DO NOTHING
@@ -70,7 +93,7 @@ def outbox_add(rows):
             claim_id__in=claim_ids, kind=kind, state=EmailNotification.State.PENDING
         ).values_list("pk", flat=True)
     if ids:
-        # With the broker down the rows stay pending and emails_requeue_pending sends them later.
+        # Due now: the task sends them at once. With the broker down the sweep (beat) sends them instead.
         emails_enqueue_on_commit(ids)
 
 
@@ -78,8 +101,11 @@ def emails_enqueue_on_commit(ids):
     task_send_on_commit("email_notifications_send_task", notification_ids=list(ids))
 
 
-def emails_enqueue(ids):
-    task_send("email_notifications_send_task", notification_ids=list(ids))
+def email_retry_delay(attempts, *, jitter=None):
+    """How long a row waits after its ``attempts``-th failed attempt: 1 minute doubling up to 24 hours, up to 20%
+    sooner at random so that emails that failed together (an outage) do not all come back in the same second."""
+    base = min(EMAIL_RETRY_CAP, EMAIL_RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 20))
+    return base * (1 - EMAIL_RETRY_JITTER * (random.random() if jitter is None else jitter))
 
 
 def _smtp_transient(exc):
@@ -94,57 +120,177 @@ def _smtp_transient(exc):
     return not isinstance(exc, smtplib.SMTPException)
 
 
-def email_notification_send(*, notification_id):
-    """Send one outbox row, at most once.
+def _smtp_connection_usable_after(exc):
+    """Whether the session survives ``exc``: smtplib resets it after recipients are refused (greylisting one
+    mailbox), unless the server said 421 (closing) and hung up."""
+    return isinstance(exc, smtplib.SMTPRecipientsRefused) and all(code != 421 for code, _ in exc.recipients.values())
 
-    1. Claim it with a conditional UPDATE pending -> sending (committed before anything is sent): a second
-       task for the same row, or a re-enqueue, finds nothing to claim.
-    2. Send; mark ``sent``. A worker that dies between send and mark leaves the row in ``sending``: it is never
-       resent automatically (at most once) and shows in admin.
-    3. A transient SMTP failure puts the row back to ``pending`` and raises EmailTransientError for the task to
-       retry with backoff; a permanent one, or the last attempt, marks it ``failed``.
+
+def _message_id_domain():
+    """The domain of the Message-IDs: the sender's, so receivers see ids of the domain that sends."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+
+
+def _emails_claim(*, now, ids, limit):
+    """Claim up to ``limit`` due rows: pending -> sending, one more attempt, a Message-ID drawn at the first.
+
+    Committed before anything is sent (at most once): a row another sweep holds is skipped (SKIP LOCKED), one
+    already claimed is no longer pending. Returns the claimed ids, the longest-waiting first.
     """
-    claimed = EmailNotification.objects.filter(pk=notification_id, state=EmailNotification.State.PENDING).update(
-        state=EmailNotification.State.SENDING, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return False
-    notification = EmailNotification.objects.select_related(
-        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product"
-    ).get(pk=notification_id)
-    mark = EmailNotification.objects.filter(pk=notification_id, state=EmailNotification.State.SENDING)
-    try:
-        message = emails.notification_email(notification)
-        if message is not None:
-            message.send()
-    except (smtplib.SMTPException, OSError) as exc:
-        retry = _smtp_transient(exc) and notification.attempts < EMAIL_MAX_ATTEMPTS
-        mark.update(
-            state=EmailNotification.State.PENDING if retry else EmailNotification.State.FAILED,
-            last_error=str(exc)[:2000],
+    due = EmailNotification.objects.filter(state=EmailNotification.State.PENDING, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    with transaction.atomic():
+        picked = list(
+            due.order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
         )
-        if retry:
-            raise EmailTransientError(str(exc)) from exc
-        return False
-    except Exception as exc:
-        mark.update(state=EmailNotification.State.FAILED, last_error=repr(exc)[:2000])
-        raise
-    mark.update(state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error="")
-    return True
+        if picked:
+            new_id = RawSQL(
+                "'<' || replace(gen_random_uuid()::text, '-', '') || '@' || %s || '>'",
+                [_message_id_domain()],
+                output_field=CharField(),
+            )
+            EmailNotification.objects.filter(pk__in=picked).update(
+                state=EmailNotification.State.SENDING,
+                attempts=F("attempts") + 1,
+                message_id=Case(When(message_id="", then=new_id), default=F("message_id")),
+            )
+    return picked
+
+
+def _email_failed(row, error, *, transient, now):
+    """Record a failed attempt: a transient one puts the row back on its schedule (or, at the last attempt, gives
+    up), a permanent one marks it failed. Only a row still in ``sending`` (ours) is changed."""
+    mark = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING)
+    if transient and row.attempts < EMAIL_MAX_ATTEMPTS:
+        delay = email_retry_delay(row.attempts)
+        logger.warning("email %s: attempt %s failed, next in %s: %s", row.pk, row.attempts, delay, error)
+        mark.update(state=EmailNotification.State.PENDING, next_attempt_at=now + delay, last_error=error[:2000])
+        return
+    if transient:
+        error = f"Gave up after {row.attempts} attempts: {error}"
+    logger.error("email %s failed: %s", row.pk, error)
+    mark.update(state=EmailNotification.State.FAILED, last_error=error[:2000])
+
+
+def _email_sent(row, *, now):
+    EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
+        state=EmailNotification.State.SENT, sent_at=now, last_error=""
+    )
+
+
+def _emails_send_batch(ids, *, mailer, now):
+    """Send the claimed rows ``ids`` over ``mailer``'s one connection. Returns (sent, server_failed).
+
+    1. Build each message with the row's Message-ID. A row that cannot be built (a bug) is marked failed and
+       the others go on; a row with nobody to send to is marked sent.
+    2. Send each on the open connection and mark it sent at once (a worker that dies mid-batch leaves only the
+       rows it had not finished in ``sending``).
+    3. A transient failure that is the server's, not one mailbox's (refused connection, 4xx, lost session)
+       counts as this batch's attempt for every row left: they wait their backoff instead of hammering a
+       server in trouble. Errors opening the connection (down, TLS, credentials) are never an email's fault:
+       always transient.
+    """
+    rows = EmailNotification.objects.select_related(
+        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product"
+    ).filter(pk__in=ids)
+    order = {pk: index for index, pk in enumerate(ids)}
+    rows = sorted(rows, key=lambda row: order[row.pk])
+    sent = 0
+    server_error = None
+    for row in rows:
+        if server_error is not None:
+            _email_failed(row, server_error, transient=True, now=now)
+            continue
+        try:
+            message = emails.notification_email(row)
+        except Exception as exc:
+            logger.exception("email %s could not be built", row.pk)
+            _email_failed(row, f"The message could not be built: {exc!r}", transient=False, now=now)
+            continue
+        if message is not None:
+            message.extra_headers["Message-ID"] = row.message_id
+            try:
+                mailer.open()
+            except (smtplib.SMTPException, OSError) as exc:
+                server_error = f"Could not connect to the mail server: {_error_text(exc)}"
+                _email_failed(row, server_error, transient=True, now=now)
+                continue
+            try:
+                mailer.send_messages([message])
+            except (smtplib.SMTPException, OSError) as exc:
+                transient = _smtp_transient(exc)
+                _email_failed(row, _error_text(exc), transient=transient, now=now)
+                if transient and not _smtp_connection_usable_after(exc):
+                    server_error = f"Not tried: the mail server failed the batch ({_error_text(exc)})"
+                    _mailer_close(mailer)
+                continue
+            except Exception as exc:  # an address the backend refuses (ValueError), a backend bug
+                logger.exception("email %s could not be sent", row.pk)
+                _email_failed(row, repr(exc), transient=False, now=now)
+                continue
+        _email_sent(row, now=now)
+        sent += 1
+    return sent, server_error is not None
+
+
+def _error_text(exc):
+    return str(exc) or repr(exc)
+
+
+def _mailer_close(mailer):
+    # Closing a session the server already dropped may raise; there is nothing left to close then.
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        mailer.close()
+
+
+def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=EMAIL_SWEEP_BATCHES):
+    """Send the due pending rows (only among ``ids`` when given), in batches over one SMTP connection; returns how
+    many were sent. Stops at the first batch the server failed: the rest wait for their next attempt.
+
+    Safe to run any number of times at once: rows are claimed with SKIP LOCKED and a conditional update, and
+    a row not yet due is not touched, so running it more often never adds attempts.
+    """
+    now = now or timezone.now()
+    mailer = mailers.default
+    sent = 0
+    try:
+        for _ in range(batches):
+            claimed = _emails_claim(now=now, ids=ids, limit=batch_size)
+            if not claimed:
+                break
+            batch_sent, server_failed = _emails_send_batch(claimed, mailer=mailer, now=now)
+            sent += batch_sent
+            if server_failed or len(claimed) < batch_size:
+                break
+    finally:
+        _mailer_close(mailer)
+    return sent
+
+
+def email_notification_send(*, notification_id):
+    """Send one row if it is pending and due (an old queued task, a test); True when it was sent."""
+    return emails_send_due(ids=[notification_id], batch_size=1, batches=1) == 1
 
 
 def email_notifications_send_again(*, notification_ids):
-    """An admin's "Send again" for rows stuck in ``sending`` (the worker died mid-send; someone checked the mail
-    log) or ``failed``: back to pending and enqueued. Returns how many rows were queued again."""
-    ids = list(
-        EmailNotification.objects.filter(
-            pk__in=notification_ids, state__in=[EmailNotification.State.SENDING, EmailNotification.State.FAILED]
-        ).values_list("pk", flat=True)
-    )
-    if ids:
-        EmailNotification.objects.filter(pk__in=ids).update(state=EmailNotification.State.PENDING)
-        emails_enqueue_on_commit(ids)
-    return len(ids)
+    """An admin's "Send again": a failed row, one stuck in ``sending`` (the worker died mid-send; someone checked
+    the mail log) or one waiting for its next attempt becomes due now, and is sent after commit. A failed or
+    stuck row starts a fresh schedule (attempts from 0). Returns how many rows were queued again."""
+    now = timezone.now()
+    rows = EmailNotification.objects.filter(pk__in=notification_ids)
+    with transaction.atomic():
+        restarted = rows.filter(state__in=[EmailNotification.State.SENDING, EmailNotification.State.FAILED]).update(
+            state=EmailNotification.State.PENDING, attempts=0, next_attempt_at=now
+        )
+        hurried = rows.filter(state=EmailNotification.State.PENDING, next_attempt_at__gt=now).update(
+            next_attempt_at=now
+        )
+    if restarted + hurried:
+        emails_enqueue_on_commit(notification_ids)
+    return restarted + hurried
 
 
 def email_notifications_mark_sent(*, notification_ids):
@@ -153,16 +299,3 @@ def email_notifications_mark_sent(*, notification_ids):
     return EmailNotification.objects.filter(pk__in=notification_ids, state=EmailNotification.State.SENDING).update(
         state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error=""
     )
-
-
-def emails_requeue_pending(*, older_than=datetime.timedelta(minutes=5), now=None, limit=1000):
-    """Re-enqueue outbox rows still pending after a while (lost broker, dead worker before claiming them)."""
-    now = now or timezone.now()
-    ids = list(
-        EmailNotification.objects.filter(state=EmailNotification.State.PENDING, created_at__lt=now - older_than)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if ids:
-        emails_enqueue(ids)
-    return len(ids)

@@ -79,6 +79,8 @@
         progress.textContent = "100%";
         job.li.classList.add("done");
         job.li.setAttribute("data-id", body.id);
+        // The name the server stored: it ends in the extension of the type found by content.
+        if (body.name) job.li.querySelector(".upload-name").textContent = body.name;
         var remove = job.li.querySelector(".remove");
         remove.disabled = false;
         remove.setAttribute("data-delete-url", body.delete_url);
