@@ -117,6 +117,14 @@ class AssociationAdmin(admin.ModelAdmin):
     raw_id_fields = ["partner", "location", "tenant", "product", "subscription"]
     date_hierarchy = "started_at"
 
+    # Associations are made by finalization and ended by the disassociate service (SPEC §5, §8), each with its
+    # history; one created or deleted by hand would have none. Superusers included.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):

@@ -24,3 +24,14 @@ class EmailBackend(ModelBackend):
         # JOINs; a reviewer's missing membership is cached as None), so access.get_membership costs nothing.
         user = get_user_model()._default_manager.select_related("membership__partner").filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None
+
+
+def signin_username(request, credentials):
+    """The account a sign-in attempt counts against (``AXES_USERNAME_CALLABLE``): the email as the backend reads
+    it, so ``Alex@…`` and ``alex@…`` share one count. NULs are dropped (PostgreSQL stores no NUL in text) and the
+    length capped to axes' column."""
+    data = credentials or getattr(request, "POST", {})
+    username = data.get("username") if data else None
+    if not isinstance(username, str):
+        return None
+    return username.strip().lower().replace("\x00", "")[:255]

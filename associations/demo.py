@@ -32,6 +32,7 @@ from associations.models import (
     TenantLicense,
     UsageRecord,
 )
+from associations.totp import totp_device_ensure
 
 SEED = 2026
 NAMESPACE = uuid.UUID("6f1d3c2a-8b4e-5f70-9a1b-2c3d4e5f6a7b")
@@ -59,6 +60,9 @@ PARTNER_USERS = [
     ("sam@fabrikam.example", "Sam", "Kennedy", FABRIKAM, ADMIN),
 ]
 REVIEWER = ("reviewer@cpor.example", "Riley", "Reviewer")
+# The demo reviewer's TOTP secret, published in the README so that a new user can sign in to the admin
+# (`oathtool --totp -b SECRET`, or any authenticator app). Demo only: seed_demo refuses to run with DEBUG off.
+REVIEWER_TOTP_SECRET = "CPORDEMOREVIEWERTOTPSECRETKEY234"
 
 M365_CODES = [code for code, _ in M365_WORKLOADS]
 DYNAMICS_CODES = [code for code, _, is_dynamics in BIZAPPS_PRODUCTS if is_dynamics]
@@ -143,6 +147,7 @@ class AssociationPlan:
 class DemoSummary:
     password: str
     logins: list  # (email, what the login is for)
+    reviewer_totp_secret: str
     samples: list  # Tenant
     counts: dict
 
@@ -348,7 +353,9 @@ def _users_ensure():
         user.email = username
         user.first_name, user.last_name = first, last
         user.is_active = True
-        user.is_staff = user.is_superuser = is_reviewer
+        # The reviewer is staff, never a superuser (SPEC §8): seed_demo puts them in the Reviewers group.
+        user.is_staff = is_reviewer
+        user.is_superuser = False
         # Hash once per run and only for new users: a second run must not log everybody out (the session
         # hash follows the password hash), and PBKDF2 costs a noticeable fraction of a second per call.
         if created or not user.has_usable_password():
@@ -385,6 +392,7 @@ def demo_ensure(*, today=None):
         Membership.objects.update_or_create(user=users[email], defaults={"partner": partners[partner], "role": role})
     # The reviewer works in the admin only: with a membership the partner pages would show them one partner.
     Membership.objects.filter(user=users[REVIEWER[0]]).delete()
+    totp_device_ensure(user=users[REVIEWER[0]], secret_base32=REVIEWER_TOTP_SECRET)
 
     # 2.
     Tenant.objects.bulk_create(
@@ -475,14 +483,16 @@ def demo_ensure(*, today=None):
 
     samples = [tenants[uuid.UUID(directory_id)] for directory_id in (NORTHWIND, ADVENTURE_WORKS, TAILSPIN)]
     logins = [(email, f"{partner} · {Membership.Role(role).label}") for email, _, _, partner, role in PARTNER_USERS]
-    logins.append((REVIEWER[0], "Reviewer (staff, Django admin at /admin/)"))
+    logins.append((REVIEWER[0], "Reviewer (staff in Reviewers, Django admin at /admin/ with a TOTP code)"))
     counts = {
         "tenants": len(plans),
         "subscriptions": len(subscriptions),
         "existing associations": sum(len(p.associations) for p in plans),
         "usage records": len(usage),
     }
-    return DemoSummary(password=PASSWORD, logins=logins, samples=samples, counts=counts)
+    return DemoSummary(
+        password=PASSWORD, logins=logins, reviewer_totp_secret=REVIEWER_TOTP_SECRET, samples=samples, counts=counts
+    )
 
 
 def _associations_ensure(plans, tenants, products, partners, locations, subscriptions, today):

@@ -1,7 +1,10 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.db import DatabaseError
 from django.http import HttpResponse
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -45,3 +48,23 @@ class LoginView(auth_views.LoginView):
         if get_membership(self.request.user) is None and self.request.user.is_staff:
             return resolve_url("admin:index")
         return super().get_default_redirect_url()
+
+
+def signin_locked_out(request, original_response=None, credentials=None):
+    """axes' lock-out response (``AXES_LOCKOUT_CALLABLE``): 429 with a page that says what happened and what to
+    do, on the partner sign-in page and the admin's alike."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by email, its link built on SITE_URL: never on the request's Host header, which whoever asks
+    for the reset controls (a link to their own server would hand them the token)."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        site = urlsplit(settings.SITE_URL)
+        self.extra_email_context = {"protocol": site.scheme, "domain": site.netloc, "site_name": "CPOR claims"}
+        return super().form_valid(form)

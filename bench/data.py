@@ -132,7 +132,8 @@ def ensure(url=DEFAULT_DATABASE_URL, *, claims=DEFAULT_CLAIMS, fresh=False, quie
     database_recreate(url)
     env = bench_env(url)
     manage(env, "migrate", "--noinput", "--verbosity", "0")
-    manage(env, "seed_demo")
+    # seed_demo runs only with DEBUG on (its logins are public); the bench serves with DEBUG off, as production.
+    manage({**env, "DEBUG": "1"}, "seed_demo")
     say(f"  migrated and seeded in {time.perf_counter() - started:.1f}s")
     fill(url, claims=claims, say=say)
     say(f"bench data: ready in {time.perf_counter() - started:.1f}s")

@@ -389,6 +389,9 @@ class ClaimEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    # History is evidence (SPEC §14): nobody deletes it here, superusers included.
+    has_delete_permission = ReadOnlyInline.has_change_permission
+
 
 class EmailDeliveryFilter(admin.SimpleListFilter):
     """The outbox opens on the emails that need a person: failed (a permanent refusal, or about three days of
@@ -510,3 +513,5 @@ class PoeDocumentAdmin(admin.ModelAdmin):
         "uploaded_by",
         "in_response",
     ]
+    # POE is evidence (SPEC §14): it comes with a claim or an answer, never by hand, and nobody deletes it here.
+    has_add_permission = has_delete_permission = ReadOnlyInline.has_change_permission

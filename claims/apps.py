@@ -1,6 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _reviewers_group_sync(sender, using="default", **kwargs):
+    from claims.reviewers import reviewers_group_ensure
+
+    reviewers_group_ensure(using=using)
 
 
 class ClaimsConfig(AppConfig):
     name = "claims"
     verbose_name = "Claims"
+
+    def ready(self):
+        # After claims' own migrations and permissions (auth's handler runs first, being connected first), so the
+        # group gets every permission it names. dispatch_uid: one handler however often ready() runs.
+        post_migrate.connect(_reviewers_group_sync, sender=self, dispatch_uid="claims_reviewers_group")

@@ -5,6 +5,7 @@ Defaults make a fresh checkout run with no service but the embedded PostgreSQL t
 listed in the README's settings table.
 """
 
+import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,6 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "formtools",
+    # Sign-in throttling (failures in PostgreSQL, shared by every web process) and the reviewers' TOTP.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "associations",
     "claims",
 ]
@@ -53,8 +58,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "associations.middleware.SessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lock-out found while signing in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cpor.urls"
@@ -91,7 +100,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth -------------------------------------------------------------------------------------------------------------
 
-AUTHENTICATION_BACKENDS = ["associations.auth.EmailBackend"]
+# AxesStandaloneBackend first: it refuses a locked-out account+client before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "associations.auth.EmailBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "claims:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -100,6 +110,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# Sign-in throttle (SPEC §14). Failures are counted per account and client together: counting per account alone
+# would let anyone lock a partner out by typing their email, per client alone would lock out a whole office
+# behind one NAT address. The database handler keeps the counts in PostgreSQL, shared by every web process, and
+# its lock-outs are rows an admin deletes (Axes, Access attempts) to lift them; the cache handler's would be
+# invisible in admin and forgotten when Redis restarts, and sign-in must keep working while Redis is down.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "associations.auth.signin_username"
+AXES_LOCKOUT_CALLABLE = "associations.views.signin_locked_out"
+AXES_RESET_ON_SUCCESS = True
+# A failure during the lock-out does not push its end further: the page promises a time and keeps to it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The log names the account and the client of each failure (axes masks both by default): a log that cannot say
+# who was tried from where helps nobody investigate. Passwords (always) and TOTP codes are masked.
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# The client: the connection's peer, or behind the configured proxies the address they saw (cpor/clientip.py).
+AXES_CLIENT_IP_CALLABLE = "cpor.clientip.client_ip"
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+
+# Sessions end after this long without a request (SPEC §14); associations.middleware.SessionIdleMiddleware.
+SESSION_IDLE_SECONDS_PARTNER = 8 * 60 * 60
+SESSION_IDLE_SECONDS_REVIEWER = 30 * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS_PARTNER
+# The reviewers' TOTP devices name this issuer in authenticator apps.
+OTP_TOTP_ISSUER = "CPOR claims"
 
 # Internationalisation ---------------------------------------------------------------------------------------------
 
@@ -208,11 +247,11 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 # The reverse proxies whose X-Forwarded-For is believed (cpor/clientip.py): the client is the right-most address
 # in it that is not one of them. Without any, REMOTE_ADDR is the client and X-Forwarded-For is ignored (anyone can
 # send one). BEHIND_PROXY alone means a proxy on this machine.
-TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"] if SECURE_PROXY_SSL_HEADER else [])
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"] if BEHIND_PROXY else [])
 # django-ratelimit's "ip" key is that client; a limit the cache cannot count lets the request through.
 RATELIMIT_IP_META_KEY = "cpor.clientip.ratelimit_ip"
 RATELIMIT_FAIL_OPEN = True

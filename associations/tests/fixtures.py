@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from associations.catalog import catalog_ensure
 from associations.models import (
@@ -21,6 +24,7 @@ from associations.models import (
     TenantDomain,
     TenantLicense,
 )
+from associations.totp import totp_device_ensure
 
 PASSWORD = "test-pass-2026"
 
@@ -38,12 +42,26 @@ class PartnerActor:
 
 
 def make_user(email, *, partner=None, role=Membership.Role.INCENTIVES_ADMIN, is_staff=False):
-    user = get_user_model().objects.create_user(
-        username=email, email=email, password=PASSWORD, is_staff=is_staff, is_superuser=is_staff
-    )
+    """A partner user, or with ``is_staff`` a reviewer as production has them: staff in the Reviewers group (not a
+    superuser) with a confirmed TOTP device (``user.totp_device``)."""
+    user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD, is_staff=is_staff)
     if partner is not None:
         Membership.objects.create(user=user, partner=partner, role=role)
+    if is_staff:
+        # The group comes with `migrate` (claims.apps); a transactional test's flush runs that handler again.
+        user.groups.add(Group.objects.get(name="Reviewers"))
+        user.totp_device = totp_device_ensure(user=user)
     return user
+
+
+def reviewer_login(client, reviewer):
+    """Sign ``client`` in as ``reviewer`` the way the admin's login does: password and TOTP code, i.e. a session
+    verified by the reviewer's device (django-otp's session key). Returns the client."""
+    client.force_login(reviewer)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=reviewer).persistent_id
+    session.save()
+    return client
 
 
 def make_partner(name, *, mpn_ids, email_domain, with_viewer=True):
@@ -101,6 +119,12 @@ def partner_b(products):
 @pytest.fixture
 def reviewer(db):
     return make_user("reviewer@cpor.example", is_staff=True)
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    """A test client signed in to the admin as the reviewer, TOTP-verified."""
+    return reviewer_login(client, reviewer)
 
 
 @pytest.fixture

@@ -144,7 +144,10 @@ def test_login_sends_a_reviewer_to_the_admin_not_to_a_404(client, reviewer):
 
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:index")
-    assert client.get(response["Location"]).status_code == 200
+    # The admin then asks for the reviewer's TOTP code (SPEC §14): the password alone does not let them in.
+    admin = client.get(response["Location"], follow=True)
+    assert admin.redirect_chain == [("/admin/login/?next=/admin/", 302)]
+    assert "also needs the code from your authenticator app" in admin.content.decode()
 
 
 def test_login_keeps_next_for_a_reviewer(client, reviewer):

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Q
+from django.test import RequestFactory
 from django.utils import timezone
 
 from associations.catalog import BIZAPPS_PRODUCTS, M365_WORKLOADS
@@ -26,6 +27,12 @@ from associations.models import (
 TODAY = datetime.date(2026, 11, 24)
 M365_CODES = {code for code, _ in M365_WORKLOADS}
 EXPECTED_MONTHS = [datetime.date(2025, 12, 1)] + [datetime.date(2026, m, 1) for m in range(1, 12)]
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings):
+    # seed_demo runs only with DEBUG on; the test runner turns it off.
+    settings.DEBUG = True
 
 
 @pytest.fixture
@@ -153,11 +160,15 @@ def test_seed_demo_partners_users_and_roles(db, frozen):
         "sam@fabrikam.example": ("Fabrikam Consulting", Membership.Role.INCENTIVES_ADMIN),
     }
     reviewer = get_user_model().objects.get(username="reviewer@cpor.example")
-    assert reviewer.is_staff and reviewer.is_superuser
+    # SPEC §8: a reviewer is staff in the Reviewers group, never a superuser; seed_demo makes no superuser.
+    assert (reviewer.is_staff, reviewer.is_superuser) == (True, False)
+    assert list(reviewer.groups.values_list("name", flat=True)) == ["Reviewers"]
+    assert not get_user_model().objects.filter(is_superuser=True).exists()
+    request = RequestFactory().post("/login/")
     for email in [*memberships, "reviewer@cpor.example"]:
-        user = authenticate(username=email, password=PASSWORD)
+        user = authenticate(request, username=email, password=PASSWORD)
         assert user is not None and user.email == email
-    assert authenticate(username="alex@contoso-partners.example", password="wrong") is None
+    assert authenticate(request, username="alex@contoso-partners.example", password="wrong") is None
 
 
 def test_seed_demo_second_run_keeps_the_password_hash(db, frozen):

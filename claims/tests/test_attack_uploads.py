@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from associations.tests.fixtures import reviewer_login
 from claims.models import ClaimStatus, PendingUpload, PoeDocument
 from claims.services import claim_request_information
 from claims.sniff import OLE_MAX_READ, SNIFF_MAX_READ, Refusal, poe_sniff
@@ -376,7 +377,7 @@ def _presigned(response):
 def _downloads(client, reviewer, document):
     """What the partner's and the reviewer's download links serve: [(disposition, type) of the link, of S3]."""
     partner = _presigned(client.get(reverse("claims:poe_download", args=[document.claim_id, document.pk])))
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
     admin = _presigned(client.get(reverse("admin:claims_claim_poe", args=[document.claim_id, document.pk])))
     return list(partner + admin)
 

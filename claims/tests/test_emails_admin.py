@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from associations.tests.fixtures import reviewer_login
 from claims.models import ClaimStatus, EmailNotification
 from claims.tests.factories import claim_make
 
@@ -42,7 +43,7 @@ def _listed(response):
 
 
 def test_email_admin_opens_on_failed_and_stuck_emails_with_their_error(client, reviewer, outbox):
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
 
     response = client.get(CHANGELIST)
 
@@ -54,7 +55,7 @@ def test_email_admin_opens_on_failed_and_stuck_emails_with_their_error(client, r
 
 
 def test_email_admin_waiting_to_retry_shows_the_next_attempt(client, reviewer, outbox):
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
 
     response = client.get(CHANGELIST, {"delivery": "retrying"})
 
@@ -66,7 +67,7 @@ def test_email_admin_waiting_to_retry_shows_the_next_attempt(client, reviewer, o
 def test_email_admin_send_again_puts_rows_back_on_the_schedule_due_now(
     client, reviewer, outbox, django_capture_on_commit_callbacks
 ):
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
     chosen = [outbox[name].pk for name in ("failed", "stuck", "retrying", "new", "sent")]
     before = timezone.now()
 
@@ -94,7 +95,7 @@ def test_email_admin_send_again_puts_rows_back_on_the_schedule_due_now(
 def test_email_admin_send_again_then_the_sweep_sends_it_once(client, reviewer, outbox, mailoutbox):
     from claims.services import emails_send_due
 
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
     client.post(CHANGELIST, {"action": "requeue_selected", "_selected_action": [outbox["failed"].pk]})
 
     assert emails_send_due() == 2  # the failed one, and the new one that was due anyway
@@ -108,7 +109,7 @@ def test_email_admin_send_again_then_the_sweep_sends_it_once(client, reviewer, o
 
 
 def test_email_admin_mark_sent_only_for_stuck_rows(client, reviewer, outbox):
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
 
     response = client.post(
         CHANGELIST,
@@ -123,7 +124,7 @@ def test_email_admin_mark_sent_only_for_stuck_rows(client, reviewer, outbox):
 
 
 def test_email_admin_change_page_is_read_only(client, reviewer, outbox):
-    client.force_login(reviewer)
+    reviewer_login(client, reviewer)
 
     page = client.get(f"{CHANGELIST}{outbox['retrying'].pk}/change/").content.decode()
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from associations.models import Association, UsageRecord
+from associations.tests.fixtures import reviewer_login
 from claims.models import Claim, ClaimStatus, EmailNotification
 from claims.services import claims_finalize_due
 from claims.tasks import claim_validate_task
@@ -47,8 +48,7 @@ def test_lifecycle_submit_to_official_with_real_worker(celery_worker, partner_a,
     _wait_for(lambda: _status(claim) == ClaimStatus.UNDER_REVIEW, seconds=30, what="validation")
 
     # 2. The reviewer approves through the admin's list action.
-    reviewer_client = Client()
-    reviewer_client.force_login(reviewer)
+    reviewer_client = reviewer_login(Client(), reviewer)
     response = reviewer_client.post(
         "/admin/claims/claim/", {"action": "approve_selected", "_selected_action": [claim.pk]}
     )

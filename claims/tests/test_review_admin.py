@@ -16,12 +16,6 @@ CHANGELIST = "/admin/claims/claim/"
 
 
 @pytest.fixture
-def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
-    return client
-
-
-@pytest.fixture
 def claim(partner_a, m365_tenant, products):
     return claim_make(
         partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW, name="Yammer"

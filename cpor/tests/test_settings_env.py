@@ -33,6 +33,8 @@ SETTINGS_VARIABLES = {
     "SECRET_KEY_FALLBACKS",
     "SECURE_HSTS_SECONDS",
     "SECURE_SSL_REDIRECT",
+    "SIGNIN_FAILURE_LIMIT",
+    "SIGNIN_LOCKOUT_MINUTES",
     "SITE_URL",
     "TRUSTED_PROXIES",
 }
@@ -275,3 +277,20 @@ def test_settings_production_turns_on_the_secure_defaults(tmp_path):
     )
 
     assert values == [True, True, True, 31536000, ["cpor.example"]]
+
+
+@pytest.mark.parametrize("name, value", [("SIGNIN_FAILURE_LIMIT", "0"), ("SIGNIN_LOCKOUT_MINUTES", "soon")])
+def test_settings_bad_signin_limits_fail_naming_them(tmp_path, name, value):
+    assert_fails_naming(run_django(tmp_path, **{name: value}), name)
+
+
+def test_settings_signin_limits_come_from_the_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds(), settings.BEHIND_PROXY]",
+        SIGNIN_FAILURE_LIMIT="7",
+        SIGNIN_LOCKOUT_MINUTES="30",
+        BEHIND_PROXY="1",
+    )
+
+    assert values == [7, 1800.0, True]
