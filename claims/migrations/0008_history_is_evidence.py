@@ -12,9 +12,8 @@
    evaluates per row without calling a function, so a legal move costs next to nothing and a batch costs linear
    time. (A statement-level trigger joining the old and new transition tables was tried first: in the
    finalization bench a 20,000-row UPDATE spent 50 s in it after 500-row chunks had run in the same session,
-   presumably on a plan PL/pgSQL had cached for small tables.) A deferred
-   constraint trigger then checks at commit, for each status move, that a ClaimEvent recording exactly that
-   move (old_status, new_status) was written by the same transaction (``xact_id``, the top-level transaction id,
+   presumably on a plan PL/pgSQL had cached for small tables.) A deferred constraint trigger then checks at
+   commit, for each status move, that a ClaimEvent recording exactly that move (old_status, new_status) was written by the same transaction (``xact_id``, the top-level transaction id,
    also for rows written inside savepoints). ``UPDATE claims_claim SET status = 'official'`` alone fails at
    COMMIT. Claims are inserted in any status (imports, demo data); only moves are checked.
 3. **The hash chain.** A BEFORE INSERT row trigger on claims_claimevent sets ``prev_hash`` (the ``hash`` of the
@@ -28,15 +27,16 @@
    The unique constraint (claim_id, prev_hash) is the backstop: a fork is impossible whatever the isolation.
    Existing rows are chained here, claim by claim in id order.
 
-**The escape hatch (tests only).** pytest-django empties the database between transactional tests with
+**The escape hatch (tests and the benches' own databases).** pytest-django empties the database between transactional tests with
 TRUNCATE. The TRUNCATE refusal is lifted when, and only when, ``cpor.maintenance`` is 'on' *as a database-level
 setting* (``ALTER DATABASE <name> SET cpor.maintenance = 'on'``, which needs the database's owner) and still
 'on' in the session. conftest.py sets it on the test database only; a test of the refusal turns it off with
 ``SET LOCAL cpor.maintenance = 'off'``. A ``SET cpor.maintenance = 'on'`` in a session alone opens nothing, and
 no production code sets it. Only TRUNCATE has a hatch: UPDATE and DELETE of history are refused everywhere.
 
-What these triggers are not: a defence against the database's owner, who can drop them. The hash chain is
-what makes such tampering visible (``manage.py claims_history_verify``).
+What these triggers are not: a defence against the database's owner, who can drop them. The hash chain makes
+an edit that bypassed them visible (``manage.py claims_history_verify``) unless the whole rest of the chain was
+recomputed too; catching that takes a copy of the chains' last hashes kept elsewhere (e.g. in backups).
 """
 
 import django.db.models.deletion
