@@ -474,7 +474,9 @@ def fill(url, *, claims, say=print):
                    h.action, h.old_status, h.new_status, h.reason, h.message
             FROM bench_claim c
             JOIN (VALUES {history}) AS h(status, seq, actor, who, action, old_status, new_status, reason, message)
-              ON h.status = c.status""",  # noqa: S608 (constants of this module)
+              ON h.status = c.status
+            -- Each claim's events in their order: PostgreSQL chains them in insertion order (migration 0008).
+            ORDER BY c.claim_id, h.seq""",  # noqa: S608 (constants of this module)
             params,
         )
         step(

@@ -54,6 +54,9 @@ def _database_ensure(url):
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+        # The bench empties its own database with flush (TRUNCATE), which claims' history refuses elsewhere
+        # (migration 0008's escape hatch, as the test database has it).
+        conn.execute(f"ALTER DATABASE \"{name}\" SET cpor.maintenance = 'on'")
 
 
 def _s3_start():

@@ -364,16 +364,29 @@ class ClaimEvent(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
     actor = models.CharField(max_length=10, choices=Actor.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    # PROTECT: a history row is evidence and PostgreSQL refuses to change it (migration 0008), so a user who
+    # acted on claims is deactivated, never deleted.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     action = models.CharField(max_length=40)
     old_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
     new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
     reason = models.CharField(max_length=60, blank=True)
     message = models.TextField(blank=True)
+    # History is evidence (SPEC §14, migration 0008): PostgreSQL sets these on insert, whatever the client sends,
+    # and refuses UPDATE, DELETE and TRUNCATE. hash = sha256(prev_hash || the row's canonical form), prev_hash the
+    # hash of the claim's previous event (claims.history); xact_id the transaction that wrote the row, with which
+    # PostgreSQL checks at commit that every status change came with its event.
+    prev_hash = models.CharField(max_length=64, editable=False, db_default="")
+    hash = models.CharField(max_length=64, editable=False, db_default="")
+    xact_id = models.BigIntegerField(editable=False, null=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["claim", "-created_at"], name="claimevent_claim_created")]
+        constraints = [
+            # A chain never forks: one successor per event, one first event per claim, whatever the isolation.
+            models.UniqueConstraint(fields=["claim", "prev_hash"], name="claimevent_chain_one_successor"),
+        ]
 
     def __str__(self):
         return f"{self.claim_id}: {self.action}"

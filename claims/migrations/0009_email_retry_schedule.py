@@ -18,7 +18,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("associations", "0001_initial"),
-        ("claims", "0007_claim_counts_as_delta_log"),
+        ("claims", "0008_history_is_evidence"),
     ]
 
     operations = [

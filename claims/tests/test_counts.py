@@ -95,6 +95,9 @@ def test_counts_follow_inserts_updates_and_deletes(partner_a, partner_b, m365_te
     # QuerySet.update() across two partners in one statement: one aggregated delta per (partner, status).
     logged = PartnerClaimCountDelta.objects.count()
     Claim.objects.filter(pk__in=[a[3].pk, b.pk]).update(status=S.REJECTED)
+    # With the events PostgreSQL requires of every status change (migration 0008).
+    for claim, old in ((a[3], S.SUBMITTED), (b, S.UNDER_REVIEW)):
+        ClaimEvent.objects.create(claim=claim, actor="system", action="rejected", old_status=old, new_status=S.REJECTED)
     assert sorted(
         PartnerClaimCountDelta.objects.order_by("pk")[logged:].values_list("partner_id", "status", "delta")
     ) == [
@@ -115,11 +118,19 @@ def test_counts_follow_inserts_updates_and_deletes(partner_a, partner_b, m365_te
     logged = PartnerClaimCountDelta.objects.count()
     Claim.objects.filter(partner=partner_a.partner).update(competing=True)
     assert PartnerClaimCountDelta.objects.count() == logged
-    a[4].delete()
-    Claim.objects.filter(pk=b.pk).delete()
-    assert _counters(partner_a, partner_b) == {(A, S.UNDER_REVIEW): 1, (A, S.REJECTED): 3} == _group_by()
-    assert claim_status_counts(partner=partner_a.partner) == {S.UNDER_REVIEW: 1, S.REJECTED: 3}
-    assert claim_status_counts(partner=partner_b.partner) == {}
+    # Deletes (only drafts are ever deleted, migration 0008), one by the instance and one by QuerySet.delete().
+    drafts = [make_claim(actor, m365_tenant, teams, status="draft") for actor in (partner_a, partner_a, partner_b)]
+    drafts[0].delete()
+    Claim.objects.filter(pk__in=[drafts[1].pk, drafts[2].pk]).delete()
+    assert _counters(partner_a, partner_b) == {
+        (A, S.SUBMITTED): 1,
+        (A, S.UNDER_REVIEW): 1,
+        (A, S.REJECTED): 3,
+        (B, S.REJECTED): 1,
+    }
+    assert _counters(partner_a, partner_b) == _group_by()
+    assert claim_status_counts(partner=partner_a.partner) == {S.SUBMITTED: 1, S.UNDER_REVIEW: 1, S.REJECTED: 3}
+    assert claim_status_counts(partner=partner_b.partner) == {S.REJECTED: 1}
     assert claim_status_count_mismatches() == []
     # Writers only ever log: the counter rows are the compaction's alone.
     assert not PartnerClaimCount.objects.exists()
@@ -140,7 +151,11 @@ def test_counts_stay_exact_under_concurrent_transactions(partner_a, partner_b, m
     """Inserts, single and batch transitions and deletes of two partners, from five connections at once."""
     yammer = [products["yammer"]]
     existing_a = [make_claim(partner_a, m365_tenant, yammer, name=f"old A{n}").pk for n in range(40)]
-    existing_b = [make_claim(partner_b, m365_tenant, yammer, name=f"old B{n}").pk for n in range(20)]
+    # The first ten are drafts, the claims a partner may delete (migration 0008).
+    existing_b = [
+        make_claim(partner_b, m365_tenant, yammer, name=f"old B{n}", status="draft" if n < 10 else S.SUBMITTED).pk
+        for n in range(20)
+    ]
     barrier = threading.Barrier(5)
 
     def insert_a():
@@ -270,14 +285,18 @@ def test_counts_writers_of_one_partner_do_not_wait_for_each_other(partner_a, m36
 
 def test_counts_compact_preserves_totals_and_empties_the_log(partner_a, partner_b, m365_tenant, products):
     yammer = [products["yammer"]]
-    a = [make_claim(partner_a, m365_tenant, yammer, name=f"A{n}") for n in range(4)]
+    # a[2] is a draft, the only kind of claim that may be deleted (migration 0008).
+    a = [
+        make_claim(partner_a, m365_tenant, yammer, name=f"A{n}", status="draft" if n == 2 else S.SUBMITTED)
+        for n in range(4)
+    ]
     make_claim(partner_b, m365_tenant, yammer, name="B", status=S.OFFICIAL)
     _reject_batch([a[0].pk, a[1].pk])
     a[2].delete()
     before = _counters(partner_a, partner_b)
     assert before == _group_by()
     # One row per statement and (partner, status): four inserts of A, one of B, the batch's -2 submitted and
-    # +2 rejected, the delete's -1 submitted.
+    # +2 rejected, the delete's -1 draft.
     assert len(_deltas()) == 8
 
     assert claim_counts_compact() == 8
@@ -345,7 +364,11 @@ def test_counts_compact_racing_writers_ends_exact(partner_a, partner_b, m365_ten
     """
     yammer = [products["yammer"]]
     existing_a = [make_claim(partner_a, m365_tenant, yammer, name=f"old A{n}").pk for n in range(40)]
-    existing_b = [make_claim(partner_b, m365_tenant, yammer, name=f"old B{n}").pk for n in range(20)]
+    # The first ten are drafts, the claims a partner may delete (migration 0008).
+    existing_b = [
+        make_claim(partner_b, m365_tenant, yammer, name=f"old B{n}", status="draft" if n < 10 else S.SUBMITTED).pk
+        for n in range(20)
+    ]
     writers_left = threading.Semaphore(0)
     writers = 4
     done = threading.Event()

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from claims.models import Claim, ClaimItem, PoeDocument
+from claims.models import Claim, ClaimEvent, ClaimItem, PoeDocument
 from claims.tests.wizard_steps import make_claim
 
 
@@ -58,6 +58,10 @@ def test_claim_status_and_lifecycle_fields_stay_writable(claim):
     updated = Claim.objects.filter(pk=claim.pk).update(
         status=Claim.Status.UNDER_REVIEW, competing=True, status_changed_at=now, rejection_reasons=["x"]
     )
+    # With the event PostgreSQL requires of every status change (migration 0008).
+    ClaimEvent.objects.create(
+        claim=claim, actor="system", action="validated", old_status="submitted", new_status="under_review"
+    )
     assert updated == 1
     claim.refresh_from_db()
     assert (claim.status, claim.competing) == ("under_review", True)
@@ -88,7 +92,8 @@ def test_poe_document_file_cannot_be_swapped(claim):
     assert PoeDocument.objects.filter(pk=document.pk).update(in_response=True) == 1
 
 
-def test_claim_can_still_be_deleted_with_its_rows(claim):
-    # The guard is on UPDATE only: cascades (e.g. a partner removed by an operator) keep working.
-    claim.delete()
-    assert not Claim.objects.exists() and not ClaimItem.objects.exists()
+def test_claim_is_never_deleted_with_its_rows(claim):
+    # History is evidence (migration 0008; claims/tests/test_history_evidence.py): not even by the ORM's cascade.
+    with pytest.raises(IntegrityError, match="History is evidence"), transaction.atomic():
+        claim.delete()
+    assert Claim.objects.filter(pk=claim.pk).exists() and ClaimItem.objects.filter(claim=claim).exists()

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from associations.models import Association, Program
 from associations.tests.fixtures import make_tenant
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, PoeDocument
-from claims.services import claim_validate, claims_validate, claims_validate_waiting
+from claims.services import claim_validate, claims_transition, claims_validate, claims_validate_waiting
 from claims.tasks import claim_validate_task
 from claims.tests.factories import PDF_BYTES, claim_make
 from claims.uploads import poe_template_docx
@@ -143,7 +143,14 @@ def test_validate_batch_queries_do_not_grow_with_the_batch(partner_a, partner_b,
         held.refresh_from_db()
         assert held.competing is True
         # Out of the way of the next batch (which claims the same workloads of the same tenant).
-        Claim.objects.filter(pk__in=[held.pk, *outcome]).update(status=ClaimStatus.REJECTED)
+        passed = [pk for pk, status in outcome.items() if status == ClaimStatus.UNDER_REVIEW]
+        claims_transition(
+            claim_ids=[held.pk, *passed],
+            old_status=ClaimStatus.UNDER_REVIEW,
+            to=ClaimStatus.REJECTED,
+            actor=None,
+            action="rejected",
+        )
         return len(queries.captured_queries)
 
     five, fifty = batch(5), batch(50)

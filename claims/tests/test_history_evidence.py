@@ -1,0 +1,358 @@
+"""History is evidence (SPEC §14, migration 0008): PostgreSQL keeps ClaimEvent append-only and chained, refuses
+status moves outside §5 and status changes without their event, and never deletes a submitted claim's rows.
+
+The test database has the tests' escape hatch on (conftest.py: ``cpor.maintenance``), so every refusal below
+also shows that the hatch lifts nothing but TRUNCATE.
+"""
+
+import datetime
+import io
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+
+from claims.history import FIELDS, GENESIS, event_hash
+from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimItem, ClaimStatus, PoeDocument
+from claims.services import claim_transition, claims_transition
+from claims.services.transitions import claim_event_record
+from claims.tests.factories import claim_make
+from conftest import ROOT, database_url
+
+pytestmark = pytest.mark.django_db
+S = ClaimStatus
+
+
+def _sql(statement, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def _refused(statement, params=None, *, match):
+    """Run ``statement`` in a savepoint and expect PostgreSQL to refuse it with ``match`` in the message."""
+    with pytest.raises(IntegrityError, match=match), transaction.atomic():
+        _sql(statement, params)
+
+
+def _check_deferred():
+    """Run the checks PostgreSQL defers to COMMIT now (SET CONSTRAINTS is retroactive), inside the test's
+    transaction, which is never committed."""
+    _sql("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _chain(claim):
+    return list(ClaimEvent.objects.filter(claim=claim).order_by("id").values_list("id", "prev_hash", "hash", *FIELDS))
+
+
+@pytest.fixture
+def claim(partner_a, m365_tenant, products):
+    """A submitted claim with its submission event."""
+    claim = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]])
+    claim_event_record(claim=claim, actor="partner", action="submitted", new_status=S.SUBMITTED)
+    return claim
+
+
+def test_history_event_update_delete_truncate_refused(claim):
+    event = claim.events.get()
+
+    _refused(
+        "UPDATE claims_claimevent SET message = 'x' WHERE id = %s", [event.pk], match="UPDATE on claims_claimevent"
+    )
+    _refused("DELETE FROM claims_claimevent WHERE id = %s", [event.pk], match="DELETE on claims_claimevent")
+    with pytest.raises(IntegrityError, match="UPDATE on claims_claimevent"), transaction.atomic():
+        ClaimEvent.objects.filter(pk=event.pk).update(message="x")
+    with pytest.raises(IntegrityError, match="DELETE on claims_claimevent"), transaction.atomic():
+        event.delete()
+    _check_deferred()  # TRUNCATE refuses tables with pending foreign-key checks, before any trigger
+    with pytest.raises(IntegrityError, match="TRUNCATE of claims_claimevent"), transaction.atomic():
+        _sql("SET LOCAL cpor.maintenance = 'off'")
+        _sql("TRUNCATE claims_claimevent")
+
+    assert list(ClaimEvent.objects.values_list("pk", "message")) == [(event.pk, "")]
+
+
+def test_history_truncate_refused_for_claims_items_documents_also_by_cascade(claim):
+    _check_deferred()
+    for statement, table in [
+        ("TRUNCATE claims_claim CASCADE", "claims_claim"),
+        ("TRUNCATE claims_claimitem", "claims_claimitem"),
+        ("TRUNCATE claims_poedocument", "claims_poedocument"),
+        ("TRUNCATE associations_partner CASCADE", "claims_claim"),
+    ]:
+        with pytest.raises(IntegrityError, match=f"TRUNCATE of {table} is refused"), transaction.atomic():
+            _sql("SET LOCAL cpor.maintenance = 'off'")
+            _sql(statement)
+
+    assert (Claim.objects.count(), ClaimItem.objects.count(), PoeDocument.objects.count()) == (1, 1, 1)
+
+
+def test_history_truncate_hatch_needs_the_database_setting_not_a_session_set(claim):
+    # Without the database-level setting (rolled back with the test), a session's own SET opens nothing.
+    _check_deferred()
+    _sql(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} RESET cpor.maintenance")
+    with pytest.raises(IntegrityError, match="TRUNCATE of claims_claimevent"), transaction.atomic():
+        _sql("SET LOCAL cpor.maintenance = 'on'")
+        _sql("TRUNCATE claims_claimevent")
+
+    assert ClaimEvent.objects.count() == 1
+
+
+def test_history_submitted_claim_items_documents_never_deleted(claim):
+    item, document = claim.items.get(), claim.documents.get()
+
+    # The ORM's cascade deletes the events first: the first refused row aborts the whole delete.
+    with pytest.raises(IntegrityError, match="History is evidence"), transaction.atomic():
+        claim.delete()
+    _refused("DELETE FROM claims_claim WHERE id = %s", [claim.pk], match="a submitted claim is never deleted")
+    _refused("DELETE FROM claims_claimitem WHERE id = %s", [item.pk], match=f"claims_claimitem row {item.pk}")
+    _refused(
+        "DELETE FROM claims_poedocument WHERE id = %s", [document.pk], match=f"claims_poedocument row {document.pk}"
+    )
+    with pytest.raises(IntegrityError, match="claims_claimitem"), transaction.atomic():
+        ClaimItem.objects.filter(claim=claim).delete()
+
+    assert (Claim.objects.count(), ClaimItem.objects.count(), PoeDocument.objects.count()) == (1, 1, 1)
+    assert ClaimEvent.objects.count() == 1
+
+
+def test_history_draft_claim_may_be_deleted_with_its_rows(partner_a, m365_tenant, products):
+    # A later issue adds the status; the rule already lets a partner delete a draft (SPEC §5) with its parts.
+    draft = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status="draft")
+
+    draft.delete()
+
+    assert (Claim.objects.count(), ClaimItem.objects.count(), PoeDocument.objects.count()) == (0, 0, 0)
+
+
+def test_history_status_update_without_its_event_refused_at_commit(claim):
+    _sql("UPDATE claims_claim SET status = 'under_review' WHERE id = %s", [claim.pk])
+
+    with pytest.raises(IntegrityError, match=r"submitted -> under_review has no ClaimEvent in its transaction"):
+        _check_deferred()
+
+
+def test_history_status_update_with_an_event_of_another_move_refused(claim):
+    _sql("UPDATE claims_claim SET status = 'rejected' WHERE id = %s", [claim.pk])
+    claim_event_record(
+        claim=claim, actor="system", action="validated", old_status=S.SUBMITTED, new_status=S.UNDER_REVIEW
+    )
+
+    with pytest.raises(IntegrityError, match=r"submitted -> rejected has no ClaimEvent"):
+        _check_deferred()
+
+
+def test_history_move_outside_lifecycle_refused_even_with_its_event(claim):
+    claim_event_record(claim=claim, actor="system", action="finalized", old_status=S.SUBMITTED, new_status=S.OFFICIAL)
+
+    _refused(
+        "UPDATE claims_claim SET status = 'official' WHERE id = %s",
+        [claim.pk],
+        match=rf"Claim {claim.pk}: submitted -> official is not a move of the claim lifecycle",
+    )
+    claim.refresh_from_db()
+    assert claim.status == S.SUBMITTED
+
+
+def test_history_database_moves_are_exactly_transitions(partner_a, m365_tenant, products):
+    """Every (from, to) pair of statuses: PostgreSQL allows the move iff claims.models.TRANSITIONS has it, so a
+    change to TRANSITIONS without a migration that follows it fails here."""
+    now = datetime.datetime(2026, 11, 2, tzinfo=datetime.UTC)
+    claims = {status: claim_make(partner_a, tenant=m365_tenant, status=status, documents=()) for status in S}
+    # Every deadline set, so that the table's CHECK constraints let each status in.
+    Claim.objects.update(customer_notified_at=now, opt_out_deadline=now, response_deadline=now)
+
+    class RolledBack(Exception):
+        pass
+
+    allowed = set()
+    for old, new in itertools.permutations(S, 2):
+        try:
+            with transaction.atomic():
+                _sql("UPDATE claims_claim SET status = %s WHERE id = %s", [new, claims[old].pk])
+                raise RolledBack
+        except RolledBack:
+            allowed.add((old, new))
+        except IntegrityError as refused:
+            assert "is not a move of the claim lifecycle" in str(refused)
+
+    assert allowed == {(old, new) for old, targets in TRANSITIONS.items() for new in targets}
+
+
+def test_history_claims_transition_one_and_many_pass_the_commit_check(claim, partner_a, m365_tenant, products):
+    batch = [claim_make(partner_a, tenant=m365_tenant, products=[p], documents=()) for p in list(products.values())[:3]]
+
+    claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
+    claims_transition(
+        claim_ids=[c.pk for c in batch], old_status=S.SUBMITTED, to=S.REJECTED, actor=None, action="rejected"
+    )
+    claims_transition(claim_ids=[claim.pk], old_status=S.UNDER_REVIEW, to=S.REJECTED, actor=None, action="rejected")
+    _check_deferred()
+
+    assert set(Claim.objects.values_list("status", flat=True)) == {S.REJECTED}
+    assert ClaimEvent.objects.filter(new_status=S.REJECTED).count() == 4
+
+
+def test_history_chain_links_each_event_to_the_previous_whatever_the_client_sends(claim):
+    claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
+    forged = ClaimEvent.objects.create(
+        claim=claim, actor="system", action="note", message="é ✓ \x01", prev_hash="f" * 64, hash="e" * 64
+    )
+
+    chain = _chain(claim)
+    assert len(chain) == 3
+    expected_prev = GENESIS
+    for _id, prev_hash, stored_hash, *values in chain:
+        assert prev_hash == expected_prev
+        assert stored_hash == event_hash(prev_hash, dict(zip(FIELDS, values, strict=True)))
+        expected_prev = stored_hash
+    # The ORM reads back what PostgreSQL computed (the fields have a database default, so INSERT returns them).
+    assert (forged.prev_hash, forged.hash) == chain[2][1:3]
+    assert len({h for _id, _prev, h, *_values in chain}) == 3
+
+
+def _break(statement, params):
+    """Change history behind the append-only trigger's back (inside the test's transaction, rolled back)."""
+    _check_deferred()  # ALTER TABLE refuses tables with pending foreign-key checks
+    _sql("ALTER TABLE claims_claimevent DISABLE TRIGGER claims_claimevent_append_only")
+    _sql(statement, params)
+    _sql("ALTER TABLE claims_claimevent ENABLE TRIGGER claims_claimevent_append_only")
+
+
+def test_history_verify_ok_then_names_first_changed_row(claim, capsys):
+    claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
+    claim_transition(claim=claim, to=S.REJECTED, actor="reviewer", action="rejected", message="No proof.")
+    call_command("claims_history_verify")
+    assert capsys.readouterr().out == "OK: 3 events of 1 claims, every hash chain whole.\n"
+
+    second, third = ClaimEvent.objects.filter(claim=claim).order_by("id")[1:]
+    _break("UPDATE claims_claimevent SET message = 'Approved.' WHERE id = %s", [third.pk])
+    _break("UPDATE claims_claimevent SET reason = 'other' WHERE id = %s", [second.pk])
+
+    with pytest.raises(CommandError) as error:
+        call_command("claims_history_verify")
+    assert str(error.value).startswith(
+        f"Claim {claim.pk}, event {second.pk}: stored hash {second.hash} differs from the hash of its content"
+    )
+
+
+def test_history_verify_names_the_row_after_a_removed_event(claim):
+    claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
+    claim_transition(claim=claim, to=S.REJECTED, actor="reviewer", action="rejected")
+    _first, second, third = ClaimEvent.objects.filter(claim=claim).order_by("id")
+    _break("DELETE FROM claims_claimevent WHERE id = %s", [second.pk])
+
+    with pytest.raises(CommandError, match=rf"Claim {claim.pk}, event {third.pk}: prev_hash {second.hash} is not"):
+        call_command("claims_history_verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_commit_refuses_bare_status_update_and_verify_exits_1(claim):
+    """Committed for real: the deferred check at COMMIT, and the command's exit status as an operator sees it."""
+    with pytest.raises(IntegrityError, match="has no ClaimEvent in its transaction"):
+        _sql("UPDATE claims_claim SET status = 'under_review' WHERE id = %s", [claim.pk])  # autocommit
+    claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
+    assert Claim.objects.get(pk=claim.pk).status == S.UNDER_REVIEW
+
+    env = {**os.environ, "TEST_DATABASE_URL": database_url(connection.settings_dict["NAME"])}
+    command = [sys.executable, "manage.py", "claims_history_verify"]
+    verified = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert verified.stderr == ""
+    assert (verified.returncode, verified.stdout) == (0, "OK: 2 events of 1 claims, every hash chain whole.\n")
+
+    event = ClaimEvent.objects.get(claim=claim, new_status=S.UNDER_REVIEW)
+    with transaction.atomic():
+        _break("UPDATE claims_claimevent SET actor = 'reviewer' WHERE id = %s", [event.pk])
+    broken = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert f"Claim {claim.pk}, event {event.pk}: stored hash" in broken.stderr
+
+
+def _wait_for_lock_waiter(seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError("no writer waited on the claim")
+
+
+def _verify_ok():
+    out = io.StringIO()
+    call_command("claims_history_verify", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_concurrent_writers_of_one_claim_never_fork_the_chain(claim):
+    """A writer that drew its id first but waited for the claim gets a later id, after the event it waited for;
+    then twenty writers at once from four connections."""
+    holder_has_lock, errors = threading.Event(), []
+    release = threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                Claim.objects.select_for_update().get(pk=claim.pk)
+                holder_has_lock.set()
+                release.wait(10)
+                claim_event_record(claim=claim, actor="system", action="holder")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def waiter():
+        try:
+            holder_has_lock.wait(10)
+            claim_event_record(claim=claim, actor="system", action="waiter")  # draws its id, then waits
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    holder_has_lock.wait(10)
+    _wait_for_lock_waiter()
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    actions = list(ClaimEvent.objects.filter(claim=claim).order_by("id").values_list("action", flat=True))
+    assert actions == ["submitted", "holder", "waiter"]
+
+    barrier = threading.Barrier(4)
+
+    def writer(n):
+        try:
+            barrier.wait(10)
+            for i in range(5):
+                with transaction.atomic():
+                    claim_event_record(claim=claim, actor="system", action=f"w{n}-{i}")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    chain = _chain(claim)
+    assert len(chain) == 23
+    assert len({prev for _id, prev, *_rest in chain}) == 23  # no two events share a predecessor
+    assert _verify_ok() == "OK: 23 events of 1 claims, every hash chain whole.\n"
