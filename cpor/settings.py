@@ -191,6 +191,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # socket to Redis has a connect and a read timeout, and nothing in a request retries more than once. Work that is
 # not enqueued is not lost: PostgreSQL is the source of truth and lifecycle_requeue_task rebuilds the queue.
 REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 500, minimum=50) / 1000
+if REDIS_TIMEOUT > 0.6:
+    raise ImproperlyConfigured("REDIS_TIMEOUT_MS must be at most 600 (a request may wait on it three times)")
 if CACHE_URL:
     # redis-py's Connection retries nothing by default; the rate limits that read the cache fail open.
     CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
