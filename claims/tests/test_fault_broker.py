@@ -6,8 +6,11 @@ truth), and the requeue job rebuilds the lost work, which a real worker then doe
 """
 
 import datetime
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -25,8 +28,8 @@ from claims.services.jobs import task_send
 from claims.services.transitions import claim_event_record
 from claims.tests.factories import claim_make
 from claims.tests.invariants import assert_invariants
-from claims.tests.wizard_steps import submit, walk_m365
-from conftest import _stop, _wait_for, celery_worker_start
+from claims.tests.wizard_steps import step_data, submit, walk_m365, wizard_url
+from conftest import ROOT, S3_PORT, _stop, _wait_for, celery_worker_start, database_url, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -226,3 +229,57 @@ def test_fault_silent_broker_several_sends_after_commit_wait_once(partner_a, m36
         seconds = time.monotonic() - started
     assert seconds < settings.REDIS_TIMEOUT * 3
     assert [_status(c) for c in claims] == [ClaimStatus.SUBMITTED] * 2
+
+
+def test_fault_silent_broker_and_cache_gunicorn_final_step_within_two_seconds(
+    client_a, partner_a, m365_tenant, products, tmp_path, s3_objects
+):
+    """The same promise from a real gunicorn whose environment names the silent server as broker and cache: the
+    wizard is walked with the test client (its state is in the database session), the final POST goes over HTTP."""
+    import requests
+
+    key = walk_m365(client_a, [products["microsoft-teams"]])
+    session_id = client_a.cookies[settings.SESSION_COOKIE_NAME].value
+    csrf = client_a.cookies[settings.CSRF_COOKIE_NAME].value
+    port = free_port()
+    with _silent_server() as silent_port:
+        silent = f"redis://127.0.0.1:{silent_port}/0"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cpor.test_settings",
+            "TEST_S3_PORT": str(S3_PORT),
+            "TEST_DATABASE_URL": database_url(settings.DATABASES["default"]["NAME"]),
+            "TEST_CELERY_BROKER_URL": silent,
+            "TEST_CACHE_URL": silent,
+        }
+        with open(tmp_path / "gunicorn.log", "wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "cpor.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "-t", "30"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok, seconds=30, what="gunicorn")
+            started = time.monotonic()
+            response = requests.post(
+                base + wizard_url(),
+                data={**step_data("review", {"comments": ""}), "submission_key": key, "csrfmiddlewaretoken": csrf},
+                cookies={settings.SESSION_COOKIE_NAME: session_id, settings.CSRF_COOKIE_NAME: csrf},
+                allow_redirects=False,
+                timeout=30,
+            )
+            seconds = time.monotonic() - started
+        finally:
+            _stop(server)
+    assert response.status_code == 302, (tmp_path / "gunicorn.log").read_text()[-2000:]
+    assert seconds < REQUEST_SECONDS
+    claim = Claim.objects.get(submission_key=key)
+    assert response.headers["Location"] == reverse("claims:detail", args=[claim.pk])
+    assert claim.status == ClaimStatus.SUBMITTED
+    assert list(claim.events.values_list("action", flat=True)) == [ClaimEvent.Action.SUBMITTED]
+    assert not PendingUpload.objects.exists()
+    assert_invariants(storage_keys=s3_objects())
