@@ -14,7 +14,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 # After a send that failed, the sends of the next seconds in this process are skipped instead of each waiting for
-# the broker's socket timeout: a request that enqueues several tasks waits for the broker once at most.
+# the broker's socket timeout: a request that enqueues several tasks waits for the broker once at most. (One
+# request at a time per process: gunicorn's sync workers and the solo worker pool, so a plain global will do.)
 BROKER_DOWN_SECONDS = 5.0
 _broker_failed_at = None
 
