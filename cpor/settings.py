@@ -194,7 +194,8 @@ REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 500, minimum=50) / 1000
 if REDIS_TIMEOUT > 0.6:
     raise ImproperlyConfigured("REDIS_TIMEOUT_MS must be at most 600 (a request may wait on it three times)")
 if CACHE_URL:
-    # redis-py's Connection retries nothing by default; the rate limits that read the cache fail open.
+    # redis-py's Connection retries nothing by default. A cache read then errs within the timeout: whatever reads
+    # the cache (rate limits) must fail open on that error (SPEC §14).
     CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS |= {
