@@ -197,3 +197,126 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+# Fault tests (SPEC §14 "Outages"): a Redis server, a broker connection and workers of the test's own, which it may
+# stop, freeze, flush or kill -9. Never the shared Redis on 6379.
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A ``redis-server`` on its own loopback port, with no persistence; ``stop()`` and ``start()`` keep the port."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process = None
+
+    def url(self, db=0):
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self):
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def start(self):
+        with open(self.workdir / "redis.log", "ab") as out:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait_for(lambda: self.client().ping(), seconds=10, what="redis-server")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen server cannot act on TERM
+            _stop(self.process)
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory):
+    """A Redis server of this test module's own (shared by its tests: each flushes it first)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def celery_worker_start(*, broker_url, workdir):
+    """Start a real ``celery worker`` (solo pool) on ``broker_url`` against the test database; returns the process
+    once it consumes (its log says "ready"). The caller stops it (``_stop``) or kills it. Emails go to
+    ``workdir/mail``."""
+    log = workdir / f"worker-{time.monotonic_ns()}.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cpor.test_settings",
+        "TEST_S3_PORT": str(S3_PORT),
+        "TEST_DATABASE_URL": database_url(settings.DATABASES["default"]["NAME"]),
+        "TEST_CELERY_BROKER_URL": broker_url,
+        "TEST_EMAIL_DIR": str(workdir / "mail"),
+    }
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "cpor", "worker", "--pool=solo", "--loglevel=INFO"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.log = log
+    try:
+        _wait_for(lambda: process.poll() is None and b" ready." in log.read_bytes(), seconds=60, what="celery worker")
+    except RuntimeError:
+        _stop(process)
+        raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-3000:]}") from None
+    return process
+
+
+@pytest.fixture
+def broker_at():
+    """``with broker_at(url):`` this process sends its tasks to ``url`` (the Celery app reads its broker once, so
+    overriding the setting would not do), with fresh connection pools on the way in and out."""
+    from contextlib import contextmanager
+
+    from celery import current_app
+
+    from claims.services import jobs
+
+    app = current_app._get_current_object()
+    saved = (app.conf.broker_read_url, app.conf.broker_write_url)
+
+    def fresh_pools():
+        from kombu import pools
+
+        pools.reset()  # kombu keeps producer pools per broker URL, process-wide
+        app._pool = None
+        app.amqp._producer_pool = None
+        jobs._broker_failed_at = None
+
+    @contextmanager
+    def switch(url):
+        app.conf.broker_read_url = app.conf.broker_write_url = url
+        fresh_pools()
+        try:
+            yield
+        finally:
+            app.conf.broker_read_url, app.conf.broker_write_url = saved
+            fresh_pools()
+
+    return switch

@@ -227,6 +227,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Outages (SPEC §14) -------------------------------------------------------------------------------------------------
+
+# A broker or cache that accepts connections but never answers delays no request by more than two seconds: every
+# socket to Redis has a connect and a read timeout, and nothing in a request retries more than once. Work that is
+# not enqueued is not lost: PostgreSQL is the source of truth and lifecycle_requeue_task rebuilds the queue.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 500, minimum=50) / 1000
+if REDIS_TIMEOUT > 0.6:
+    raise ImproperlyConfigured("REDIS_TIMEOUT_MS must be at most 600 (a request may wait on it three times)")
+if CACHE_URL:
+    # redis-py's Connection retries nothing by default. A cache read then errs within the timeout: whatever reads
+    # the cache (rate limits) must fail open on that error (SPEC §14).
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "socket_timeout": REDIS_TIMEOUT,
+        # One connection attempt when a publisher opens a channel (kombu's default retries for
+        # broker_connection_timeout); a worker's consumer keeps reconnecting by its own settings below.
+        "max_retries": 0,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+# Publishing: one more try on a fresh connection (a pooled one broken by a Redis restart), none after that.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+# A worker that loses the broker reconnects forever (every queued job is in PostgreSQL anyway).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
 # Email ------------------------------------------------------------------------------------------------------------
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CPOR claims <no-reply@cpor.example>")
@@ -263,4 +290,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes announces itself at INFO in every process (management commands included); its sign-in failures
+    # and lock-outs are WARNINGs and still reach the log.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

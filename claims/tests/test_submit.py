@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from claims.models import Claim, ClaimEvent, ClaimItem, PendingUpload, PoeDocument
 from claims.services import PoeStorageError, claim_submit
-from claims.services.jobs import task_send
+from claims.services.jobs import task_send_guarded
 from claims.tests.wizard_steps import (
     BIZAPPS_CONTACTS,
     BIZAPPS_CUSTOMER,
@@ -31,7 +31,9 @@ def _step(response):
 
 def _claim_validate_registered(callbacks):
     # The callback sends claims.tasks.claim_validate_task by name; the test checks it is registered, not run.
-    return [cb for cb in callbacks if getattr(cb, "func", None) is task_send and cb.args == ("claim_validate_task",)]
+    return [
+        cb for cb in callbacks if getattr(cb, "func", None) is task_send_guarded and cb.args == ("claim_validate_task",)
+    ]
 
 
 def test_submit_m365_usage_claim(
