@@ -156,6 +156,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _botocore_config
+
     # POE files and wizard uploads in progress live in S3 so that web nodes stay stateless.
     default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -170,6 +172,11 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             # Download links for POE files are short-lived.
             "querystring_expire": env_int("POE_LINK_SECONDS", 300, minimum=10),
+            # An S3 that accepts connections and never answers must not hold a partner's request for botocore's
+            # default 60 s per read with retries: a short connect, a bounded read, one retry.
+            "client_config": _botocore_config(
+                connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}
+            ),
         },
     }
 else:
