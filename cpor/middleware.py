@@ -1,0 +1,105 @@
+"""Checks and headers that apply to every response, so that no page can forget them (SPEC §14)."""
+
+from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import UnreadablePostError
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+from associations.validators import CONTROL_CHARACTERS
+
+# How many offending places the page names: enough to find them, short for a request with a thousand fields.
+PLACES_SHOWN = 3
+
+
+class ControlCharactersMiddleware:
+    """Refuse requests with control characters (NUL and the like) in the address, the query string or the posted
+    form, with a clear 400 page (JSON for the upload endpoint's XHR), never a 500.
+
+    Refused, not stripped: stripping would silently search for, or store, something other than what was sent.
+    Cookies are the exception: they are not typed, only a tampered browser sends such a cookie, and it is dropped
+    (a session cookie with a NUL is as invalid as any unknown session key: the visitor is simply signed out).
+    The posted form is checked in ``process_view``, once the URL is resolved, so that a view can leave a field to
+    its form: a view function's ``control_characters_allowed`` attribute names the fields whose form answers at
+    the field itself, keeping what was typed (``associations.validators.validate_no_control_characters``), or
+    cleans them (a file name). Set as a plain attribute: the apps below ``cpor`` do not import it. Every other
+    field, and every field added later, is checked here. Uploaded files' names are the upload code's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name in [name for name, value in request.COOKIES.items() if _has_control(name) or _has_control(value)]:
+            del request.COOKIES[name]
+        places = []
+        if _has_control(request.path_info):
+            places.append("the address")
+        places += _places(request.GET, "the address (parameter “{}”)", "a parameter name in the address")
+        if places:
+            return _refused(request, places)
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST":
+            return None
+        try:
+            posted, files = request.POST, request.FILES
+        except (MultiPartParserError, UnreadablePostError):
+            # A broken body: the CSRF check and the view answer it as they always did.
+            return None
+        allowed = getattr(view_func, "control_characters_allowed", frozenset())
+        places = _places(posted, "the form field “{}”", "a form field name", allowed=allowed)
+        places += [f"the form field name “{_shown(name)}”" for name in files if _has_control(name)]
+        if places:
+            return _refused(request, places)
+        return None
+
+
+def _has_control(text):
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+def _shown(name):
+    """A field name for the page: its control characters as visible U+ codes, and never very long."""
+    return CONTROL_CHARACTERS.sub(lambda m: f"U+{ord(m.group()):04X}", name[:60])
+
+
+def _places(query_dict, where, where_key, *, allowed=frozenset()):
+    places = []
+    for name, values in query_dict.lists():
+        if _has_control(name):
+            places.append(where_key)
+        elif name not in allowed and any(_has_control(value) for value in values):
+            places.append(where.format(_shown(name)))
+    return places
+
+
+def _refused(request, places):
+    places = list(dict.fromkeys(places))
+    where = ", ".join(places[:PLACES_SHOWN]) + (" and elsewhere" if len(places) > PLACES_SHOWN else "")
+    message = (
+        f"Your request contained characters we cannot accept: control characters, such as NUL, in {where}. "
+        "Remove them and try again."
+    )
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"error": message}, status=400)
+    return render(request, "input_refused.html", {"message": message, "places": places}, status=400)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` (Django's never_cache headers) on every response that did not set its own.
+
+    Every page of this app is private or changes with the claim's status: claim pages, lists, exports, POE
+    downloads, the wizard, the customer's page, admin. Static files are served by WhiteNoise before this
+    middleware and keep their long cache headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response
