@@ -259,7 +259,7 @@ def poe_upload(request):
     )
 
 
-# cpor.middleware.ControlCharactersMiddleware refuses control characters in posted fields with a page of its own,
+# cpor.middleware.RequestInputMiddleware refuses control characters in posted fields with a page of its own,
 # except the fields a view names here: "name" is the browser's file name, which poe_display_name reduces to its
 # printable characters.
 poe_upload.control_characters_allowed = frozenset({"name"})

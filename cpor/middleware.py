@@ -10,11 +10,16 @@ from associations.validators import CONTROL_CHARACTERS
 
 # How many offending places the page names: enough to find them, short for a request with a thousand fields.
 PLACES_SHOWN = 3
+# The longest query string a page reads: gunicorn's default request line limit (4094 bytes) refuses longer ones in
+# production already; this gives the same answer under any server, with a page that says so. A 100,000-character
+# parameter on an admin list with a country filter made a 26 MB page (every filter link repeats the query).
+QUERY_STRING_MAX_CHARS = 4096
 
 
-class ControlCharactersMiddleware:
+class RequestInputMiddleware:
     """Refuse requests with control characters (NUL and the like) in the address, the query string or the posted
-    form, with a clear 400 page (JSON for the upload endpoint's XHR), never a 500.
+    form, or a query string longer than any page reads, with a clear 400 page (JSON for the upload endpoint's
+    XHR), never a 500.
 
     Refused, not stripped: stripping would silently search for, or store, something other than what was sent.
     Cookies are the exception: they are not typed, only a tampered browser sends such a cookie, and it is dropped
@@ -32,6 +37,12 @@ class ControlCharactersMiddleware:
     def __call__(self, request):
         for name in [name for name, value in request.COOKIES.items() if _has_control(name) or _has_control(value)]:
             del request.COOKIES[name]
+        if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_MAX_CHARS:
+            message = (
+                f"The address of this page is too long (more than {QUERY_STRING_MAX_CHARS:,} characters in its "
+                "query). Go back and try again with a shorter search."
+            )
+            return _refused_page(request, message)
         places = []
         if _has_control(request.path_info):
             places.append("the address")
@@ -82,9 +93,14 @@ def _refused(request, places):
         f"Your request contained characters we cannot accept: control characters, such as NUL, in {where}. "
         "Remove them and try again."
     )
+    return _refused_page(request, message, control_characters=True)
+
+
+def _refused_page(request, message, *, control_characters=False):
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return JsonResponse({"error": message}, status=400)
-    return render(request, "input_refused.html", {"message": message, "places": places}, status=400)
+    context = {"message": message, "control_characters": control_characters}
+    return render(request, "input_refused.html", context, status=400)
 
 
 class NoStoreMiddleware:

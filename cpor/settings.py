@@ -51,7 +51,7 @@ MIDDLEWARE = [
     # session, so that a cookie carrying control characters is dropped before it is looked up.
     "cpor.middleware.NoStoreMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "cpor.middleware.ControlCharactersMiddleware",
+    "cpor.middleware.RequestInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

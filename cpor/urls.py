@@ -4,12 +4,12 @@ from django.urls import include, path
 
 from associations import views as association_views
 from claims import views as claims_views
-from cpor.admin_search import admin_search_bound
+from cpor.admin_inputs import admin_inputs_bound
 
 admin.site.site_header = "CPOR claims review"
 admin.site.site_title = "CPOR claims review"
 admin.site.index_title = "Review"
-admin_search_bound()
+admin_inputs_bound()
 
 urlpatterns = [
     path("", association_views.home, name="home"),
