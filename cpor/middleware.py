@@ -37,21 +37,14 @@ class RequestInputMiddleware:
     def __call__(self, request):
         for name in [name for name, value in request.COOKIES.items() if _has_control(name) or _has_control(value)]:
             del request.COOKIES[name]
-        if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_MAX_CHARS:
-            message = (
-                f"The address of this page is too long (more than {QUERY_STRING_MAX_CHARS:,} characters in its "
-                "query). Go back and try again with a shorter search."
-            )
-            return _refused_page(request, message)
-        places = []
-        if _has_control(request.path_info):
-            places.append("the address")
-        places += _places(request.GET, "the address (parameter “{}”)", "a parameter name in the address")
-        if places:
-            return _refused(request, places)
+        # The address is checked here and answered in process_view: by then the session and the user are known,
+        # and the page keeps the signed-in layout. (An address that matches no page is a 404 either way.)
+        request.input_refusal = _address_refusal(request)
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(request, "input_refusal", None):
+            return request.input_refusal()
         if request.method != "POST":
             return None
         try:
@@ -65,6 +58,23 @@ class RequestInputMiddleware:
         if places:
             return _refused(request, places)
         return None
+
+
+def _address_refusal(request):
+    """A function answering the refusal of this request's address, or None when the address is fine."""
+    if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_MAX_CHARS:
+        message = (
+            f"The address of this page is too long (more than {QUERY_STRING_MAX_CHARS:,} characters in its "
+            "query). Go back and try again with a shorter search."
+        )
+        return lambda: _refused_page(request, message)
+    places = []
+    if _has_control(request.path_info):
+        places.append("the address")
+    places += _places(request.GET, "the address (parameter “{}”)", "a parameter name in the address")
+    if places:
+        return lambda: _refused(request, places)
+    return None
 
 
 def _has_control(text):
