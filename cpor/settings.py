@@ -216,7 +216,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # No inline script or style anywhere: our templates load static files only. Django admin's change list has one
-# <style> element, which carries the per-response nonce (the csp context processor); nothing else gets one.
+# <style> element (for a ModelAdmin without action bars), which carries the per-response nonce (the csp context
+# processor); nothing else gets one.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],

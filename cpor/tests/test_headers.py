@@ -33,8 +33,9 @@ def test_csp_header_on_pages_has_no_inline_allowance(client_a):
 
 
 def test_csp_admin_pages_nonces_are_their_headers(client, reviewer):
-    """Django's admin marks its tags with the response's nonce (its change list has one inline <style>, shown
-    when the list has no actions); the header names that nonce, and no inline script exists without it."""
+    """Django's admin marks its tags with the response's nonce (its change list has one inline <style>, for a
+    ModelAdmin with actions_on_top and actions_on_bottom off; none here yet); the header names that nonce, and no
+    inline script or style exists without it."""
     client.force_login(reviewer)
     for url in (reverse("admin:index"), reverse("admin:claims_claim_changelist"), reverse("admin:auth_user_add")):
         response = client.get(url)
