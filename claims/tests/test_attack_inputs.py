@@ -120,7 +120,8 @@ def test_inputs_upload_xhr_gets_the_refusal_as_json_and_its_file_name_is_cleaned
     assert response.status_code == 400
     assert response.json()["error"].startswith(REFUSED) and "“note”" in response.json()["error"]
     # The browser's file name is the upload code's to clean (printable characters only), not refused.
-    response = upload(client_a, name="Signed\x00 SOW\x0b.pdf", **xhr)
+    named = {"file": pdf_file(), "name": "Signed\x00 SOW\x0b.pdf"}
+    response = client_a.post(reverse("claims:poe_upload"), named, **xhr)
     assert response.status_code == 201
     assert PendingUpload.objects.get().original_name == "Signed SOW.pdf"
 
