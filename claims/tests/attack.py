@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.urls import URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.regex_helper import normalize
 
 from associations.models import Association, Membership, Subscription, TenantDomain, TenantLicense, UsageRecord
@@ -228,7 +230,11 @@ def route_values(route, world):
         elif param == "upload_id":
             forms = uuid_forms(world.pending.pk)
         elif param == "token":
+            # The customer's link; for any other signed link (a password reset's), a forged one.
             forms = token_forms(world.token, world)
+        elif param == "uidb64":
+            user_id = str(world.admin_ids["auth/user"])
+            forms = [urlsafe_base64_encode(force_bytes(user_id)), user_id, "MQ", "!!", "A" * 64, ""]
         elif param == "content_type_id":
             forms = int_forms(world.content_type_id)
         elif param in ("object_id", "id"):

@@ -105,7 +105,7 @@ def test_inputs_wizard_field_with_nul_is_refused_and_too_long_is_said_at_the_fie
     assert "Ensure this value has at most 253 characters (it has 100000)." in response.content.decode()
 
 
-def test_inputs_login_with_nul_is_refused_and_too_long_is_said_at_the_field(client):
+def test_inputs_login_with_nul_is_refused_and_too_long_is_said_at_the_field(client, db):
     response = client.post(reverse("login"), {"username": "admin@partner-a.example\x00", "password": "x"})
     assert _refused(response, "the form field “username”")
     response = client.post(reverse("login"), {"username": LONG, "password": "x"})
