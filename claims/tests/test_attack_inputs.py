@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from claims.models import ClaimStatus, PendingUpload
 from claims.services import claim_request_information
-from claims.tests.attack import body
+from claims.tests.attack import body, routes
 from claims.tests.factories import claim_make, claim_make_official
 from claims.tests.wizard_steps import (
     BIZAPPS_CUSTOMER,
@@ -220,7 +220,11 @@ def pages(partner_a, m365_tenant, products, reviewer, waiting):
     for name in ("change", "history", "approve", "request_information", "reject"):
         admin_pages.append((reverse(f"admin:claims_claim_{name}", args=[waiting.pk]), admin_common))
     admin_pages.append((reverse("admin:claims_claim_poe", args=[waiting.pk, document.pk]), common))
-    return {"partner": partner_pages, "visitor": visitor_pages, "reviewer": admin_pages}
+    # Every other page without parameters (pages added later included), for both.
+    listed = {url for url, _ in partner_pages + visitor_pages}
+    others = [(route.template, common) for route in routes() if not route.params and not route.is_admin]
+    others = [(url, parameters) for url, parameters in others if url not in listed]
+    return {"partner": partner_pages + others, "visitor": visitor_pages + others, "reviewer": admin_pages}
 
 
 def _clients(partner_a, reviewer):
