@@ -60,3 +60,23 @@ def parse_guid(value):
 
 def validate_guid(value):
     parse_guid(value)
+
+
+# Control characters other than tab, line feed and carriage return: C0, DEL and C1 (SPEC §14 "Every input"). Nobody
+# types them; they come from tools, attacks and some pasted text. PostgreSQL refuses NUL in text outright; the others
+# would be stored invisibly and come back in exports and emails. cpor.middleware refuses them in every request;
+# forms whose text fields carry this validator answer with a message at the field instead.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def validate_no_control_characters(value):
+    """Refuse control characters other than NUL in typed text (Django's CharField already refuses NUL, with its
+    own message "Null characters are not allowed.")."""
+    found = CONTROL_CHARACTERS.search(str(value).replace("\x00", ""))
+    if found:
+        raise ValidationError(
+            "Remove the invisible control character (%(code)s) from this text: it cannot be saved. Typing the "
+            "text again, or pasting it as plain text, removes it.",
+            code="control_character",
+            params={"code": f"U+{ord(found.group()):04X}"},
+        )

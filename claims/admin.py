@@ -496,6 +496,11 @@ class PendingUploadAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
+    def has_add_permission(self, request):
+        # Every field is read-only: an "add" saved an empty row (a 500 on its NOT NULL columns). Files arrive
+        # through the wizard and the partner's answer only.
+        return False
+
 
 @admin.register(PoeDocument)
 class PoeDocumentAdmin(admin.ModelAdmin):

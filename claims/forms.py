@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
 from associations.models import Activity, PartnerLocation, Product, SolutionArea, Tenant, TenantDomain
-from associations.validators import email_domain_within, normalize_domain, parse_guid, validate_domain_name
+from associations.validators import (
+    email_domain_within,
+    normalize_domain,
+    parse_guid,
+    validate_domain_name,
+    validate_no_control_characters,
+)
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
 from claims.uploads import POE_MAX_FILES, poe_check
@@ -407,11 +413,13 @@ class ClaimRespondForm(forms.Form):
     ``cleaned_data["checked"]`` is [(uploaded file, CheckedUpload)] for ``claim_respond``.
     """
 
-    comment = forms.CharField(required=False)
+    comment = forms.CharField(
+        required=False,
+        max_length=RESPONSE_MAX_CHARS,
+        validators=[validate_no_control_characters],
+        error_messages={"max_length": "Keep your comment under 5,000 characters."},
+    )
     files = UploadedFilesField(required=False)
-
-    def clean_comment(self):
-        return self.cleaned_data["comment"][:RESPONSE_MAX_CHARS]
 
     def clean(self):
         cleaned = super().clean()
@@ -436,6 +444,7 @@ class ClaimRespondForm(forms.Form):
 class DisassociateForm(forms.Form):
     reason = forms.CharField(
         max_length=1000,
+        validators=[validate_no_control_characters],
         error_messages={
             "required": "Give a reason for ending the association.",
             "max_length": "Keep the reason under 1,000 characters.",

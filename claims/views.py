@@ -260,6 +260,12 @@ def poe_upload(request):
     )
 
 
+# cpor.middleware.RequestInputMiddleware refuses control characters in posted fields with a page of its own,
+# except the fields a view names here: "name" is the browser's file name, which poe_display_name reduces to its
+# printable characters.
+poe_upload.control_characters_allowed = frozenset({"name"})
+
+
 @require_POST
 @admin_role_required
 def poe_upload_delete(request, upload_id):
@@ -329,7 +335,8 @@ def claim_respond_view(request, claim_id):
         return redirect("claims:detail", claim_id=claim.pk)
     form = ClaimRespondForm(request.POST, request.FILES)
     if not form.is_valid():
-        comment = form.cleaned_data.get("comment", "")
+        # What the partner typed, also when it is what was wrong (too long): it is theirs to shorten.
+        comment = form.data.get("comment", "")
         return _lifecycle_error_page(request, claim, _form_errors(form), comment=comment)
     comment = form.cleaned_data["comment"]
     try:
@@ -342,6 +349,10 @@ def claim_respond_view(request, claim_id):
         return _lifecycle_error_page(request, claim, errors, comment=comment)
     messages.success(request, "Thank you. Your answer was sent to the reviewer.")
     return redirect("claims:detail", claim_id=claim.pk)
+
+
+# The comment's own message, at the field, keeping the text (ClaimRespondForm), instead of the middleware's page.
+claim_respond_view.control_characters_allowed = frozenset({"comment"})
 
 
 @require_POST
@@ -363,6 +374,9 @@ def claim_disassociate_view(request, claim_id):
         return redirect("claims:detail", claim_id=claim.pk)
     messages.success(request, "The association has ended.")
     return redirect("claims:detail", claim_id=claim.pk)
+
+
+claim_disassociate_view.control_characters_allowed = frozenset({"reason"})
 
 
 def _official_claim_for_user(request, claim_id):

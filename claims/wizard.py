@@ -82,7 +82,9 @@ class ClaimWizard(SessionWizardView):
 
         step = request.POST.get(f"{self.prefix}-current_step")
         if step not in self.get_form_list():
-            step = self.steps.current
+            # Not one of our steps (tampered, cut short): formtools would make it the current step and fail on it
+            # (a 500). The current step again, nothing stored.
+            return self.render(self.get_form())
         if request.POST.get("wizard_goto_step") in self.get_form_list():
             # Back keeps what was typed on this step, valid or not: it is checked again on Continue and submit.
             self.storage.set_step_data(step, self.process_step(self.get_form(step=step, data=request.POST)))

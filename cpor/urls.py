@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from associations import views as association_views
 from claims import views as claims_views
+from cpor.admin_inputs import admin_inputs_bound
 from cpor.admin_site import ReviewAdminSite
 
 # Reviewers sign in to the admin with their password and a TOTP code (SPEC §14): django-otp's admin site lets in
@@ -13,6 +14,7 @@ admin.site.__class__ = ReviewAdminSite
 admin.site.site_header = "CPOR claims review"
 admin.site.site_title = "CPOR claims review"
 admin.site.index_title = "Review"
+admin_inputs_bound()
 
 urlpatterns = [
     path("", association_views.home, name="home"),

@@ -1,0 +1,131 @@
+"""Checks and headers that apply to every response, so that no page can forget them (SPEC §14)."""
+
+from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import UnreadablePostError
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+
+from associations.validators import CONTROL_CHARACTERS
+
+# How many offending places the page names: enough to find them, short for a request with a thousand fields.
+PLACES_SHOWN = 3
+# The longest query string a page reads: gunicorn's default request line limit (4094 bytes) refuses longer ones in
+# production already; this gives the same answer under any server, with a page that says so. A 100,000-character
+# parameter on an admin list with a country filter made a 26 MB page (every filter link repeats the query).
+QUERY_STRING_MAX_CHARS = 4096
+
+
+class RequestInputMiddleware:
+    """Refuse requests with control characters (NUL and the like) in the address, the query string or the posted
+    form, or a query string longer than any page reads, with a clear 400 page (JSON for the upload endpoint's
+    XHR), never a 500.
+
+    Refused, not stripped: stripping would silently search for, or store, something other than what was sent.
+    Cookies are the exception: they are not typed, only a tampered browser sends such a cookie, and it is dropped
+    (a session cookie with a NUL is as invalid as any unknown session key: the visitor is simply signed out).
+    The posted form is checked in ``process_view``, once the URL is resolved, so that a view can leave a field to
+    its form: a view function's ``control_characters_allowed`` attribute names the fields whose form answers at
+    the field itself, keeping what was typed (``associations.validators.validate_no_control_characters``), or
+    cleans them (a file name). Set as a plain attribute: the apps below ``cpor`` do not import it. Every other
+    field, and every field added later, is checked here. Uploaded files' names are the upload code's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name in [name for name, value in request.COOKIES.items() if _has_control(name) or _has_control(value)]:
+            del request.COOKIES[name]
+        # The address is checked here and answered in process_view: by then the session and the user are known,
+        # and the page keeps the signed-in layout. (An address that matches no page is a 404 either way.)
+        request.input_refusal = _address_refusal(request)
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(request, "input_refusal", None):
+            return request.input_refusal()
+        if request.method != "POST":
+            return None
+        try:
+            posted, files = request.POST, request.FILES
+        except (MultiPartParserError, UnreadablePostError):
+            # A broken body: the CSRF check and the view answer it as they always did.
+            return None
+        allowed = getattr(view_func, "control_characters_allowed", frozenset())
+        places = _places(posted, "the form field “{}”", "a form field name", allowed=allowed)
+        places += [f"the form field name “{_shown(name)}”" for name in files if _has_control(name)]
+        if places:
+            return _refused(request, places)
+        return None
+
+
+def _address_refusal(request):
+    """A function answering the refusal of this request's address, or None when the address is fine."""
+    if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_MAX_CHARS:
+        message = (
+            f"The address of this page is too long (more than {QUERY_STRING_MAX_CHARS:,} characters in its "
+            "query). Go back and try again with a shorter search."
+        )
+        return lambda: _refused_page(request, message)
+    places = []
+    if _has_control(request.path_info):
+        places.append("the address")
+    places += _places(request.GET, "the address (parameter “{}”)", "a parameter name in the address")
+    if places:
+        return lambda: _refused(request, places)
+    return None
+
+
+def _has_control(text):
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+def _shown(name):
+    """A field name for the page: its control characters as visible U+ codes, and never very long."""
+    return CONTROL_CHARACTERS.sub(lambda m: f"U+{ord(m.group()):04X}", name[:60])
+
+
+def _places(query_dict, where, where_key, *, allowed=frozenset()):
+    places = []
+    for name, values in query_dict.lists():
+        if _has_control(name):
+            places.append(where_key)
+        elif name not in allowed and any(_has_control(value) for value in values):
+            places.append(where.format(_shown(name)))
+    return places
+
+
+def _refused(request, places):
+    places = list(dict.fromkeys(places))
+    where = ", ".join(places[:PLACES_SHOWN]) + (" and elsewhere" if len(places) > PLACES_SHOWN else "")
+    message = (
+        f"Your request contained characters we cannot accept: control characters, such as NUL, in {where}. "
+        "Remove them and try again."
+    )
+    return _refused_page(request, message, control_characters=True)
+
+
+def _refused_page(request, message, *, control_characters=False):
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"error": message}, status=400)
+    context = {"message": message, "control_characters": control_characters}
+    return render(request, "input_refused.html", context, status=400)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` (Django's never_cache headers) on every response that did not set its own.
+
+    Every page of this app is private or changes with the claim's status: claim pages, lists, exports, POE
+    downloads, the wizard, the customer's page, admin. Static files are served by WhiteNoise before this
+    middleware and keep their long cache headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response
