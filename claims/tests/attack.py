@@ -237,7 +237,7 @@ def route_values(route, world):
             forms = [urlsafe_base64_encode(force_bytes(user_id)), user_id, "MQ", "!!", "A" * 64, ""]
         elif param == "content_type_id":
             forms = int_forms(world.content_type_id)
-        elif param in ("object_id", "id"):
+        elif param in ("object_id", "id", "pk"):
             match = ADMIN_MODEL.match(route.template)
             key = f"{match.group(1)}/{match.group(2)}" if match else "claims/claim"
             raw = world.admin_ids.get(key, claim.pk)

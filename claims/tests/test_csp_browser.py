@@ -12,7 +12,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from associations.models import UsageRecord
-from associations.tests.fixtures import PASSWORD
+from associations.tests.fixtures import PASSWORD, reviewer_login
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
 from claims.tests.factories import claim_make, claim_make_official
@@ -45,10 +45,13 @@ def watched(page):
 
 
 def _signed_in_as(page, user, live_server):
-    """The browser signed in as ``user`` through a session made by Django's test client (for the reviewer: the
-    admin's own sign-in is another part's)."""
+    """The browser signed in as ``user`` through a session made by Django's test client (a reviewer's session
+    verified by the reviewer's TOTP device, as the admin's sign-in leaves it)."""
     client = Client()
-    client.force_login(user)
+    if user.is_staff:
+        reviewer_login(client, user)
+    else:
+        client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
 
