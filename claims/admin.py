@@ -23,7 +23,6 @@ from claims.models import (
     ClaimEvent,
     ClaimItem,
     ClaimStatus,
-    EmailNotification,
     InformationReason,
     PendingUpload,
     PoeDocument,
@@ -33,8 +32,6 @@ from claims.services import (
     claim_approve,
     claim_reject,
     claim_request_information,
-    email_notifications_mark_sent,
-    email_notifications_send_again,
 )
 from claims.storage import poe_download_response
 
@@ -393,93 +390,6 @@ class ClaimEventAdmin(admin.ModelAdmin):
     has_delete_permission = ReadOnlyInline.has_change_permission
 
 
-class EmailDeliveryFilter(admin.SimpleListFilter):
-    """The outbox opens on the emails that need a person: failed (a permanent refusal, or about three days of
-    transient failures), or stuck in "sending" (a worker died mid-send). "All" lists every row."""
-
-    title = "delivery"
-    parameter_name = "delivery"
-    DEFAULT = "attention"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("attention", "Needs attention (failed or stuck in sending)"),
-            ("retrying", "Waiting to retry"),
-            ("all", "All"),
-        ]
-
-    def value(self):
-        return super().value() or self.DEFAULT
-
-    def choices(self, changelist):
-        # No "All" entry for "no parameter" (that is the default view); "All" is a lookup of its own.
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-    def queryset(self, request, queryset):
-        state = EmailNotification.State
-        if self.value() == "attention":
-            return queryset.filter(state__in=[state.FAILED, state.SENDING])
-        if self.value() == "retrying":
-            return queryset.filter(state=state.PENDING, attempts__gt=0)
-        return queryset
-
-
-@admin.register(EmailNotification)
-class EmailNotificationAdmin(admin.ModelAdmin):
-    """The outbox, opening on the emails that need a person. A pending row is sent when it is due (its next
-    attempt); a row left in "sending" (a worker died mid-send) is never resent automatically: check the mail log,
-    then mark it sent or send it again here. Rows change only through the notification services."""
-
-    list_display = ["claim", "kind", "state", "attempts", "next_attempt", "last_error_short", "created_at", "sent_at"]
-    list_filter = [EmailDeliveryFilter, "state", "kind"]
-    list_select_related = ["claim"]
-    search_fields = ["claim__name", "message_id"]
-    readonly_fields = [
-        "claim",
-        "kind",
-        "association",
-        "state",
-        "created_at",
-        "attempts",
-        "next_attempt_at",
-        "sent_at",
-        "message_id",
-        "last_error",
-    ]
-    actions = ["requeue_selected", "mark_sent_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description="next attempt", ordering="next_attempt_at")
-    def next_attempt(self, obj):
-        return obj.next_attempt_at if obj.state == EmailNotification.State.PENDING else "-"
-
-    @admin.display(description="last error")
-    def last_error_short(self, obj):
-        return obj.last_error if len(obj.last_error) <= 120 else f"{obj.last_error[:119]}…"
-
-    @admin.action(
-        description="Send again (failed, stuck in sending, or now instead of at the next attempt)",
-        permissions=["change"],
-    )
-    def requeue_selected(self, request, queryset):
-        queued = email_notifications_send_again(notification_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
-
-    @admin.action(
-        description="Mark as sent (rows stuck in sending that the mail log shows delivered)", permissions=["change"]
-    )
-    def mark_sent_selected(self, request, queryset):
-        marked = email_notifications_mark_sent(notification_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{marked} email(s) marked as sent.", messages.SUCCESS)
-
-
 @admin.register(PendingUpload)
 class PendingUploadAdmin(admin.ModelAdmin):
     list_display = ["original_name", "partner", "user", "size", "created_at"]
@@ -520,3 +430,7 @@ class PoeDocumentAdmin(admin.ModelAdmin):
     ]
     # POE is evidence (SPEC §14): it comes with a claim or an answer, never by hand, and nobody deletes it here.
     has_add_permission = has_delete_permission = ReadOnlyInline.has_change_permission
+
+
+# The outbox's admin lives in a module of its own; importing it registers it with this site.
+from claims import admin_outbox  # noqa: E402, F401

@@ -16,6 +16,7 @@ from django_ratelimit.core import is_ratelimited
 from associations.access import admin_role_required, partner_required, scoped
 from associations.models import Product
 from claims import selectors
+from claims.charts import usage_chart
 from claims.forms import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
@@ -302,8 +303,6 @@ def poe_template(request):
 
 # --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
 
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 36
-
 
 def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason=""):
     """The claim page again, with the errors where the partner acted (nothing was saved)."""
@@ -390,45 +389,14 @@ def _official_claim_for_user(request, claim_id):
     )
 
 
-def _chart(records):
-    """Server-side SVG coordinates for one product's monthly active users and paid units."""
-    if not records:
-        return None
-    top = max(max(r.active_users, r.paid_units) for r in records) or 1
-    width = CHART_WIDTH - 2 * CHART_PAD
-    height = CHART_HEIGHT - 2 * CHART_PAD
-    step = width / max(len(records) - 1, 1)
-
-    def points(values):
-        return " ".join(
-            f"{CHART_PAD + n * step:.1f},{CHART_PAD + height - value * height / top:.1f}"
-            for n, value in enumerate(values)
-        )
-
-    return {
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "top": top,
-        "top_y": CHART_PAD,
-        "base_y": CHART_PAD + height,
-        "left": CHART_PAD,
-        "right": CHART_WIDTH - CHART_PAD,
-        "users": points([r.active_users for r in records]),
-        "units": points([r.paid_units for r in records]),
-        "labels": [
-            {"x": f"{CHART_PAD + n * step:.1f}", "text": f"{r.month:%b %Y}"}
-            for n, r in enumerate(records)
-            if n in (0, len(records) - 1) or n % 3 == 0
-        ],
-    }
-
-
 @require_safe
 @partner_required
 def claim_usage_view(request, claim_id):
     claim = _official_claim_for_user(request, claim_id)
     usage = selectors.claim_usage(claim=claim)
-    series = [{"product": product, "records": records, "chart": _chart(records)} for product, records in usage.items()]
+    series = [
+        {"product": product, "records": records, "chart": usage_chart(records)} for product, records in usage.items()
+    ]
     return render(request, "claims/usage.html", {"claim": claim, "series": series})
 
 
