@@ -6,7 +6,7 @@ PORT ?= 8000
 # Where the embedded defaults keep their data (cpor/settings.py), the embedded PostgreSQL's included.
 VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 
-.PHONY: run test install install-test services lint migrations-check clean bench
+.PHONY: run test install install-test services lint migrations-check clean bench messages
 
 # Migrate, demo data, then web, worker and beat; without DATABASE_URL on the embedded PostgreSQL in var/postgres.
 run: install
@@ -14,7 +14,7 @@ run: install
 
 # scripts/ensure-services wrote the URL of the PostgreSQL the tests use: a server on 127.0.0.1:5432 where one
 # answers, else the embedded one in var/test-postgres.
-test: install-test services lint migrations-check
+test: install-test services lint migrations-check messages
 	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest
 
 # The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
@@ -45,6 +45,10 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 
 services:
 	@scripts/ensure-services
+
+# locale/**/*.po to .mo (SPEC §15), in Python: no GNU gettext needed.
+messages: install
+	@$(BIN)/python scripts/compile_messages.py
 
 lint: install-test
 	$(BIN)/ruff check .

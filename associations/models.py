@@ -11,26 +11,27 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_domain_name, validate_mpn_id
 
 
 class SolutionArea(models.TextChoices):
-    MICROSOFT_365 = "microsoft_365", "Microsoft 365"
-    BUSINESS_APPLICATIONS = "business_applications", "Business Applications"
+    MICROSOFT_365 = "microsoft_365", _("Microsoft 365")
+    BUSINESS_APPLICATIONS = "business_applications", _("Business Applications")
 
 
 class Activity(models.TextChoices):
-    USAGE = "usage", "Usage"
-    PRE_SALES = "pre_sales", "Pre-sales"
-    REVENUE_ASSOCIATION = "revenue_association", "Revenue association"
+    USAGE = "usage", _("Usage")
+    PRE_SALES = "pre_sales", _("Pre-sales")
+    REVENUE_ASSOCIATION = "revenue_association", _("Revenue association")
 
 
 class Program(models.TextChoices):
-    OSU_M365 = "osu_m365", "OSU-Microsoft 365"
-    OSU_BIZAPPS = "osu_bizapps", "OSU-Business Applications"
-    OSA_SELL = "osa_sell", "OSA Sell"
-    REVENUE_ASSOCIATION = "revenue_association", "Revenue association"
+    OSU_M365 = "osu_m365", _("OSU-Microsoft 365")
+    OSU_BIZAPPS = "osu_bizapps", _("OSU-Business Applications")
+    OSA_SELL = "osa_sell", _("OSA Sell")
+    REVENUE_ASSOCIATION = "revenue_association", _("Revenue association")
 
 
 # Which program each (solution area, activity) counts for (SPEC §2).
@@ -57,7 +58,7 @@ class Partner(models.Model):
 
 class PartnerLocation(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="locations")
-    mpn_id = models.CharField("MPN ID", max_length=10, unique=True, validators=[validate_mpn_id])
+    mpn_id = models.CharField(_("MPN ID"), max_length=10, unique=True, validators=[validate_mpn_id])
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
     is_active = models.BooleanField(default=True)
@@ -73,8 +74,8 @@ class Membership(models.Model):
     """A user's place in one partner organisation, and what they may do there."""
 
     class Role(models.TextChoices):
-        INCENTIVES_ADMIN = "incentives_admin", "Incentives admin"
-        INCENTIVES_USER = "incentives_user", "Incentives user"
+        INCENTIVES_ADMIN = "incentives_admin", _("Incentives admin")
+        INCENTIVES_USER = "incentives_user", _("Incentives user")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
@@ -88,11 +89,23 @@ class Membership(models.Model):
         return self.role == self.Role.INCENTIVES_ADMIN
 
 
+class UserPreference(models.Model):
+    """What a user chose for themselves: their language, remembered across sign-outs and browsers (SPEC §15).
+
+    A model of its own rather than a field on Membership: reviewers have no membership."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+
+    def __str__(self):
+        return f"{self.user}: {self.language}"
+
+
 class Tenant(models.Model):
     """A customer's directory (Microsoft Entra tenant)."""
 
-    directory_id = models.UUIDField("Directory ID", unique=True)
-    name = models.CharField("display name", max_length=200)
+    directory_id = models.UUIDField(_("Directory ID"), unique=True)
+    name = models.CharField(_("display name"), max_length=200)
     country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -108,6 +121,11 @@ class Tenant(models.Model):
         zones = pytz.country_timezones.get(self.country) or ["UTC"]
         return ZoneInfo(zones[0])
 
+    @property
+    def language(self):
+        """The language of the customer's emails and page (SPEC §15): Traditional Chinese for Taiwan, else English."""
+        return "zh-hant" if self.country == "TW" else "en"
+
     @cached_property
     def primary_domain(self):
         domains = sorted(self.domains.all(), key=lambda d: (not d.is_initial, d.name))
@@ -117,7 +135,7 @@ class Tenant(models.Model):
 class TenantDomain(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
     name = models.CharField(max_length=253, unique=True, validators=[validate_domain_name])
-    is_initial = models.BooleanField(default=False, help_text="The tenant's .onmicrosoft.com domain.")
+    is_initial = models.BooleanField(default=False, help_text=_("The tenant's .onmicrosoft.com domain."))
 
     class Meta:
         ordering = ["name"]
@@ -168,11 +186,11 @@ class Subscription(models.Model):
     """A tenant's subscription to a Business Applications product."""
 
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        EXPIRED = "expired", "Expired"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        EXPIRED = "expired", _("Expired")
 
-    subscription_id = models.UUIDField("subscription ID", unique=True)
+    subscription_id = models.UUIDField(_("subscription ID"), unique=True)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriptions")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="subscriptions")
     start_date = models.DateField()
@@ -210,21 +228,21 @@ class Association(models.Model):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
+        ACTIVE = "active", _("Active")
         # Imported Microsoft 365 associations from before CPOR: kept for the record, but they do not count
         # until the partner re-associates through a claim (SPEC §5).
-        LEGACY = "legacy", "Legacy (not counted)"
-        ENDED = "ended", "Ended"
+        LEGACY = "legacy", _("Legacy (not counted)")
+        ENDED = "ended", _("Ended")
 
     class Source(models.TextChoices):
-        CLAIM = "claim", "Claim"
-        IMPORTED = "imported", "Imported"
+        CLAIM = "claim", _("Claim")
+        IMPORTED = "imported", _("Imported")
 
     class EndReason(models.TextChoices):
-        DISASSOCIATED = "disassociated", "The partner disassociated"
-        REPLACED = "replaced", "Another partner's claim replaced it"
-        SUBSCRIPTION_ENDED = "subscription_ended", "The subscription ended"
-        REASSOCIATED = "reassociated", "Re-associated through a claim"
+        DISASSOCIATED = "disassociated", _("The partner disassociated")
+        REPLACED = "replaced", _("Another partner's claim replaced it")
+        SUBSCRIPTION_ENDED = "subscription_ended", _("The subscription ended")
+        REASSOCIATED = "reassociated", _("Re-associated through a claim")
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="associations")
     location = models.ForeignKey(PartnerLocation, on_delete=models.PROTECT, related_name="associations")
@@ -250,13 +268,13 @@ class Association(models.Model):
                 fields=["tenant", "product"],
                 condition=Q(status="active", program="osu_m365"),
                 name="association_one_active_m365_workload",
-                violation_error_message="This workload is already associated with a partner.",
+                violation_error_message=_("This workload is already associated with a partner."),
             ),
             models.UniqueConstraint(
                 fields=["program", "subscription"],
                 condition=Q(status="active", subscription__isnull=False),
                 name="association_one_active_subscription_program",
-                violation_error_message="This subscription is already associated with a partner.",
+                violation_error_message=_("This subscription is already associated with a partner."),
             ),
             models.CheckConstraint(
                 condition=Q(program="osu_m365", subscription__isnull=True)
@@ -287,7 +305,7 @@ class UsageRecord(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_records")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="usage_records")
-    month = models.DateField(help_text="The first day of the month.")
+    month = models.DateField(help_text=_("The first day of the month."))
     active_users = models.PositiveIntegerField()
     paid_units = models.PositiveIntegerField()
 

@@ -3,6 +3,7 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.utils.encoding import punycode
+from django.utils.translation import gettext
 
 # A DNS name of at least two labels, each 1-63 letters, digits or hyphens, not starting or ending with a hyphen.
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
@@ -39,13 +40,13 @@ def email_domain_within(email, domains):
 def validate_domain_name(value):
     if not DOMAIN_RE.match(normalize_domain(value)):
         raise ValidationError(
-            "Enter a domain name such as contoso.onmicrosoft.com or contoso.com.", code="invalid_domain"
+            gettext("Enter a domain name such as contoso.onmicrosoft.com or contoso.com."), code="invalid_domain"
         )
 
 
 def validate_mpn_id(value):
     if not MPN_ID_RE.match(str(value or "")):
-        raise ValidationError("An MPN ID is 6 to 10 digits.", code="invalid_mpn_id")
+        raise ValidationError(gettext("An MPN ID is 6 to 10 digits."), code="invalid_mpn_id")
 
 
 def parse_guid(value):
@@ -53,7 +54,7 @@ def parse_guid(value):
     text = str(value or "").strip().strip("{}")
     if not re.match(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", text):
         raise ValidationError(
-            "Enter the Directory ID as a GUID, like 9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d.", code="invalid_guid"
+            gettext("Enter the Directory ID as a GUID, like 9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d."), code="invalid_guid"
         )
     return uuid.UUID(text)
 
@@ -75,8 +76,10 @@ def validate_no_control_characters(value):
     found = CONTROL_CHARACTERS.search(str(value).replace("\x00", ""))
     if found:
         raise ValidationError(
-            "Remove the invisible control character (%(code)s) from this text: it cannot be saved. Typing the "
-            "text again, or pasting it as plain text, removes it.",
+            gettext(
+                "Remove the invisible control character (%(code)s) from this text: it cannot be saved. Typing the "
+                "text again, or pasting it as plain text, removes it."
+            ),
             code="control_character",
             params={"code": f"U+{ord(found.group()):04X}"},
         )

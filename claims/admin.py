@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
 from claims.models import (
@@ -27,6 +29,7 @@ from claims.models import (
     PendingUpload,
     PoeDocument,
 )
+from claims.reasons import reason_display
 from claims.services import (
     ClaimStatusConflict,
     claim_approve,
@@ -41,7 +44,7 @@ class InformationRequestForm(forms.Form):
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
         max_length=5000,
-        help_text="The partner sees this on the claim's page and in the email.",
+        help_text=_("The partner sees this on the claim's page and in the email."),
     )
 
 
@@ -51,12 +54,12 @@ class RejectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         max_length=5000,
         required=False,
-        help_text="Optional: shown to the partner with the reason.",
+        help_text=_("Optional: shown to the partner with the reason."),
     )
 
 
 class ProgramFilter(admin.SimpleListFilter):
-    title = "program"
+    title = _("program")
     parameter_name = "program"
 
     def lookups(self, request, model_admin):
@@ -70,15 +73,15 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 class DeadlineFilter(admin.SimpleListFilter):
-    title = "deadline"
+    title = _("deadline")
     parameter_name = "deadline"
 
     def lookups(self, request, model_admin):
         return [
-            ("opt_out_48h", "Opt-out window closes within 48 hours"),
-            ("opt_out_passed", "Opt-out window passed, not yet official"),
-            ("response_48h", "Partner answer due within 48 hours"),
-            ("response_passed", "Partner answer overdue"),
+            ("opt_out_48h", _("Opt-out window closes within 48 hours")),
+            ("opt_out_passed", _("Opt-out window passed, not yet official")),
+            ("response_48h", _("Partner answer due within 48 hours")),
+            ("response_passed", _("Partner answer overdue")),
         ]
 
     def queryset(self, request, queryset):
@@ -120,7 +123,7 @@ class PoeDocumentInline(ReadOnlyInline):
     fields = ["download", "content_type", "size", "uploaded_at", "in_response"]
     readonly_fields = fields
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def download(self, document):
         url = reverse("admin:claims_claim_poe", args=[document.claim_id, document.pk])
         return format_html('<a href="{}">{}</a>', url, document.original_name)
@@ -128,7 +131,7 @@ class PoeDocumentInline(ReadOnlyInline):
 
 class ClaimEventInline(ReadOnlyInline):
     model = ClaimEvent
-    verbose_name_plural = "history"
+    verbose_name_plural = _("history")
     fields = ["created_at", "actor", "user", "action", "old_status", "new_status", "reason", "message"]
     readonly_fields = fields
 
@@ -159,10 +162,13 @@ class ClaimAdmin(admin.ModelAdmin):
     change_form_template = "claims/_lifecycle_admin_change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "status", "competing", "rejection_reasons_display"]}),
-        ("Partner", {"fields": ["partner", "location", "created_by", "partner_contact_name", "partner_contact_email"]}),
-        ("Customer", {"fields": ["domain", "directory_id", "tenant", "solution_area", "activities_display"]}),
         (
-            "Customer contacts",
+            _("Partner"),
+            {"fields": ["partner", "location", "created_by", "partner_contact_name", "partner_contact_email"]},
+        ),
+        (_("Customer"), {"fields": ["domain", "directory_id", "tenant", "solution_area", "activities_display"]}),
+        (
+            _("Customer contacts"),
             {
                 "fields": [
                     "customer_contact_name",
@@ -175,12 +181,12 @@ class ClaimAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Revenue association",
+            _("Revenue association"),
             {"fields": ["dynamics_seller_name", "customer_name", "isv_solution_name"], "classes": ["collapse"]},
         ),
-        ("Comments", {"fields": ["comments"]}),
+        (_("Comments"), {"fields": ["comments"]}),
         (
-            "Dates",
+            _("Dates"),
             {
                 "fields": [
                     "submitted_at",
@@ -193,23 +199,25 @@ class ClaimAdmin(admin.ModelAdmin):
         ),
     ]
 
-    @admin.display(description="MPN ID", ordering="location__mpn_id")
+    @admin.display(description=_("MPN ID"), ordering="location__mpn_id")
     def mpn_id(self, claim):
         return claim.location.mpn_id
 
-    @admin.display(description="competing", boolean=True, ordering="competing")
+    @admin.display(description=_("competing"), boolean=True, ordering="competing")
     def competing_flag(self, claim):
         return claim.competing
 
-    @admin.display(description="activity")
+    @admin.display(description=_("activity"))
     def activities_display(self, claim):
         return claim.get_activities_display()
 
-    @admin.display(description="rejection reasons")
+    @admin.display(description=_("rejection reasons"))
     def rejection_reasons_display(self, claim):
         if not claim.rejection_reasons:
             return "-"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in claim.rejection_reasons)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((reason_display(r),) for r in claim.rejection_reasons))
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + ["activities_display", "rejection_reasons_display"]
@@ -270,10 +278,15 @@ class ClaimAdmin(admin.ModelAdmin):
                 claim.refresh_from_db(fields=["status"])
                 skipped.append(f"{claim.name} ({claim.get_status_display()})")
         if moved:
-            self.message_user(request, f"{done}: {moved} claim(s).", messages.SUCCESS)
+            self.message_user(
+                request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": moved}, messages.SUCCESS
+            )
         if skipped:
             self.message_user(
-                request, "Not changed, no longer in a status that allows it: " + ", ".join(skipped), messages.WARNING
+                request,
+                gettext("Not changed, no longer in a status that allows it: %(claims)s")
+                % {"claims": ", ".join(skipped)},
+                messages.WARNING,
             )
         return moved
 
@@ -293,10 +306,14 @@ class ClaimAdmin(admin.ModelAdmin):
     def approve_view(self, request, claim_id):
         claim = self._claim_or_404(request, claim_id)
         if request.method == "POST":
-            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), "Approved")
+            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), gettext("Approved"))
             return redirect("admin:claims_claim_change", claim.pk)
         return self._form_page(
-            request, title=f"Approve “{claim.name}”", form=None, claims=[claim], button="Approve and notify customer"
+            request,
+            title=gettext("Approve “%(claim)s”") % {"claim": claim.name},
+            form=None,
+            claims=[claim],
+            button=gettext("Approve and notify customer"),
         )
 
     def request_information_view(self, request, claim_id):
@@ -307,11 +324,15 @@ class ClaimAdmin(admin.ModelAdmin):
                 request,
                 [claim],
                 lambda c: claim_request_information(claim=c, user=request.user, **form.cleaned_data),
-                "Asked for more information",
+                gettext("Asked for more information"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
         return self._form_page(
-            request, title=f"Request more information on “{claim.name}”", form=form, claims=[claim], button="Send"
+            request,
+            title=gettext("Request more information on “%(claim)s”") % {"claim": claim.name},
+            form=form,
+            claims=[claim],
+            button=gettext("Send"),
         )
 
     def reject_view(self, request, claim_id):
@@ -319,10 +340,19 @@ class ClaimAdmin(admin.ModelAdmin):
         form = RejectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             self._decide(
-                request, [claim], lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data), "Rejected"
+                request,
+                [claim],
+                lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data),
+                gettext("Rejected"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
-        return self._form_page(request, title=f"Reject “{claim.name}”", form=form, claims=[claim], button="Reject")
+        return self._form_page(
+            request,
+            title=gettext("Reject “%(claim)s”") % {"claim": claim.name},
+            form=form,
+            claims=[claim],
+            button=gettext("Reject"),
+        )
 
     def poe_view(self, request, claim_id, document_id):
         """A POE file through a short-lived link (S3: presigned, POE_LINK_SECONDS), always as an attachment."""
@@ -333,9 +363,11 @@ class ClaimAdmin(admin.ModelAdmin):
 
     # The same decisions as list actions.
 
-    @admin.action(description="Approve and notify the customer", permissions=["change"])
+    @admin.action(description=_("Approve and notify the customer"), permissions=["change"])
     def approve_selected(self, request, queryset):
-        self._decide(request, queryset.order_by("pk"), lambda c: claim_approve(claim=c, user=request.user), "Approved")
+        self._decide(
+            request, queryset.order_by("pk"), lambda c: claim_approve(claim=c, user=request.user), gettext("Approved")
+        )
 
     def _action_with_form(self, request, queryset, *, form_class, decide, done, title, action, button):
         form = form_class(request.POST if "apply" in request.POST else None)
@@ -346,30 +378,30 @@ class ClaimAdmin(admin.ModelAdmin):
             request, title=title, form=form, claims=list(queryset.order_by("pk")), action=action, button=button
         )
 
-    @admin.action(description="Request more information", permissions=["change"])
+    @admin.action(description=_("Request more information"), permissions=["change"])
     def request_information_selected(self, request, queryset):
         return self._action_with_form(
             request,
             queryset,
             form_class=InformationRequestForm,
             decide=lambda c, data: claim_request_information(claim=c, user=request.user, **data),
-            done="Asked for more information",
-            title="Request more information",
+            done=gettext("Asked for more information"),
+            title=gettext("Request more information"),
             action="request_information_selected",
-            button="Send",
+            button=gettext("Send"),
         )
 
-    @admin.action(description="Reject", permissions=["change"])
+    @admin.action(description=_("Reject"), permissions=["change"])
     def reject_selected(self, request, queryset):
         return self._action_with_form(
             request,
             queryset,
             form_class=RejectForm,
             decide=lambda c, data: claim_reject(claim=c, user=request.user, **data),
-            done="Rejected",
-            title="Reject claims",
+            done=gettext("Rejected"),
+            title=gettext("Reject claims"),
             action="reject_selected",
-            button="Reject",
+            button=gettext("Reject"),
         )
 
 

@@ -2,6 +2,8 @@
 through the notification services. Registered by ``claims.admin``, which imports this module."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from claims.models import EmailNotification
 from claims.services import email_notifications_mark_sent, email_notifications_send_again
@@ -11,15 +13,15 @@ class EmailDeliveryFilter(admin.SimpleListFilter):
     """The outbox opens on the emails that need a person: failed (a permanent refusal, or about three days of
     transient failures), or stuck in "sending" (a worker died mid-send). "All" lists every row."""
 
-    title = "delivery"
+    title = _("delivery")
     parameter_name = "delivery"
     DEFAULT = "attention"
 
     def lookups(self, request, model_admin):
         return [
-            ("attention", "Needs attention (failed or stuck in sending)"),
-            ("retrying", "Waiting to retry"),
-            ("all", "All"),
+            ("attention", _("Needs attention (failed or stuck in sending)")),
+            ("retrying", _("Waiting to retry")),
+            ("all", _("All")),
         ]
 
     def value(self):
@@ -70,25 +72,34 @@ class EmailNotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="next attempt", ordering="next_attempt_at")
+    @admin.display(description=_("next attempt"), ordering="next_attempt_at")
     def next_attempt(self, obj):
         return obj.next_attempt_at if obj.state == EmailNotification.State.PENDING else "-"
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def last_error_short(self, obj):
         return obj.last_error if len(obj.last_error) <= 120 else f"{obj.last_error[:119]}…"
 
     @admin.action(
-        description="Send again (failed, stuck in sending, or now instead of at the next attempt)",
+        description=_("Send again (failed, stuck in sending, or now instead of at the next attempt)"),
         permissions=["change"],
     )
     def requeue_selected(self, request, queryset):
         queued = email_notifications_send_again(notification_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s email(s) queued again.") % {"count": queued},
+            messages.SUCCESS,
+        )
 
     @admin.action(
-        description="Mark as sent (rows stuck in sending that the mail log shows delivered)", permissions=["change"]
+        description=_("Mark as sent (rows stuck in sending that the mail log shows delivered)"),
+        permissions=["change"],
     )
     def mark_sent_selected(self, request, queryset):
         marked = email_notifications_mark_sent(notification_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{marked} email(s) marked as sent.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s email(s) marked as sent.") % {"count": marked},
+            messages.SUCCESS,
+        )

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _reviewers_group_sync(sender, using="default", **kwargs):
@@ -10,7 +11,7 @@ def _reviewers_group_sync(sender, using="default", **kwargs):
 
 class ClaimsConfig(AppConfig):
     name = "claims"
-    verbose_name = "Claims"
+    verbose_name = _("Claims")
 
     def ready(self):
         # After claims' own migrations and permissions (auth's handler runs first, being connected first), so the

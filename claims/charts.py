@@ -1,5 +1,8 @@
 """The usage page's chart: server-side SVG coordinates (no charting script, nothing inline for the CSP to refuse)."""
 
+from django.utils.dateformat import format as date_format
+from django.utils.translation import pgettext
+
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 200, 36
 
 
@@ -11,6 +14,8 @@ def usage_chart(records):
     width = CHART_WIDTH - 2 * CHART_PAD
     height = CHART_HEIGHT - 2 * CHART_PAD
     step = width / max(len(records) - 1, 1)
+    # Month names in the active language; the format is translated too (zh-Hant: 2026年1月).
+    month_format = pgettext("month on the usage chart's axis", "M Y")
 
     def points(values):
         return " ".join(
@@ -29,7 +34,7 @@ def usage_chart(records):
         "users": points([r.active_users for r in records]),
         "units": points([r.paid_units for r in records]),
         "labels": [
-            {"x": f"{CHART_PAD + n * step:.1f}", "text": f"{r.month:%b %Y}"}
+            {"x": f"{CHART_PAD + n * step:.1f}", "text": date_format(r.month, month_format)}
             for n, r in enumerate(records)
             if n in (0, len(records) - 1) or n % 3 == 0
         ],

@@ -1,18 +1,46 @@
 """One function per email (subject, text and HTML templates under ``templates/emails/``).
 
-Each builds the message for one outbox row; ``claims.services.emails_send_due`` sends it at most once.
+Each builds the message for one outbox row; ``claims.services.emails_send_due`` sends it at most once. Each is
+built in its reader's language (SPEC §15): the customer's in the tenant's (``Tenant.language``: Taiwan zh-Hant,
+else English), a partner's in the language the contact saved as a user of the app, else English.
 """
+
+import functools
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
+from associations.language import email_language
 from associations.models import Membership
 from claims.models import ClaimEvent, ClaimStatus
+from claims.reasons import reason_display
 from claims.templatetags.lifecycle import reason_label
 from claims.tokens import opt_out_token_make
+
+
+def _in_language(language_of):
+    """Builds the email inside ``translation.override``: subject, text, HTML, dates and labels alike."""
+
+    def decorator(builder):
+        @functools.wraps(builder)
+        def wrapper(subject):
+            with translation.override(language_of(subject)):
+                return builder(subject)
+
+        return wrapper
+
+    return decorator
+
+
+def _partner_language(claim):
+    return email_language(claim.partner_contact_email)
 
 
 def _message(template, context, *, to):
@@ -30,7 +58,10 @@ def _products(claim):
     for item in claim.items.select_related("product", "subscription").order_by("product__sort_order", "pk"):
         label = item.product.name
         if item.subscription_id:
-            label = f"{label} (subscription {item.subscription.subscription_id})"
+            label = _("%(product)s (subscription %(subscription_id)s)") % {
+                "product": label,
+                "subscription_id": item.subscription.subscription_id,
+            }
         if label not in names:
             names.append(label)
     return names
@@ -39,7 +70,9 @@ def _products(claim):
 def _local_deadline(claim, moment):
     zone = claim.tenant.time_zone
     local = moment.astimezone(zone)
-    return f"{local:%A %-d %B %Y, %H:%M:%S} {local.tzname()} ({zone.key})"
+    # Day and month names in the active language; the format itself is translated too (Taiwan writes the year first).
+    day_and_time = date_format(local, pgettext("deadline in an email", "l j F Y, H:i:s"))
+    return f"{day_and_time} {local.tzname()} ({zone.key})"
 
 
 def _claim_url(claim):
@@ -55,6 +88,7 @@ def _last_event(claim, action):
     return claim.events.filter(action=action).order_by("-created_at", "-pk").first()
 
 
+@_in_language(lambda claim: claim.tenant.language)
 def customer_notified_email(claim):
     """To the customer contact, and the technical contact for Dynamics 365: the request, deadline and link."""
     to = [claim.customer_contact_email]
@@ -74,6 +108,7 @@ def customer_notified_email(claim):
     )
 
 
+@_in_language(_partner_language)
 def action_required_email(claim):
     event = _last_event(claim, ClaimEvent.Action.INFORMATION_REQUESTED)
     return _message(
@@ -89,14 +124,20 @@ def action_required_email(claim):
     )
 
 
+@_in_language(_partner_language)
 def rejected_email(claim):
     return _message(
         "rejected",
-        {"claim": claim, "reasons": claim.rejection_reasons, "claim_url": _claim_url(claim)},
+        {
+            "claim": claim,
+            "reasons": [reason_display(r) for r in claim.rejection_reasons],
+            "claim_url": _claim_url(claim),
+        },
         to=[claim.partner_contact_email],
     )
 
 
+@_in_language(_partner_language)
 def official_email(claim):
     return _message(
         "official",
@@ -110,24 +151,26 @@ def official_email(claim):
     )
 
 
+@_in_language(_partner_language)
 def opted_out_email(claim):
     return _message("opted_out", {"claim": claim, "claim_url": _claim_url(claim)}, to=[claim.partner_contact_email])
 
 
 ENDED_BECAUSE = {
-    ClaimEvent.Action.DISASSOCIATED: "your organization ended the association",
-    ClaimEvent.Action.REPLACED: "another partner's approved claim replaced it",
-    ClaimEvent.Action.SUBSCRIPTION_ENDED: "the customer's subscription ended",
+    ClaimEvent.Action.DISASSOCIATED: gettext_lazy("your organization ended the association"),
+    ClaimEvent.Action.REPLACED: gettext_lazy("another partner's approved claim replaced it"),
+    ClaimEvent.Action.SUBSCRIPTION_ENDED: gettext_lazy("the customer's subscription ended"),
 }
 
 
+@_in_language(_partner_language)
 def ended_email(claim):
     event = claim.events.filter(new_status=ClaimStatus.ENDED).order_by("-created_at", "-pk").first()
     return _message(
         "ended",
         {
             "claim": claim,
-            "because": ENDED_BECAUSE.get(event.action if event else "", "it was ended"),
+            "because": ENDED_BECAUSE.get(event.action if event else "", gettext_lazy("it was ended")),
             "message": event.message if event else "",
             "products": _products(claim),
             "claim_url": _claim_url(claim),
@@ -155,11 +198,12 @@ def replaced_email(association):
         )
     if not to:
         return None
-    return _message(
-        "replaced",
-        {"association": association, "tenant": association.tenant, "product": association.product},
-        to=to,
-    )
+    with translation.override(email_language(to[0])):
+        return _message(
+            "replaced",
+            {"association": association, "tenant": association.tenant, "product": association.product},
+            to=to,
+        )
 
 
 def notification_email(notification):

@@ -5,6 +5,8 @@ from django import forms
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from associations.models import Activity, PartnerLocation, Product, SolutionArea, Tenant, TenantDomain
 from associations.validators import (
@@ -41,26 +43,26 @@ class CustomerForm(forms.Form):
     """Step 1: the partner's MPN ID and the customer's domain name and Directory ID."""
 
     location = LocationChoiceField(
-        label="MPN ID",
+        label=_("MPN ID"),
         queryset=PartnerLocation.objects.none(),
         to_field_name="mpn_id",
-        empty_label="Select an MPN ID",
+        empty_label=_("Select an MPN ID"),
         error_messages={
-            "required": "Select the MPN ID of your location to associate with the customer.",
-            "invalid_choice": "This MPN ID is not one of your organization's active locations.",
+            "required": _("Select the MPN ID of your location to associate with the customer."),
+            "invalid_choice": _("This MPN ID is not one of your organization's active locations."),
         },
     )
     domain = forms.CharField(
-        label="Customer's domain name",
+        label=_("Customer's domain name"),
         max_length=253,
-        help_text="For example contoso.onmicrosoft.com or contoso.com.",
-        error_messages={"required": "Enter the customer's domain name."},
+        help_text=_("For example contoso.onmicrosoft.com or contoso.com."),
+        error_messages={"required": _("Enter the customer's domain name.")},
     )
     directory_id = forms.CharField(
-        label="Directory ID",
+        label=_("Directory ID"),
         max_length=40,
-        help_text="The customer's Directory ID or Tenant ID, a GUID.",
-        error_messages={"required": "Enter the customer's Directory ID."},
+        help_text=_("The customer's Directory ID or Tenant ID, a GUID."),
+        error_messages={"required": _("Enter the customer's Directory ID.")},
     )
 
     def __init__(self, *args, partner, **kwargs):
@@ -106,19 +108,19 @@ class ActivityForm(forms.Form):
     """Step 2: the solution area and the activity (Microsoft 365 offers only Usage)."""
 
     solution_area = forms.ChoiceField(
-        label="Solution area",
+        label=_("Solution area"),
         choices=SolutionArea.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Select a solution area."},
+        error_messages={"required": _("Select a solution area.")},
     )
     business_activity = forms.ChoiceField(
-        label="Activity",
+        label=_("Activity"),
         choices=BusinessAppsActivity.choices,
         widget=forms.RadioSelect,
         required=False,
     )
-    usage = forms.BooleanField(label="Usage", required=False)
-    pre_sales = forms.BooleanField(label="Pre-sales", required=False)
+    usage = forms.BooleanField(label=_("Usage"), required=False)
+    pre_sales = forms.BooleanField(label=_("Pre-sales"), required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -149,27 +151,29 @@ class AssociateForm(forms.Form):
     """Step 3, "Associate customer": the claim's name, and for Revenue association three more names."""
 
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=120,
-        help_text="A name for this claim, for your own reference.",
-        error_messages={"required": "Enter a name for this claim."},
+        help_text=_("A name for this claim, for your own reference."),
+        error_messages={"required": _("Enter a name for this claim.")},
     )
 
     def __init__(self, *args, revenue_association=False, **kwargs):
         super().__init__(*args, **kwargs)
         if revenue_association:
             self.fields["dynamics_seller_name"] = forms.CharField(
-                label="Dynamics solution seller name",
+                label=gettext("Dynamics solution seller name"),
                 max_length=200,
-                error_messages={"required": "Enter the Dynamics solution seller name."},
+                error_messages={"required": gettext("Enter the Dynamics solution seller name.")},
             )
             self.fields["customer_name"] = forms.CharField(
-                label="Customer name", max_length=200, error_messages={"required": "Enter the customer name."}
+                label=gettext("Customer name"),
+                max_length=200,
+                error_messages={"required": gettext("Enter the customer name.")},
             )
             self.fields["isv_solution_name"] = forms.CharField(
-                label="Name of ISV product/solution",
+                label=gettext("Name of ISV product/solution"),
                 max_length=200,
-                error_messages={"required": "Enter the name of the ISV product or solution."},
+                error_messages={"required": gettext("Enter the name of the ISV product or solution.")},
             )
 
 
@@ -180,11 +184,11 @@ class ProductsForm(forms.Form):
     """
 
     products = forms.MultipleChoiceField(
-        label="Product(s)",
+        label=_("Product(s)"),
         widget=forms.CheckboxSelectMultiple,
         error_messages={
-            "required": "Select at least one product.",
-            "invalid_choice": "This product is not offered for the selected solution area.",
+            "required": _("Select at least one product."),
+            "invalid_choice": _("This product is not offered for the selected solution area."),
         },
     )
 
@@ -213,18 +217,24 @@ class ProductsForm(forms.Form):
             if product.is_dynamics and len(subscriptions) > 1:
                 name = f"subscription_{product.code}"
                 self.fields[name] = forms.ChoiceField(
-                    label=f"Subscription ID for {product.name}",
-                    choices=[("", "Select a subscription")]
+                    label=gettext("Subscription ID for %(product)s") % {"product": product.name},
+                    choices=[("", gettext("Select a subscription"))]
                     + [
                         (
                             str(subscription.subscription_id),
-                            f"{subscription.subscription_id} · since {subscription.start_date:%Y-%m-%d} · "
-                            f"{Availability.LABELS[by_subscription[subscription.pk]]}",
+                            gettext("%(subscription_id)s · since %(start)s · %(availability)s")
+                            % {
+                                "subscription_id": subscription.subscription_id,
+                                "start": f"{subscription.start_date:%Y-%m-%d}",
+                                "availability": Availability.LABELS[by_subscription[subscription.pk]],
+                            },
                         )
                         for subscription in subscriptions
                     ],
                     required=False,
-                    error_messages={"invalid_choice": "This subscription does not belong to this customer's tenant."},
+                    error_messages={
+                        "invalid_choice": gettext("This subscription does not belong to this customer's tenant.")
+                    },
                 )
                 self.multi_subscription_fields[name] = product
 
@@ -242,9 +252,13 @@ class ProductsForm(forms.Form):
         missing = [product.name for product in products if product.pk not in self.held_product_ids]
         if missing:
             raise ValidationError(
-                "%(products)s %(verb)s not on this customer's tenant.",
+                ngettext(
+                    "%(products)s is not on this customer's tenant.",
+                    "%(products)s are not on this customer's tenant.",
+                    len(missing),
+                ),
                 code="not_on_tenant",
-                params={"products": ", ".join(missing), "verb": "is" if len(missing) == 1 else "are"},
+                params={"products": gettext(", ").join(missing)},
             )
         return products
 
@@ -270,11 +284,11 @@ class ContactsForm(forms.Form):
     that the partner cannot send it to an inbox of its own choosing. Automatic validation checks the same again.
     """
 
-    customer_contact_name = forms.CharField(label="Contact name", max_length=200)
-    customer_contact_title = forms.CharField(label="Title", max_length=200)
-    customer_contact_email = forms.EmailField(label="Email")
-    partner_contact_name = forms.CharField(label="Contact name", max_length=200)
-    partner_contact_email = forms.EmailField(label="Email")
+    customer_contact_name = forms.CharField(label=_("Contact name"), max_length=200)
+    customer_contact_title = forms.CharField(label=_("Title"), max_length=200)
+    customer_contact_email = forms.EmailField(label=_("Email"))
+    partner_contact_name = forms.CharField(label=_("Contact name"), max_length=200)
+    partner_contact_email = forms.EmailField(label=_("Email"))
 
     REQUIRED = {
         "customer_contact_name": "Enter the customer's contact name.",
@@ -297,9 +311,11 @@ class ContactsForm(forms.Form):
         self.tenant_domains = getattr(tenant, "domain_names", None)
         self.domain = domain
         if needs_technical_contact:
-            self.fields["technical_contact_name"] = forms.CharField(label="Technical contact name", max_length=200)
-            self.fields["technical_contact_title"] = forms.CharField(label="Title", max_length=200)
-            self.fields["technical_contact_email"] = forms.EmailField(label="Email")
+            self.fields["technical_contact_name"] = forms.CharField(
+                label=gettext("Technical contact name"), max_length=200
+            )
+            self.fields["technical_contact_title"] = forms.CharField(label=gettext("Title"), max_length=200)
+            self.fields["technical_contact_email"] = forms.EmailField(label=gettext("Email"))
         for name, field in self.fields.items():
             field.error_messages["required"] = self.REQUIRED[name]
             if isinstance(field, forms.EmailField):
@@ -322,8 +338,10 @@ class ContactsForm(forms.Form):
                 self.add_error(
                     name,
                     ValidationError(
-                        "Enter an address at the customer's domain (%(domain)s or a subdomain of one of its "
-                        "domains): the customer's notice goes to this address.",
+                        gettext(
+                            "Enter an address at the customer's domain (%(domain)s or a subdomain of one of its "
+                            "domains): the customer's notice goes to this address."
+                        ),
                         code="not_at_customer",
                         params={"domain": self.domain or "the domain of step 1"},
                     ),
@@ -367,7 +385,7 @@ class PoeForm(forms.Form):
         if self.upload_errors:
             raise ValidationError(self.upload_errors)
         if not uploads:
-            raise ValidationError("Add at least one proof of execution file.", code="required")
+            raise ValidationError(gettext("Add at least one proof of execution file."), code="required")
         if len(uploads) > POE_MAX_FILES:
             raise ValidationError(f"You can upload at most {POE_MAX_FILES} files. Remove one.", code="too_many")
         cleaned["uploads"] = uploads
@@ -378,11 +396,11 @@ class ReviewForm(forms.Form):
     """Step 7: optional comments, a review of everything, and Submit claim."""
 
     comments = forms.CharField(
-        label="Comments",
+        label=_("Comments"),
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Optional. Anything the reviewer should know about this claim.",
+        help_text=_("Optional. Anything the reviewer should know about this claim."),
     )
 
 
@@ -417,7 +435,7 @@ class ClaimRespondForm(forms.Form):
         required=False,
         max_length=RESPONSE_MAX_CHARS,
         validators=[validate_no_control_characters],
-        error_messages={"max_length": "Keep your comment under 5,000 characters."},
+        error_messages={"max_length": _("Keep your comment under 5,000 characters.")},
     )
     files = UploadedFilesField(required=False)
 
@@ -446,7 +464,7 @@ class DisassociateForm(forms.Form):
         max_length=1000,
         validators=[validate_no_control_characters],
         error_messages={
-            "required": "Give a reason for ending the association.",
-            "max_length": "Keep the reason under 1,000 characters.",
+            "required": _("Give a reason for ending the association."),
+            "max_length": _("Keep the reason under 1,000 characters."),
         },
     )

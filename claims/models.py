@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from associations.models import (
     PROGRAM_FOR_ACTIVITY,
@@ -24,14 +25,14 @@ from associations.models import (
 
 
 class ClaimStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Submitted"
-    UNDER_REVIEW = "under_review", "Under review"
-    ACTION_REQUIRED = "action_required", "Partner action required"
-    CUSTOMER_NOTIFIED = "customer_notified", "Awaiting customer"
-    OFFICIAL = "official", "Official"
-    OPTED_OUT = "opted_out", "Customer opted out"
-    REJECTED = "rejected", "Rejected"
-    ENDED = "ended", "Ended"
+    SUBMITTED = "submitted", _("Submitted")
+    UNDER_REVIEW = "under_review", _("Under review")
+    ACTION_REQUIRED = "action_required", _("Partner action required")
+    CUSTOMER_NOTIFIED = "customer_notified", _("Awaiting customer")
+    OFFICIAL = "official", _("Official")
+    OPTED_OUT = "opted_out", _("Customer opted out")
+    REJECTED = "rejected", _("Rejected")
+    ENDED = "ended", _("Ended")
 
     @classmethod
     def open(cls):
@@ -92,22 +93,22 @@ def item_keys_q(items, tenant_id_of):
 class InformationReason(models.TextChoices):
     """Why a reviewer asks the partner for more information (a fixed list; the message says the rest)."""
 
-    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not show the activity"
-    POE_UNREADABLE = "poe_unreadable", "A proof of execution document cannot be read"
-    CONTACT_UNVERIFIED = "contact_unverified", "The customer contact could not be verified"
-    ACTIVITY_UNCLEAR = "activity_unclear", "The activity or its dates are unclear"
-    OTHER = "other", "Other"
+    POE_INSUFFICIENT = "poe_insufficient", _("The proof of execution does not show the activity")
+    POE_UNREADABLE = "poe_unreadable", _("A proof of execution document cannot be read")
+    CONTACT_UNVERIFIED = "contact_unverified", _("The customer contact could not be verified")
+    ACTIVITY_UNCLEAR = "activity_unclear", _("The activity or its dates are unclear")
+    OTHER = "other", _("Other")
 
 
 class RejectionReason(models.TextChoices):
-    POE_INSUFFICIENT = "poe_insufficient", "The proof of execution does not support the claim"
-    NOT_ELIGIBLE = "not_eligible", "The activity is not eligible for this program"
-    DUPLICATE = "duplicate", "The claim duplicates another claim"
-    CUSTOMER_DENIED = "customer_denied", "The customer does not confirm the engagement"
-    OTHER = "other", "Other"
+    POE_INSUFFICIENT = "poe_insufficient", _("The proof of execution does not support the claim")
+    NOT_ELIGIBLE = "not_eligible", _("The activity is not eligible for this program")
+    DUPLICATE = "duplicate", _("The claim duplicates another claim")
+    CUSTOMER_DENIED = "customer_denied", _("The customer does not confirm the engagement")
+    OTHER = "other", _("Other")
     # Set by the system, never offered to reviewers.
-    VALIDATION = "validation", "Automatic validation failed"
-    NO_RESPONSE = "no_response", "No response to the information request within 5 business days"
+    VALIDATION = "validation", _("Automatic validation failed")
+    NO_RESPONSE = "no_response", _("No response to the information request within 5 business days")
 
     @classmethod
     def for_reviewers(cls):
@@ -120,16 +121,16 @@ REVIEWER_REJECTION_REASONS = RejectionReason.for_reviewers()
 class OptOutWindow(models.TextChoices):
     """Where a claim stands for its customer's opt-out (SPEC §7)."""
 
-    OPEN = "open", "Open"
-    OPTED_OUT = "opted_out", "Already opted out"
-    CLOSED = "closed", "The window has closed"
+    OPEN = "open", _("Open")
+    OPTED_OUT = "opted_out", _("Already opted out")
+    CLOSED = "closed", _("The window has closed")
 
 
 class BusinessAppsActivity(models.TextChoices):
     """What the wizard's step 2 offers for Business Applications."""
 
-    USAGE_PRE_SALES = "usage_pre_sales", "Usage and/or Pre-sales"
-    REVENUE_ASSOCIATION = "revenue_association", "Revenue association"
+    USAGE_PRE_SALES = "usage_pre_sales", _("Usage and/or Pre-sales")
+    REVENUE_ASSOCIATION = "revenue_association", _("Revenue association")
 
 
 class Claim(models.Model):
@@ -149,39 +150,39 @@ class Claim(models.Model):
     name = models.CharField(max_length=120)
 
     # What the partner typed (kept as typed), and the tenant it resolved to when one matched.
-    domain = models.CharField("domain name", max_length=253)
-    directory_id = models.UUIDField("Directory ID")
+    domain = models.CharField(_("domain name"), max_length=253)
+    directory_id = models.UUIDField(_("Directory ID"))
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="claims")
 
     solution_area = models.CharField(max_length=30, choices=SolutionArea.choices)
-    activities = models.JSONField(default=list, help_text="Activity values: usage, pre_sales, revenue_association.")
+    activities = models.JSONField(default=list, help_text=_("Activity values: usage, pre_sales, revenue_association."))
 
     # Revenue association only.
-    dynamics_seller_name = models.CharField("Dynamics solution seller name", max_length=200, blank=True)
+    dynamics_seller_name = models.CharField(_("Dynamics solution seller name"), max_length=200, blank=True)
     customer_name = models.CharField(max_length=200, blank=True)
-    isv_solution_name = models.CharField("Name of ISV product/solution", max_length=200, blank=True)
+    isv_solution_name = models.CharField(_("Name of ISV product/solution"), max_length=200, blank=True)
 
     # Contacts (SPEC §4 step 5).
-    customer_contact_name = models.CharField("customer contact name", max_length=200)
-    customer_contact_title = models.CharField("customer contact title", max_length=200)
-    customer_contact_email = models.EmailField("customer contact email")
+    customer_contact_name = models.CharField(_("customer contact name"), max_length=200)
+    customer_contact_title = models.CharField(_("customer contact title"), max_length=200)
+    customer_contact_email = models.EmailField(_("customer contact email"))
     technical_contact_name = models.CharField(max_length=200, blank=True)
     technical_contact_title = models.CharField(max_length=200, blank=True)
     technical_contact_email = models.EmailField(blank=True)
-    partner_contact_name = models.CharField("your company's contact name", max_length=200)
-    partner_contact_email = models.EmailField("your company's contact email")
+    partner_contact_name = models.CharField(_("your company's contact name"), max_length=200)
+    partner_contact_email = models.EmailField(_("your company's contact email"))
 
     comments = models.TextField(blank=True)
 
     # Lifecycle (changed only through claims.services.transitions).
     status = models.CharField(max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.SUBMITTED)
-    competing = models.BooleanField(default=False, help_text="Another partner holds or claims one of its items.")
+    competing = models.BooleanField(default=False, help_text=_("Another partner holds or claims one of its items."))
     submitted_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
     customer_notified_at = models.DateTimeField(null=True, blank=True)
     opt_out_deadline = models.DateTimeField(null=True, blank=True)
     response_deadline = models.DateTimeField(
-        null=True, blank=True, help_text="When a partner action required request expires."
+        null=True, blank=True, help_text=_("When a partner action required request expires.")
     )
     rejection_reasons = models.JSONField(default=list, blank=True)
 
@@ -338,28 +339,28 @@ class ClaimEvent(models.Model):
     """One row of a claim's history."""
 
     class Actor(models.TextChoices):
-        PARTNER = "partner", "Partner"
-        REVIEWER = "reviewer", "Reviewer"
-        CUSTOMER = "customer", "Customer"
-        SYSTEM = "system", "System"
+        PARTNER = "partner", _("Partner")
+        REVIEWER = "reviewer", _("Reviewer")
+        CUSTOMER = "customer", _("Customer")
+        SYSTEM = "system", _("System")
 
     class Action(models.TextChoices):
         """What happened. Stored as the value; the field has no choices so that history rows written before an
         action was added or renamed stay readable."""
 
-        SUBMITTED = "submitted", "Submitted"
-        VALIDATED = "validated", "Validated"
-        VALIDATION_FAILED = "validation_failed", "Validation failed"
-        APPROVED = "approved", "Approved"
-        INFORMATION_REQUESTED = "information_requested", "Information requested"
-        RESPONDED = "responded", "Responded"
-        REJECTED = "rejected", "Rejected"
-        NO_RESPONSE = "no_response", "No response"
-        OPTED_OUT = "opted_out", "Opted out"
-        FINALIZED = "finalized", "Finalized"
-        REPLACED = "replaced", "Replaced"
-        DISASSOCIATED = "disassociated", "Disassociated"
-        SUBSCRIPTION_ENDED = "subscription_ended", "Subscription ended"
+        SUBMITTED = "submitted", _("Submitted")
+        VALIDATED = "validated", _("Validated")
+        VALIDATION_FAILED = "validation_failed", _("Validation failed")
+        APPROVED = "approved", _("Approved")
+        INFORMATION_REQUESTED = "information_requested", _("Information requested")
+        RESPONDED = "responded", _("Responded")
+        REJECTED = "rejected", _("Rejected")
+        NO_RESPONSE = "no_response", _("No response")
+        OPTED_OUT = "opted_out", _("Opted out")
+        FINALIZED = "finalized", _("Finalized")
+        REPLACED = "replaced", _("Replaced")
+        DISASSOCIATED = "disassociated", _("Disassociated")
+        SUBSCRIPTION_ENDED = "subscription_ended", _("Subscription ended")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
@@ -409,11 +410,11 @@ class PoeDocument(models.Model):
     sha256 = models.CharField(max_length=64)
     uploaded_at = models.DateTimeField(default=timezone.now)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    in_response = models.BooleanField(default=False, help_text="Added to answer an information request.")
+    in_response = models.BooleanField(default=False, help_text=_("Added to answer an information request."))
     # The wizard and the partner's answer sniff every file before storing it under a key of its own that is never
     # overwritten: validation trusts that verdict and reads the object again only for rows that lack it.
     content_checked = models.BooleanField(
-        default=False, help_text="content_type was found in this object's bytes by the POE sniffer."
+        default=False, help_text=_("content_type was found in this object's bytes by the POE sniffer.")
     )
 
     class Meta:
@@ -453,19 +454,19 @@ class EmailNotification(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CUSTOMER_NOTIFIED = "customer_notified", "Customer: opt-out notice"
-        ACTION_REQUIRED = "action_required", "Partner: action required"
-        REJECTED = "rejected", "Partner: rejected"
-        OFFICIAL = "official", "Partner: official"
-        OPTED_OUT = "opted_out", "Partner: customer opted out"
-        ENDED = "ended", "Partner: ended"
-        REPLACED = "replaced", "Other partner: association replaced"
+        CUSTOMER_NOTIFIED = "customer_notified", _("Customer: opt-out notice")
+        ACTION_REQUIRED = "action_required", _("Partner: action required")
+        REJECTED = "rejected", _("Partner: rejected")
+        OFFICIAL = "official", _("Partner: official")
+        OPTED_OUT = "opted_out", _("Partner: customer opted out")
+        ENDED = "ended", _("Partner: ended")
+        REPLACED = "replaced", _("Other partner: association replaced")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import BooleanField, Count, Prefetch, Q, Value
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
 from claims.models import Claim, ClaimItem, ClaimStatus, item_key, programs_for
@@ -212,11 +213,11 @@ class Availability:
     NOT_ON_TENANT = "not_on_tenant"
 
     LABELS = {
-        FREE: "Free",
-        YOURS: "Already yours",
-        HELD: "Held by another partner",
-        PENDING: "Pending",
-        NOT_ON_TENANT: "Not on this customer's tenant",
+        FREE: _("Free"),
+        YOURS: _("Already yours"),
+        HELD: _("Held by another partner"),
+        PENDING: _("Pending"),
+        NOT_ON_TENANT: _("Not on this customer's tenant"),
     }
     # When a product covers several item keys, the most telling one describes it.
     RANK = [YOURS, HELD, PENDING, FREE]

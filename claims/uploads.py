@@ -14,19 +14,21 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from claims.sniff import DOCX, JPEG, MSG, PDF, PNG, PPTX, XLSX, Refusal, poe_sniff
 
 __all__ = ["DOCX", "JPEG", "MSG", "PDF", "PNG", "PPTX", "XLSX"]
 
 POE_TYPES = {
-    PDF: "PDF",
-    DOCX: "Word document",
-    XLSX: "Excel workbook",
-    PPTX: "PowerPoint presentation",
-    PNG: "PNG image",
-    JPEG: "JPEG image",
-    MSG: "Outlook message",
+    PDF: _("PDF"),
+    DOCX: _("Word document"),
+    XLSX: _("Excel workbook"),
+    PPTX: _("PowerPoint presentation"),
+    PNG: _("PNG image"),
+    JPEG: _("JPEG image"),
+    MSG: _("Outlook message"),
 }
 # The extensions a file of each type may be named with; the first is added when the name has none of them.
 POE_EXTENSIONS = {
@@ -104,20 +106,22 @@ def poe_display_name(name):
     raw = unicodedata.normalize("NFC", str(name or "")).strip()
     if "/" in raw or "\\" in raw or raw in {".", ".."}:
         raise ValidationError(
-            "“%(name)s” is a path, not a file name. Rename the file and upload it again.",
+            gettext("“%(name)s” is a path, not a file name. Rename the file and upload it again."),
             code="path_name",
             params={"name": _clean_name(raw)[:80]},
         )
     if any(unicodedata.category(ch) == "Cc" for ch in raw):
         raise ValidationError(
-            "“%(name)s” contains control characters, which a file name cannot have. "
-            "Rename the file and upload it again.",
+            gettext(
+                "“%(name)s” contains control characters, which a file name cannot have. "
+                "Rename the file and upload it again."
+            ),
             code="control_name",
             params={"name": _clean_name(raw)[:80]},
         )
     cleaned = _shorten(_clean_name(raw), NAME_MAX_CHARS)
     if not cleaned:
-        raise ValidationError("The file has no name. Rename it and upload it again.", code="no_name")
+        raise ValidationError(gettext("The file has no name. Rename it and upload it again."), code="no_name")
     return cleaned
 
 
@@ -143,45 +147,53 @@ def poe_download(document):
 def poe_check_count(*, display_name, already):
     if already >= settings.POE_MAX_FILES:
         raise ValidationError(
-            "You can upload at most %(max)d files. Remove one before adding “%(name)s”.",
+            gettext("You can upload at most %(max)d files. Remove one before adding “%(name)s”."),
             code="too_many",
             params={"max": settings.POE_MAX_FILES, "name": display_name},
         )
 
 
 _KINDS = {
-    DOCX: ("a Word document", ".docx"),
-    XLSX: ("an Excel workbook", ".xlsx"),
-    PPTX: ("a PowerPoint presentation", ".pptx"),
+    DOCX: (_("a Word document"), ".docx"),
+    XLSX: (_("an Excel workbook"), ".xlsx"),
+    PPTX: (_("a PowerPoint presentation"), ".pptx"),
 }
 
 
 def _refusal_error(refusal, name):
     if refusal.code == "macros":
-        kind, extension = _KINDS.get(refusal.kind, ("an Office file", ".docx, .xlsx or .pptx"))
+        kind, extension = _KINDS.get(refusal.kind, (_("an Office file"), gettext(".docx, .xlsx or .pptx")))
         return ValidationError(
-            "“%(name)s” is %(kind)s with macros. We do not accept files that can run code: save it without "
-            "macros (%(extension)s) and upload it again.",
+            gettext(
+                "“%(name)s” is %(kind)s with macros. We do not accept files that can run code: save it without "
+                "macros (%(extension)s) and upload it again."
+            ),
             code="macros",
             params={"name": name, "kind": kind, "extension": extension},
         )
     if refusal.code == "too_complex":
         return ValidationError(
-            "“%(name)s” has too many parts or expands to too much data to be opened safely. "
-            "Save it again from Office, or as a PDF, and upload it again.",
+            gettext(
+                "“%(name)s” has too many parts or expands to too much data to be opened safely. "
+                "Save it again from Office, or as a PDF, and upload it again."
+            ),
             code="too_complex",
             params={"name": name},
         )
     if refusal.code == "polyglot":
         return ValidationError(
-            "“%(name)s” starts like a PDF or an image but also contains another kind of file (an archive or a "
-            "web page). Save it again as a plain PDF or image and upload it again.",
+            gettext(
+                "“%(name)s” starts like a PDF or an image but also contains another kind of file (an archive or a "
+                "web page). Save it again as a plain PDF or image and upload it again."
+            ),
             code="polyglot",
             params={"name": name},
         )
     return ValidationError(
-        "“%(name)s” is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message file. "
-        "We check what the file contains, not its name.",
+        gettext(
+            "“%(name)s” is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message file. "
+            "We check what the file contains, not its name."
+        ),
         code="wrong_type",
         params={"name": name},
     )
@@ -197,10 +209,10 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
     poe_check_count(display_name=name, already=already)
     size = uploaded_file.size
     if not size:
-        raise ValidationError("“%(name)s” is empty.", code="empty", params={"name": name})
+        raise ValidationError(gettext("“%(name)s” is empty."), code="empty", params={"name": name})
     if size > settings.POE_MAX_BYTES:
         raise ValidationError(
-            "“%(name)s” is larger than %(max)s: each file can be at most %(max)s.",
+            gettext("“%(name)s” is larger than %(max)s: each file can be at most %(max)s."),
             code="too_large",
             params={"name": name, "max": f"{settings.POE_MAX_BYTES // (1024 * 1024)} MB"},
         )
@@ -220,22 +232,25 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
 
 
 def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_id, products):
-    """A POE template (DOCX bytes) pre-filled with what the claim is about."""
+    """A POE template (DOCX bytes) pre-filled with what the claim is about, in the active language (the partner's
+    own: SPEC §15)."""
     from docx import Document
 
     document = Document()
-    document.add_heading("Proof of execution", level=1)
+    document.add_heading(gettext("Proof of execution"), level=1)
     document.add_paragraph(
-        "Describe the work you performed for this customer, and have the customer sign below. "
-        "Attach this document to your customer association."
+        gettext(
+            "Describe the work you performed for this customer, and have the customer sign below. "
+            "Attach this document to your customer association."
+        )
     )
     rows = [
-        ("Partner", partner_name),
-        ("MPN ID", mpn_id),
-        ("Customer", customer_name),
-        ("Domain name", domain),
-        ("Directory ID", str(directory_id)),
-        ("Product(s)", ", ".join(products)),
+        (gettext("Partner"), partner_name),
+        (gettext("MPN ID"), mpn_id),
+        (gettext("Customer"), customer_name),
+        (gettext("Domain name"), domain),
+        (gettext("Directory ID"), str(directory_id)),
+        (gettext("Product(s)"), gettext(", ").join(products)),
     ]
     table = document.add_table(rows=0, cols=2)
     table.style = "Table Grid"
@@ -243,11 +258,11 @@ def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_
         cells = table.add_row().cells
         cells[0].text = label
         cells[1].text = value
-    document.add_heading("Work performed", level=2)
-    document.add_paragraph("Dates, activities and deliverables:")
+    document.add_heading(gettext("Work performed"), level=2)
+    document.add_paragraph(gettext("Dates, activities and deliverables:"))
     document.add_paragraph("")
-    document.add_heading("Customer signature", level=2)
-    for line in ("Name:", "Title:", "Date:", "Signature:"):
+    document.add_heading(gettext("Customer signature"), level=2)
+    for line in (gettext("Name:"), gettext("Title:"), gettext("Date:"), gettext("Signature:")):
         document.add_paragraph(line)
     out = io.BytesIO()
     document.save(out)

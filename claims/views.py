@@ -1,14 +1,17 @@
 import csv
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
@@ -47,16 +50,16 @@ LIST_COLUMNS = [
     "tenant__country",
 ]
 CSV_COLUMNS = [
-    "Claim name",
-    "Customer domain",
-    "Directory ID",
-    "MPN ID",
-    "Solution area",
-    "Activity",
-    "Products",
-    "Status",
-    "Submitted",
-    "Opt-out deadline",
+    _("Claim name"),
+    _("Customer domain"),
+    _("Directory ID"),
+    _("MPN ID"),
+    _("Solution area"),
+    _("Activity"),
+    _("Products"),
+    _("Status"),
+    _("Submitted"),
+    _("Opt-out deadline"),
 ]
 
 
@@ -169,28 +172,35 @@ class _Echo:
 def _claims_csv(claims):
     """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
     writer = csv.writer(_Echo())
+    # The rows are made while the response streams, after the view returned: in the request's language still.
+    language = translation.get_language()
 
     def rows():
-        yield writer.writerow(CSV_COLUMNS)
-        for claim in claims.select_related("location").iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    _csv_safe(claim.name),
-                    _csv_safe(claim.domain),
-                    str(claim.directory_id),
-                    claim.location.mpn_id,
-                    claim.get_solution_area_display(),
-                    claim.get_activities_display(),
-                    _csv_safe("; ".join(selectors.claim_products(claim))),
-                    claim.get_status_display(),
-                    claim.submitted_at.isoformat(),
-                    claim.opt_out_deadline.isoformat() if claim.opt_out_deadline else "",
-                ]
-            )
+        with translation.override(language):
+            yield from _claims_csv_rows(writer, claims)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="customer-associations-{timezone.localdate()}.csv"'
     return response
+
+
+def _claims_csv_rows(writer, claims):
+    yield writer.writerow(CSV_COLUMNS)
+    for claim in claims.select_related("location").iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                _csv_safe(claim.name),
+                _csv_safe(claim.domain),
+                str(claim.directory_id),
+                claim.location.mpn_id,
+                claim.get_solution_area_display(),
+                claim.get_activities_display(),
+                _csv_safe("; ".join(selectors.claim_products(claim))),
+                claim.get_status_display(),
+                claim.submitted_at.isoformat(),
+                claim.opt_out_deadline.isoformat() if claim.opt_out_deadline else "",
+            ]
+        )
 
 
 def _csv_safe(value):
@@ -232,11 +242,11 @@ def poe_upload(request):
     """The wizard's XHR upload: one file, checked and stored as a PendingUpload of the current wizard run."""
     wizard_key = wizard_submission_key(request)
     if wizard_key is None:
-        message = "Your claim session has expired. Start the customer association again."
+        message = gettext("Your claim session has expired. Start the customer association again.")
         return JsonResponse({"error": message}, status=409)
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        return JsonResponse({"error": "Choose a file to upload."}, status=400)
+        return JsonResponse({"error": gettext("Choose a file to upload.")}, status=400)
     try:
         upload = pending_upload_create(
             partner=request.partner,
@@ -330,7 +340,7 @@ def claim_respond_view(request, claim_id):
     """The partner answers a reviewer's information request: a comment and/or more POE files."""
     claim = _get_claim_for_user(request, claim_id)
     if claim.status != ClaimStatus.ACTION_REQUIRED:
-        messages.error(request, "This claim is not waiting for your answer.")
+        messages.error(request, gettext("This claim is not waiting for your answer."))
         return redirect("claims:detail", claim_id=claim.pk)
     form = ClaimRespondForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -341,12 +351,12 @@ def claim_respond_view(request, claim_id):
     try:
         claim_respond(claim=claim, user=request.user, comment=comment, files=form.cleaned_data["checked"])
     except ClaimStatusConflict:
-        messages.error(request, "This claim is no longer waiting for your answer.")
+        messages.error(request, gettext("This claim is no longer waiting for your answer."))
         return redirect("claims:detail", claim_id=claim.pk)
     except PoeStorageError:
-        errors = ["The file storage is not available. Nothing was sent: try again in a moment."]
+        errors = [gettext("The file storage is not available. Nothing was sent: try again in a moment.")]
         return _lifecycle_error_page(request, claim, errors, comment=comment)
-    messages.success(request, "Thank you. Your answer was sent to the reviewer.")
+    messages.success(request, gettext("Thank you. Your answer was sent to the reviewer."))
     return redirect("claims:detail", claim_id=claim.pk)
 
 
@@ -360,7 +370,7 @@ def claim_disassociate_view(request, claim_id):
     """End an official claim's associations, with a reason."""
     claim = _get_claim_for_user(request, claim_id)
     if claim.status != ClaimStatus.OFFICIAL:
-        messages.error(request, "Only an official association can be ended.")
+        messages.error(request, gettext("Only an official association can be ended."))
         return redirect("claims:detail", claim_id=claim.pk)
     form = DisassociateForm(request.POST)
     if not form.is_valid():
@@ -369,9 +379,9 @@ def claim_disassociate_view(request, claim_id):
     try:
         claim_disassociate(claim=claim, user=request.user, reason=form.cleaned_data["reason"])
     except ClaimStatusConflict:
-        messages.error(request, "Only an official association can be ended.")
+        messages.error(request, gettext("Only an official association can be ended."))
         return redirect("claims:detail", claim_id=claim.pk)
-    messages.success(request, "The association has ended.")
+    messages.success(request, gettext("The association has ended."))
     return redirect("claims:detail", claim_id=claim.pk)
 
 
@@ -407,7 +417,16 @@ def claim_usage_csv_view(request, claim_id):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
     writer = csv.writer(response)
-    writer.writerow(["Customer", "Directory ID", "Product", "Month", "Monthly active users", "Paid units"])
+    writer.writerow(
+        [
+            gettext("Customer"),
+            gettext("Directory ID"),
+            gettext("Product"),
+            gettext("Month"),
+            gettext("Monthly active users"),
+            gettext("Paid units"),
+        ]
+    )
     for product, records in selectors.claim_usage(claim=claim).items():
         for record in records:
             writer.writerow(
@@ -473,6 +492,17 @@ def customer_opt_out(request, token):
     )
     if claim is None or claim.opt_out_deadline is None or int(claim.opt_out_deadline.timestamp()) != expires:
         return render(request, "claims/optout_invalid.html", status=404)
+    # The customer reads their page in the tenant's language (SPEC §15), as their email: a link opened from the
+    # email in any browser. Only a visitor who chose a language with the switch (the language cookie) keeps it.
+    language = request.LANGUAGE_CODE
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and claim.tenant is not None:
+        language = claim.tenant.language
+    with translation.override(language):
+        request.LANGUAGE_CODE = language
+        return _customer_opt_out_page(request, claim)
+
+
+def _customer_opt_out_page(request, claim):
     context = {
         "claim": claim,
         "products": sorted({i.product for i in claim.items.all()}, key=lambda p: (p.sort_order, p.name)),

@@ -12,6 +12,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from formtools.wizard.storage import get_storage
 from formtools.wizard.storage.session import SessionStorage
 from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_name
@@ -33,13 +35,13 @@ STEPS = [
     ("review", ReviewForm),
 ]
 STEP_TITLES = {
-    "customer": "Customer",
-    "activity": "Solution area and activity",
-    "associate": "Associate customer",
-    "products": "Product(s)",
-    "contacts": "Contacts",
-    "poe": "Proof of execution (POE)",
-    "review": "Comments and review",
+    "customer": _("Customer"),
+    "activity": _("Solution area and activity"),
+    "associate": _("Associate customer"),
+    "products": _("Product(s)"),
+    "contacts": _("Contacts"),
+    "poe": _("Proof of execution (POE)"),
+    "review": _("Comments and review"),
 }
 # The name of the file input of the POE step (without JavaScript the step posts its files itself).
 POE_FILES_FIELD = "poe-files"
@@ -77,7 +79,7 @@ class ClaimWizard(SessionWizardView):
         except ValueError:
             claim = None
         if claim is not None:
-            messages.info(request, "This claim was already submitted.")
+            messages.info(request, gettext("This claim was already submitted."))
             return redirect("claims:detail", claim.pk)
 
         step = request.POST.get(f"{self.prefix}-current_step")
@@ -279,7 +281,7 @@ class ClaimWizard(SessionWizardView):
             review.add_error(None, f"{exc} Nothing was submitted: select Submit claim to try again.")
             return self.render(review)
         self._submitted = True
-        messages.success(self.request, "Your customer association was submitted. We'll validate it shortly.")
+        messages.success(self.request, gettext("Your customer association was submitted. We'll validate it shortly."))
         return redirect("claims:detail", claim.pk)
 
 

@@ -13,6 +13,7 @@ from django.contrib.admin import ModelAdmin, helpers
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList, ChangeListSearchForm
 from django.core.exceptions import ValidationError
 from django.utils.text import smart_split
+from django.utils.translation import gettext
 
 SEARCH_MAX_WORDS = 10
 SEARCH_MAX_CHARS = 200
@@ -29,7 +30,8 @@ class BoundedSearchForm(ChangeListSearchForm):
             self.add_error(
                 SEARCH_VAR,
                 ValidationError(
-                    f"Search for at most {SEARCH_MAX_WORDS} words and {SEARCH_MAX_CHARS} characters.",
+                    gettext("Search for at most %(words)s words and %(chars)s characters.")
+                    % {"words": SEARCH_MAX_WORDS, "chars": SEARCH_MAX_CHARS},
                     code="too_long",
                 ),
             )
@@ -47,7 +49,9 @@ def _response_action_checked(response_action):
                 # to_python refuses what is not an id at all, the validators an id out of the column's range.
                 pk.run_validators(pk.to_python(value))
         except ValidationError:
-            self.message_user(request, "The selection was not valid. Select the items again.", messages.WARNING)
+            self.message_user(
+                request, gettext("The selection was not valid. Select the items again."), messages.WARNING
+            )
             return None  # Django's own answer for a failed action: the list again
         return response_action(self, request, queryset, *args, **kwargs)
 

@@ -2,14 +2,15 @@
 (SPEC §14), with a one-step sign-in form: email, password and the code, no device to pick."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
-    username = forms.CharField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
     otp_token = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

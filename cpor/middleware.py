@@ -5,6 +5,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.request import UnreadablePostError
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext, gettext_noop
 
 from associations.validators import CONTROL_CHARACTERS
 
@@ -53,8 +54,12 @@ class RequestInputMiddleware:
             # A broken body: the CSRF check and the view answer it as they always did.
             return None
         allowed = getattr(view_func, "control_characters_allowed", frozenset())
-        places = _places(posted, "the form field “{}”", "a form field name", allowed=allowed)
-        places += [f"the form field name “{_shown(name)}”" for name in files if _has_control(name)]
+        places = _places(
+            posted, gettext_noop("the form field “%(name)s”"), gettext_noop("a form field name"), allowed=allowed
+        )
+        places += [
+            (gettext_noop("the form field name “%(name)s”"), _shown(name)) for name in files if _has_control(name)
+        ]
         if places:
             return _refused(request, places)
         return None
@@ -63,15 +68,21 @@ class RequestInputMiddleware:
 def _address_refusal(request):
     """A function answering the refusal of this request's address, or None when the address is fine."""
     if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_MAX_CHARS:
-        message = (
-            f"The address of this page is too long (more than {QUERY_STRING_MAX_CHARS:,} characters in its "
-            "query). Go back and try again with a shorter search."
+        # Worded when answered (process_view): by then LocaleMiddleware has chosen the language.
+        return lambda: _refused_page(
+            request,
+            gettext(
+                "The address of this page is too long (more than %(max)s characters in its query). Go back and try "
+                "again with a shorter search."
+            )
+            % {"max": f"{QUERY_STRING_MAX_CHARS:,}"},
         )
-        return lambda: _refused_page(request, message)
     places = []
     if _has_control(request.path_info):
-        places.append("the address")
-    places += _places(request.GET, "the address (parameter “{}”)", "a parameter name in the address")
+        places.append((gettext_noop("the address"), None))
+    places += _places(
+        request.GET, gettext_noop("the address (parameter “%(name)s”)"), gettext_noop("a parameter name in the address")
+    )
     if places:
         return lambda: _refused(request, places)
     return None
@@ -87,22 +98,26 @@ def _shown(name):
 
 
 def _places(query_dict, where, where_key, *, allowed=frozenset()):
+    """The offending places, as (msgid, field name or None): worded in _refused, once the language is known."""
     places = []
     for name, values in query_dict.lists():
         if _has_control(name):
-            places.append(where_key)
+            places.append((where_key, None))
         elif name not in allowed and any(_has_control(value) for value in values):
-            places.append(where.format(_shown(name)))
+            places.append((where, _shown(name)))
     return places
 
 
 def _refused(request, places):
+    places = [gettext(msgid) % {"name": name} if name is not None else gettext(msgid) for msgid, name in places]
     places = list(dict.fromkeys(places))
-    where = ", ".join(places[:PLACES_SHOWN]) + (" and elsewhere" if len(places) > PLACES_SHOWN else "")
-    message = (
-        f"Your request contained characters we cannot accept: control characters, such as NUL, in {where}. "
+    where = gettext(", ").join(places[:PLACES_SHOWN])
+    if len(places) > PLACES_SHOWN:
+        where = gettext("%(places)s and elsewhere") % {"places": where}
+    message = gettext(
+        "Your request contained characters we cannot accept: control characters, such as NUL, in %(where)s. "
         "Remove them and try again."
-    )
+    ) % {"where": where}
     return _refused_page(request, message, control_characters=True)
 
 

@@ -61,6 +61,10 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "cpor.middleware.RequestInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language (SPEC §15): the language cookie (set by the switch and on sign-in from the user's saved
+    # preference), else Accept-Language. After the session, before CommonMiddleware, as Django asks.
+    "django.middleware.locale.LocaleMiddleware",
+    "associations.language.SignedInLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -149,7 +153,18 @@ OTP_TOTP_ISSUER = "CPOR claims"
 
 # Internationalisation ---------------------------------------------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# SPEC §15: English and Traditional Chinese (Taiwan). One catalog for the whole project, locale/zh_Hant, compiled to
+# .mo by scripts/compile_messages.py (make run, make test); dates and numbers follow the active language (Django 6
+# always localizes). English is the default: a request without Accept-Language, a saved preference or the
+# language cookie gets it.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switch's cookie (associations.language): a year, sent over HTTPS only outside DEBUG, unreadable by scripts.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

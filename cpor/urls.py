@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
+from associations import language as association_language
 from associations import views as association_views
 from claims import views as claims_views
 from cpor.admin_inputs import admin_inputs_bound
@@ -11,9 +13,9 @@ from cpor.admin_site import ReviewAdminSite
 # only a session verified by one of the user's devices, and its login form asks for the code. (Swapping the class
 # of the default site, as django-otp documents, keeps every app's admin.register and the "admin:" URL names.)
 admin.site.__class__ = ReviewAdminSite
-admin.site.site_header = "CPOR claims review"
-admin.site.site_title = "CPOR claims review"
-admin.site.index_title = "Review"
+admin.site.site_header = _("CPOR claims review")
+admin.site.site_title = _("CPOR claims review")
+admin.site.index_title = _("Review")
 admin_inputs_bound()
 
 urlpatterns = [
@@ -21,6 +23,7 @@ urlpatterns = [
     path("healthz", association_views.healthz, name="healthz"),
     path("login/", association_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", association_language.language_set, name="set_language"),
     path("password-reset/", association_views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

@@ -5,6 +5,7 @@ import uuid
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from associations.models import Tenant
 from claims.deadlines import deadline_after
@@ -18,6 +19,7 @@ from claims.models import (
     PoeDocument,
     RejectionReason,
 )
+from claims.reasons import english
 from claims.services.submission import pending_upload_delete, pending_upload_store
 from claims.services.transitions import claim_transition, claims_transition
 
@@ -61,7 +63,7 @@ def claim_request_information(*, claim, user, reason, message):
 
 def claim_reject(*, claim, user, reason, message=""):
     reason = RejectionReason(reason)
-    reasons = [reason.label] + ([message.strip()] if message.strip() else [])
+    reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
     return claim_transition(
         claim=claim,
         to=ClaimStatus.REJECTED,
@@ -147,7 +149,7 @@ def claims_expire_information_requests(*, now=None, batch_size=500):
                 actor=ClaimEvent.Actor.SYSTEM,
                 action=ClaimEvent.Action.NO_RESPONSE,
                 reason=RejectionReason.NO_RESPONSE,
-                changes={"rejection_reasons": [RejectionReason.NO_RESPONSE.label], "response_deadline": None},
+                changes={"rejection_reasons": [english(RejectionReason.NO_RESPONSE.label)], "response_deadline": None},
                 now=now,
             )
         total += len(ids)
@@ -159,9 +161,9 @@ def claims_expire_information_requests(*, now=None, batch_size=500):
 
 
 class OptOutResult(models.TextChoices):
-    OPTED_OUT = "opted_out", "Opted out"
-    ALREADY = "already", "Already opted out"
-    CLOSED = "closed", "The window has closed"
+    OPTED_OUT = "opted_out", _("Opted out")
+    ALREADY = "already", _("Already opted out")
+    CLOSED = "closed", _("The window has closed")
 
 
 def claim_opt_out(*, claim, now=None):

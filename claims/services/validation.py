@@ -15,6 +15,7 @@ from django.utils import timezone
 from associations.models import Association, Program, SolutionArea, Tenant, TenantDomain, TenantLicense
 from associations.validators import email_domain_within, normalize_domain
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, RejectionReason, item_key, item_keys_q
+from claims.reasons import WHO_CUSTOMER, WHO_PARTNER, WHO_TECHNICAL, english, reason_text
 from claims.services.jobs import task_send
 from claims.services.transitions import claims_transition
 from claims.storage import poe_opener
@@ -125,39 +126,49 @@ def _claim_problems(claim, *, facts, closed, today):
     reasons = []
     location = claim.location
     if location.partner_id != claim.partner_id:
-        reasons.append(f"The MPN ID {location.mpn_id} does not belong to your organization.")
+        reasons.append(reason_text("mpn_not_yours", mpn_id=location.mpn_id))
     elif not location.is_active:
-        reasons.append(f"The MPN ID {location.mpn_id} is not active.")
+        reasons.append(reason_text("mpn_inactive", mpn_id=location.mpn_id))
 
     tenant = facts.tenants.get(claim.directory_id)
     if tenant is None:
-        reasons.append(f"The Directory ID {claim.directory_id} is not a known customer tenant.")
+        reasons.append(reason_text("tenant_unknown", directory_id=claim.directory_id))
     elif (tenant.pk, normalize_domain(claim.domain)) not in facts.domains:
-        reasons.append(f"The domain name {claim.domain} does not belong to the tenant of this Directory ID.")
+        reasons.append(reason_text("domain_not_tenant", domain=claim.domain))
 
     items = list(claim.items.all())  # prefetched with product and subscription
     if not items:
-        reasons.append("The claim names no products.")
+        reasons.append(reason_text("no_products"))
 
     tenant_id = tenant.pk if tenant else None
     for item in items:
         product = item.product
         if product.solution_area != claim.solution_area:
-            reasons.append(f"{product.name} is not a {SolutionArea(claim.solution_area).label} product.")
+            reasons.append(
+                reason_text(
+                    "wrong_solution_area",
+                    product=product.name,
+                    solution_area=english(SolutionArea(claim.solution_area).label),
+                )
+            )
             continue
         if item.program == Program.OSU_M365:
             if tenant and (tenant.pk, item.product_id) not in facts.licences:
-                reasons.append(f"{product.name} is not licensed on this tenant.")
+                reasons.append(reason_text("not_licensed", product=product.name))
             continue
         subscription = item.subscription
         if subscription is None:
-            reasons.append(f"{product.name} needs a subscription ID.")
+            reasons.append(reason_text("needs_subscription", product=product.name))
         elif tenant and subscription.tenant_id != tenant.pk:
-            reasons.append(f"The subscription ID {subscription.subscription_id} does not belong to this tenant.")
+            reasons.append(reason_text("subscription_not_tenant", subscription_id=subscription.subscription_id))
         elif subscription.product_id != item.product_id:
-            reasons.append(f"The subscription ID {subscription.subscription_id} is not a {product.name} subscription.")
+            reasons.append(
+                reason_text(
+                    "subscription_wrong_product", subscription_id=subscription.subscription_id, product=product.name
+                )
+            )
         elif not subscription.is_active_on(today):
-            reasons.append(f"{product.name} has no active subscription on this tenant.")
+            reasons.append(reason_text("subscription_inactive", product=product.name))
 
     competing_ids, others = set(), set()
     if tenant and items:
@@ -179,9 +190,9 @@ def _claim_problems(claim, *, facts, closed, today):
                     others.add((other_item_id, other_claim_id))
         for item in items:
             if item.pk in mine_held:
-                reasons.append(f"{item.product.name} is already associated with your organization.")
+                reasons.append(reason_text("already_yours", product=item.product.name))
             elif item.pk in mine_pending:
-                reasons.append(f"{item.product.name} is already claimed in another open claim of your organization.")
+                reasons.append(reason_text("already_claimed", product=item.product.name))
 
     reasons += _contact_problems(
         claim,
@@ -202,19 +213,19 @@ def _contact_problems(claim, *, needs_technical, tenant_domains):
     """
     contacts = [
         (
-            "The customer contact's",
+            WHO_CUSTOMER,
             claim.customer_contact_name,
             claim.customer_contact_title,
             claim.customer_contact_email,
             True,
         ),
-        ("Your company's contact", claim.partner_contact_name, None, claim.partner_contact_email, False),
+        (WHO_PARTNER, claim.partner_contact_name, None, claim.partner_contact_email, False),
     ]
     if needs_technical:
         contacts.insert(
             1,
             (
-                "The customer's technical contact's",
+                WHO_TECHNICAL,
                 claim.technical_contact_name,
                 claim.technical_contact_title,
                 claim.technical_contact_email,
@@ -224,38 +235,35 @@ def _contact_problems(claim, *, needs_technical, tenant_domains):
     reasons = []
     for who, name, title, email, at_customer in contacts:
         if not (name or "").strip():
-            reasons.append(f"{who} name is missing.")
+            reasons.append(reason_text("name_missing", who=who))
         if title is not None and not (title or "").strip():
-            reasons.append(f"{who} title is missing.")
+            reasons.append(reason_text("title_missing", who=who))
         if not (email or "").strip():
-            reasons.append(f"{who} email address is missing.")
+            reasons.append(reason_text("email_missing", who=who))
         else:
             try:
                 validate_email(email)
             except ValidationError:
-                reasons.append(f"{who} email address {email} is not valid.")
+                reasons.append(reason_text("email_invalid", who=who, email=email))
             else:
                 if at_customer and tenant_domains is not None and not email_domain_within(email, tenant_domains):
-                    reasons.append(
-                        f"{who} email address {email} must be at the customer's domain ({claim.domain} or a "
-                        "subdomain of one of its domains)."
-                    )
+                    reasons.append(reason_text("email_not_customer", who=who, email=email, domain=claim.domain))
     return reasons
 
 
 def _poe_problems(documents, poe_types):
     if not documents:
-        return ["No proof of execution (POE) was uploaded."]
+        return [reason_text("no_poe")]
     reasons = []
     if len(documents) > settings.POE_MAX_FILES:
-        reasons.append(f"At most {settings.POE_MAX_FILES} POE files are allowed; this claim has {len(documents)}.")
-    allowed = ", ".join(POE_TYPES.values())
+        reasons.append(reason_text("too_many_poe", max=settings.POE_MAX_FILES, count=len(documents)))
+    allowed = ", ".join(english(label) for label in POE_TYPES.values())
     for document in documents:
         if document.size > settings.POE_MAX_BYTES:
-            reasons.append(f"The POE file {document.original_name} is larger than 10 MB.")
+            reasons.append(reason_text("poe_too_large", name=document.original_name))
             continue
         if poe_types.get(document.pk) not in POE_TYPES:
-            reasons.append(f"The POE file {document.original_name} is not an allowed type ({allowed}).")
+            reasons.append(reason_text("poe_wrong_type", name=document.original_name, allowed=allowed))
     return reasons
 
 

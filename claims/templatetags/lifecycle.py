@@ -2,6 +2,7 @@
 
 from django import template
 
+from claims import reasons
 from claims.models import InformationReason, RejectionReason
 
 register = template.Library()
@@ -14,3 +15,9 @@ def reason_label(code):
         if code in choices.values:
             return choices(code).label
     return code
+
+
+@register.filter
+def rejection_reason(text):
+    """A stored rejection reason (English) in the reader's language (claims.reasons)."""
+    return reasons.reason_display(text)
