@@ -387,7 +387,11 @@ class PoeForm(forms.Form):
         if not uploads:
             raise ValidationError(gettext("Add at least one proof of execution file."), code="required")
         if len(uploads) > POE_MAX_FILES:
-            raise ValidationError(f"You can upload at most {POE_MAX_FILES} files. Remove one.", code="too_many")
+            raise ValidationError(
+                gettext("You can upload at most %(max)s files. Remove one."),
+                code="too_many",
+                params={"max": POE_MAX_FILES},
+            )
         cleaned["uploads"] = uploads
         return cleaned
 

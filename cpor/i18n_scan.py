@@ -110,6 +110,13 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def unmarked_in_source(source, filename="<source>"):
+    """[(line, rule)] for every user-facing literal of ``source`` not marked."""
+    scanner = _Scanner()
+    scanner.visit(ast.parse(source, filename=filename))
+    return scanner.found
+
+
 def unmarked_strings():
     """[(path relative to the repository, line, rule)] for every user-facing literal not marked."""
     found = []
@@ -121,7 +128,5 @@ def unmarked_strings():
                 "test_settings.py",
             }:
                 continue
-            scanner = _Scanner()
-            scanner.visit(ast.parse(path.read_text(), filename=str(path)))
-            found += [(str(relative), line, why) for line, why in scanner.found]
+            found += [(str(relative), line, why) for line, why in unmarked_in_source(path.read_text(), str(path))]
     return found
