@@ -499,7 +499,10 @@ def customer_opt_out(request, token):
         language = claim.tenant.language
     with translation.override(language):
         request.LANGUAGE_CODE = language
-        return _customer_opt_out_page(request, claim)
+        response = _customer_opt_out_page(request, claim)
+    # LocaleMiddleware keeps a Content-Language the view set.
+    response.headers["Content-Language"] = language
+    return response
 
 
 def _customer_opt_out_page(request, claim):

@@ -1,12 +1,13 @@
 """Finds user-facing string literals in Python that are not marked for translation (SPEC §15).
 
 cpor/tests/test_i18n.py fails on any. The rules are few and explicit: a string literal (or f-string) given as
-- the message of ``messages.<level>(request, ...)`` or of ``ValidationError(...)``;
+- the message of ``messages.<level>(request, ...)``, of ``self.message_user(request, ...)`` or of
+  ``ValidationError(...)``;
 - ``label=``, ``help_text=``, ``verbose_name=``, ``verbose_name_plural=``, ``description=``, ``empty_label=``,
   ``violation_error_message=``, ``site_header``/``site_title``/``index_title``, or a model field's first
   positional argument (its verbose name);
 - a value of an ``error_messages`` dict, or the label of a ``choices=`` pair;
-- the label of a TextChoices/IntegerChoices member, or a ``Meta.verbose_name``.
+- the label of a TextChoices/IntegerChoices member, a ``Meta.verbose_name``, or a list filter's ``title``.
 A mark is a call to gettext, gettext_lazy, pgettext, ngettext, their lazy forms or ``_``.
 """
 
@@ -24,7 +25,7 @@ KEYWORDS = {
     "empty_label",
     "violation_error_message",
 }
-ATTRIBUTES = {"site_header", "site_title", "index_title", "verbose_name", "verbose_name_plural"}
+ATTRIBUTES = {"site_header", "site_title", "index_title", "verbose_name", "verbose_name_plural", "title"}
 MESSAGE_LEVELS = {"debug", "info", "success", "warning", "error", "add_message"}
 
 
@@ -67,6 +68,8 @@ class _Scanner(ast.NodeVisitor):
             for arg in args:
                 if _is_text(arg):
                     self._flag(arg, f"messages.{name}")
+        if name == "message_user" and len(node.args) > 1 and _is_text(node.args[1]):
+            self._flag(node.args[1], "message_user")
         if name == "ValidationError" and node.args and _is_text(node.args[0]):
             self._flag(node.args[0], "ValidationError")
         if _is_field_call(node) and node.args and _is_text(node.args[0]):

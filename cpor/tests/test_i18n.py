@@ -131,6 +131,13 @@ def view(request, n):
     messages.success(request, f"{n} saved.")
     messages.error(request, _("Failed."))
     raise forms.ValidationError("No.")
+
+class Filter(admin.SimpleListFilter):
+    title = "program"
+
+    def act(self, request):
+        self.message_user(request, "Done.")
+        self.message_user(request, _("Done."))
 """
     assert [why for _line, why in unmarked_in_source(source)] == [
         "Status label",
@@ -138,6 +145,8 @@ def view(request, n):
         "error_messages",
         "messages.success",
         "ValidationError",
+        "title",
+        "message_user",
     ]
 
 
@@ -336,7 +345,10 @@ def test_i18n_customer_page_in_the_tenant_language_unless_the_visitor_chose(part
     with time_machine.travel(datetime.datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False):
         # An English browser opening the link from the email: the tenant's language.
         customer = Client(headers={"accept-language": "en-US"})
-        assert _lang(customer.get(url)) == "zh-Hant"
+        response = customer.get(url)
+        assert _lang(response) == "zh-Hant"
+        assert response["Content-Language"] == "zh-hant"
+        assert "星期四" in response.content.decode()  # the deadline, Thursday 3 December in Taipei
         # The visitor switched to English on the page: their choice wins.
         customer.post(reverse("set_language"), {"language": "en", "next": url})
         assert _lang(customer.get(url)) == "en"
