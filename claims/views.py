@@ -172,8 +172,7 @@ class _Echo:
 def _claims_csv(claims):
     """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
     writer = csv.writer(_Echo())
-    # The rows are made while the response streams, after the view returned: in the request's language still.
-    language = translation.get_language()
+    language = translation.get_language()  # the rows are made while streaming, after the view returned
 
     def rows():
         with translation.override(language):
@@ -492,16 +491,14 @@ def customer_opt_out(request, token):
     )
     if claim is None or claim.opt_out_deadline is None or int(claim.opt_out_deadline.timestamp()) != expires:
         return render(request, "claims/optout_invalid.html", status=404)
-    # The customer reads their page in the tenant's language (SPEC §15), as their email: a link opened from the
-    # email in any browser. Only a visitor who chose a language with the switch (the language cookie) keeps it.
+    # In the tenant's language, as the email (SPEC §15), unless the visitor chose one (the switch's cookie).
     language = request.LANGUAGE_CODE
     if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and claim.tenant is not None:
         language = claim.tenant.language
     with translation.override(language):
         request.LANGUAGE_CODE = language
         response = _customer_opt_out_page(request, claim)
-    # LocaleMiddleware keeps a Content-Language the view set.
-    response.headers["Content-Language"] = language
+    response.headers["Content-Language"] = language  # LocaleMiddleware keeps the view's
     return response
 
 
