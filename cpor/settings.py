@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "cpor.middleware.RequestInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -149,7 +150,12 @@ OTP_TOTP_ISSUER = "CPOR claims"
 
 # Internationalisation ---------------------------------------------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# SPEC §15: English and Traditional Chinese (Taiwan); one catalog for the project, in locale/.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Taiwan groups numbers by thousands (1,234); Django's zh_Hant formats do not group at all.
+FORMAT_MODULE_PATH = ["cpor.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from associations import views as association_views
 from claims import views as claims_views
@@ -30,6 +31,8 @@ urlpatterns = [
     ),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
+    # The strings of static/js in the request's language (SPEC §15): a same-origin script, so the CSP allows it.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("incentives/", include("claims.urls")),
     path("customer/opt-out/<str:token>/", claims_views.customer_opt_out, name="customer_opt_out"),
 ]
