@@ -165,6 +165,8 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Taiwan groups numbers by thousands (1,234); Django's zh_Hant formats do not group at all.
+FORMAT_MODULE_PATH = ["cpor.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

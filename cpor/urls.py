@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 
 from associations import language as association_language
 from associations import views as association_views
@@ -33,6 +34,8 @@ urlpatterns = [
     ),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
+    # The strings of static/js in the request's language (SPEC §15): a same-origin script, so the CSP allows it.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("incentives/", include("claims.urls")),
     path("customer/opt-out/<str:token>/", claims_views.customer_opt_out, name="customer_opt_out"),
 ]

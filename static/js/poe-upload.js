@@ -12,6 +12,11 @@
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   var queue = [];
   var busy = false;
+  // Strings come from Django's JavaScript catalog (/jsi18n/, loaded before this file); without it, English.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, key) { return String(values[key]); });
+  };
 
   function showError(message) {
     var p = document.createElement("p");
@@ -20,9 +25,9 @@
   }
 
   function formatSize(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+    if (bytes < 1024) return interpolate(gettext("%(size)s bytes"), { size: bytes }, true);
+    if (bytes < 1024 * 1024) return interpolate(gettext("%(size)s KB"), { size: (bytes / 1024).toFixed(1) }, true);
+    return interpolate(gettext("%(size)s MB"), { size: (bytes / 1024 / 1024).toFixed(1) }, true);
   }
 
   function row(file) {
@@ -37,11 +42,11 @@
     var progress = document.createElement("progress");
     progress.max = 100;
     progress.value = 0;
-    progress.setAttribute("aria-label", "Upload of " + file.name);
+    progress.setAttribute("aria-label", interpolate(gettext("Upload of %(name)s"), { name: file.name }, true));
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "link remove";
-    remove.textContent = "Remove";
+    remove.textContent = gettext("Remove");
     remove.disabled = true;
     li.append(name, size, progress, remove);
     list.appendChild(li);
@@ -86,14 +91,16 @@
         remove.setAttribute("data-delete-url", body.delete_url);
       } else {
         job.li.remove();
-        showError(body.error || "The upload failed. Try again.");
+        showError(body.error || gettext("The upload failed. Try again."));
       }
       busy = false;
       next();
     });
     xhr.addEventListener("error", function () {
       job.li.remove();
-      showError("“" + job.file.name + "” could not be uploaded: the connection failed. Try again.");
+      showError(
+        interpolate(gettext("“%(name)s” could not be uploaded: the connection failed. Try again."), { name: job.file.name }, true)
+      );
       busy = false;
       next();
     });
@@ -137,7 +144,7 @@
         button.closest("li").remove();
       } else {
         button.disabled = false;
-        showError("The file could not be removed. Try again.");
+        showError(gettext("The file could not be removed. Try again."));
       }
     });
   });
