@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 from django.utils.http import content_disposition_header
@@ -49,6 +50,8 @@ LIST_COLUMNS = [
     "opt_out_deadline",
     "tenant__country",
 ]
+# Excel reads a CSV as the system's ANSI code page unless it starts with a UTF-8 byte order mark.
+CSV_BOM = "\ufeff"
 CSV_COLUMNS = [
     _("Claim name"),
     _("Customer domain"),
@@ -122,24 +125,29 @@ def _list_rows(claims):
             names.append(name)
     rows = []
     for claim in claims:
-        submitted = timezone.localtime(claim.submitted_at)
         cells = {
             "url": reverse("claims:detail", args=[claim.pk]),
             "solution_area": claim.get_solution_area_display(),
             "activities": claim.get_activities_display(),
             "products": ", ".join(products.get(claim.pk, [])),
             "status": claim.get_status_display(),
-            "submitted_iso": submitted.isoformat(),
-            "submitted": f"{submitted:%Y-%m-%d}",
+            **_list_dates(claim),
         }
-        if claim.opt_out_deadline:
-            # In the customer's time zone, as the customer's email shows it.
-            local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
-            cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
-            cells["deadline_date"] = f"{local:%Y-%m-%d}"
-            cells["deadline_time"] = dateformat.format(local, "H:i T")
         rows.append((claim, cells))
     return rows
+
+
+def _list_dates(claim):
+    """The list's date cells, shared with its CSV so that both show the same text."""
+    submitted = timezone.localtime(claim.submitted_at)
+    cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
+    if claim.opt_out_deadline:
+        # In the customer's time zone, as the customer's email shows it.
+        local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
+        cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
+        cells["deadline_date"] = f"{local:%Y-%m-%d}"
+        cells["deadline_time"] = dateformat.format(local, "H:i T")
+    return cells
 
 
 def _with(request, **changes):
@@ -184,8 +192,10 @@ def _claims_csv(claims):
 
 
 def _claims_csv_rows(writer, claims):
+    yield CSV_BOM
     yield writer.writerow(CSV_COLUMNS)
     for claim in claims.select_related("location").iterator(chunk_size=2000):
+        dates = _list_dates(claim)
         yield writer.writerow(
             [
                 _csv_safe(claim.name),
@@ -196,8 +206,8 @@ def _claims_csv_rows(writer, claims):
                 claim.get_activities_display(),
                 _csv_safe("; ".join(selectors.claim_products(claim))),
                 claim.get_status_display(),
-                claim.submitted_at.isoformat(),
-                claim.opt_out_deadline.isoformat() if claim.opt_out_deadline else "",
+                dates["submitted"],
+                f"{dates['deadline_date']} {dates['deadline_time']}" if claim.opt_out_deadline else "",
             ]
         )
 
@@ -406,7 +416,8 @@ def claim_usage_view(request, claim_id):
     series = [
         {"product": product, "records": records, "chart": usage_chart(records)} for product, records in usage.items()
     ]
-    return render(request, "claims/usage.html", {"claim": claim, "series": series})
+    context = {"claim": claim, "series": series}
+    return render(request, "claims/usage.html", context)
 
 
 @require_safe
@@ -415,6 +426,7 @@ def claim_usage_csv_view(request, claim_id):
     claim = _official_claim_for_user(request, claim_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
+    response.write(CSV_BOM)
     writer = csv.writer(response)
     writer.writerow(
         [
@@ -433,7 +445,8 @@ def claim_usage_csv_view(request, claim_id):
                     _csv_safe(claim.tenant.name),
                     claim.tenant.directory_id,
                     _csv_safe(product.name),
-                    f"{record.month:%Y-%m}",
+                    # The month as the page shows it, in the page's language.
+                    date_filter(record.month, gettext("F Y")),
                     record.active_users,
                     record.paid_units,
                 ]

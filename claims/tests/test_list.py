@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -65,7 +66,7 @@ def test_list_shows_own_claims_newest_first(client_a, claims_a):
         "Opt-out deadline",
         "Microsoft Teams, Yammer",
         "Usage, Pre-sales",
-        "northwindtraders.onmicrosoft.com",
+        "northwindtraders.<wbr>onmicrosoft.<wbr>com",  # break opportunities between the domain's labels
     ):
         assert text in html
 
@@ -141,7 +142,9 @@ def test_list_query_count_does_not_grow(client_a, partner_a, m365_tenant, produc
 def test_list_csv_export_of_filtered_list(client_a, claims_a, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         response = client_a.get(URL, {"status": "submitted", "format": "csv"})
-        body = b"".join(response.streaming_content).decode()
+        raw = b"".join(response.streaming_content)
+    assert raw.startswith(b"\xef\xbb\xbfClaim name,")  # a UTF-8 BOM: Excel then reads it as UTF-8
+    body = raw.decode("utf-8-sig")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="customer-associations-')
     rows = list(csv.reader(io.StringIO(body)))
@@ -168,6 +171,30 @@ def test_list_csv_export_of_filtered_list(client_a, claims_a, django_assert_max_
         "Submitted",
     ]
     assert len(rows) == 2
+
+
+def _row_texts(html, name):
+    """The text of each cell of the list's row for the claim called ``name``, as a reader sees it."""
+    row = next(tr for tr in re.findall(r"<tr>(.*?)</tr>", html, re.S) if f">{name}</a>" in tr)
+    return [" ".join(re.sub(r"<[^>]+>", "", td).split()) for td in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_list_csv_dates_as_the_page_shows_them(client_a, partner_a, m365_tenant, products):
+    make_claim(
+        partner_a,
+        m365_tenant,
+        [products["yammer"]],
+        name="Waiting",
+        status=Claim.Status.CUSTOMER_NOTIFIED,
+        submitted_at=datetime.datetime(2026, 11, 2, 23, 30, tzinfo=datetime.UTC),
+        customer_notified_at=datetime.datetime(2026, 11, 3, tzinfo=datetime.UTC),
+        opt_out_deadline=datetime.datetime(2026, 11, 10, 4, 59, 59, tzinfo=datetime.UTC),
+    )
+    page = _row_texts(client_a.get(URL).content.decode(), "Waiting")
+    body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode("utf-8-sig")
+    csv_row = list(csv.reader(io.StringIO(body)))[1]
+    # Submitted in the site's zone; the deadline in the customer's (Northwind: New York), as the page shows them.
+    assert page[-2:] == csv_row[-2:] == ["2026-11-02", "2026-11-09 23:59 EST"]
 
 
 def test_list_csv_neutralises_formulas(client_a, partner_a, m365_tenant, products):

@@ -1,11 +1,13 @@
 """Usage data of official associations: chart and table, CSV; 404 before official and for other partners."""
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
 
 from associations.models import UsageRecord
+from claims.charts import nice_ticks
 from claims.models import ClaimStatus
 from claims.tests.factories import claim_make, claim_make_official
 
@@ -48,12 +50,45 @@ def test_usage_csv(client_a, official):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     directory_id = "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d"
-    assert response.content.decode().splitlines() == [
+    assert response.content.startswith(b"\xef\xbb\xbfCustomer,")  # a UTF-8 BOM: Excel then reads it as UTF-8
+    # Months as the page's table shows them ("October 2026").
+    assert response.content.decode("utf-8-sig").splitlines() == [
         "Customer,Directory ID,Product,Month,Monthly active users,Paid units",
-        f"Northwind Traders,{directory_id},Microsoft Teams,2026-08,120,150",
-        f"Northwind Traders,{directory_id},Microsoft Teams,2026-09,135,150",
-        f"Northwind Traders,{directory_id},Microsoft Teams,2026-10,142,160",
+        f"Northwind Traders,{directory_id},Microsoft Teams,August 2026,120,150",
+        f"Northwind Traders,{directory_id},Microsoft Teams,September 2026,135,150",
+        f"Northwind Traders,{directory_id},Microsoft Teams,October 2026,142,160",
     ]
+    page = client_a.get(reverse("claims:usage", args=[official.pk])).content.decode()
+    assert "<td>October 2026</td><td>142</td><td>160</td>" in page
+
+
+def test_usage_chart_y_axis_has_round_ticks(client_a, official):
+    page = client_a.get(reverse("claims:usage", args=[official.pk])).content.decode()
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    ticks = re.findall(r'<text x="[\d.]+" y="([\d.]+)" dy="0.35em" text-anchor="end" class="tick">([^<]+)</text>', svg)
+    # The highest value is 160: steps of 50 up to 200, 0 on the base line and 200 at the top.
+    assert [label for _, label in ticks] == ["0", "50", "100", "150", "200"]
+    assert [float(y) for y, _ in ticks] == [210.0, 161.0, 112.0, 63.0, 14.0]
+    assert re.findall(r'class="tick">([A-Z][a-z]+ \d{4})</text>', svg) == ["Aug 2026", "Oct 2026"]
+    # 160 paid units in October: the dashed line ends at 160 / 200 of the axis.
+    units = re.search(r'<polyline points="([^"]+)"[^>]*stroke-dasharray', svg).group(1)
+    assert units.split()[-1].endswith(f",{210 - 160 * 196 / 200:.1f}")
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (1, [0, 1]),
+        (7, [0, 2, 4, 6, 8]),
+        (108, [0, 50, 100, 150]),
+        (160, [0, 50, 100, 150, 200]),
+        (1000, [0, 250, 500, 750, 1000]),
+        (12_345, [0, 5000, 10000, 15000]),
+        (0, [0, 1]),
+    ],
+)
+def test_usage_chart_nice_ticks(top, ticks):
+    assert nice_ticks(top) == ticks
 
 
 def test_usage_viewer_may_see_it(client, partner_a, official):

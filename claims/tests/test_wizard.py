@@ -444,7 +444,7 @@ def test_review_step_shows_everything(wizard, products):
     post_step(wizard, "contacts", CONTACTS)
     upload(wizard, filename="Signed SOW.pdf")
     response = post_step(wizard, "poe", {})
-    html = response.content.decode()
+    html = response.content.decode().replace("<wbr>", "")  # domains and emails carry break opportunities
     assert _step(response) == "review"
     for text in [
         "1000001",
