@@ -1,24 +1,22 @@
-import csv
 import logging
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
-from django.utils import dateformat, timezone, translation
+from django.utils import translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 
 from associations.access import admin_role_required, partner_required, scoped
 from associations.models import Product
+from claims import exports as claims_exports
 from claims import selectors
 from claims.charts import usage_chart
 from claims.forms import ClaimRespondForm, DisassociateForm
@@ -50,20 +48,6 @@ LIST_COLUMNS = [
     "opt_out_deadline",
     "tenant__country",
 ]
-# Excel reads a CSV as the system's ANSI code page unless it starts with a UTF-8 byte order mark.
-CSV_BOM = "\ufeff"
-CSV_COLUMNS = [
-    _("Claim name"),
-    _("Customer domain"),
-    _("Directory ID"),
-    _("MPN ID"),
-    _("Solution area"),
-    _("Activity"),
-    _("Products"),
-    _("Status"),
-    _("Submitted"),
-    _("Opt-out deadline"),
-]
 
 
 def _get_claim_for_user(request, claim_id):
@@ -82,7 +66,7 @@ def claim_list(request):
         sort = selectors.CLAIM_DEFAULT_SORT
     claims = selectors.claim_list(partner=request.partner, search=search, status=status, sort=sort)
     if request.GET.get("format") == "csv":
-        return _claims_csv(claims)
+        return claims_exports.claims_csv(claims)
 
     counts = selectors.claim_status_counts(partner=request.partner)
     total = sum(counts.values())
@@ -131,23 +115,10 @@ def _list_rows(claims):
             "activities": claim.get_activities_display(),
             "products": ", ".join(products.get(claim.pk, [])),
             "status": claim.get_status_display(),
-            **_list_dates(claim),
+            **claims_exports.list_dates(claim),
         }
         rows.append((claim, cells))
     return rows
-
-
-def _list_dates(claim):
-    """The list's date cells, shared with its CSV so that both show the same text."""
-    submitted = timezone.localtime(claim.submitted_at)
-    cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
-    if claim.opt_out_deadline:
-        # In the customer's time zone, as the customer's email shows it.
-        local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
-        cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
-        cells["deadline_date"] = f"{local:%Y-%m-%d}"
-        cells["deadline_time"] = dateformat.format(local, "H:i T")
-    return cells
 
 
 def _with(request, **changes):
@@ -170,51 +141,6 @@ def _sort_links(request, current):
         else:
             links[column] = {"query": _with(request, sort=column, page=None), "state": ""}
     return links
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _claims_csv(claims):
-    """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
-    writer = csv.writer(_Echo())
-    language = translation.get_language()  # the rows are made while streaming, after the view returned
-
-    def rows():
-        with translation.override(language):
-            yield from _claims_csv_rows(writer, claims)
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="customer-associations-{timezone.localdate()}.csv"'
-    return response
-
-
-def _claims_csv_rows(writer, claims):
-    yield CSV_BOM
-    yield writer.writerow(CSV_COLUMNS)
-    for claim in claims.select_related("location").iterator(chunk_size=2000):
-        dates = _list_dates(claim)
-        yield writer.writerow(
-            [
-                _csv_safe(claim.name),
-                _csv_safe(claim.domain),
-                str(claim.directory_id),
-                claim.location.mpn_id,
-                claim.get_solution_area_display(),
-                claim.get_activities_display(),
-                _csv_safe("; ".join(selectors.claim_products(claim))),
-                claim.get_status_display(),
-                dates["submitted"],
-                f"{dates['deadline_date']} {dates['deadline_time']}" if claim.opt_out_deadline else "",
-            ]
-        )
-
-
-def _csv_safe(value):
-    # Spreadsheets run cells that start with these as formulas (CSV injection).
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @require_safe
@@ -426,31 +352,7 @@ def claim_usage_csv_view(request, claim_id):
     claim = _official_claim_for_user(request, claim_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")
-    response.write(CSV_BOM)
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            gettext("Customer"),
-            gettext("Directory ID"),
-            gettext("Product"),
-            gettext("Month"),
-            gettext("Monthly active users"),
-            gettext("Paid units"),
-        ]
-    )
-    for product, records in selectors.claim_usage(claim=claim).items():
-        for record in records:
-            writer.writerow(
-                [
-                    _csv_safe(claim.tenant.name),
-                    claim.tenant.directory_id,
-                    _csv_safe(product.name),
-                    # The month as the page shows it, in the page's language.
-                    date_filter(record.month, gettext("F Y")),
-                    record.active_users,
-                    record.paid_units,
-                ]
-            )
+    claims_exports.usage_csv_write(response, claim)
     return response
 
 

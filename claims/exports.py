@@ -1,0 +1,114 @@
+"""CSV exports: the Customer associations list (streamed) and a claim's usage data. Cells read as the pages show
+them, and nothing a spreadsheet would run as a formula."""
+
+import csv
+
+from django.http import StreamingHttpResponse
+from django.template.defaultfilters import date as date_filter
+from django.utils import dateformat, timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from claims import selectors
+
+# Excel reads a CSV as the system's ANSI code page unless it starts with a UTF-8 byte order mark.
+CSV_BOM = "\ufeff"
+CSV_COLUMNS = [
+    _("Claim name"),
+    _("Customer domain"),
+    _("Directory ID"),
+    _("MPN ID"),
+    _("Solution area"),
+    _("Activity"),
+    _("Products"),
+    _("Status"),
+    _("Submitted"),
+    _("Opt-out deadline"),
+]
+
+
+def list_dates(claim):
+    """The list's date cells, shared with its CSV so that both show the same text."""
+    submitted = timezone.localtime(claim.submitted_at)
+    cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
+    if claim.opt_out_deadline:
+        # In the customer's time zone, as the customer's email shows it.
+        local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
+        cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
+        cells["deadline_date"] = f"{local:%Y-%m-%d}"
+        cells["deadline_time"] = dateformat.format(local, "H:i T")
+    return cells
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def claims_csv(claims):
+    """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
+    writer = csv.writer(_Echo())
+    language = translation.get_language()  # the rows are made while streaming, after the view returned
+
+    def rows():
+        with translation.override(language):
+            yield from _claims_csv_rows(writer, claims)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="customer-associations-{timezone.localdate()}.csv"'
+    return response
+
+
+def _claims_csv_rows(writer, claims):
+    yield CSV_BOM
+    yield writer.writerow(CSV_COLUMNS)
+    for claim in claims.select_related("location").iterator(chunk_size=2000):
+        dates = list_dates(claim)
+        yield writer.writerow(
+            [
+                _csv_safe(claim.name),
+                _csv_safe(claim.domain),
+                str(claim.directory_id),
+                claim.location.mpn_id,
+                claim.get_solution_area_display(),
+                claim.get_activities_display(),
+                _csv_safe("; ".join(selectors.claim_products(claim))),
+                claim.get_status_display(),
+                dates["submitted"],
+                f"{dates['deadline_date']} {dates['deadline_time']}" if claim.opt_out_deadline else "",
+            ]
+        )
+
+
+def _csv_safe(value):
+    # Spreadsheets run cells that start with these as formulas (CSV injection).
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def usage_csv_write(response, claim):
+    """The usage data of an official claim as CSV rows written to ``response`` (months as the page shows them)."""
+    response.write(CSV_BOM)
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            gettext("Customer"),
+            gettext("Directory ID"),
+            gettext("Product"),
+            gettext("Month"),
+            gettext("Monthly active users"),
+            gettext("Paid units"),
+        ]
+    )
+    for product, records in selectors.claim_usage(claim=claim).items():
+        for record in records:
+            writer.writerow(
+                [
+                    _csv_safe(claim.tenant.name),
+                    claim.tenant.directory_id,
+                    _csv_safe(product.name),
+                    # The month as the page shows it, in the page's language.
+                    date_filter(record.month, gettext("F Y")),
+                    record.active_users,
+                    record.paid_units,
+                ]
+            )
