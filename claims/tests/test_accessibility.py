@@ -59,7 +59,7 @@ def _axe(page, live_server, where):
                     .map(id => `aria-describedby names a missing id ${id} on #${el.id}`),
             ]).concat([...document.querySelectorAll('[aria-invalid=true]')].filter(el =>
                 ![el, el.closest('fieldset')].some(owner => (owner?.getAttribute('aria-describedby') || '')
-                    .split(/\\s+/).some(id => document.getElementById(id)?.classList.contains('field-error')))
+                    .split(/\\s+/).some(id => document.getElementById(id)?.matches('.field-error, .form-error')))
             ).map(el => `invalid field #${el.id} not described by its error (nor its fieldset)`))
             .concat([...document.querySelectorAll('.error-summary a')].filter(a =>
                 !document.getElementById(a.hash.slice(1))).map(a => `error summary links to a missing ${a.hash}`))"""
@@ -155,6 +155,7 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
         check(f"claim page, {status}")
     page.goto(f"{LIST}{claims[ClaimStatus.ACTION_REQUIRED].pk}/")
     _go(page, page.locator(".respond-form button[type=submit]"))
+    expect(page.locator("#respond-comment")).to_have_attribute("aria-invalid", "true")
     check("claim page, answer with an error")
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/")
     page.locator("details.disassociate summary").click()
