@@ -129,6 +129,11 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     check("password reset complete")
     page.goto("/does-not-exist")
     check("404")
+    page.goto("/login/")
+    page.context.clear_cookies()
+    _go(page, page.locator("form button[type=submit]"))
+    expect(page.locator(".error-page")).to_be_visible()  # the CSRF page (any language)
+    check("CSRF failure")
     notified = claims[ClaimStatus.CUSTOMER_NOTIFIED]
     token = opt_out_token_make(submission_key=notified.submission_key, deadline=notified.opt_out_deadline)
     page.goto(f"/customer/opt-out/{token}/")
