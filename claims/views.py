@@ -334,9 +334,20 @@ def _official_claim_for_user(request, claim_id):
     )
 
 
+def _association_ended(request, claim_id):
+    """A usage link kept after the partner's own association ended: 410 Gone with a page that says when, instead of
+    a bare 404 (SPEC §15). None for any other claim, which stays a 404 (anyone else's claim looks absent)."""
+    claim = scoped(Claim.objects.all(), request).filter(status=ClaimStatus.ENDED, pk=claim_id).first()
+    if claim is None:
+        return None
+    return render(request, "claims/association_ended.html", {"claim": claim}, status=410)
+
+
 @require_safe
 @partner_required
 def claim_usage_view(request, claim_id):
+    if (ended := _association_ended(request, claim_id)) is not None:
+        return ended
     claim = _official_claim_for_user(request, claim_id)
     usage = selectors.claim_usage(claim=claim)
     series = [
@@ -349,6 +360,8 @@ def claim_usage_view(request, claim_id):
 @require_safe
 @partner_required
 def claim_usage_csv_view(request, claim_id):
+    if (ended := _association_ended(request, claim_id)) is not None:
+        return ended
     claim = _official_claim_for_user(request, claim_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"usage-{claim.pk}.csv")

@@ -238,7 +238,8 @@ def test_browser_mismatched_directory_id_is_shown_on_step_one(page, partner_a, m
     _login_and_start(page, partner_a.admin)
     _customer_step(page, {**M365_CUSTOMER, "domain": BIZAPPS_CUSTOMER["domain"]})
     expect(page.get_by_role("heading", level=2)).to_have_text("Customer")
-    expect(page.get_by_text("This Directory ID does not match the domain name.")).to_be_visible()
+    # exact: the error summary at the top of the step repeats it, prefixed with the field's label.
+    expect(page.get_by_text("This Directory ID does not match the domain name.", exact=True)).to_be_visible()
     expect(page.get_by_label("Customer's domain name")).to_have_value(BIZAPPS_CUSTOMER["domain"])
     expect(page.get_by_label("Directory ID")).to_have_value(M365_CUSTOMER["directory_id"])
     assert not Claim.objects.exists()
