@@ -9,8 +9,10 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -62,6 +64,19 @@ def reviewer_login(client, reviewer):
     session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=reviewer).persistent_id
     session.save()
     return client
+
+
+def browser_sign_in(page, user, live_server):
+    """Sign a Playwright page in as ``user`` with a session made by Django's test client (a reviewer's session
+    verified by the reviewer's TOTP device, as the admin's sign-in leaves it)."""
+    client = Client()
+    if user.is_staff:
+        reviewer_login(client, user)
+    else:
+        client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
 
 
 def make_partner(name, *, mpn_ids, email_domain, with_viewer=True):

@@ -12,11 +12,11 @@ from django.templatetags.static import static
 from playwright.sync_api import expect
 
 from associations.models import UsageRecord
+from associations.tests.fixtures import browser_sign_in
 from claims.models import Claim, ClaimStatus
 from claims.services import claim_request_information
 from claims.services.finalization import claim_disassociate
 from claims.tests.factories import claim_make, claim_make_official
-from claims.tests.test_csp_browser import _signed_in_as
 from claims.tests.wizard_steps import CONTACTS, M365_CUSTOMER, PDF
 from claims.tokens import opt_out_token_make
 
@@ -145,13 +145,13 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     check("customer page, link not valid")
 
     # Partner B: an empty list.
-    _signed_in_as(page, partner_b.admin, live_server)
+    browser_sign_in(page, partner_b.admin, live_server)
     page.goto(LIST)
     check("list, empty")
     page.context.clear_cookies()
 
     # Partner A: the list, filtered, every claim page, the answer form with an error, usage, "association ended".
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.goto(LIST)
     check("list")
     page.goto(f"{LIST}?q=Northwind&status=official")
@@ -247,7 +247,7 @@ def _admin_pages(page, live_server, claims, reviewer):
     found = []
     page.goto("/admin/login/")
     found.extend(_axe(page, live_server, "admin sign-in"))
-    _signed_in_as(page, reviewer, live_server)
+    browser_sign_in(page, reviewer, live_server)
     under_review = claims[ClaimStatus.UNDER_REVIEW].pk
     for where, url in [
         ("admin index", "/admin/"),

@@ -7,12 +7,10 @@ import datetime
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from associations.models import UsageRecord
-from associations.tests.fixtures import PASSWORD, reviewer_login
+from associations.tests.fixtures import PASSWORD, browser_sign_in
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
 from claims.tests.factories import claim_make, claim_make_official
@@ -42,18 +40,6 @@ def watched(page):
         ),
     )
     return page, violations
-
-
-def _signed_in_as(page, user, live_server):
-    """The browser signed in as ``user`` through a session made by Django's test client (a reviewer's session
-    verified by the reviewer's TOTP device, as the admin's sign-in leaves it)."""
-    client = Client()
-    if user.is_staff:
-        reviewer_login(client, user)
-    else:
-        client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
 
 
 def test_csp_browser_every_main_page_without_a_violation(
@@ -117,7 +103,7 @@ def test_csp_browser_every_main_page_without_a_violation(
 
     # The reviewer's admin: the list, a claim, a decision's page, its filters' script.
     page.context.clear_cookies()
-    _signed_in_as(page, reviewer, live_server)
+    browser_sign_in(page, reviewer, live_server)
     page.goto("/admin/claims/claim/")
     expect(page.locator("#changelist")).to_be_visible()
     page.goto("/admin/claims/claim/?status__exact=under_review")
@@ -134,7 +120,7 @@ def test_csp_browser_every_main_page_without_a_violation(
 def test_csp_browser_catches_an_inline_style(watched, live_server, partner_a):
     """The watch above can fail: an inline style attribute set on a served page is refused and reported."""
     page, violations = watched
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.goto("/incentives/customer-associations/")
     page.evaluate("document.body.setAttribute('style', 'color: red')")
     expect(page.locator("body")).not_to_have_css("color", "rgb(255, 0, 0)")

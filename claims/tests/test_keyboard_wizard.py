@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from associations.tests.fixtures import browser_sign_in
 from claims.models import Claim, ClaimStatus, PoeDocument
-from claims.tests.test_csp_browser import _signed_in_as
 from claims.tests.wizard_steps import CONTACTS, M365_CUSTOMER, PDF
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ def _continue(page, heading):
 
 
 def test_keyboard_wizard_completed_with_the_keyboard_alone(page, live_server, partner_a, m365_tenant, products):
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.goto("/incentives/customer-associations/")
 
     # The skip link is the first Tab stop, and Enter on it moves the focus to the main content.
@@ -125,7 +125,7 @@ def test_keyboard_wizard_completed_with_the_keyboard_alone(page, live_server, pa
 
 def test_keyboard_wizard_focus_check_can_fail(page, live_server, partner_a):
     """The focus check above can fail: with focus rings removed by a style sheet, the first Tab stop is reported."""
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.goto("/incentives/customer-associations/")
     # Adopted style sheets are not subject to the CSP's style-src, unlike an added <style>.
     page.evaluate(

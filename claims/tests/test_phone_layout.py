@@ -7,13 +7,12 @@ import os
 import re
 
 import pytest
-from django.conf import settings
 from django.template.loader import render_to_string
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from playwright.sync_api import expect
 
 from associations.models import UsageRecord
-from associations.tests.fixtures import reviewer_login
+from associations.tests.fixtures import browser_sign_in
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
 from claims.tests.factories import claim_make, claim_make_official
@@ -86,17 +85,6 @@ def problems():
     PROBLEMS.clear()
     yield PROBLEMS
     PROBLEMS.clear()
-
-
-def _signed_in_as(page, user, live_server):
-    client = Client()
-    if user.is_staff:
-        reviewer_login(client, user)
-    else:
-        client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.clear_cookies()
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
 
 
 def _rendered(page, live_server, path, template, context=None):
@@ -258,19 +246,19 @@ def test_phone_layout_no_page_scrolls_sideways(page, live_server, shared, partne
         page.set_viewport_size({"width": width, "height": 844})
         page.context.clear_cookies()
         _visitor_and_customer_pages(page, live_server, shared)
-        _signed_in_as(page, partner_a.admin, live_server)
+        browser_sign_in(page, partner_a.admin, live_server)
         _partner_pages(page, shared)
-        _signed_in_as(page, reviewer, live_server)
+        browser_sign_in(page, reviewer, live_server)
         _reviewer_pages(page, shared)
     # The wizard once, at the narrowest width (it submits a claim).
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     _wizard(page)
     assert problems == [], "\n".join(map(str, problems))
 
 
 def test_phone_layout_navigation_collapses(page, live_server, partner_a):
     """At 390 px the sidebar becomes a one-line strip above the page; on a desktop it stays a column beside it."""
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/incentives/customer-associations/")
     nav, main = page.locator("nav.sidenav"), page.locator("main")
@@ -286,7 +274,7 @@ def test_phone_layout_navigation_collapses(page, live_server, partner_a):
 
 def test_phone_layout_check_can_fail(page, live_server, partner_a, problems):
     """The overflow check above catches a page made wider than the phone."""
-    _signed_in_as(page, partner_a.admin, live_server)
+    browser_sign_in(page, partner_a.admin, live_server)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/incentives/customer-associations/")
     _fits(page, "list, before")
