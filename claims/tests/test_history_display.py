@@ -1,0 +1,117 @@
+"""The claim page's History in plain words, and one time zone per page, stated once (SPEC §12)."""
+
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from claims.models import ClaimEvent, ClaimStatus
+from claims.tests.wizard_steps import make_claim
+
+pytestmark = pytest.mark.django_db
+
+SUBMITTED = datetime.datetime(2026, 1, 15, 15, 0, tzinfo=datetime.UTC)  # 10:00 in New York (EST)
+ZONE_NOTE = "Times on this page are in America/New_York (the customer's time zone)."
+ZONE_NOTE_ZH = "此頁面上的時間均為 America/New_York（客戶的時區）。"  # noqa: RUF001 (zh-Hant punctuation)
+
+
+@pytest.fixture
+def answered_claim(partner_a, m365_tenant, products, reviewer):
+    """A claim whose history has every kind of row: partner, system, reviewer, a reason, a message, a legacy code."""
+    with time_machine.travel(SUBMITTED, tick=False):  # the submission row make_claim writes is dated then
+        claim = make_claim(
+            partner_a,
+            m365_tenant,
+            [products["microsoft-teams"]],
+            status=ClaimStatus.ACTION_REQUIRED,
+            name="Northwind Teams",
+            submitted_at=SUBMITTED,
+            response_deadline=SUBMITTED + datetime.timedelta(days=7),
+        )
+    rows = [
+        {"actor": "system", "action": "validated", "old_status": "submitted", "new_status": "under_review"},
+        {
+            "actor": "reviewer",
+            "user": reviewer,
+            "action": "information_requested",
+            "old_status": "under_review",
+            "new_status": "action_required",
+            "reason": "poe_insufficient",
+            "message": "Please add the signed statement of work.",
+        },
+        # A row written by an older version with an action this one has no label for.
+        {"actor": "partner", "user": partner_a.admin, "action": "contacts_changed", "message": "Nancy → Nora"},
+    ]
+    for minutes, row in enumerate(rows, start=1):
+        ClaimEvent.objects.create(claim=claim, created_at=SUBMITTED + datetime.timedelta(minutes=minutes), **row)
+    return claim
+
+
+def _text(html):
+    """What a reader sees: the markup without tags and attributes, whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _history(html):
+    return html[html.index('id="history"') :]
+
+
+def _get(client, claim, **headers):
+    with time_machine.travel(SUBMITTED + datetime.timedelta(days=1), tick=False):
+        response = client.get(reverse("claims:detail", args=[claim.pk]), headers=headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_history_display_rows_in_plain_words(client_a, partner_a, reviewer, answered_claim):
+    html = _get(client_a, answered_claim)
+    history = _text(_history(html))
+    codes = ["information_requested", "Information_requested", "Validation_failed", "under_review", "contacts_changed"]
+    for code in codes:
+        assert code not in history, code
+    assert not re.search(r"[A-Za-z]+_[a-z]+", history)  # no code of any kind
+    for text in [
+        "Submitted",  # the partner's submission row
+        partner_a.admin.email,  # who, for the partner's own people
+        "System Validated Submitted → Under review",
+        "Reviewer Information requested Under review → Partner action required",
+        "Reason: The proof of execution does not show the activity",
+        "Please add the signed statement of work.",
+        f"{partner_a.admin.email} Contacts changed Nancy → Nora",  # a legacy code, humanized
+    ]:
+        assert text in history, text
+    # The reviewer's identity never reaches the partner.
+    assert reviewer.email not in html
+
+
+def test_history_display_one_time_zone_stated_once(client_a, answered_claim):
+    html = _get(client_a, answered_claim)
+    assert html.count(ZONE_NOTE) == 1
+    assert html.count("Times on this page are in") == 1
+    text = _text(html)
+    # Every time on the page (facts, lifecycle panel, history) is in that zone.
+    zones = re.findall(r"\d{1,2}:\d{2}(?::\d{2})? ([A-Z]{2,5})\b", text)
+    assert len(zones) >= 6, zones  # submitted, respond by (twice), four history rows
+    assert set(zones) == {"EST"}
+    assert "2026-01-15 10:00 EST" in text  # submitted, in the facts and the first history row
+    assert re.findall(r"2026-01-15 (\d{2}:\d{2}) EST", _text(_history(html))) == [
+        "10:03",
+        "10:02",
+        "10:01",
+        "10:00",
+    ]
+    assert "2026-01-22 10:00:00 EST" in text  # the answer's deadline, as the lifecycle panel also says
+    assert "UTC" not in text
+
+
+def test_history_display_in_traditional_chinese(client_a, answered_claim):
+    html = _get(client_a, answered_claim, accept_language="zh-TW")
+    history = _text(_history(html))
+    assert '<html lang="zh-Hant">' in html
+    assert html.count(ZONE_NOTE_ZH) == 1
+    assert "審核者 已要求提供資訊 檢閱中 → 需要合作夥伴動作" in history
+    assert "原因： 執行證明未顯示該活動" in history  # noqa: RUF001
+    assert "Information requested" not in history
+    assert "Under review" not in history
