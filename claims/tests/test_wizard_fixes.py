@@ -1,0 +1,82 @@
+"""The wizard as partners expect it (SPEC §13): the partner's own items, switching the customer."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from associations.models import Association
+from claims.models import ClaimItem
+from claims.tests.wizard_steps import BIZAPPS_CUSTOMER, M365_CUSTOMER, make_claim, post_step, start
+
+
+def _step(response):
+    return response.context["wizard"]["steps"].current
+
+
+@pytest.fixture
+def wizard(client_a, m365_tenant, bizapps_tenant):
+    start(client_a)
+    return client_a
+
+
+def _to_products(client, customer=M365_CUSTOMER, activity=None):
+    assert _step(post_step(client, "customer", customer)) == "activity"
+    assert _step(post_step(client, "activity", activity or {"solution_area": "microsoft_365"})) == "associate"
+    response = post_step(client, "associate", {"name": "Claim"})
+    assert _step(response) == "products"
+    return response
+
+
+def _option_html(html, product):
+    """The product's row on the products step: its checkbox and its availability."""
+    rows = re.findall(r'<div class="product-option">(.*?)</div>', html, re.S)
+    return next(row for row in rows if product.name in row)
+
+
+def test_products_step_own_items_say_so_with_link_and_are_disabled(wizard, products, partner_a, partner_b, m365_tenant):
+    pending = make_claim(partner_a, m365_tenant, [products["microsoft-teams"]], name="Teams rollout")
+    official = make_claim(partner_a, m365_tenant, [products["exchange-online"]], name="Mail", status="official")
+    association = Association.objects.create(
+        partner=partner_a.partner,
+        location=partner_a.location,
+        program="osu_m365",
+        tenant=m365_tenant,
+        product=products["exchange-online"],
+    )
+    ClaimItem.objects.filter(claim=official).update(association=association)
+    make_claim(partner_b, m365_tenant, [products["yammer"]], name="B's pending claim")
+    response = _to_products(wizard)
+    options = {o.choice_label: (s, label, c) for o, s, label, c in response.context["form"].product_options()}
+    assert options["Microsoft Teams"] == ("yours_pending", "Pending in your claim “Teams rollout”", pending.pk)
+    assert options["Exchange Online"] == ("yours", "Already yours", official.pk)
+    assert options["Yammer"] == ("pending", "Pending", None)
+    html = response.content.decode()
+    teams = _option_html(html, products["microsoft-teams"])
+    assert "disabled" in teams and f'href="{reverse("claims:detail", args=[pending.pk])}"' in teams
+    exchange = _option_html(html, products["exchange-online"])
+    assert "disabled" in exchange and f'href="{reverse("claims:detail", args=[official.pk])}"' in exchange
+    yammer = _option_html(html, products["yammer"])
+    assert "disabled" not in yammer and "href" not in yammer and "B&#x27;s" not in html
+    assert "disabled" not in _option_html(html, products["onedrive-for-business"])
+
+
+def test_products_step_refuses_own_items_on_the_server(wizard, products, partner_a, m365_tenant):
+    make_claim(partner_a, m365_tenant, [products["microsoft-teams"]], name="Teams rollout")
+    _to_products(wizard)
+    response = post_step(wizard, "products", {"products": [str(products["microsoft-teams"].pk)]})
+    assert _step(response) == "products"
+    assert response.context["form"].errors["products"] == [
+        "Microsoft Teams is already yours or pending in one of your claims on this tenant."
+    ]
+    response = post_step(wizard, "products", {"products": [str(products["yammer"].pk)]})
+    assert _step(response) == "contacts"
+
+
+def test_products_step_disables_products_not_on_the_tenant(wizard, products, bizapps_tenant):
+    activity = {"solution_area": "business_applications", "business_activity": "usage_pre_sales", "usage": "on"}
+    response = _to_products(wizard, BIZAPPS_CUSTOMER, activity)
+    finance = products["d365-finance"]
+    assert "disabled" in _option_html(response.content.decode(), finance)
+    response = post_step(wizard, "products", {"products": [str(finance.pk)]})
+    assert response.context["form"].errors["products"] == ["Dynamics 365 Finance is not on this customer's tenant."]
