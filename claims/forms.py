@@ -248,7 +248,7 @@ class ProductsForm(forms.Form):
                             % {
                                 "subscription_id": subscription.subscription_id,
                                 "start": f"{subscription.start_date:%Y-%m-%d}",
-                                "availability": self.status_label(
+                                "availability": Availability.label(
                                     by_subscription[subscription.pk],
                                     self.own_claims.get(("subscription", subscription.pk)),
                                 ),
@@ -263,12 +263,6 @@ class ProductsForm(forms.Form):
                 )
                 self.multi_subscription_fields[name] = product
 
-    @staticmethod
-    def status_label(status, claim):
-        if status == Availability.YOURS_PENDING and claim:
-            return gettext("Pending in your claim “%(claim)s”") % {"claim": claim[1]}
-        return str(Availability.LABELS[status])
-
     def product_options(self):
         """(checkbox, availability code, availability label, own claim id or None) for each product, for the
         template; the claim id links the partner's own holding or pending claim."""
@@ -276,7 +270,7 @@ class ProductsForm(forms.Form):
             product_id = int(option.data["value"])
             status = self.availability.get(product_id, Availability.NOT_ON_TENANT)
             claim = self.own_claims.get(product_id) if status in Availability.OWN else None
-            yield option, status, self.status_label(status, claim), claim[0] if claim else None
+            yield option, status, Availability.label(status, claim), claim[0] if claim else None
 
     def subscription_fields(self):
         return [(self[name], product) for name, product in self.multi_subscription_fields.items()]

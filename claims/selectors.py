@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Value
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
@@ -225,6 +226,13 @@ class Availability:
     RANK = [YOURS, YOURS_PENDING, HELD, PENDING, FREE]
     # The partner's own: picking them again would only get the new claim rejected automatically (SPEC §13).
     OWN = (YOURS, YOURS_PENDING)
+
+    @classmethod
+    def label(cls, status, claim=None):
+        """The label of ``status``; ``claim`` (id, name) names the partner's own pending claim."""
+        if status == cls.YOURS_PENDING and claim:
+            return gettext("Pending in your claim “%(claim)s”") % {"claim": claim[1]}
+        return str(cls.LABELS[status])
 
 
 def tenant_products(*, tenant, solution_area, products):

@@ -3,11 +3,20 @@
 import re
 
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from associations.models import Association
-from claims.models import ClaimItem
-from claims.tests.wizard_steps import BIZAPPS_CUSTOMER, M365_CUSTOMER, make_claim, post_step, start
+from claims.models import ClaimItem, PendingUpload
+from claims.tests.wizard_steps import (
+    BIZAPPS_CUSTOMER,
+    CONTACTS,
+    M365_CUSTOMER,
+    make_claim,
+    post_step,
+    start,
+    upload,
+)
 
 
 def _step(response):
@@ -80,3 +89,50 @@ def test_products_step_disables_products_not_on_the_tenant(wizard, products, biz
     assert "disabled" in _option_html(response.content.decode(), finance)
     response = post_step(wizard, "products", {"products": [str(finance.pk)]})
     assert response.context["form"].errors["products"] == ["Dynamics 365 Finance is not on this customer's tenant."]
+
+
+CHANGED = "You changed the customer: the contacts and proof of execution you entered were cleared."
+
+
+def _to_poe(client, products):
+    _to_products(client)
+    assert _step(post_step(client, "products", {"products": [str(products["yammer"].pk)]})) == "contacts"
+    assert _step(post_step(client, "contacts", CONTACTS)) == "poe"
+    assert upload(client).status_code == 201
+
+
+def test_wizard_switching_customer_clears_contacts_and_poe_with_a_warning(wizard, products, partner_a, bizapps_tenant):
+    _to_poe(wizard, products)
+    stored = list(PendingUpload.objects.filter(partner=partner_a.partner))
+    assert len(stored) == 1 and default_storage.exists(stored[0].file.name)
+    response = post_step(wizard, "customer", BIZAPPS_CUSTOMER)
+    assert _step(response) == "activity"
+    assert CHANGED in [str(m) for m in response.context["messages"]]
+    assert CHANGED in response.content.decode()
+    assert not PendingUpload.objects.filter(partner=partner_a.partner).exists()
+    assert not default_storage.exists(stored[0].file.name)
+    assert wizard.session["wizard_claim_wizard"]["step_data"]["contacts"] is None
+
+
+def test_wizard_same_customer_again_keeps_contacts_and_poe(wizard, products, partner_a):
+    _to_poe(wizard, products)
+    # The same customer, typed differently (upper case, braces): not a change.
+    same = {
+        **M365_CUSTOMER,
+        "domain": M365_CUSTOMER["domain"].upper(),
+        "directory_id": "{" + M365_CUSTOMER["directory_id"] + "}",
+    }
+    response = post_step(wizard, "customer", same)
+    assert _step(response) == "activity"
+    assert CHANGED not in response.content.decode()
+    assert PendingUpload.objects.filter(partner=partner_a.partner).count() == 1
+    assert wizard.session["wizard_claim_wizard"]["step_data"]["contacts"]["contacts-customer_contact_name"] == [
+        CONTACTS["customer_contact_name"]
+    ]
+
+
+def test_wizard_switching_customer_before_later_steps_says_nothing(wizard, products, partner_a):
+    _to_products(wizard)
+    response = post_step(wizard, "customer", BIZAPPS_CUSTOMER)
+    assert _step(response) == "activity"
+    assert CHANGED not in response.content.decode()
