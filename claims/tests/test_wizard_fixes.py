@@ -136,3 +136,30 @@ def test_wizard_switching_customer_before_later_steps_says_nothing(wizard, produ
     response = post_step(wizard, "customer", BIZAPPS_CUSTOMER)
     assert _step(response) == "activity"
     assert CHANGED not in response.content.decode()
+
+
+def test_products_step_refuses_own_pending_subscription_but_not_the_product(
+    wizard, products, partner_a, bizapps_tenant
+):
+    sales = products["d365-sales"]
+    mine, other = bizapps_tenant.sales_subscriptions[:2]
+    claim = make_claim(partner_a, bizapps_tenant, [], name="Sales usage", solution_area="business_applications")
+    ClaimItem.objects.create(
+        claim=claim, program="osu_bizapps", tenant=bizapps_tenant, product=sales, subscription=mine
+    )
+    activity = {"solution_area": "business_applications", "business_activity": "usage_pre_sales", "usage": "on"}
+    response = _to_products(wizard, BIZAPPS_CUSTOMER, activity)
+    # Another subscription is still free: the product stays pickable, the subscription choice says which is whose.
+    assert "disabled" not in _option_html(response.content.decode(), sales)
+    choices = dict(response.context["form"].fields["subscription_d365-sales"].choices)
+    assert choices[str(mine.subscription_id)].endswith("Pending in your claim “Sales usage”")
+    response = post_step(
+        wizard, "products", {"products": [str(sales.pk)], "subscription_d365-sales": str(mine.subscription_id)}
+    )
+    assert response.context["form"].errors["subscription_d365-sales"] == [
+        "This subscription is already yours or pending in one of your claims."
+    ]
+    response = post_step(
+        wizard, "products", {"products": [str(sales.pk)], "subscription_d365-sales": str(other.subscription_id)}
+    )
+    assert _step(response) == "contacts"
