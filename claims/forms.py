@@ -177,6 +177,20 @@ class AssociateForm(forms.Form):
             )
 
 
+class ProductCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes of which some are disabled: the partner's own items (held or pending), products not on the tenant."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disabled_values = set()
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if str(value) in self.disabled_values:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class ProductsForm(forms.Form):
     """Step 4, "Product(s)": the solution area's products, each with its availability on this tenant.
 
@@ -185,7 +199,7 @@ class ProductsForm(forms.Form):
 
     products = forms.MultipleChoiceField(
         label=_("Product(s)"),
-        widget=forms.CheckboxSelectMultiple,
+        widget=ProductCheckboxes,
         error_messages={
             "required": _("Select at least one product."),
             "invalid_choice": _("This product is not offered for the selected solution area."),
@@ -201,7 +215,7 @@ class ProductsForm(forms.Form):
         self.subscriptions, self.held_product_ids = tenant_products(
             tenant=tenant, solution_area=solution_area, products=catalog
         )
-        by_product, by_subscription = product_availability(
+        by_product, by_subscription, self.own_claims = product_availability(
             partner=partner,
             tenant=tenant,
             solution_area=solution_area,
@@ -210,7 +224,15 @@ class ProductsForm(forms.Form):
             subscriptions=self.subscriptions,
         )
         self.availability = by_product
+        self.by_subscription = by_subscription
         self.fields["products"].choices = [(str(product.pk), product.name) for product in catalog]
+        # Shown but not pickable: the browser refuses them, clean_products refuses them again.
+        self.fields["products"].widget.disabled_values = {
+            str(product.pk)
+            for product in catalog
+            if self.availability.get(product.pk, Availability.NOT_ON_TENANT)
+            in (*Availability.OWN, Availability.NOT_ON_TENANT)
+        }
         self.multi_subscription_fields = {}
         for product in catalog:
             subscriptions = self.subscriptions.get(product.pk, [])
@@ -226,7 +248,10 @@ class ProductsForm(forms.Form):
                             % {
                                 "subscription_id": subscription.subscription_id,
                                 "start": f"{subscription.start_date:%Y-%m-%d}",
-                                "availability": Availability.LABELS[by_subscription[subscription.pk]],
+                                "availability": Availability.label(
+                                    by_subscription[subscription.pk],
+                                    self.own_claims.get(("subscription", subscription.pk)),
+                                ),
                             },
                         )
                         for subscription in subscriptions
@@ -239,10 +264,13 @@ class ProductsForm(forms.Form):
                 self.multi_subscription_fields[name] = product
 
     def product_options(self):
-        """(checkbox, availability code, availability label) for each product, for the template."""
+        """(checkbox, availability code, availability label, own claim id or None) for each product, for the
+        template; the claim id links the partner's own holding or pending claim."""
         for option in self["products"]:
-            status = self.availability.get(int(option.data["value"]), Availability.NOT_ON_TENANT)
-            yield option, status, Availability.LABELS[status]
+            product_id = int(option.data["value"])
+            status = self.availability.get(product_id, Availability.NOT_ON_TENANT)
+            claim = self.own_claims.get(product_id) if status in Availability.OWN else None
+            yield option, status, Availability.label(status, claim), claim[0] if claim else None
 
     def subscription_fields(self):
         return [(self[name], product) for name, product in self.multi_subscription_fields.items()]
@@ -260,6 +288,17 @@ class ProductsForm(forms.Form):
                 code="not_on_tenant",
                 params={"products": gettext(", ").join(missing)},
             )
+        own = [product.name for product in products if self.availability.get(product.pk) in Availability.OWN]
+        if own:
+            raise ValidationError(
+                ngettext(
+                    "%(products)s is already yours or pending in one of your claims on this tenant.",
+                    "%(products)s are already yours or pending in your claims on this tenant.",
+                    len(own),
+                ),
+                code="own",
+                params={"products": gettext(", ").join(own)},
+            )
         return products
 
     def clean(self):
@@ -271,7 +310,13 @@ class ProductsForm(forms.Form):
             if selected and not value and name not in self.errors:
                 self.add_error(name, f"{product.name} has several subscriptions on this tenant: select one.")
             if selected and value:
-                chosen[product.pk] = next(s for s in self.subscriptions[product.pk] if str(s.subscription_id) == value)
+                subscription = next(s for s in self.subscriptions[product.pk] if str(s.subscription_id) == value)
+                if self.by_subscription.get(subscription.pk) in Availability.OWN:
+                    self.add_error(
+                        name, gettext("This subscription is already yours or pending in one of your claims.")
+                    )
+                    continue
+                chosen[product.pk] = subscription
         cleaned["subscriptions"] = chosen
         return cleaned
 

@@ -4,8 +4,9 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, Prefetch, Q, Value
+from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Value
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
@@ -208,6 +209,7 @@ def claim_page(claims, *, number, per_page, count=None):
 class Availability:
     FREE = "free"
     YOURS = "yours"
+    YOURS_PENDING = "yours_pending"
     HELD = "held"
     PENDING = "pending"
     NOT_ON_TENANT = "not_on_tenant"
@@ -215,12 +217,22 @@ class Availability:
     LABELS = {
         FREE: _("Free"),
         YOURS: _("Already yours"),
+        YOURS_PENDING: _("Pending in your claim"),
         HELD: _("Held by another partner"),
         PENDING: _("Pending"),
         NOT_ON_TENANT: _("Not on this customer's tenant"),
     }
     # When a product covers several item keys, the most telling one describes it.
-    RANK = [YOURS, HELD, PENDING, FREE]
+    RANK = [YOURS, YOURS_PENDING, HELD, PENDING, FREE]
+    # The partner's own: picking them again would only get the new claim rejected automatically (SPEC §13).
+    OWN = (YOURS, YOURS_PENDING)
+
+    @classmethod
+    def label(cls, status, claim=None):
+        """The label of ``status``; ``claim`` (id, name) names the partner's own pending claim."""
+        if status == cls.YOURS_PENDING and claim:
+            return gettext("Pending in your claim “%(claim)s”") % {"claim": claim[1]}
+        return str(cls.LABELS[status])
 
 
 def tenant_products(*, tenant, solution_area, products):
@@ -248,8 +260,11 @@ def product_availability(*, partner, tenant, solution_area, activities, products
     """For each product, and each subscription, whether it is free, already yours, held or pending.
 
     ``subscriptions`` is {product_id: [subscriptions]} from ``tenant_products``. Never says which other partner
-    holds or claims an item. Two queries: active associations and items of open claims on this tenant.
-    Returns ({product_id: status}, {subscription_id: status}).
+    holds or claims an item; for the partner's own items it names the claim (to link to it). One query: active
+    associations and items of open claims on this tenant, as a union.
+    Returns ({product_id: status}, {subscription_id: status}, {product_id or ("subscription", id): (claim id,
+    claim name)}) -- the last only for the partner's own items, and only when a claim is known (an imported
+    association has none).
     """
     m365 = solution_area == SolutionArea.MICROSOFT_365
     programs = programs_for(solution_area, activities)
@@ -259,47 +274,80 @@ def product_availability(*, partner, tenant, solution_area, activities, products
         return item_key(program, tenant.pk, product_id, subscription_id)
 
     flag = BooleanField()
-    # One query for both: active associations (held) and items of open claims (pending) on this tenant.
+    # The claim that made an association, for the partner's own link; another partner's is read but never shown.
+    making = ClaimItem.objects.filter(association=OuterRef("pk")).order_by()
     associations = (
         Association.objects.active()
         .filter(tenant=tenant, program__in=programs, product_id__in=product_ids)
-        .values_list("program", "product_id", "subscription_id", "partner_id", Value(True, output_field=flag))
+        .values_list(
+            "program",
+            "product_id",
+            "subscription_id",
+            "partner_id",
+            Value(True, output_field=flag),
+            Subquery(making.values("claim_id")[:1]),
+            Subquery(making.values("claim__name")[:1]),
+        )
         .order_by()
     )
     claimed = (
         ClaimItem.objects.filter(
             tenant=tenant, program__in=programs, product_id__in=product_ids, claim__status__in=ClaimStatus.open()
         )
-        .values_list("program", "product_id", "subscription_id", "claim__partner_id", Value(False, output_field=flag))
+        .values_list(
+            "program",
+            "product_id",
+            "subscription_id",
+            "claim__partner_id",
+            Value(False, output_field=flag),
+            "claim_id",
+            "claim__name",
+        )
         .order_by()
     )
-    held, pending = {}, set()
-    for program, product_id, subscription_id, partner_id, is_association in associations.union(
+    found_status, found_claim = {}, {}
+    for program, product_id, subscription_id, partner_id, is_association, claim_id, claim_name in associations.union(
         claimed, all=True
     ).order_by():
         found = key(program, product_id, subscription_id)
+        own = partner_id == partner.pk
         if is_association:
-            held[found] = Availability.YOURS if partner_id == partner.pk else Availability.HELD
+            status = Availability.YOURS if own else Availability.HELD
         else:
-            pending.add(found)
+            status = Availability.YOURS_PENDING if own else Availability.PENDING
+        if Availability.RANK.index(status) < Availability.RANK.index(found_status.get(found, Availability.FREE)):
+            found_status[found] = status
+            found_claim[found] = (claim_id, claim_name) if own and claim_id else None
 
     def status_of(keys):
-        found = {held.get(k) or (Availability.PENDING if k in pending else Availability.FREE) for k in keys}
-        return next(status for status in Availability.RANK if status in found)
+        best = min((found_status.get(k, Availability.FREE) for k in keys), key=Availability.RANK.index)
+        claim = next((found_claim[k] for k in keys if found_status.get(k) == best and found_claim.get(k)), None)
+        return best, claim
 
-    by_subscription = {}
-    by_product = {}
+    by_subscription, by_product, claims = {}, {}, {}
     for product in products:
         if m365:
-            by_product[product.pk] = status_of([key(program, product.pk, None) for program in programs])
+            by_product[product.pk], claim = status_of([key(program, product.pk, None) for program in programs])
+            if claim:
+                claims[product.pk] = claim
             continue
-        statuses = []
+        found = []
         for subscription in subscriptions.get(product.pk, []):
-            by_subscription[subscription.pk] = status_of([key(program, None, subscription.pk) for program in programs])
-            statuses.append(by_subscription[subscription.pk])
-        if statuses:
-            by_product[product.pk] = next(status for status in Availability.RANK if status in statuses)
-    return by_product, by_subscription
+            status, claim = status_of([key(program, None, subscription.pk) for program in programs])
+            by_subscription[subscription.pk] = status
+            if claim:
+                claims["subscription", subscription.pk] = claim
+            found.append((status, claim))
+        if not found:
+            continue
+        # A product with one subscription that is not yet the partner's own stays pickable (the subscription choice
+        # then refuses the own ones); it says so only when every subscription is the partner's own.
+        others = [f for f in found if f[0] not in Availability.OWN]
+        status, claim = min(others or found, key=lambda f: Availability.RANK.index(f[0]))
+        by_product[product.pk] = status
+        if claim:
+            claims[product.pk] = claim
+    return by_product, by_subscription, claims
 
 
 def claim_usage(*, claim):

@@ -20,9 +20,16 @@ from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_nam
 
 from associations.access import admin_role_required
 from associations.models import Activity, SolutionArea
+from associations.validators import normalize_domain, parse_guid
 from claims.forms import ActivityForm, AssociateForm, ContactsForm, CustomerForm, PoeForm, ProductsForm, ReviewForm
 from claims.models import Claim
-from claims.services import PoeStorageError, claim_submit, pending_upload_create, pending_upload_delete
+from claims.services import (
+    PoeStorageError,
+    claim_submit,
+    pending_upload_create,
+    pending_upload_delete,
+    pending_uploads_discard,
+)
 from claims.uploads import POE_ACCEPT, POE_MAX_BYTES, POE_MAX_FILES, POE_TYPES
 
 STEPS = [
@@ -106,6 +113,36 @@ class ClaimWizard(SessionWizardView):
         if form_list.index(goto_step) > form_list.index(self.steps.current):
             goto_step = self.steps.current
         return super().render_goto_step(goto_step, **kwargs)
+
+    # --- switching the customer (SPEC §13) ---------------------------------------------------------------------
+
+    def process_step(self, form):
+        if isinstance(form, CustomerForm) and form.is_valid():
+            before = self.storage.get_step_data("customer")
+            if before is not None and self._customer_changed(before, form.cleaned_data):
+                self._forget_customer_data()
+        return super().process_step(form)
+
+    def _customer_changed(self, before, cleaned):
+        prefix = self.get_form_prefix("customer", None)
+        try:
+            directory_id = parse_guid(before.get(f"{prefix}-directory_id", ""))
+            domain = normalize_domain(before.get(f"{prefix}-domain", ""))
+        except ValidationError:
+            return True
+        return directory_id != cleaned["directory_id"] or domain != cleaned["domain"]
+
+    def _forget_customer_data(self):
+        """The contacts and POE belong to the previous customer: the opt-out notice would go to another company's
+        contacts and its proof would back this claim. Cleared, and the partner told so."""
+        had_contacts = self.storage.get_step_data("contacts") is not None
+        discarded = pending_uploads_discard(partner=self.request.partner, wizard_key=self.submission_key)
+        if had_contacts or discarded:
+            self.storage.set_step_data("contacts", None)
+            messages.warning(
+                self.request,
+                gettext("You changed the customer: the contacts and proof of execution you entered were cleared."),
+            )
 
     # --- POE files posted with the step form (no JavaScript) ---------------------------------------------------
 

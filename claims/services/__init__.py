@@ -31,6 +31,7 @@ from claims.services.submission import (
     claim_submit,
     pending_upload_create,
     pending_upload_delete,
+    pending_uploads_discard,
     pending_uploads_purge,
 )
 from claims.services.transitions import ClaimStatusConflict, claim_event_record, claim_transition, claims_transition
@@ -71,5 +72,6 @@ __all__ = [
     "emails_send_due",
     "pending_upload_create",
     "pending_upload_delete",
+    "pending_uploads_discard",
     "pending_uploads_purge",
 ]

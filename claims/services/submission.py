@@ -85,6 +85,17 @@ def pending_upload_delete(*, partner, wizard_key, upload_id):
     return True
 
 
+def pending_uploads_discard(*, partner, wizard_key):
+    """Remove all of this wizard run's uploads (objects, then rows), e.g. when the partner switched the customer:
+    proof of execution for one company must not travel with a claim on another. Returns how many."""
+    uploads = list(PendingUpload.objects.filter(partner=partner, wizard_key=wizard_key))
+    for upload in uploads:
+        # The object first: a row without an object is harmless, an object without a row is never found again.
+        default_storage.delete(upload.file.name)
+    PendingUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
+    return len(uploads)
+
+
 def pending_uploads_purge(*, older_than):
     """Delete abandoned wizard uploads (object, then row) created before ``older_than``; returns how many.
 

@@ -300,7 +300,9 @@ def test_products_step_shows_availability_without_naming_partners(wizard, produc
     rejected = make_claim(partner_b, m365_tenant, [products["yammer"]], name="B's rejected claim", status="rejected")
     assert rejected.items.count() == 1
     response = _to_products(wizard, M365_CUSTOMER, {"solution_area": "microsoft_365"})
-    options = {option.choice_label: label for option, _status, label in response.context["form"].product_options()}
+    options = {
+        option.choice_label: label for option, _status, label, _claim in response.context["form"].product_options()
+    }
     assert options["Exchange Online"] == "Already yours"
     assert options["SharePoint Online"] == "Held by another partner"
     assert options["Microsoft Teams"] == "Pending"
@@ -321,12 +323,12 @@ def test_products_step_availability_per_subscription_and_program(wizard, product
     )
     # Held for OSA Sell, free for OSU-Business Applications: a Usage-only claim sees it free.
     response = _to_products(wizard, BIZAPPS_CUSTOMER, BIZ_USAGE)
-    options = {o.choice_label: label for o, _s, label in response.context["form"].product_options()}
+    options = {o.choice_label: label for o, _s, label, _c in response.context["form"].product_options()}
     assert options["Power BI Pro"] == "Free"
     assert options["Dynamics 365 Finance"] == "Not on this customer's tenant"
     start(wizard)
     response = _to_products(wizard, BIZAPPS_CUSTOMER, {**BIZ_USAGE, "pre_sales": "on"})
-    options = {o.choice_label: label for o, _s, label in response.context["form"].product_options()}
+    options = {o.choice_label: label for o, _s, label, _c in response.context["form"].product_options()}
     assert options["Power BI Pro"] == "Held by another partner"
 
 

@@ -14,9 +14,58 @@
   var busy = false;
   // Strings come from Django's JavaScript catalog (/jsi18n/, loaded before this file); without it, English.
   var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (singular, plural, count) { return count === 1 ? singular : plural; };
   var interpolate = window.interpolate || function (format, values) {
     return format.replace(/%\((\w+)\)s/g, function (match, key) { return String(values[key]); });
   };
+
+  // Continue (or Back) while a file is still uploading would leave the page and drop that file: the click waits,
+  // says so, and goes ahead once the last upload has finished.
+  var status = document.createElement("p");
+  status.id = "upload-status";
+  status.className = "upload-status";
+  status.setAttribute("aria-live", "polite");
+  list.after(status);
+  var waitingSubmitter = null;
+
+  function inFlight() {
+    return queue.length + (busy ? 1 : 0);
+  }
+
+  function updateStatus() {
+    var count = inFlight();
+    if (waitingSubmitter && count) {
+      status.textContent = interpolate(
+        ngettext("Waiting for %(count)s upload to finish…", "Waiting for %(count)s uploads to finish…", count),
+        { count: count },
+        true
+      );
+      return;
+    }
+    status.textContent = "";
+    if (waitingSubmitter) {
+      var submitter = waitingSubmitter;
+      waitingSubmitter = null;
+      form.removeAttribute("aria-busy");
+      if (form.requestSubmit) form.requestSubmit(submitter.isConnected ? submitter : undefined);
+      else form.submit();
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    if (!inFlight()) return;
+    event.preventDefault();
+    waitingSubmitter = event.submitter || form.querySelector("button[type=submit].primary");
+    form.setAttribute("aria-busy", "true");
+    updateStatus();
+  });
+
+  // Errors about earlier files are stale once a file was stored or removed: the step's messages go with them.
+  function clearStaleErrors() {
+    errors.textContent = "";
+    var summary = form.querySelector(".error-summary");
+    if (summary) summary.remove();
+  }
 
   function showError(message) {
     var p = document.createElement("p");
@@ -89,20 +138,26 @@
         var remove = job.li.querySelector(".remove");
         remove.disabled = false;
         remove.setAttribute("data-delete-url", body.delete_url);
+        if (!job.batchFailed) clearStaleErrors();
       } else {
+        // A later success of the same choice of files must not hide this error.
+        queue.forEach(function (waiting) { waiting.batchFailed = true; });
         job.li.remove();
         showError(body.error || gettext("The upload failed. Try again."));
       }
       busy = false;
       next();
+      updateStatus();
     });
     xhr.addEventListener("error", function () {
       job.li.remove();
+      queue.forEach(function (waiting) { waiting.batchFailed = true; });
       showError(
         interpolate(gettext("“%(name)s” could not be uploaded: the connection failed. Try again."), { name: job.file.name }, true)
       );
       busy = false;
       next();
+      updateStatus();
     });
     xhr.send(data);
   }
@@ -142,6 +197,7 @@
     }).then(function (response) {
       if (response.ok || response.status === 404) {
         button.closest("li").remove();
+        clearStaleErrors();
       } else {
         button.disabled = false;
         showError(gettext("The file could not be removed. Try again."));

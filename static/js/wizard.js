@@ -40,4 +40,31 @@
     form.addEventListener("change", update);
     update();
   }
+
+  // A field's error message is stale once the partner changes the field: it goes, with its line in the summary
+  // (the server checks the new value again on Continue).
+  function clearFieldError(event) {
+    var field = event.target.closest && event.target.closest(".field.has-error");
+    if (!field || !form.contains(field)) return;
+    field.classList.remove("has-error");
+    field.querySelectorAll(".field-error").forEach(function (el) {
+      form.querySelectorAll('[aria-describedby~="' + el.id + '"]').forEach(function (described) {
+        var rest = described.getAttribute("aria-describedby").split(/\s+/).filter(function (id) { return id && id !== el.id; });
+        if (rest.length) described.setAttribute("aria-describedby", rest.join(" "));
+        else described.removeAttribute("aria-describedby");
+      });
+      el.remove();
+    });
+    field.querySelectorAll("[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    var summary = form.querySelector(".error-summary");
+    if (!summary) return;
+    summary.querySelectorAll('a[href^="#"]').forEach(function (link) {
+      var target = document.getElementById(link.getAttribute("href").slice(1));
+      if (target && (target === field || field.contains(target))) link.closest("li").remove();
+    });
+    if (!summary.querySelector("li")) summary.remove();
+  }
+  form.addEventListener("input", clearFieldError);
+  form.addEventListener("change", clearFieldError);
+  form.setAttribute("data-ready", "true");
 })();
