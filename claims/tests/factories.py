@@ -7,7 +7,7 @@ import uuid
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from associations.models import Activity, Program, SolutionArea
+from associations.models import Activity, Program, SolutionArea, UsageRecord
 from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -111,3 +111,17 @@ def claim_make_official(actor, *, tenant, product):
     claims_finalize_due(now=datetime.datetime(2026, 11, 2, tzinfo=datetime.UTC))
     claim.refresh_from_db()
     return claim
+
+
+def usage_records_make(tenant, product, months=(7, 8, 9), year=2026):
+    """Monthly usage of ``product`` on ``tenant``: 10x the month's number of active users, 12x paid units."""
+    return [
+        UsageRecord.objects.create(
+            tenant=tenant,
+            product=product,
+            month=datetime.date(year, month, 1),
+            active_users=10 * month,
+            paid_units=12 * month,
+        )
+        for month in months
+    ]

@@ -5,18 +5,15 @@ axe-core is vendored in static/vendor/axe-core (npm's axe-core 4.14.1) and loade
 ``add_script_tag(url=...)``: the Content-Security-Policy allows scripts only from 'self', so an inlined copy would
 be refused. One browser, one context per language, the pages in sequence on data made once."""
 
-import datetime
-
 import pytest
 from django.templatetags.static import static
 from playwright.sync_api import expect
 
-from associations.models import UsageRecord
 from associations.tests.fixtures import browser_sign_in
 from claims.models import Claim, ClaimStatus
 from claims.services import claim_request_information
 from claims.services.finalization import claim_disassociate
-from claims.tests.factories import claim_make, claim_make_official
+from claims.tests.factories import claim_make, claim_make_official, usage_records_make
 from claims.tests.wizard_steps import CONTACTS, M365_CUSTOMER, PDF
 from claims.tokens import opt_out_token_make
 
@@ -90,14 +87,7 @@ def claims_in_every_status(partner_a, m365_tenant, products, reviewer):
     claim_request_information(claim=waiting, user=reviewer, reason="poe_insufficient", message="Add the SOW.")
     made[ClaimStatus.ACTION_REQUIRED] = waiting
     official = claim_make_official(partner_a, tenant=m365_tenant, product=products["microsoft-teams"])
-    for month in (7, 8, 9):
-        UsageRecord.objects.create(
-            tenant=m365_tenant,
-            product=products["microsoft-teams"],
-            month=datetime.date(2026, month, 1),
-            active_users=10 * month,
-            paid_units=12 * month,
-        )
+    usage_records_make(m365_tenant, products["microsoft-teams"])
     made[ClaimStatus.OFFICIAL] = official
     ended = claim_make_official(partner_a, tenant=m365_tenant, product=products["defender-for-office-365"])
     claim_disassociate(claim=ended, user=partner_a.admin, reason="Contract over")

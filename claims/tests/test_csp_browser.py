@@ -3,17 +3,15 @@ forms under the policy with zero violations, the admin's included. Violations ar
 ``securitypolicyviolation`` event (reported to Python through a binding) and Chromium's "Refused to ..." console
 messages."""
 
-import datetime
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from associations.models import UsageRecord
 from associations.tests.fixtures import PASSWORD, browser_sign_in
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
-from claims.tests.factories import claim_make, claim_make_official
+from claims.tests.factories import claim_make, claim_make_official, usage_records_make
 from claims.tests.test_wizard_browser import _contacts_step, _customer_step, _upload_with_input
 from claims.tests.wizard_steps import M365_CUSTOMER, PDF
 from claims.tokens import opt_out_token_make
@@ -49,14 +47,7 @@ def test_csp_browser_every_main_page_without_a_violation(
     waiting = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
     claim_request_information(claim=waiting, user=reviewer, reason="poe_insufficient", message="Add the SOW.")
     official = claim_make_official(partner_a, tenant=m365_tenant, product=products["microsoft-teams"])
-    for month in (7, 8, 9):
-        UsageRecord.objects.create(
-            tenant=m365_tenant,
-            product=products["microsoft-teams"],
-            month=datetime.date(2026, month, 1),
-            active_users=10 * month,
-            paid_units=12 * month,
-        )
+    usage_records_make(m365_tenant, products["microsoft-teams"])
     notified = claim_make(
         partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status=ClaimStatus.CUSTOMER_NOTIFIED
     )

@@ -11,11 +11,10 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from playwright.sync_api import expect
 
-from associations.models import UsageRecord
 from associations.tests.fixtures import browser_sign_in
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
-from claims.tests.factories import claim_make, claim_make_official
+from claims.tests.factories import claim_make, claim_make_official, usage_records_make
 from claims.tests.test_wizard_browser import _contacts_step, _customer_step, _upload_with_input
 from claims.tests.wizard_steps import M365_CUSTOMER, PDF
 from claims.tokens import opt_out_token_make
@@ -107,14 +106,7 @@ def shared(partner_a, m365_tenant, products, reviewer):
     )
     claim_request_information(claim=waiting, user=reviewer, reason="poe_insufficient", message="Add the SOW.")
     official = claim_make_official(partner_a, tenant=m365_tenant, product=products["microsoft-teams"])
-    for month in (7, 8, 9):
-        UsageRecord.objects.create(
-            tenant=m365_tenant,
-            product=products["microsoft-teams"],
-            month=datetime.date(2026, month, 1),
-            active_users=10 * month,
-            paid_units=12 * month,
-        )
+    usage_records_make(m365_tenant, products["microsoft-teams"])
     notified = claim_make(
         partner_a,
         tenant=m365_tenant,
