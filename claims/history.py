@@ -5,7 +5,8 @@ and ``hash = sha256(prev_hash || canonical(event))`` in lower-case hex. PostgreS
 inserted (migration 0008, function ``claims_claimevent_hash``); ``manage.py claims_history_verify`` recomputes
 them here, in Python, so the two implementations check each other.
 
-``canonical(event)`` is UTF-8 text, one line per field of ``FIELDS`` in that order::
+``canonical(event)`` is UTF-8 text, one line per field of ``FIELDS`` in that order (the ``CHANGE_FIELDS`` only
+when one of them is non-empty)::
 
     <name>=<length of the value in UTF-8 bytes>:<value>\\n
 
@@ -17,7 +18,11 @@ import datetime
 import hashlib
 
 GENESIS = "0" * 64
-FIELDS = ("claim_id", "created_at", "actor", "user_id", "action", "old_status", "new_status", "reason", "message")
+BASE_FIELDS = ("claim_id", "created_at", "actor", "user_id", "action", "old_status", "new_status", "reason", "message")
+# A partner's change (migration 0010): in the form only when one of them is non-empty, so that the hashes of
+# every event written before they existed (and of every event that is not a change) stay what they were.
+CHANGE_FIELDS = ("field", "old_value", "new_value")
+FIELDS = BASE_FIELDS + CHANGE_FIELDS
 
 
 def _text(value):
@@ -31,7 +36,8 @@ def _text(value):
 def event_canonical(values):
     """The canonical bytes of an event, from a mapping of ``FIELDS`` to their values."""
     lines = []
-    for name in FIELDS:
+    names = FIELDS if any(_text(values.get(name)) for name in CHANGE_FIELDS) else BASE_FIELDS
+    for name in names:
         value = _text(values[name]).encode()
         lines.append(f"{name}={len(value)}:".encode() + value + b"\n")
     return b"".join(lines)

@@ -22,39 +22,33 @@ from associations.models import (
     Subscription,
     Tenant,
 )
-
-
-class ClaimStatus(models.TextChoices):
-    SUBMITTED = "submitted", _("Submitted")
-    UNDER_REVIEW = "under_review", _("Under review")
-    ACTION_REQUIRED = "action_required", _("Partner action required")
-    CUSTOMER_NOTIFIED = "customer_notified", _("Awaiting customer")
-    OFFICIAL = "official", _("Official")
-    OPTED_OUT = "opted_out", _("Customer opted out")
-    REJECTED = "rejected", _("Rejected")
-    ENDED = "ended", _("Ended")
-
-    @classmethod
-    def open(cls):
-        """Still in progress: its items are "pending" for everybody else."""
-        return [cls.SUBMITTED, cls.UNDER_REVIEW, cls.ACTION_REQUIRED, cls.CUSTOMER_NOTIFIED]
-
-    @classmethod
-    def final(cls):
-        return [cls.OPTED_OUT, cls.REJECTED, cls.ENDED]
-
-
-# The allowed moves of SPEC §5: from each status, the statuses it may go to.
-TRANSITIONS = {
-    ClaimStatus.SUBMITTED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED},
-    ClaimStatus.UNDER_REVIEW: {ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.ACTION_REQUIRED, ClaimStatus.REJECTED},
-    ClaimStatus.ACTION_REQUIRED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED},
-    ClaimStatus.CUSTOMER_NOTIFIED: {ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT},
-    ClaimStatus.OFFICIAL: {ClaimStatus.ENDED},
-    ClaimStatus.OPTED_OUT: set(),
-    ClaimStatus.REJECTED: set(),
-    ClaimStatus.ENDED: set(),
-}
+from claims.vocabulary import (  # re-exported: the lifecycle's names are claims.models' too
+    DISPUTE_DAYS as DISPUTE_DAYS,
+)
+from claims.vocabulary import (
+    DRAFT_DAYS as DRAFT_DAYS,
+)
+from claims.vocabulary import (
+    REVIEWER_REJECTION_REASONS as REVIEWER_REJECTION_REASONS,
+)
+from claims.vocabulary import (
+    TRANSITIONS as TRANSITIONS,
+)
+from claims.vocabulary import (
+    BusinessAppsActivity as BusinessAppsActivity,
+)
+from claims.vocabulary import (
+    ClaimStatus as ClaimStatus,
+)
+from claims.vocabulary import (
+    InformationReason as InformationReason,
+)
+from claims.vocabulary import (
+    OptOutWindow as OptOutWindow,
+)
+from claims.vocabulary import (
+    RejectionReason as RejectionReason,
+)
 
 
 def programs_for(solution_area, activities):
@@ -88,49 +82,6 @@ def item_keys_q(items, tenant_id_of):
     if subs:
         q |= Q(subscription_id__in={i.subscription_id for i in subs}, program__in={i.program for i in subs})
     return q
-
-
-class InformationReason(models.TextChoices):
-    """Why a reviewer asks the partner for more information (a fixed list; the message says the rest)."""
-
-    POE_INSUFFICIENT = "poe_insufficient", _("The proof of execution does not show the activity")
-    POE_UNREADABLE = "poe_unreadable", _("A proof of execution document cannot be read")
-    CONTACT_UNVERIFIED = "contact_unverified", _("The customer contact could not be verified")
-    ACTIVITY_UNCLEAR = "activity_unclear", _("The activity or its dates are unclear")
-    OTHER = "other", _("Other")
-
-
-class RejectionReason(models.TextChoices):
-    POE_INSUFFICIENT = "poe_insufficient", _("The proof of execution does not support the claim")
-    NOT_ELIGIBLE = "not_eligible", _("The activity is not eligible for this program")
-    DUPLICATE = "duplicate", _("The claim duplicates another claim")
-    CUSTOMER_DENIED = "customer_denied", _("The customer does not confirm the engagement")
-    OTHER = "other", _("Other")
-    # Set by the system, never offered to reviewers.
-    VALIDATION = "validation", _("Automatic validation failed")
-    NO_RESPONSE = "no_response", _("No response to the information request within 5 business days")
-
-    @classmethod
-    def for_reviewers(cls):
-        return [(value, label) for value, label in cls.choices if value not in (cls.VALIDATION, cls.NO_RESPONSE)]
-
-
-REVIEWER_REJECTION_REASONS = RejectionReason.for_reviewers()
-
-
-class OptOutWindow(models.TextChoices):
-    """Where a claim stands for its customer's opt-out (SPEC §7)."""
-
-    OPEN = "open", _("Open")
-    OPTED_OUT = "opted_out", _("Already opted out")
-    CLOSED = "closed", _("The window has closed")
-
-
-class BusinessAppsActivity(models.TextChoices):
-    """What the wizard's step 2 offers for Business Applications."""
-
-    USAGE_PRE_SALES = "usage_pre_sales", _("Usage and/or Pre-sales")
-    REVENUE_ASSOCIATION = "revenue_association", _("Revenue association")
 
 
 class Claim(models.Model):
@@ -185,6 +136,15 @@ class Claim(models.Model):
         null=True, blank=True, help_text=_("When a partner action required request expires.")
     )
     rejection_reasons = models.JSONField(default=list, blank=True)
+    # A rejection may be disputed once (SPEC §12): set when it is, and never again (migration 0010).
+    disputed_at = models.DateTimeField(null=True, blank=True)
+
+    # Drafts (SPEC §12): the wizard's step data as posted (formtools' storage: {step: {field: [values]}}, and
+    # "current_step"), kept server-side from the first Continue; emptied when the claim is submitted. A draft
+    # untouched for DRAFT_DAYS after draft_saved_at (its last save; for a submitted claim, its last save as a
+    # draft) expires.
+    draft_data = models.JSONField(default=dict, blank=True)
+    draft_saved_at = models.DateTimeField(default=timezone.now)
 
     # One submit creates one claim, however often the final POST arrives.
     submission_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
@@ -214,6 +174,7 @@ class Claim(models.Model):
                 name="claim_response_due",
             ),
             models.Index(fields=["directory_id"], name="claim_directory_id"),
+            models.Index(fields=["draft_saved_at"], condition=Q(status="draft"), name="claim_draft_due"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -224,6 +185,10 @@ class Claim(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="action_required") | Q(response_deadline__isnull=False),
                 name="claim_action_required_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="disputed") | Q(disputed_at__isnull=False),
+                name="claim_disputed_has_disputed_at",
             ),
         ]
 
@@ -361,6 +326,12 @@ class ClaimEvent(models.Model):
         REPLACED = "replaced", _("Replaced")
         DISASSOCIATED = "disassociated", _("Disassociated")
         SUBSCRIPTION_ENDED = "subscription_ended", _("Subscription ended")
+        # SPEC §12: the partner's whole claim life.
+        EXPIRED = "expired", _("Expired")
+        CHANGED = "changed", _("Changed")
+        POE_ADDED = "poe_added", _("Proof of execution added")
+        DISPUTED = "disputed", _("Disputed")
+        DISPUTE_REJECTED = "dispute_rejected", _("Rejected (final)")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
@@ -373,6 +344,11 @@ class ClaimEvent(models.Model):
     new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
     reason = models.CharField(max_length=60, blank=True)
     message = models.TextField(blank=True)
+    # A change the partner made to a submitted claim (an answer's edits, SPEC §12): which field, from what, to
+    # what, as text. Empty for every other event.
+    field = models.CharField(max_length=60, blank=True, default="", db_default="")
+    old_value = models.TextField(blank=True, default="", db_default="")
+    new_value = models.TextField(blank=True, default="", db_default="")
     # History is evidence (SPEC §14, migration 0008): PostgreSQL sets these on insert, whatever the client sends,
     # and refuses UPDATE, DELETE and TRUNCATE. hash = sha256(prev_hash || the row's canonical form), prev_hash the
     # hash of the claim's previous event (claims.history); xact_id the transaction that wrote the row, with which
@@ -447,7 +423,7 @@ class PendingUpload(models.Model):
 
 
 class EmailNotification(models.Model):
-    """The outbox: one row per (claim, kind), so that each email is sent at most once.
+    """The outbox: one row per (event, kind), so that each email is sent at most once per event.
 
     Delivery is one retry schedule driven by the row (``claims.services.notifications``): a pending row is due
     at ``next_attempt_at`` and a sweep sends the due rows; a transient failure moves ``next_attempt_at`` later.
@@ -461,6 +437,8 @@ class EmailNotification(models.Model):
         OPTED_OUT = "opted_out", _("Partner: customer opted out")
         ENDED = "ended", _("Partner: ended")
         REPLACED = "replaced", _("Other partner: association replaced")
+        REJECTED_FINAL = "rejected_final", _("Partner: rejected (final)")
+        ANSWER_REMINDER = "answer_reminder", _("Partner: answer due tomorrow")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -470,6 +448,9 @@ class EmailNotification(models.Model):
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The event that caused it (SPEC §5): one email of a kind per event, so a second information request gets
+    # its own. Null for rows written before emails belonged to events (one per claim and kind, as then).
+    event = models.ForeignKey(ClaimEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
     # For REPLACED: the association that was ended (one email per replaced association).
     association = models.ForeignKey(Association, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
@@ -491,8 +472,13 @@ class EmailNotification(models.Model):
                 name="emailnotification_pending_is_scheduled",
             ),
             models.UniqueConstraint(
+                fields=["event", "kind"],
+                condition=Q(association__isnull=True, event__isnull=False),
+                name="emailnotification_one_per_event_kind",
+            ),
+            models.UniqueConstraint(
                 fields=["claim", "kind"],
-                condition=Q(association__isnull=True),
+                condition=Q(association__isnull=True, event__isnull=True),
                 name="emailnotification_one_per_claim_kind",
             ),
             models.UniqueConstraint(

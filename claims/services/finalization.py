@@ -157,7 +157,7 @@ def _claims_finalize_locked(claim_ids, *, now):
     )
     outbox_add(
         [
-            (winner, EmailNotification.Kind.REPLACED, pk)
+            (winner, EmailNotification.Kind.REPLACED, pk, None)
             for pk, winner in winner_of.items()
             if pk in still_official or pk not in from_claims
         ]

@@ -36,6 +36,7 @@ EMAIL_KIND_FOR_STATUS = {
     ClaimStatus.OFFICIAL: EmailNotification.Kind.OFFICIAL,
     ClaimStatus.OPTED_OUT: EmailNotification.Kind.OPTED_OUT,
     ClaimStatus.ENDED: EmailNotification.Kind.ENDED,
+    ClaimStatus.REJECTED_FINAL: EmailNotification.Kind.REJECTED_FINAL,
 }
 
 # One retry schedule per email, driven by its row (SPEC §14 "Outages"): after the n-th failed attempt the row is
@@ -51,47 +52,45 @@ EMAIL_BATCH_SIZE = 50
 EMAIL_SWEEP_BATCHES = 20
 
 
-def outbox_add_for_transition(*, claim_ids, status):
-    """The emails a move to ``status`` sends, if any (one per claim)."""
+def outbox_add_for_transition(*, event_ids, status):
+    """The emails a move to ``status`` sends, if any: one per claim, belonging to the move's event
+    (``event_ids``: {claim_id: event id})."""
     kind = EMAIL_KIND_FOR_STATUS.get(status)
     if kind:
-        outbox_add([(claim_id, kind, None) for claim_id in claim_ids])
+        outbox_add([(claim_id, kind, None, event_id) for claim_id, event_id in event_ids.items()])
 
 
 def outbox_add(rows):
-    """Queue emails: ``rows`` are (claim_id, kind, association_id). Sent after commit, each at most once.
+    """Queue emails: ``rows`` are (claim_id, kind, association_id, event_id). Sent after commit, each at most once.
 
     One INSERT from arrays (at batch sizes bulk_create's per-object work cost more than the insert itself). The
-    partial unique constraints on EmailNotification make a second row for the same (claim, kind[, association])
-    a no-op (a second information request on one claim is recorded in the history, but its email is not sent
-    again).
+    partial unique constraints on EmailNotification make a second row for the same (event, kind) or (claim, kind,
+    association) a no-op: each email belongs to the event that caused it and is sent at most once per event,
+    however often a job runs; a second information request is a second event and gets its own email.
     """
     if not rows:
         return
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO claims_emailnotification (claim_id, kind, association_id, state, created_at, attempts,
-                                                  last_error, next_attempt_at, message_id)
-            SELECT v.claim_id, v.kind, v.association_id, %(pending)s, %(now)s, 0, '', %(now)s, ''
-            FROM unnest(%(claims)s::bigint[], %(kinds)s::text[], %(associations)s::bigint[])
-                AS v(claim_id, kind, association_id)
+            INSERT INTO claims_emailnotification (claim_id, kind, association_id, event_id, state, created_at,
+                                                  attempts, last_error, next_attempt_at, message_id)
+            SELECT v.claim_id, v.kind, v.association_id, v.event_id, %(pending)s, %(now)s, 0, '', %(now)s, ''
+            FROM unnest(%(claims)s::bigint[], %(kinds)s::text[], %(associations)s::bigint[], %(events)s::bigint[])
+                AS v(claim_id, kind, association_id, event_id)
             ON CONFLICT DO NOTHING
+            RETURNING id
             """,
             {
-                "claims": [c for c, _, _ in rows],
-                "kinds": [str(k) for _, k, _ in rows],
-                "associations": [a for _, _, a in rows],
+                "claims": [row[0] for row in rows],
+                "kinds": [str(row[1]) for row in rows],
+                "associations": [row[2] for row in rows],
+                "events": [row[3] for row in rows],
                 "pending": str(EmailNotification.State.PENDING),
                 "now": timezone.now(),
             },
         )
-    ids = []
-    for kind in {k for _, k, _ in rows}:
-        claim_ids = [c for c, k, _ in rows if k == kind]
-        ids += EmailNotification.objects.filter(
-            claim_id__in=claim_ids, kind=kind, state=EmailNotification.State.PENDING
-        ).values_list("pk", flat=True)
+        ids = [pk for (pk,) in cursor.fetchall()]
     if ids:
         # Due now: the task sends them at once. With the broker down the sweep (beat) sends them instead.
         emails_enqueue_on_commit(ids)

@@ -22,12 +22,27 @@ class ClaimStatusConflict(Exception):
         self.to = to
 
 
-def claim_event_record(*, claim, actor, action, user=None, old_status="", new_status="", reason="", message=""):
-    """Write one history row that records no status move of its own (a submission, demo data). Callers hold the
-    transaction that made the change it records; status moves write theirs in ``claims_transition``."""
+def claim_event_record(
+    *,
+    claim,
+    actor,
+    action,
+    user=None,
+    old_status="",
+    new_status="",
+    reason="",
+    message="",
+    field="",
+    old_value="",
+    new_value="",
+    created_at=None,
+):
+    """Write one history row that records no status move of its own (a partner's change, POE added, demo data).
+    Callers hold the transaction that made the change it records; status moves write theirs in
+    ``claims_transition``. ``field``/``old_value``/``new_value`` describe a change (SPEC §12)."""
     return ClaimEvent.objects.create(
         claim=claim,
-        created_at=timezone.now(),
+        created_at=created_at or timezone.now(),
         actor=actor,
         user=user if user is not None and user.is_authenticated else None,
         action=action,
@@ -35,12 +50,16 @@ def claim_event_record(*, claim, actor, action, user=None, old_status="", new_st
         new_status=new_status,
         reason=reason,
         message=message,
+        field=field,
+        old_value=old_value,
+        new_value=new_value,
     )
 
 
 def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, now):
     """One ClaimEvent per claim in one INSERT from arrays (bulk_create's per-object work cost more than the
-    insert at batch sizes). ``messages`` ({claim_id: message}) gives claims a message of their own."""
+    insert at batch sizes). ``messages`` ({claim_id: message}) gives claims a message of their own. Returns
+    {claim_id: event id}: the emails of the move belong to these events."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -49,6 +68,7 @@ def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, re
             SELECT v.claim_id, %(now)s, %(actor)s, %(user)s, %(action)s, %(old)s, %(new)s, %(reason)s,
                    COALESCE(v.message, %(message)s)
             FROM unnest(%(claims)s::bigint[], %(messages)s::text[]) AS v(claim_id, message)
+            RETURNING claim_id, id
             """,
             {
                 "claims": list(claim_ids),
@@ -63,6 +83,7 @@ def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, re
                 "message": message,
             },
         )
+        return dict(cursor.fetchall())
 
 
 def claims_transition(
@@ -87,7 +108,8 @@ def claims_transition(
        transaction rolls the whole batch back rather than write half of it. (Batch jobs hold their rows locked,
        so for them this never happens.)
     3. One ClaimEvent per claim (``messages`` gives claims a message of their own) and the outbox rows of the
-       new status; their emails are enqueued after commit.
+       new status, each belonging to its claim's event (SPEC §5: one email per event); their emails are
+       enqueued after commit.
 
     Returns the ids it moved.
     """
@@ -107,7 +129,7 @@ def claims_transition(
             raise ClaimStatusConflict(
                 claim_id=claim_ids[0] if len(claim_ids) == 1 else None, current="(changed meanwhile)", to=to
             )
-        _events_insert(
+        event_ids = _events_insert(
             claim_ids=claim_ids,
             old_status=old_status,
             new_status=to,
@@ -119,7 +141,7 @@ def claims_transition(
             messages=messages or {},
             now=now,
         )
-        outbox_add_for_transition(claim_ids=claim_ids, status=to)
+        outbox_add_for_transition(event_ids=event_ids, status=to)
     return claim_ids
 
 

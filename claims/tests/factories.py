@@ -79,6 +79,8 @@ def claim_make(
         values["opt_out_deadline"] = opt_out_deadline or now + datetime.timedelta(days=7)
     if status == ClaimStatus.ACTION_REQUIRED:
         values["response_deadline"] = response_deadline or now + datetime.timedelta(days=7)
+    if status == ClaimStatus.DISPUTED:
+        values["disputed_at"] = now
     values.update(fields)
     claim = Claim.objects.create(**values)
     items = [ClaimItem(claim=claim, program=Program.OSU_M365, tenant=tenant, product=p) for p in products]
