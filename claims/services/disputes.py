@@ -72,7 +72,7 @@ def _with_stored_files(*, claim, user, files, write):
                 )
             )
         with transaction.atomic():
-            locked = Claim.objects.select_for_update().select_related("tenant").get(pk=claim.pk)
+            locked = Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim.pk)
             now = timezone.now()
             write(locked, now)
             PoeDocument.objects.bulk_create(
