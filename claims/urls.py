@@ -1,6 +1,6 @@
 from django.urls import path
 
-from claims import views
+from claims import views, views_drafts
 
 app_name = "claims"
 
@@ -26,4 +26,11 @@ urlpatterns += [
     path("customer-associations/<int:claim_id>/disassociate/", views.claim_disassociate_view, name="disassociate"),
     path("customer-associations/<int:claim_id>/usage/", views.claim_usage_view, name="usage"),
     path("customer-associations/<int:claim_id>/usage.csv", views.claim_usage_csv_view, name="usage_csv"),
+]
+
+# Drafts and Copy into a new claim (SPEC §12).
+urlpatterns += [
+    path("customer-associations/<int:claim_id>/edit/", views_drafts.claim_draft_edit, name="draft_edit"),
+    path("customer-associations/<int:claim_id>/delete/", views_drafts.claim_draft_delete_view, name="draft_delete"),
+    path("customer-associations/<int:claim_id>/copy/", views_drafts.claim_copy_view, name="copy"),
 ]
