@@ -352,6 +352,8 @@ class ClaimWizard(SessionWizardView):
                 columns=self._draft_columns,
             )
             self.storage.extra_data = {**self.storage.extra_data, "draft_id": draft_id}
+            if getattr(response, "context_data", None) is not None:  # a step's page, rendered after this
+                response.context_data["draft_id"] = draft_id
             return response
         saved = claim_draft_update(
             partner=self.request.partner,
