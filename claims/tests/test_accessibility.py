@@ -92,6 +92,9 @@ def claims_in_every_status(partner_a, m365_tenant, products, reviewer):
     ended = claim_make_official(partner_a, tenant=m365_tenant, product=products["defender-for-office-365"])
     claim_disassociate(claim=ended, user=partner_a.admin, reason="Contract over")
     made[ClaimStatus.ENDED] = ended
+    # Drafts (SPEC §12): a draft (its page is the wizard, resumed) and an expired one (Copy into a new claim).
+    for status in (ClaimStatus.DRAFT, ClaimStatus.EXPIRED):
+        made[status] = claim_make(partner_a, tenant=m365_tenant, status=status, documents=(), name=f"Draft {status}")
     return made
 
 
@@ -151,6 +154,8 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     for status, claim in claims.items():
         page.goto(f"{LIST}{claim.pk}/")
         check(f"claim page, {status}")
+    page.goto(f"{LIST}{claims[ClaimStatus.DRAFT].pk}/delete/")
+    check("delete draft")
     page.goto(f"{LIST}{claims[ClaimStatus.ACTION_REQUIRED].pk}/")
     _go(page, page.locator(".respond-form button[type=submit]"))
     expect(page.locator("#respond-comment")).to_have_attribute("aria-invalid", "true")
