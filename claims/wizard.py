@@ -106,7 +106,10 @@ class ClaimWizard(SessionWizardView):
             claim = None
         if claim is not None and claim.status != ClaimStatus.DRAFT:
             self._draft_done = True
-            messages.info(request, gettext("This claim was already submitted."))
+            if claim.status == ClaimStatus.EXPIRED:  # a page of a draft left open for 30 days
+                messages.info(request, gettext("This customer association is no longer a draft."))
+            else:
+                messages.info(request, gettext("This claim was already submitted."))
             return redirect("claims:detail", claim.pk)
         if claim is not None and str(claim.submission_key) != self.storage.extra_data.get("submission_key"):
             # A page of one of the partner's drafts, but the session now runs another (opened in another tab
