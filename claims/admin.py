@@ -1,6 +1,7 @@
 """The reviewers' tool (SPEC §8): claim list with filters and search, a read-only claim page, and the actions
 Approve, Request more information and Reject, on the list and as buttons on the claim page. Every action calls the
-same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer.
+same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer. A disputed
+claim's decisions go through the dispute's services (``claims.admin_disputes``).
 """
 
 import datetime
@@ -19,6 +20,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
+from claims.admin_disputes import (
+    DISPUTE_READONLY_FIELDS,
+    DisputeAdminMixin,
+    claim_decide_approve,
+    claim_decide_reject,
+    claim_decide_request_information,
+    rejection_final_note,
+)
 from claims.models import (
     REVIEWER_REJECTION_REASONS,
     Claim,
@@ -30,12 +39,7 @@ from claims.models import (
     PoeDocument,
 )
 from claims.reasons import reason_display
-from claims.services import (
-    ClaimStatusConflict,
-    claim_approve,
-    claim_reject,
-    claim_request_information,
-)
+from claims.services import ClaimStatusConflict
 from claims.storage import poe_download_response
 
 
@@ -122,6 +126,8 @@ class PoeDocumentInline(ReadOnlyInline):
     model = PoeDocument
     fields = ["download", "content_type", "size", "uploaded_at", "in_response"]
     readonly_fields = fields
+    # The newest first: reviewers look at "the most recent POE" (SPEC §8), e.g. a dispute's or a protection's.
+    ordering = ["-uploaded_at", "-id"]
 
     @admin.display(description=_("file"))
     def download(self, document):
@@ -140,7 +146,7 @@ class ClaimEventInline(ReadOnlyInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(admin.ModelAdmin):
+class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "partner",
@@ -220,7 +226,11 @@ class ClaimAdmin(admin.ModelAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields] + ["activities_display", "rejection_reasons_display"]
+        return [field.name for field in self.model._meta.fields] + [
+            "activities_display",
+            "rejection_reasons_display",
+            *DISPUTE_READONLY_FIELDS,
+        ]
 
     def has_add_permission(self, request):
         return False
@@ -290,10 +300,11 @@ class ClaimAdmin(admin.ModelAdmin):
             )
         return moved
 
-    def _form_page(self, request, *, title, form, claims, action=None, button):
+    def _form_page(self, request, *, title, form, claims, action=None, button, note=""):
         context = {
             **self.admin_site.each_context(request),
             "title": title,
+            "note": note,
             "form": form,
             "claims": claims,
             "action": action,
@@ -306,7 +317,9 @@ class ClaimAdmin(admin.ModelAdmin):
     def approve_view(self, request, claim_id):
         claim = self._claim_or_404(request, claim_id)
         if request.method == "POST":
-            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), gettext("Approved"))
+            self._decide(
+                request, [claim], lambda c: claim_decide_approve(claim=c, user=request.user), gettext("Approved")
+            )
             return redirect("admin:claims_claim_change", claim.pk)
         return self._form_page(
             request,
@@ -323,7 +336,7 @@ class ClaimAdmin(admin.ModelAdmin):
             self._decide(
                 request,
                 [claim],
-                lambda c: claim_request_information(claim=c, user=request.user, **form.cleaned_data),
+                lambda c: claim_decide_request_information(claim=c, user=request.user, **form.cleaned_data),
                 gettext("Asked for more information"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
@@ -342,7 +355,7 @@ class ClaimAdmin(admin.ModelAdmin):
             self._decide(
                 request,
                 [claim],
-                lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data),
+                lambda c: claim_decide_reject(claim=c, user=request.user, **form.cleaned_data),
                 gettext("Rejected"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
@@ -352,6 +365,7 @@ class ClaimAdmin(admin.ModelAdmin):
             form=form,
             claims=[claim],
             button=gettext("Reject"),
+            note=rejection_final_note([claim]),
         )
 
     def poe_view(self, request, claim_id, document_id):
@@ -366,16 +380,26 @@ class ClaimAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve and notify the customer"), permissions=["change"])
     def approve_selected(self, request, queryset):
         self._decide(
-            request, queryset.order_by("pk"), lambda c: claim_approve(claim=c, user=request.user), gettext("Approved")
+            request,
+            queryset.order_by("pk"),
+            lambda c: claim_decide_approve(claim=c, user=request.user),
+            gettext("Approved"),
         )
 
-    def _action_with_form(self, request, queryset, *, form_class, decide, done, title, action, button):
+    def _action_with_form(self, request, queryset, *, form_class, decide, done, title, action, button, note=None):
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             self._decide(request, queryset.order_by("pk"), lambda c: decide(c, form.cleaned_data), done)
             return None
+        claims = list(queryset.order_by("pk"))
         return self._form_page(
-            request, title=title, form=form, claims=list(queryset.order_by("pk")), action=action, button=button
+            request,
+            title=title,
+            form=form,
+            claims=claims,
+            action=action,
+            button=button,
+            note=note(claims) if note else "",
         )
 
     @admin.action(description=_("Request more information"), permissions=["change"])
@@ -384,7 +408,7 @@ class ClaimAdmin(admin.ModelAdmin):
             request,
             queryset,
             form_class=InformationRequestForm,
-            decide=lambda c, data: claim_request_information(claim=c, user=request.user, **data),
+            decide=lambda c, data: claim_decide_request_information(claim=c, user=request.user, **data),
             done=gettext("Asked for more information"),
             title=gettext("Request more information"),
             action="request_information_selected",
@@ -397,11 +421,12 @@ class ClaimAdmin(admin.ModelAdmin):
             request,
             queryset,
             form_class=RejectForm,
-            decide=lambda c, data: claim_reject(claim=c, user=request.user, **data),
+            decide=lambda c, data: claim_decide_reject(claim=c, user=request.user, **data),
             done=gettext("Rejected"),
             title=gettext("Reject claims"),
             action="reject_selected",
             button=gettext("Reject"),
+            note=rejection_final_note,
         )
 
 

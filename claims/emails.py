@@ -138,6 +138,21 @@ def rejected_email(claim):
 
 
 @_in_language(_partner_language)
+def rejected_final_email(claim):
+    """A disputed claim rejected again (SPEC §5): final, it cannot be disputed; a new claim is the way on."""
+    return _message(
+        "rejected_final",
+        {
+            "claim": claim,
+            "reasons": [reason_display(r) for r in claim.rejection_reasons],
+            "claim_url": _claim_url(claim),
+            "new_claim_url": settings.SITE_URL + reverse("claims:create"),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+@_in_language(_partner_language)
 def official_email(claim):
     return _message(
         "official",
@@ -216,6 +231,7 @@ def notification_email(notification):
         "customer_notified": customer_notified_email,
         "action_required": action_required_email,
         "rejected": rejected_email,
+        "rejected_final": rejected_final_email,
         "official": official_email,
         "opted_out": opted_out_email,
         "ended": ended_email,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from claims import views, views_drafts
+from claims import views, views_drafts, views_lifecycle
 
 app_name = "claims"
 
@@ -26,6 +26,12 @@ urlpatterns += [
     path("customer-associations/<int:claim_id>/disassociate/", views.claim_disassociate_view, name="disassociate"),
     path("customer-associations/<int:claim_id>/usage/", views.claim_usage_view, name="usage"),
     path("customer-associations/<int:claim_id>/usage.csv", views.claim_usage_csv_view, name="usage_csv"),
+]
+
+# Disputes and protection (issue #10, SPEC §12).
+urlpatterns += [
+    path("customer-associations/<int:claim_id>/dispute/", views_lifecycle.claim_dispute_view, name="dispute"),
+    path("customer-associations/<int:claim_id>/protect/", views_lifecycle.claim_protect_view, name="protect"),
 ]
 
 # Drafts and Copy into a new claim (SPEC §12).

@@ -37,7 +37,7 @@ def claim_draft_delete_view(request, claim_id):
 @admin_role_required
 def claim_copy_view(request, claim_id):
     """Copy into a new claim: a new draft with what was entered on this claim (not its POE), opened at step 1."""
-    claim = get_object_or_404(scoped(Claim.objects.select_related("location"), request), pk=claim_id)
+    claim = get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
     try:
         draft = claim_copy_to_draft(claim=claim, user=request.user)
     except ClaimNotCopyable:

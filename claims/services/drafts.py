@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from associations.models import Activity, SolutionArea
-from claims.models import DISPUTE_DAYS, DRAFT_DAYS, BusinessAppsActivity, Claim, ClaimEvent, ClaimStatus, PendingUpload
+from claims.deadlines import dispute_deadline
+from claims.models import DRAFT_DAYS, BusinessAppsActivity, Claim, ClaimEvent, ClaimStatus, PendingUpload
 from claims.services.transitions import claims_transition
 
 # The header columns a wizard step fills while the claim is a draft (the list shows them); everything else is
@@ -150,14 +151,15 @@ def claims_expire_drafts(*, now=None):
 
 def claim_copyable(claim, now=None):
     """Whether the claim page offers Copy into a new claim (SPEC §12): the claim cannot move on any more. A
-    rejection once its dispute is no longer possible (disputed already, or the 30 days are over), a final
+    rejection once its dispute is no longer possible (disputed already, or its 30 days are over: the same
+    deadline as the dispute form's, ``claims.deadlines.dispute_deadline``), a final
     rejection, an expired draft."""
     if claim.status in (ClaimStatus.REJECTED_FINAL, ClaimStatus.EXPIRED):
         return True
     if claim.status != ClaimStatus.REJECTED:
         return False
     now = now or timezone.now()
-    return claim.disputed_at is not None or claim.status_changed_at + datetime.timedelta(days=DISPUTE_DAYS) < now
+    return claim.disputed_at is not None or now > dispute_deadline(claim.status_changed_at, time_zone=claim.time_zone)
 
 
 def _step(step, fields):

@@ -64,17 +64,21 @@ def claim_request_information(*, claim, user, reason, message):
 def claim_reject(*, claim, user, reason, message=""):
     reason = RejectionReason(reason)
     reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
-    return claim_transition(
-        claim=claim,
-        to=ClaimStatus.REJECTED,
-        actor=ClaimEvent.Actor.REVIEWER,
-        user=user,
-        action=ClaimEvent.Action.REJECTED,
-        reason=reason,
-        message=message.strip(),
-        changes={"rejection_reasons": reasons},
-        from_statuses=[ClaimStatus.UNDER_REVIEW, ClaimStatus.ACTION_REQUIRED],
-    )
+    with transaction.atomic():
+        # Disputes (SPEC §12): a claim that was disputed once is rejected for good. disputed_at is read under the
+        # row lock, not from ``claim``, which the reviewer's page may have loaded before the dispute.
+        final = Claim.objects.select_for_update().filter(pk=claim.pk, disputed_at__isnull=False).exists()
+        return claim_transition(
+            claim=claim,
+            to=ClaimStatus.REJECTED_FINAL if final else ClaimStatus.REJECTED,
+            actor=ClaimEvent.Actor.REVIEWER,
+            user=user,
+            action=ClaimEvent.Action.DISPUTE_REJECTED if final else ClaimEvent.Action.REJECTED,
+            reason=reason,
+            message=message.strip(),
+            changes={"rejection_reasons": reasons},
+            from_statuses=[ClaimStatus.UNDER_REVIEW, ClaimStatus.ACTION_REQUIRED],
+        )
 
 
 def claim_respond(*, claim, user, comment, files):
@@ -136,22 +140,31 @@ def claims_expire_information_requests(*, now=None, batch_size=500):
     total = 0
     while True:
         with transaction.atomic():
-            ids = list(
+            rows = list(
                 Claim.objects.select_for_update(skip_locked=True)
                 .filter(status=ClaimStatus.ACTION_REQUIRED, response_deadline__lt=now)
                 .order_by("response_deadline", "pk")
-                .values_list("pk", flat=True)[:batch_size]
+                .values_list("pk", "disputed_at")[:batch_size]
             )
-            claims_transition(
-                claim_ids=ids,
-                old_status=ClaimStatus.ACTION_REQUIRED,
-                to=ClaimStatus.REJECTED,
-                actor=ClaimEvent.Actor.SYSTEM,
-                action=ClaimEvent.Action.NO_RESPONSE,
-                reason=RejectionReason.NO_RESPONSE,
-                changes={"rejection_reasons": [english(RejectionReason.NO_RESPONSE.label)], "response_deadline": None},
-                now=now,
-            )
+            ids = [pk for pk, _ in rows]
+            # Disputes (SPEC §12): the claims that were disputed once are rejected for good (rejected_final).
+            for to, claim_ids in (
+                (ClaimStatus.REJECTED, [pk for pk, disputed_at in rows if disputed_at is None]),
+                (ClaimStatus.REJECTED_FINAL, [pk for pk, disputed_at in rows if disputed_at is not None]),
+            ):
+                claims_transition(
+                    claim_ids=claim_ids,
+                    old_status=ClaimStatus.ACTION_REQUIRED,
+                    to=to,
+                    actor=ClaimEvent.Actor.SYSTEM,
+                    action=ClaimEvent.Action.NO_RESPONSE,
+                    reason=RejectionReason.NO_RESPONSE,
+                    changes={
+                        "rejection_reasons": [english(RejectionReason.NO_RESPONSE.label)],
+                        "response_deadline": None,
+                    },
+                    now=now,
+                )
         total += len(ids)
         if len(ids) < batch_size:
             return total

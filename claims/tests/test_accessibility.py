@@ -92,6 +92,18 @@ def claims_in_every_status(partner_a, m365_tenant, products, reviewer):
     ended = claim_make_official(partner_a, tenant=m365_tenant, product=products["defender-for-office-365"])
     claim_disassociate(claim=ended, user=partner_a.admin, reason="Contract over")
     made[ClaimStatus.ENDED] = ended
+    # Disputes (SPEC §12): the rejected claim above shows the dispute form; these the dispute's later states.
+    made[ClaimStatus.DISPUTED] = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.DISPUTED
+    )
+    made[ClaimStatus.REJECTED_FINAL] = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["yammer"]],
+        status=ClaimStatus.REJECTED_FINAL,
+        disputed_at=made[ClaimStatus.REJECTED].submitted_at,
+        rejection_reasons=["The proof of execution does not support the claim"],
+    )
     # Drafts (SPEC §12): a draft (its page is the wizard, resumed) and an expired one (Copy into a new claim).
     for status in (ClaimStatus.DRAFT, ClaimStatus.EXPIRED):
         made[status] = claim_make(partner_a, tenant=m365_tenant, status=status, documents=(), name=f"Draft {status}")
@@ -163,6 +175,15 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/")
     page.locator("details.disassociate summary").click()
     check("claim page, disassociate form open")
+    page.locator("details.protect-details summary").click()
+    check("claim page, protect form open")
+    _go(page, page.locator(".protect-form button[type=submit]"))
+    expect(page.locator("#protect-comment")).to_have_attribute("aria-invalid", "true")
+    check("claim page, protect form with errors")
+    page.goto(f"{LIST}{claims[ClaimStatus.REJECTED].pk}/")
+    _go(page, page.locator(".dispute-form button[type=submit]"))
+    expect(page.locator("#dispute-justification")).to_have_attribute("aria-invalid", "true")
+    check("claim page, dispute form with an error")
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/usage/")
     check("usage")
     page.goto(f"{LIST}{claims[ClaimStatus.ENDED].pk}/usage/")
@@ -253,6 +274,9 @@ def _admin_pages(page, live_server, claims, reviewer):
         ("admin claim list, filtered", "/admin/claims/claim/?status__exact=under_review"),
         ("admin claim page", f"/admin/claims/claim/{claims[ClaimStatus.UNDER_REVIEW].pk}/change/"),
         ("admin claim page, official", f"/admin/claims/claim/{claims[ClaimStatus.OFFICIAL].pk}/change/"),
+        ("admin claim page, disputed", f"/admin/claims/claim/{claims[ClaimStatus.DISPUTED].pk}/change/"),
+        ("admin reject, disputed", f"/admin/claims/claim/{claims[ClaimStatus.DISPUTED].pk}/reject/"),
+        ("admin claim list, rejected (final)", "/admin/claims/claim/?status__exact=rejected_final"),
     ]:
         page.goto(url)
         found.extend(_axe(page, live_server, where))

@@ -116,6 +116,16 @@ def shared(partner_a, m365_tenant, products, reviewer):
     )
     submitted = claim_make(partner_a, tenant=m365_tenant, products=[products["microsoft-teams"]])
     rejected = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.REJECTED)
+    # Disputes (SPEC §12): the rejected claim above shows the dispute form; these the dispute's later states.
+    disputed = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.DISPUTED)
+    final = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["yammer"]],
+        status=ClaimStatus.REJECTED_FINAL,
+        disputed_at=datetime.datetime(2026, 1, 5, 17, tzinfo=datetime.UTC),
+        rejection_reasons=["The proof of execution does not support the claim"],
+    )
     # Official with its deadline ahead: the customer's link shows "closed" rather than "expired".
     decided = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.OFFICIAL)
     past = datetime.datetime(2026, 1, 5, 17, tzinfo=datetime.UTC)
@@ -123,9 +133,10 @@ def shared(partner_a, m365_tenant, products, reviewer):
     draft = claim_make(partner_a, tenant=m365_tenant, status=ClaimStatus.DRAFT, documents=(), domain=LONG_DOMAIN)
     expired = claim_make(partner_a, tenant=m365_tenant, status=ClaimStatus.EXPIRED, documents=())
     return {
-        "claims": [waiting, official, notified, submitted, rejected, draft, expired],
+        "claims": [waiting, official, notified, submitted, rejected, disputed, final, draft, expired],
         "draft": draft,
         "waiting": waiting,
+        "disputed": disputed,
         "official": official,
         "optout": opt_out_token_make(submission_key=notified.submission_key, deadline=notified.opt_out_deadline),
         "closed": opt_out_token_make(submission_key=decided.submission_key, deadline=decided.opt_out_deadline),
@@ -184,6 +195,9 @@ def _partner_pages(page, shared):
     page.get_by_text("Disassociate").click()
     expect(page.get_by_label("Reason")).to_be_visible()
     _fits(page, "claim disassociate open")
+    page.locator("details.protect-details summary").click()
+    expect(page.get_by_label("Your comment")).to_be_visible()
+    _fits(page, "claim protect open")
     page.goto(f"/incentives/customer-associations/{shared['official'].pk}/usage/")
     chart = page.locator("svg.usage-chart")
     expect(chart).to_have_count(1)
@@ -234,6 +248,8 @@ def _reviewer_pages(page, shared):
         f"/admin/claims/claim/{waiting.pk}/approve/",
         f"/admin/claims/claim/{waiting.pk}/request-information/",
         f"/admin/claims/claim/{waiting.pk}/reject/",
+        f"/admin/claims/claim/{shared['disputed'].pk}/change/",
+        f"/admin/claims/claim/{shared['disputed'].pk}/reject/",
     ):
         page.goto(path)
         _fits(page, path)

@@ -1,0 +1,200 @@
+"""Disputes and protection (SPEC §5, §8, §12): the partner disputes a rejection (once, within DISPUTE_DAYS), the
+reviewer decides on the dispute (approve, ask for more information, reject for good: ``rejected_final``), and the
+partner of an official association adds proof of execution with a comment to protect it.
+
+A claim that was disputed and is rejected again from review is rejected for good too: that redirection lives
+where those rejections are written (``claims.services.review``).
+"""
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
+from claims.deadlines import dispute_deadline
+from claims.models import (
+    Claim,
+    ClaimEvent,
+    ClaimStatus,
+    InformationReason,
+    PendingUpload,
+    PoeDocument,
+    RejectionReason,
+)
+from claims.reasons import english
+from claims.services.review import _tenant_deadline
+from claims.services.submission import pending_upload_delete, pending_upload_store
+from claims.services.transitions import claim_event_record, claim_transition
+
+
+class PartnerActionRefused(Exception):
+    """The claim does not allow what the partner asked (any more): ``message`` says why, in plain words."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def claim_dispute_deadline(claim):
+    """When a ``rejected`` claim's dispute window ends (its rejection is its last status change)."""
+    return dispute_deadline(claim.status_changed_at, time_zone=claim.time_zone)
+
+
+def claim_dispute_refusal(claim, now=None):
+    """Why ``claim`` cannot be disputed now, or None when it can: rejected, never disputed, within the window."""
+    if claim.status != ClaimStatus.REJECTED:
+        return gettext("Only a rejected claim can be disputed.")
+    if claim.disputed_at is not None:
+        return gettext("This claim was disputed once already: a rejection can be disputed only once.")
+    deadline = claim_dispute_deadline(claim)
+    if (now or timezone.now()) > deadline:
+        return gettext("The 30 days to dispute this rejection ended on %(date)s.") % {
+            "date": date_format(deadline, "DATE_FORMAT")
+        }
+    return None
+
+
+def _with_stored_files(*, claim, user, files, write):
+    """Store the checked ``files`` ((uploaded file, CheckedUpload) pairs) first, outside any lock, then run
+    ``write(locked_claim, now)`` in one transaction under the claim's row lock and turn the uploads into
+    PoeDocuments there (same keys, uploaded at ``now``). On any failure the stored files are deleted again, as in
+    ``claim_respond``: nothing half-written, no object that no row owns.
+    """
+    pending = []
+    wizard_key = f"poe-{claim.pk}-{uuid.uuid4().hex}"
+    try:
+        for upload, checked in files:
+            pending.append(
+                pending_upload_store(
+                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
+                )
+            )
+        with transaction.atomic():
+            locked = Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim.pk)
+            now = timezone.now()
+            write(locked, now)
+            PoeDocument.objects.bulk_create(
+                PoeDocument(
+                    claim_id=claim.pk,
+                    file=upload.file.name,
+                    original_name=upload.original_name,
+                    content_type=upload.content_type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    uploaded_at=now,
+                    uploaded_by=user,
+                    content_checked=True,  # typed by content in poe_check
+                )
+                for upload in pending
+            )
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
+    except BaseException:
+        for upload in pending:
+            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
+        raise
+    return locked
+
+
+def claim_dispute(*, claim, user, justification, files):
+    """The partner disputes a rejection with a business justification and optional POE files (SPEC §12).
+
+    1. Store the files (``_with_stored_files``).
+    2. Under the claim's row lock: still ``rejected``, never disputed, within the window (PartnerActionRefused
+       otherwise, and the files go again).
+    3. Move it to ``disputed`` with ``disputed_at`` (set once: PostgreSQL refuses changing it after), the
+       justification as the event's message, and the files as POE of the same moment.
+    """
+
+    def write(locked, now):
+        refusal = claim_dispute_refusal(locked, now)
+        if refusal:
+            raise PartnerActionRefused(refusal)
+        claim_transition(
+            claim=locked,
+            to=ClaimStatus.DISPUTED,
+            actor=ClaimEvent.Actor.PARTNER,
+            user=user,
+            action=ClaimEvent.Action.DISPUTED,
+            message=justification.strip(),
+            changes={"disputed_at": now},
+            from_statuses=[ClaimStatus.REJECTED],
+        )
+
+    locked = _with_stored_files(claim=claim, user=user, files=files, write=write)
+    claim.status, claim.status_changed_at, claim.disputed_at = (
+        locked.status,
+        locked.status_changed_at,
+        locked.disputed_at,
+    )
+    return claim
+
+
+def claim_protect(*, claim, user, comment, files):
+    """The partner of an official association adds POE with a comment to protect it (SPEC §8, §12): POE rows and
+    one ``poe_added`` event, no status change. Refused (PartnerActionRefused) unless the claim is official."""
+
+    def write(locked, now):
+        if locked.status != ClaimStatus.OFFICIAL:
+            raise PartnerActionRefused(gettext("Proof of execution can be added only to an official association."))
+        claim_event_record(
+            claim=locked,
+            actor=ClaimEvent.Actor.PARTNER,
+            user=user,
+            action=ClaimEvent.Action.POE_ADDED,
+            message=comment.strip(),
+            created_at=now,
+        )
+
+    _with_stored_files(claim=claim, user=user, files=files, write=write)
+    return claim
+
+
+# The reviewer's decision on a dispute (admin) -----------------------------------------------------------------
+
+
+def claim_dispute_approve(*, claim, user):
+    """The reviewer accepts the dispute: the customer is notified and the opt-out window starts, as on approval."""
+    now = timezone.now()
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.CUSTOMER_NOTIFIED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.APPROVED,
+        changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
+        from_statuses=[ClaimStatus.DISPUTED],
+    )
+
+
+def claim_dispute_request_information(*, claim, user, reason, message):
+    """The reviewer needs more before deciding on the dispute: the partner has 5 business days to answer."""
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.ACTION_REQUIRED,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.INFORMATION_REQUESTED,
+        reason=InformationReason(reason),
+        message=message.strip(),
+        changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
+        from_statuses=[ClaimStatus.DISPUTED],
+    )
+
+
+def claim_dispute_reject(*, claim, user, reason, message=""):
+    """The reviewer rejects the dispute: ``rejected_final``, which nothing leaves (the partner is emailed)."""
+    reason = RejectionReason(reason)
+    reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
+    return claim_transition(
+        claim=claim,
+        to=ClaimStatus.REJECTED_FINAL,
+        actor=ClaimEvent.Actor.REVIEWER,
+        user=user,
+        action=ClaimEvent.Action.DISPUTE_REJECTED,
+        reason=reason,
+        message=message.strip(),
+        changes={"rejection_reasons": reasons},
+        from_statuses=[ClaimStatus.DISPUTED],
+    )
