@@ -88,3 +88,11 @@ def lifecycle_requeue_task():
     from claims.services import claims_requeue_unvalidated
 
     return {"claims": claims_requeue_unvalidated()}
+
+
+@shared_task
+def claims_expire_drafts_task():
+    """Drafts untouched for 30 days become expired and lose their uploads (beat, hourly)."""
+    from claims.services.drafts import claims_expire_drafts
+
+    return claims_expire_drafts()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from claims import views, views_lifecycle
+from claims import views, views_drafts, views_lifecycle
 
 app_name = "claims"
 
@@ -32,4 +32,11 @@ urlpatterns += [
 urlpatterns += [
     path("customer-associations/<int:claim_id>/dispute/", views_lifecycle.claim_dispute_view, name="dispute"),
     path("customer-associations/<int:claim_id>/protect/", views_lifecycle.claim_protect_view, name="protect"),
+]
+
+# Drafts and Copy into a new claim (SPEC §12).
+urlpatterns += [
+    path("customer-associations/<int:claim_id>/edit/", views_drafts.claim_draft_edit, name="draft_edit"),
+    path("customer-associations/<int:claim_id>/delete/", views_drafts.claim_draft_delete_view, name="draft_delete"),
+    path("customer-associations/<int:claim_id>/copy/", views_drafts.claim_copy_view, name="copy"),
 ]

@@ -2,13 +2,18 @@
 
 Step data lives in the session (formtools' SessionStorage); POE files never do: they are PendingUploads in the
 default storage, tied to this wizard run by its submission key, so Back and Continue never lose them.
+
+From the first valid Continue the run is also a draft claim (SPEC §12, ``claims.services.drafts``): after each
+POST the session's wizard data is saved on it, so the draft survives signing out and opens on any device
+(``/customer-associations/<id>/edit/`` loads it into that session). Submitting turns the draft into the claim.
 """
 
+import copy
 import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
@@ -22,7 +27,7 @@ from associations.access import admin_role_required
 from associations.models import Activity, SolutionArea
 from associations.validators import normalize_domain, parse_guid
 from claims.forms import ActivityForm, AssociateForm, ContactsForm, CustomerForm, PoeForm, ProductsForm, ReviewForm
-from claims.models import Claim
+from claims.models import Claim, ClaimStatus
 from claims.services import (
     PoeStorageError,
     claim_submit,
@@ -30,6 +35,7 @@ from claims.services import (
     pending_upload_delete,
     pending_uploads_discard,
 )
+from claims.services.drafts import claim_draft_create, claim_draft_update, draft_columns
 from claims.uploads import POE_ACCEPT, POE_MAX_BYTES, POE_MAX_FILES, POE_TYPES
 
 STEPS = [
@@ -71,23 +77,48 @@ class ClaimWizard(SessionWizardView):
             self.storage.extra_data = extra
         return extra["submission_key"]
 
-    def get(self, request, *args, **kwargs):
-        # Opening the wizard starts a new run, with a new submission key.
+    def get(self, request, *args, claim_id=None, **kwargs):
+        if claim_id is not None:
+            return self._draft_resume(claim_id)
+        # Opening the wizard starts a new run, with a new submission key (no draft until its first Continue).
         self.storage.reset()
         self.storage.current_step = self.steps.first
         self.submission_key  # noqa: B018 (creates it)
         return self.render(self.get_form())
 
-    def post(self, request, *args, **kwargs):
+    def post(self, request, *args, claim_id=None, **kwargs):
+        if claim_id is not None:
+            # The page of a draft (/customer-associations/<id>/edit/): only one of the partner's own claims.
+            get_object_or_404(Claim.objects.filter(partner=request.partner).only("pk"), pk=claim_id)
+        response = self._post(request, *args, **kwargs)
+        return self._draft_save(response)
+
+    def _post(self, request, *args, **kwargs):
         # A replayed final POST (or a second click after the first finished) lands on the claim it created.
         posted_key = request.POST.get("submission_key", "")
         try:
-            claim = Claim.objects.filter(partner=request.partner, submission_key=uuid.UUID(posted_key)).first()
+            claim = (
+                Claim.objects.filter(partner=request.partner, submission_key=uuid.UUID(posted_key))
+                .only("pk", "status", "submission_key")
+                .first()
+            )
         except ValueError:
             claim = None
-        if claim is not None:
-            messages.info(request, gettext("This claim was already submitted."))
+        if claim is not None and claim.status != ClaimStatus.DRAFT:
+            self._draft_done = True
+            if claim.status == ClaimStatus.EXPIRED:  # a page of a draft left open for 30 days
+                messages.info(request, gettext("This customer association is no longer a draft."))
+            else:
+                messages.info(request, gettext("This claim was already submitted."))
             return redirect("claims:detail", claim.pk)
+        if claim is not None and str(claim.submission_key) != self.storage.extra_data.get("submission_key"):
+            # A page of one of the partner's drafts, but the session now runs another (opened in another tab
+            # since): this page's data must not land in the other draft. Its own draft opens again, as saved.
+            self._draft_done = True
+            messages.warning(
+                request, gettext("You opened another customer association meanwhile. Here is this one as saved.")
+            )
+            return redirect("claims:draft_edit", claim.pk)
 
         step = request.POST.get(f"{self.prefix}-current_step")
         if step not in self.get_form_list():
@@ -121,7 +152,17 @@ class ClaimWizard(SessionWizardView):
             before = self.storage.get_step_data("customer")
             if before is not None and self._customer_changed(before, form.cleaned_data):
                 self._forget_customer_data()
+        step = form.prefix  # the step's name (get_form_prefix)
+        if step in ("customer", "activity", "associate") and form.is_valid():
+            self._draft_columns.update(draft_columns(step, form.cleaned_data))
         return super().process_step(form)
+
+    def get_form_step_data(self, form):
+        # The posted step as stored (and saved on the draft), without the CSRF token: a secret, which has no
+        # business in the database.
+        data = form.data.copy()
+        data.pop("csrfmiddlewaretoken", None)
+        return data
 
     def _customer_changed(self, before, cleaned):
         prefix = self.get_form_prefix("customer", None)
@@ -284,6 +325,71 @@ class ClaimWizard(SessionWizardView):
         labels = dict(Activity.choices)
         data["activities_label"] = ", ".join(str(labels[a]) for a in data.get("activities", []))
         return data
+
+    # --- the draft (SPEC §12) -----------------------------------------------------------------------------------
+
+    @cached_property
+    def _draft_columns(self):
+        """The header columns of the step validated by this request's Continue (``process_step``)."""
+        return {}
+
+    def _draft_save(self, response):
+        """Save the session's wizard data on this run's draft after a POST; the draft is created by the first
+        valid Continue of step 1 (the customer is known then). A draft deleted, expired or submitted meanwhile
+        (another device, the expiry job) ends this run: the partner goes to the list and is told."""
+        if getattr(self, "_submitted", False) or getattr(self, "_draft_done", False):
+            return response
+        extra = self.storage.extra_data
+        key = extra.get("submission_key")
+        if key is None:
+            return response
+        draft_data = copy.deepcopy(self.storage.data)
+        if extra.get("draft_id") is None:
+            if "location" not in self._draft_columns:
+                return response  # no valid Continue on step 1 yet: no draft
+            draft_id = claim_draft_create(
+                partner=self.request.partner,
+                user=self.request.user,
+                submission_key=uuid.UUID(key),
+                draft_data=draft_data,
+                columns=self._draft_columns,
+            )
+            self.storage.extra_data = {**self.storage.extra_data, "draft_id": draft_id}
+            if getattr(response, "context_data", None) is not None:  # a step's page, rendered after this
+                response.context_data["draft_id"] = draft_id
+            return response
+        saved = claim_draft_update(
+            partner=self.request.partner,
+            submission_key=uuid.UUID(key),
+            draft_data=draft_data,
+            columns=self._draft_columns,
+        )
+        if saved:
+            return response
+        self.storage.reset()
+        messages.warning(self.request, gettext("This draft no longer exists: it was submitted, deleted or it expired."))
+        return redirect("claims:list")
+
+    def _draft_resume(self, claim_id):
+        """Open a draft in this session at its saved step, with its step data; its uploads are the PendingUploads
+        of its submission key, which becomes this session's run."""
+        claim = get_object_or_404(
+            Claim.objects.filter(partner=self.request.partner).only("pk", "status", "draft_data", "submission_key"),
+            pk=claim_id,
+        )
+        if claim.status != ClaimStatus.DRAFT:
+            messages.info(self.request, gettext("This customer association is no longer a draft."))
+            return redirect("claims:detail", claim.pk)
+        saved = claim.draft_data if isinstance(claim.draft_data, dict) else {}
+        step_data = saved.get("step_data") if isinstance(saved.get("step_data"), dict) else {}
+        self.storage.reset()
+        self.storage.data = {
+            "step": saved.get("step") if saved.get("step") in self.get_form_list() else self.steps.first,
+            "step_data": {step: data for step, data in step_data.items() if step in self.get_form_list()},
+            "step_files": {},
+            "extra_data": {"submission_key": str(claim.submission_key), "draft_id": claim.pk},
+        }
+        return self.render(self.get_form(data=self.storage.current_step_data))
 
     # --- submit ------------------------------------------------------------------------------------------------
 

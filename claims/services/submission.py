@@ -5,12 +5,14 @@ import datetime
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from associations.models import Partner, SolutionArea, Subscription
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument, programs_for
 from claims.services.jobs import task_send_on_commit
-from claims.services.transitions import claim_event_record
+from claims.services.transitions import claim_transition
 from claims.uploads import poe_check, poe_check_count
 
 
@@ -97,7 +99,8 @@ def pending_uploads_discard(*, partner, wizard_key):
 
 
 def pending_uploads_purge(*, older_than):
-    """Delete abandoned wizard uploads (object, then row) created before ``older_than``; returns how many.
+    """Delete abandoned wizard uploads (object, then row) created before ``older_than``, except a live draft's;
+    returns how many.
 
     ``older_than`` is a datetime, or a timedelta counted back from now. Rows are taken with SKIP LOCKED so that
     a claim being submitted with one of them right now keeps it. The object goes first: a row without an object
@@ -105,12 +108,18 @@ def pending_uploads_purge(*, older_than):
     """
     if isinstance(older_than, datetime.timedelta):
         older_than = timezone.now() - older_than
+    # A draft's uploads live as long as the draft (SPEC §12): its expiry or deletion removes them
+    # (claims.services.drafts). Compared as text: a wizard key is the submission key's text form.
+    live_drafts = Claim.objects.annotate(key_text=Cast("submission_key", CharField())).filter(
+        status=ClaimStatus.DRAFT, partner_id=OuterRef("partner_id"), key_text=OuterRef("wizard_key")
+    )
     purged = 0
     while True:
         with transaction.atomic():
             batch = list(
                 PendingUpload.objects.select_for_update(skip_locked=True)
                 .filter(created_at__lt=older_than)
+                .exclude(Exists(live_drafts))
                 .order_by("created_at")[:200]
             )
             if not batch:
@@ -148,14 +157,16 @@ def claim_items_plan(*, tenant, solution_area, activities, products, subscriptio
 
 
 def claim_submit(*, user, partner, data, submission_key):
-    """Create the claim the wizard collected; the same ``submission_key`` always yields the same one claim.
+    """Submit the claim the wizard collected; the same ``submission_key`` always yields the same one claim.
 
-    ``data`` is the wizard's merged cleaned data. In one transaction:
-    1. lock this wizard run's PendingUploads (a second, concurrent submit waits here for the first);
-    2. return the existing claim if this submission key was already used (double click, replayed POST);
+    ``data`` is the wizard's merged cleaned data. The wizard's run is a draft claim from its first Continue (SPEC
+    §12, ``claims.services.drafts``); submitting turns that same row into the submitted claim. In one transaction:
+    1. lock this wizard run's PendingUploads and its draft (a second, concurrent submit waits here for the first);
+    2. return the claim if this submission key was already submitted (double click, replayed POST);
     3. check every uploaded object still exists in storage (PoeStorageError otherwise: nothing is written);
-    4. create the Claim, its ClaimItems and its PoeDocuments (same storage keys: nothing is copied), drop the
-       PendingUploads and write the first ClaimEvent;
+    4. the draft row (inserted now if the run has none) gets its ClaimItems and PoeDocuments (same storage keys:
+       nothing is copied), the PendingUploads go, and ``claim_transition`` moves it draft -> submitted with every
+       column the partner entered and an empty ``draft_data``, writing the first ClaimEvent;
     5. enqueue automatic validation once the transaction has committed.
     """
     key = str(submission_key)
@@ -167,9 +178,9 @@ def claim_submit(*, user, partner, data, submission_key):
             uploads = list(
                 PendingUpload.objects.select_for_update().filter(partner=partner, wizard_key=key).order_by("created_at")
             )
-            existing = Claim.objects.filter(partner=partner, submission_key=submission_key).first()
-            if existing is not None:
-                return existing
+            claim = Claim.objects.select_for_update().filter(partner=partner, submission_key=submission_key).first()
+            if claim is not None and claim.status != ClaimStatus.DRAFT:
+                return claim
             if not uploads:
                 raise PoeStorageError("Your proof of execution files are no longer available. Upload them again.")
             try:
@@ -183,33 +194,38 @@ def claim_submit(*, user, partner, data, submission_key):
 
             now = timezone.now()
             tenant = data["tenant"]
-            claim = Claim.objects.create(
-                partner=partner,
-                location=location,
-                created_by=user,
-                name=data["name"],
-                domain=data["domain"],
-                directory_id=data["directory_id"],
-                tenant=tenant,
-                solution_area=data["solution_area"],
-                activities=list(data["activities"]),
-                dynamics_seller_name=data.get("dynamics_seller_name", ""),
-                customer_name=data.get("customer_name", ""),
-                isv_solution_name=data.get("isv_solution_name", ""),
-                customer_contact_name=data["customer_contact_name"],
-                customer_contact_title=data["customer_contact_title"],
-                customer_contact_email=data["customer_contact_email"],
-                technical_contact_name=data.get("technical_contact_name", ""),
-                technical_contact_title=data.get("technical_contact_title", ""),
-                technical_contact_email=data.get("technical_contact_email", ""),
-                partner_contact_name=data["partner_contact_name"],
-                partner_contact_email=data["partner_contact_email"],
-                comments=data.get("comments", ""),
-                status=ClaimStatus.SUBMITTED,
-                submitted_at=now,
-                status_changed_at=now,
-                submission_key=submission_key,
-            )
+            columns = {
+                "location": location,
+                "name": data["name"],
+                "domain": data["domain"],
+                "directory_id": data["directory_id"],
+                "tenant": tenant,
+                "solution_area": data["solution_area"],
+                "activities": list(data["activities"]),
+                "dynamics_seller_name": data.get("dynamics_seller_name", ""),
+                "customer_name": data.get("customer_name", ""),
+                "isv_solution_name": data.get("isv_solution_name", ""),
+                "customer_contact_name": data["customer_contact_name"],
+                "customer_contact_title": data["customer_contact_title"],
+                "customer_contact_email": data["customer_contact_email"],
+                "technical_contact_name": data.get("technical_contact_name", ""),
+                "technical_contact_title": data.get("technical_contact_title", ""),
+                "technical_contact_email": data.get("technical_contact_email", ""),
+                "partner_contact_name": data["partner_contact_name"],
+                "partner_contact_email": data["partner_contact_email"],
+                "comments": data.get("comments", ""),
+            }
+            if claim is None:
+                # A run with no draft (its data never passed through a Continue of ours, e.g. a script): the
+                # draft row now, so that every claim starts the same way.
+                claim = Claim.objects.create(
+                    partner=partner,
+                    created_by=user,
+                    status=ClaimStatus.DRAFT,
+                    submission_key=submission_key,
+                    draft_saved_at=now,
+                    **columns,
+                )
             items = claim_items_plan(
                 tenant=tenant,
                 solution_area=data["solution_area"],
@@ -235,12 +251,16 @@ def claim_submit(*, user, partner, data, submission_key):
                 for upload in uploads
             )
             PendingUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
-            claim_event_record(
+            # The draft's own columns may change in the same UPDATE as its status (migration 0010): once
+            # submitted, PostgreSQL freezes them.
+            claim_transition(
                 claim=claim,
+                to=ClaimStatus.SUBMITTED,
+                from_statuses={ClaimStatus.DRAFT},
                 actor=ClaimEvent.Actor.PARTNER,
                 user=user,
                 action=ClaimEvent.Action.SUBMITTED,
-                new_status=ClaimStatus.SUBMITTED,
+                changes={**columns, "draft_data": {}, "submitted_at": now},
             )
             # If the broker is down, the claim is still submitted (PostgreSQL is the source of truth) and
             # claims_requeue_unvalidated enqueues it later; the partner must not see an error for it.

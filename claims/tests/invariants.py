@@ -69,7 +69,8 @@ def assert_invariants(*, now=None, storage_keys=None, sweep=True):
     )
     assert doubled == [], f"more than one active association for an item key: {doubled}"
 
-    # Status events in order, per claim: each one's old status must be the previous one's new status.
+    # Status events in order, per claim: each one's old status must be the previous one's new status (the first
+    # one's: none, or the draft it was, which has no history of its own).
     broken = _rows(
         """
         SELECT claim_id, id, action, old_status, new_status, previous FROM (
@@ -77,7 +78,7 @@ def assert_invariants(*, now=None, storage_keys=None, sweep=True):
                    lag(new_status) OVER (PARTITION BY claim_id ORDER BY created_at, id) AS previous
             FROM claims_claimevent WHERE new_status <> ''
         ) AS e
-        WHERE old_status <> COALESCE(previous, '')
+        WHERE old_status <> COALESCE(previous, '') AND NOT (previous IS NULL AND old_status = 'draft')
         ORDER BY claim_id, id
         """
     )
@@ -92,7 +93,7 @@ def assert_invariants(*, now=None, storage_keys=None, sweep=True):
             SELECT new_status FROM claims_claimevent AS e
             WHERE e.claim_id = c.id AND e.new_status <> '' ORDER BY e.created_at DESC, e.id DESC LIMIT 1
         ) AS last ON true
-        WHERE last.new_status IS DISTINCT FROM c.status
+        WHERE last.new_status IS DISTINCT FROM c.status AND NOT (last.new_status IS NULL AND c.status = 'draft')
         """
     )
     assert mismatched == [], f"claims whose status is not their last event's: {mismatched}"
@@ -128,7 +129,14 @@ def assert_invariants(*, now=None, storage_keys=None, sweep=True):
     )
     assert overdue == [], f"claims left past their deadline: {overdue}"
 
-    stale = PendingUpload.objects.filter(created_at__lt=now - datetime.timedelta(days=1)).count()
+    drafts = {
+        str(key) for key in Claim.objects.filter(status=ClaimStatus.DRAFT).values_list("submission_key", flat=True)
+    }
+    stale = (  # a live draft's uploads are kept as long as the draft (SPEC §12)
+        PendingUpload.objects.filter(created_at__lt=now - datetime.timedelta(days=1))
+        .exclude(wizard_key__in=drafts)
+        .count()
+    )
     assert stale == 0, f"{stale} abandoned uploads older than a day"
     if storage_keys is not None:
         owned = set(PoeDocument.objects.values_list("file", flat=True)) | set(

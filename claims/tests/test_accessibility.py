@@ -104,6 +104,9 @@ def claims_in_every_status(partner_a, m365_tenant, products, reviewer):
         disputed_at=made[ClaimStatus.REJECTED].submitted_at,
         rejection_reasons=["The proof of execution does not support the claim"],
     )
+    # Drafts (SPEC §12): a draft (its page is the wizard, resumed) and an expired one (Copy into a new claim).
+    for status in (ClaimStatus.DRAFT, ClaimStatus.EXPIRED):
+        made[status] = claim_make(partner_a, tenant=m365_tenant, status=status, documents=(), name=f"Draft {status}")
     return made
 
 
@@ -163,6 +166,8 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     for status, claim in claims.items():
         page.goto(f"{LIST}{claim.pk}/")
         check(f"claim page, {status}")
+    page.goto(f"{LIST}{claims[ClaimStatus.DRAFT].pk}/delete/")
+    check("delete draft")
     page.goto(f"{LIST}{claims[ClaimStatus.ACTION_REQUIRED].pk}/")
     _go(page, page.locator(".respond-form button[type=submit]"))
     expect(page.locator("#respond-comment")).to_have_attribute("aria-invalid", "true")

@@ -129,8 +129,12 @@ def shared(partner_a, m365_tenant, products, reviewer):
     # Official with its deadline ahead: the customer's link shows "closed" rather than "expired".
     decided = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.OFFICIAL)
     past = datetime.datetime(2026, 1, 5, 17, tzinfo=datetime.UTC)
+    # Drafts (SPEC §12): a draft's page is the wizard, resumed; an expired one offers Copy into a new claim.
+    draft = claim_make(partner_a, tenant=m365_tenant, status=ClaimStatus.DRAFT, documents=(), domain=LONG_DOMAIN)
+    expired = claim_make(partner_a, tenant=m365_tenant, status=ClaimStatus.EXPIRED, documents=())
     return {
-        "claims": [waiting, official, notified, submitted, rejected, disputed, final],
+        "claims": [waiting, official, notified, submitted, rejected, disputed, final, draft, expired],
+        "draft": draft,
         "waiting": waiting,
         "disputed": disputed,
         "official": official,
@@ -185,6 +189,8 @@ def _partner_pages(page, shared):
     for claim in shared["claims"]:
         page.goto(f"/incentives/customer-associations/{claim.pk}/")
         _fits(page, f"claim {claim.status}")
+    page.goto(f"/incentives/customer-associations/{shared['draft'].pk}/delete/")
+    _fits(page, "delete draft")
     page.goto(f"/incentives/customer-associations/{shared['official'].pk}/")
     page.get_by_text("Disassociate").click()
     expect(page.get_by_label("Reason")).to_be_visible()

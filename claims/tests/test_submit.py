@@ -235,7 +235,8 @@ def test_submit_storage_outage_shows_retryable_error_and_leaves_nothing(
         "The file storage is not available. Nothing was submitted: select Submit claim to try again."
         in response.content.decode()
     )
-    assert not Claim.objects.exists() and not ClaimItem.objects.exists() and not ClaimEvent.objects.exists()
+    assert not Claim.objects.exclude(status="draft").exists()  # the run stays a draft (SPEC §12)
+    assert not ClaimItem.objects.exists() and not ClaimEvent.objects.exists()
     assert not PoeDocument.objects.exists() and PendingUpload.objects.count() == 1
     settings.STORAGES = live
     assert s3_objects() == stored
@@ -249,7 +250,7 @@ def test_submit_missing_object_is_refused(client_a, products, m365_tenant, s3_ob
     default_storage.delete(PendingUpload.objects.get().file.name)
     response = submit(client_a, key)
     assert "“proof.pdf” is no longer available. Remove it and upload it again." in response.content.decode()
-    assert not Claim.objects.exists() and not PoeDocument.objects.exists()
+    assert not Claim.objects.exclude(status="draft").exists() and not PoeDocument.objects.exists()
 
 
 def test_claim_submit_refuses_another_partners_location(partner_a, partner_b):
@@ -279,7 +280,7 @@ def test_submit_revalidates_every_step(client_a, products, m365_tenant):
     response = submit(client_a, key)
     assert _step(response) == "products"
     assert "Yammer is not on this customer&#x27;s tenant." in response.content.decode()
-    assert not Claim.objects.exists()
+    assert not Claim.objects.exclude(status="draft").exists()
 
 
 def test_submit_with_the_broker_down_still_submits_and_shows_the_claim(

@@ -1,0 +1,50 @@
+"""Drafts (SPEC §12): continue editing (the wizard, resumed), delete a draft, and Copy into a new claim.
+
+The views of the claim list and page are in ``claims.views``; these are the draft's own.
+"""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from associations.access import admin_role_required, scoped
+from claims.models import Claim, ClaimStatus
+from claims.services.drafts import ClaimNotCopyable, claim_copy_to_draft, claim_draft_delete
+from claims.wizard import ClaimWizard
+
+# GET /customer-associations/<id>/edit/ opens the draft in this session at its saved step (ClaimWizard.get);
+# its POSTs are the wizard's, whichever URL they reach.
+claim_draft_edit = ClaimWizard.as_view()
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_role_required
+def claim_draft_delete_view(request, claim_id):
+    """GET asks to confirm; POST deletes the draft, its uploads and their files. Only the partner's own drafts:
+    anything else is a 404 (a submitted claim is never deleted, and PostgreSQL refuses it too)."""
+    claim = get_object_or_404(
+        scoped(Claim.objects.filter(status=ClaimStatus.DRAFT), request).only("pk", "name", "domain"), pk=claim_id
+    )
+    if request.method != "POST":
+        return render(request, "claims/draft_delete.html", {"claim": claim})
+    if claim_draft_delete(partner=request.partner, claim_id=claim.pk):
+        messages.success(request, gettext("The draft was deleted."))
+    return redirect("claims:list")
+
+
+@require_POST
+@admin_role_required
+def claim_copy_view(request, claim_id):
+    """Copy into a new claim: a new draft with what was entered on this claim (not its POE), opened at step 1."""
+    claim = get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
+    try:
+        draft = claim_copy_to_draft(claim=claim, user=request.user)
+    except ClaimNotCopyable:
+        messages.error(request, gettext("This claim cannot be copied into a new claim."))
+        return redirect("claims:detail", claim.pk)
+    messages.info(
+        request,
+        gettext("This new claim is a copy. The proof of execution is not copied: add it again."),
+    )
+    return redirect("claims:draft_edit", draft.pk)
