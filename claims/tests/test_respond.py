@@ -62,7 +62,7 @@ def test_respond_without_comment_or_file_is_refused_on_the_page(client_a, waitin
     response = _respond(client_a, waiting, comment="  ")
 
     assert response.status_code == 400
-    assert "Write a comment or add at least one file." in response.content.decode()
+    assert "Your answer is empty: write a comment, add a file or change the claim." in response.content.decode()
     waiting.refresh_from_db()
     assert waiting.status == ClaimStatus.ACTION_REQUIRED
 
@@ -75,7 +75,7 @@ def test_respond_with_renamed_executable_keeps_comment_and_stores_nothing(client
     page = response.content.decode()
     assert response.status_code == 400
     assert "We check what the file contains, not its name." in page
-    assert ">Here it is.</textarea>" in page
+    assert "Here it is.</textarea>" in page
     assert s3_objects() == before
     assert not PoeDocument.objects.filter(in_response=True).exists() and not PendingUpload.objects.exists()
     waiting.refresh_from_db()
@@ -123,7 +123,7 @@ def test_respond_six_files_and_a_nul_comment_are_refused_on_the_page(client_a, w
     files = [SimpleUploadedFile(f"p{n}.pdf", PDF_BYTES, content_type="application/pdf") for n in range(6)]
     response = client_a.post(reverse("claims:respond", args=[waiting.pk]), {"comment": "ok", "files": files})
     assert response.status_code == 400
-    assert "You can add at most 5 files to an answer." in response.content.decode()
+    assert "You can add at most 5 files at a time." in response.content.decode()
 
     response = _respond(client_a, waiting, comment="bad\x00byte")
     assert response.status_code == 400
