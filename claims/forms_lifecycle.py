@@ -132,6 +132,10 @@ class ClaimRespondForm(ContactsForm):
             auto_id="respond-%s",
             **kwargs,
         )
+        # Typed text answers at its field (the view lets these fields through cpor.middleware's check).
+        for name in CONTACT_FIELDS:
+            if name in self.fields and not isinstance(self.fields[name], forms.EmailField):
+                self.fields[name].validators.append(validate_no_control_characters)
         # The partner's active locations, and the claim's own even if it was deactivated since.
         self.fields["location"].queryset = PartnerLocation.objects.filter(partner_id=claim.partner_id).filter(
             is_active=True

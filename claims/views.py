@@ -31,6 +31,7 @@ from claims.services import (
     pending_upload_create,
     pending_upload_delete,
 )
+from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
 from claims.uploads import POE_TYPES, poe_template_docx
@@ -320,8 +321,9 @@ def claim_respond_view(request, claim_id):
     return _form_done(request, detail)
 
 
-# The comment's own message, at the field, keeping the text (ClaimRespondForm), instead of the middleware's page.
-claim_respond_view.control_characters_allowed = frozenset({"comment"})
+# The comment's and the contacts' own messages, at the field, keeping the text (ClaimRespondForm), instead of the
+# middleware's page.
+claim_respond_view.control_characters_allowed = frozenset({"comment", *ANSWER_CONTACT_FIELDS})
 
 
 @require_POST

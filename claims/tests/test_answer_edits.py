@@ -137,6 +137,7 @@ def test_answer_the_same_values_and_no_comment_is_an_empty_answer(client_a, wait
         ),
         ({"customer_contact_email": "dana@evilnorthwindtraders.example"}, "customer_contact_email", "customer&#x27;s"),
         ({"customer_contact_name": ""}, "customer_contact_name", "Enter the customer&#x27;s contact name."),
+        ({"customer_contact_name": "Ana\x0bAdmin"}, "customer_contact_name", "Remove the invisible control character"),
         ({"partner_contact_email": "not an address"}, "partner_contact_email", "Enter a valid email address"),
         ({"location": "2000001"}, "location", "This MPN ID is not one of your organization&#x27;s active locations."),
         ({"location": "9999999"}, "location", "This MPN ID is not one of your organization&#x27;s active locations."),

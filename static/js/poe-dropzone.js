@@ -146,6 +146,12 @@
           return;
         }
       }
+      // Redirected elsewhere (signed out meanwhile): go there, as the plain form would have.
+      var action = new URL(form.action, window.location.href).href;
+      if (xhr.responseURL && xhr.responseURL !== action) {
+        window.location.assign(xhr.responseURL);
+        return;
+      }
       var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
       var returned = form.id && page.getElementById(form.id);
       if (!returned) {
