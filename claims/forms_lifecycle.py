@@ -43,17 +43,15 @@ class UploadedFilesField(forms.Field):
         return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def files_check(uploads, *, max_files=RESPONSE_MAX_FILES):
+def files_check(uploads, *, max_files=RESPONSE_MAX_FILES, too_many=None):
     """(errors, [(uploaded file, CheckedUpload)]) for the files of a claim-page form: each checked by content and
-    size (``poe_check``), at most ``max_files``."""
+    size (``poe_check``), at most ``max_files`` (``too_many``: the form's own message for more, with %(max)s)."""
     errors = []
     if len(uploads) > max_files:
-        errors.append(
-            ngettext(
-                "You can add at most %(max)s file at a time.", "You can add at most %(max)s files at a time.", max_files
-            )
-            % {"max": max_files}
+        too_many = too_many or ngettext(
+            "You can add at most %(max)s file at a time.", "You can add at most %(max)s files at a time.", max_files
         )
+        errors.append(too_many % {"max": max_files})
     checked = []
     for upload in uploads[:max_files]:
         try:
@@ -176,7 +174,13 @@ class ClaimRespondForm(ContactsForm):
                     gettext("Your answer is empty: write a comment, add a file or change the claim."), code="empty"
                 ),
             )
-        errors, cleaned["checked"] = files_check(uploads, max_files=self.fields["files"].max_files)
+        max_files = self.fields["files"].max_files
+        too_many = ngettext(
+            "You can add at most %(max)s file to an answer.",
+            "You can add at most %(max)s files to an answer.",
+            max_files,
+        )
+        errors, cleaned["checked"] = files_check(uploads, max_files=max_files, too_many=too_many)
         if errors:
             for error in errors:
                 self.add_error("files", error)

@@ -123,7 +123,7 @@ def test_respond_six_files_and_a_nul_comment_are_refused_on_the_page(client_a, w
     files = [SimpleUploadedFile(f"p{n}.pdf", PDF_BYTES, content_type="application/pdf") for n in range(6)]
     response = client_a.post(reverse("claims:respond", args=[waiting.pk]), {"comment": "ok", "files": files})
     assert response.status_code == 400
-    assert "You can add at most 5 files at a time." in response.content.decode()
+    assert "You can add at most 5 files to an answer." in response.content.decode()
 
     response = _respond(client_a, waiting, comment="bad\x00byte")
     assert response.status_code == 400
