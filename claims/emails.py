@@ -30,9 +30,9 @@ def _in_language(language_of):
 
     def decorator(builder):
         @functools.wraps(builder)
-        def wrapper(subject):
+        def wrapper(subject, *args, **kwargs):
             with translation.override(language_of(subject)):
-                return builder(subject)
+                return builder(subject, *args, **kwargs)
 
         return wrapper
 
@@ -108,16 +108,61 @@ def customer_notified_email(claim):
     )
 
 
+def request_event_current(claim):
+    """The claim's current information request: the latest event that moved it to ``action_required`` (a
+    reviewer's request, or a dispute answered with one), or None."""
+    return (
+        claim.events.filter(new_status=ClaimStatus.ACTION_REQUIRED).order_by("-created_at", "-pk").first()
+        if claim.status == ClaimStatus.ACTION_REQUIRED
+        else None
+    )
+
+
+def _request_deadline(claim, event):
+    """The answer's deadline while ``event`` is the claim's current request (an old request's email sent late
+    has no deadline of its own to show)."""
+    current = request_event_current(claim)
+    if current is None or event is None or current.pk != event.pk or claim.response_deadline is None:
+        return ""
+    return _local_deadline(claim, claim.response_deadline)
+
+
 @_in_language(_partner_language)
-def action_required_email(claim):
-    event = _last_event(claim, ClaimEvent.Action.INFORMATION_REQUESTED)
+def action_required_email(claim, event=None):
+    """To the partner contact: one information request (``event``, the email's own; older rows without one
+    read the latest request), its reason, message and deadline."""
+    event = event or _last_event(claim, ClaimEvent.Action.INFORMATION_REQUESTED)
     return _message(
         "action_required",
         {
             "claim": claim,
             "event": event,
-            "reason": reason_label(event.reason) if event else "",
-            "deadline": _local_deadline(claim, claim.response_deadline) if claim.response_deadline else "",
+            "reason": reason_label(event.reason) if event and event.reason else "",
+            "deadline": _request_deadline(claim, event) if event else "",
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+@_in_language(_partner_language)
+def answer_reminder_email(claim, event=None):
+    """To the partner contact, one business day before the answer to the request ``event`` is due (SPEC §12).
+    Nobody, once that request was answered (or another replaced it) or the claim has no deadline."""
+    current = request_event_current(claim)
+    if current is None or (event is not None and current.pk != event.pk) or claim.response_deadline is None:
+        return None
+    return _message(
+        "answer_reminder",
+        {
+            "claim": claim,
+            "event": current,
+            "reason": reason_label(current.reason) if current.reason else "",
+            "deadline": _local_deadline(claim, claim.response_deadline),
+            "due_day": date_format(
+                claim.response_deadline.astimezone(claim.tenant.time_zone),
+                pgettext("due day in an email subject", "l j F"),
+            ),
             "claim_url": _claim_url(claim),
         },
         to=[claim.partner_contact_email],
@@ -227,9 +272,12 @@ def notification_email(notification):
     kind = notification.kind
     if kind == "replaced":
         return replaced_email(notification.association)
+    # Emails about one event of the claim (SPEC §5: one email per event) are built from that event.
+    if kind in ("action_required", "answer_reminder"):
+        builder = action_required_email if kind == "action_required" else answer_reminder_email
+        return builder(claim, notification.event)
     builders = {
         "customer_notified": customer_notified_email,
-        "action_required": action_required_email,
         "rejected": rejected_email,
         "rejected_final": rejected_final_email,
         "official": official_email,

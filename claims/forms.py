@@ -1,5 +1,5 @@
-"""The wizard's step forms (SPEC §4) and the claim page's forms (the partner's answer, disassociate). They validate
-and clean; they never write."""
+"""The wizard's step forms (SPEC §4). They validate and clean; they never write. The claim page's forms (the
+partner's answer, disassociate) are in ``claims.forms_lifecycle``."""
 
 from django import forms
 from django.contrib.postgres.expressions import ArraySubquery
@@ -14,11 +14,10 @@ from associations.validators import (
     normalize_domain,
     parse_guid,
     validate_domain_name,
-    validate_no_control_characters,
 )
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
-from claims.uploads import POE_MAX_FILES, poe_check
+from claims.uploads import POE_MAX_FILES
 
 
 class LocationChoiceIterator(forms.models.ModelChoiceIterator):
@@ -450,70 +449,4 @@ class ReviewForm(forms.Form):
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Optional. Anything the reviewer should know about this claim."),
-    )
-
-
-# --- The claim page: the partner's answer to an information request, and disassociate ------------------------
-
-RESPONSE_MAX_FILES = 5
-RESPONSE_MAX_CHARS = 5000
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class UploadedFilesField(forms.Field):
-    """Every file sent under the field's name, as a list; the form checks them by content (``poe_check``)."""
-
-    widget = MultipleFileInput
-
-    def to_python(self, value):
-        if not value:
-            return []
-        return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-class ClaimRespondForm(forms.Form):
-    """The partner's answer: a comment and/or more POE files, each checked by content and size.
-
-    ``cleaned_data["checked"]`` is [(uploaded file, CheckedUpload)] for ``claim_respond``.
-    """
-
-    comment = forms.CharField(
-        required=False,
-        max_length=RESPONSE_MAX_CHARS,
-        validators=[validate_no_control_characters],
-        error_messages={"max_length": _("Keep your comment under 5,000 characters.")},
-    )
-    files = UploadedFilesField(required=False)
-
-    def clean(self):
-        cleaned = super().clean()
-        comment, uploads = cleaned.get("comment", ""), cleaned.get("files") or []
-        errors = []
-        if not comment and not uploads and "comment" not in self.errors:
-            errors.append("Write a comment or add at least one file.")
-        if len(uploads) > RESPONSE_MAX_FILES:
-            errors.append(f"You can add at most {RESPONSE_MAX_FILES} files to an answer.")
-        checked = []
-        for upload in uploads[:RESPONSE_MAX_FILES]:
-            try:
-                checked.append((upload, poe_check(upload, already=len(checked))))
-            except ValidationError as exc:
-                errors += exc.messages
-        if errors:
-            raise ValidationError(errors)
-        cleaned["checked"] = checked
-        return cleaned
-
-
-class DisassociateForm(forms.Form):
-    reason = forms.CharField(
-        max_length=1000,
-        validators=[validate_no_control_characters],
-        error_messages={
-            "required": _("Give a reason for ending the association."),
-            "max_length": _("Keep the reason under 1,000 characters."),
-        },
     )

@@ -61,6 +61,14 @@ def claims_expire_information_requests_task():
 
 
 @shared_task
+def answer_reminders_send_task():
+    """The reminder one business day before an answer is due (beat): once per information request."""
+    from claims.services import answer_reminders_send
+
+    return answer_reminders_send()
+
+
+@shared_task
 def associations_end_expired_task():
     from claims.services import associations_end_expired
 

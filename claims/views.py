@@ -19,7 +19,7 @@ from associations.models import Product
 from claims import exports as claims_exports
 from claims import selectors
 from claims.charts import usage_chart
-from claims.forms import ClaimRespondForm, DisassociateForm
+from claims.forms_lifecycle import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
     ClaimStatusConflict,
@@ -32,6 +32,7 @@ from claims.services import (
     pending_upload_delete,
 )
 from claims.services.drafts import claim_copyable
+from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
 from claims.uploads import POE_TYPES, poe_template_docx
@@ -171,6 +172,7 @@ def claim_detail(request, claim_id):
         "events": list(claim.events.select_related("user")),
         "poe_types": POE_TYPES,
         "can_copy": request.membership.can_manage_claims and claim_copyable(claim),
+        "answer_form": _answer_form(claim, items),
     }
     return render(request, "claims/claim_detail.html", context)
 
@@ -265,7 +267,7 @@ def poe_template(request):
 # --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
 
 
-def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason=""):
+def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", answer_form=None):
     """The claim page again, with the errors where the partner acted (nothing was saved)."""
     items = list(claim.items.select_related("product", "subscription"))
     context = {
@@ -277,6 +279,7 @@ def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_re
         "lifecycle_errors": errors,
         "lifecycle_comment": comment,
         "lifecycle_reason": disassociate_reason,
+        "answer_form": answer_form or _answer_form(claim, items),
     }
     return render(request, "claims/claim_detail.html", context, status=400)
 
@@ -285,34 +288,58 @@ def _form_errors(form):
     return [error for errors in form.errors.values() for error in errors]
 
 
+def _answer_form(claim, items):
+    """The answer form of a claim waiting for the partner's answer (SPEC §12), else None."""
+    return ClaimRespondForm(claim=claim, items=items) if claim.status == ClaimStatus.ACTION_REQUIRED else None
+
+
+def _form_done(request, url):
+    """Where a claim-page form goes when it is done: a redirect, or for the uploader's XHR post
+    (static/js/poe-dropzone.js) the address as JSON, which it opens (a followed redirect would use up the
+    message shown there)."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"location": url})
+    return redirect(url)
+
+
 @require_POST
 @admin_role_required
 def claim_respond_view(request, claim_id):
-    """The partner answers a reviewer's information request: a comment and/or more POE files."""
+    """The partner answers a reviewer's information request: a comment, more POE files and the edits allowed
+    while the claim waits (MPN ID, fewer products, contacts). Errors are shown at their fields on the claim page,
+    with what was typed."""
     claim = _get_claim_for_user(request, claim_id)
+    detail = reverse("claims:detail", args=[claim.pk])
     if claim.status != ClaimStatus.ACTION_REQUIRED:
         messages.error(request, gettext("This claim is not waiting for your answer."))
-        return redirect("claims:detail", claim_id=claim.pk)
-    form = ClaimRespondForm(request.POST, request.FILES)
+        return _form_done(request, detail)
+    form = ClaimRespondForm(request.POST, request.FILES, claim=claim)
     if not form.is_valid():
-        # What the partner typed, also when it is what was wrong (too long): it is theirs to shorten.
-        comment = form.data.get("comment", "")
-        return _lifecycle_error_page(request, claim, _form_errors(form), comment=comment)
-    comment = form.cleaned_data["comment"]
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
+    data = form.cleaned_data
     try:
-        claim_respond(claim=claim, user=request.user, comment=comment, files=form.cleaned_data["checked"])
+        claim_respond(
+            claim=claim,
+            user=request.user,
+            comment=data["comment"],
+            files=data["checked"],
+            location=data["location"],
+            contacts=data["contacts"],
+            remove_items=data["remove_items"],
+        )
     except ClaimStatusConflict:
         messages.error(request, gettext("This claim is no longer waiting for your answer."))
-        return redirect("claims:detail", claim_id=claim.pk)
+        return _form_done(request, detail)
     except PoeStorageError:
-        errors = [gettext("The file storage is not available. Nothing was sent: try again in a moment.")]
-        return _lifecycle_error_page(request, claim, errors, comment=comment)
+        form.add_error(None, gettext("The file storage is not available. Nothing was sent: try again in a moment."))
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
     messages.success(request, gettext("Thank you. Your answer was sent to the reviewer."))
-    return redirect("claims:detail", claim_id=claim.pk)
+    return _form_done(request, detail)
 
 
-# The comment's own message, at the field, keeping the text (ClaimRespondForm), instead of the middleware's page.
-claim_respond_view.control_characters_allowed = frozenset({"comment"})
+# The comment's and the contacts' own messages, at the field, keeping the text (ClaimRespondForm), instead of the
+# middleware's page.
+claim_respond_view.control_characters_allowed = frozenset({"comment", *ANSWER_CONTACT_FIELDS})
 
 
 @require_POST

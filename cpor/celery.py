@@ -16,6 +16,8 @@ app.conf.beat_schedule = {
         "task": "claims.tasks.claims_expire_information_requests_task",
         "schedule": 60.0,
     },
+    # The partner's reminder one business day before an answer is due (sent once per request: its outbox row).
+    "answer-reminders-send": {"task": "claims.tasks.answer_reminders_send_task", "schedule": 900.0},
     "associations-end-expired": {"task": "claims.tasks.associations_end_expired_task", "schedule": 300.0},
     "pending-uploads-purge": {"task": "claims.tasks.pending_uploads_purge_task", "schedule": 600.0},
     "claims-expire-drafts": {"task": "claims.tasks.claims_expire_drafts_task", "schedule": 3600.0},

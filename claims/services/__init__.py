@@ -2,10 +2,10 @@
 
 One module per concern: ``submission`` (the wizard's uploads and submit), ``transitions`` (the one write of every
 status change), ``validation``, ``review`` (approve, request information, reject, the partner's answer, the
-customer's opt-out), ``finalization`` (official, ended), ``notifications`` (the outbox and sending), ``counts``
-(the list's counters). Every status change goes through ``claims_transition``: it checks the move, moves the rows
-with a compare-and-set on the old status, writes one ClaimEvent per claim and the outbox rows, and the emails
-are enqueued after commit.
+customer's opt-out), ``reminders`` (the answer's reminder email), ``finalization`` (official, ended),
+``notifications`` (the outbox and sending), ``counts`` (the list's counters). Every status change goes through
+``claims_transition``: it checks the move, moves the rows with a compare-and-set on the old status, writes one
+ClaimEvent per claim and the outbox rows, and the emails are enqueued after commit.
 """
 
 from claims.services.counts import claim_counts_compact, claim_counts_lock
@@ -16,6 +16,7 @@ from claims.services.notifications import (
     email_notifications_send_again,
     emails_send_due,
 )
+from claims.services.reminders import answer_reminders_send
 from claims.services.review import (
     OptOutResult,
     claim_approve,
@@ -46,6 +47,7 @@ __all__ = [
     "ClaimStatusConflict",
     "OptOutResult",
     "PoeStorageError",
+    "answer_reminders_send",
     "associations_end_expired",
     "claim_approve",
     "claim_counts_compact",

@@ -12,6 +12,7 @@ from claims.deadlines import deadline_after
 from claims.models import (
     Claim,
     ClaimEvent,
+    ClaimItem,
     ClaimStatus,
     InformationReason,
     OptOutWindow,
@@ -21,7 +22,12 @@ from claims.models import (
 )
 from claims.reasons import english
 from claims.services.submission import pending_upload_delete, pending_upload_store
-from claims.services.transitions import claim_transition, claims_transition
+from claims.services.transitions import (
+    ClaimStatusConflict,
+    claim_event_record,
+    claim_transition,
+    claims_transition,
+)
 
 
 def _tenant_deadline(claim, now):
@@ -81,15 +87,21 @@ def claim_reject(*, claim, user, reason, message=""):
         )
 
 
-def claim_respond(*, claim, user, comment, files):
-    """The partner answers an information request with a comment and/or more POE files: back to review.
+def claim_respond(*, claim, user, comment, files, location=None, contacts=None, remove_items=()):
+    """The partner answers an information request (SPEC §12): a comment, more POE files and the edits allowed
+    while the claim waits for the answer, then back to review.
 
     ``files`` are (uploaded file, ``claims.uploads.CheckedUpload``) pairs: already checked by ``poe_check``
-    (type by content, size).
+    (type by content, size). ``location`` is one of the partner's PartnerLocations, ``contacts`` {column: value}
+    of the contact columns, ``remove_items`` the claim's ClaimItems to remove (never all: PostgreSQL keeps the
+    last one). Values equal to the claim's change nothing.
 
     1. Store each file as a PendingUpload (row first, then object), like the wizard: a crash leaves only rows
        that the purge job cleans up.
-    2. In one transaction, move the claim back to review and turn the uploads into PoeDocuments (same keys).
+    2. In one transaction, under the claim's row lock and while it is still ``action_required`` (PostgreSQL
+       allows these edits only then): each edit with its CHANGED event (field, old and new value as text), then
+       the move back to review (RESPONDED, the comment as its message), and the uploads become PoeDocuments
+       (same keys).
     3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
     """
     pending = []
@@ -102,6 +114,12 @@ def claim_respond(*, claim, user, comment, files):
                 )
             )
         with transaction.atomic():
+            locked = Claim.objects.select_for_update().select_related("location").get(pk=claim.pk)
+            if locked.status != ClaimStatus.ACTION_REQUIRED:
+                raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
+            _answer_edits_apply(
+                claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
+            )
             claim_transition(
                 claim=claim,
                 to=ClaimStatus.UNDER_REVIEW,
@@ -131,7 +149,76 @@ def claim_respond(*, claim, user, comment, files):
         for upload in pending:
             pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
         raise
+    for name in ("location_id", *ANSWER_CONTACT_FIELDS):
+        setattr(claim, name, getattr(locked, name))
+    claim.location = locked.location
     return claim
+
+
+# The contact columns an answer may change (with ``location_id``: migration 0010's ANSWER_EDITABLE).
+ANSWER_CONTACT_FIELDS = (
+    "customer_contact_name",
+    "customer_contact_title",
+    "customer_contact_email",
+    "technical_contact_name",
+    "technical_contact_title",
+    "technical_contact_email",
+    "partner_contact_name",
+    "partner_contact_email",
+)
+
+
+def location_label(location):
+    """How the history and the answer form name an MPN ID: "1234567 · Contoso Taipei"."""
+    return f"{location.mpn_id} · {location.name}"
+
+
+def item_label(item):
+    """How the history and the answer form name a claim's product: its name, and its subscription if any."""
+    if item.subscription_id:
+        return f"{item.product.name} · {item.subscription.subscription_id}"
+    return item.product.name
+
+
+def _answer_edits_apply(*, claim, user, location, contacts, remove_items):
+    """The answer's edits on ``claim`` (locked, ``action_required``): one CHANGED event per changed field or
+    removed product, with its old and new value as text. Returns how many there were."""
+    changes, events = {}, []
+    if location is not None and location.pk != claim.location_id:
+        if location.partner_id != claim.partner_id:
+            raise ValueError(f"Location {location.pk} is not one of claim {claim.pk}'s partner's.")
+        changes["location_id"] = location.pk
+        events.append(("location", location_label(claim.location), location_label(location)))
+    for name in ANSWER_CONTACT_FIELDS:
+        if name in contacts and contacts[name] != getattr(claim, name):
+            changes[name] = contacts[name]
+            events.append((name, getattr(claim, name), contacts[name]))
+    removed = list(
+        ClaimItem.objects.filter(claim_id=claim.pk, pk__in=[item.pk for item in remove_items])
+        .select_related("product", "subscription")
+        .order_by("pk")
+    )
+    events += [("product", item_label(item), "") for item in removed]
+    if changes:
+        Claim.objects.filter(pk=claim.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(claim, name, value)
+        if location is not None and "location_id" in changes:
+            claim.location = location
+    if removed:
+        # PostgreSQL refuses to delete the last item (migration 0010): the form asks for one to remain first.
+        ClaimItem.objects.filter(pk__in=[item.pk for item in removed]).delete()
+    for field, old_value, new_value in events:
+        claim_event_record(
+            claim=claim,
+            actor=ClaimEvent.Actor.PARTNER,
+            user=user,
+            action=ClaimEvent.Action.CHANGED,
+            field=field,
+            old_value=old_value,
+            new_value=new_value,
+        )
+    return len(events)
 
 
 def claims_expire_information_requests(*, now=None, batch_size=500):

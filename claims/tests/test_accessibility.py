@@ -82,7 +82,10 @@ def claims_in_every_status(partner_a, m365_tenant, products, reviewer):
     ]:
         made[status] = claim_make(partner_a, tenant=m365_tenant, products=[products[code]], status=status)
     waiting = claim_make(
-        partner_a, tenant=m365_tenant, products=[products["azure-ad-premium"]], status=ClaimStatus.UNDER_REVIEW
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["azure-ad-premium"], products["azure-information-protection"]],
+        status=ClaimStatus.UNDER_REVIEW,
     )
     claim_request_information(claim=waiting, user=reviewer, reason="poe_insufficient", message="Add the SOW.")
     made[ClaimStatus.ACTION_REQUIRED] = waiting
@@ -169,9 +172,24 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     page.goto(f"{LIST}{claims[ClaimStatus.DRAFT].pk}/delete/")
     check("delete draft")
     page.goto(f"{LIST}{claims[ClaimStatus.ACTION_REQUIRED].pk}/")
-    _go(page, page.locator(".respond-form button[type=submit]"))
+    # The uploader sends the answer by XHR and puts the returned form, with its errors, in place.
+    expect(page.locator("[data-poe-dropzone]")).to_have_attribute("data-ready", "true")
+    page.locator(".respond-form button[type=submit]").click()
     expect(page.locator("#respond-comment")).to_have_attribute("aria-invalid", "true")
     check("claim page, answer with an error")
+    # The edits, open, with errors at their fields (the contact rule, a blank name) and a file chosen.
+    page.locator("details.answer-edits summary").click()
+    page.locator("#respond-customer_contact_email").fill("dana@elsewhere.example")
+    page.locator("#respond-partner_contact_name").fill("")
+    page.locator("#respond-files").set_input_files(
+        files=[{"name": "statement.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    expect(page.locator("[data-poe-list] li")).to_have_count(1)
+    check("claim page, answer with a file chosen")
+    page.locator(".respond-form button[type=submit]").click()
+    expect(page.locator("#respond-customer_contact_email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[data-poe-list] li")).to_have_count(1)
+    check("claim page, answer edits with errors")
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/")
     page.locator("details.disassociate summary").click()
     check("claim page, disassociate form open")

@@ -135,7 +135,7 @@ def test_respond_empty_is_refused(client_a, waiting):
     response = client_a.post(_url(waiting, "respond"), {"comment": ""})
 
     assert response.status_code == 400
-    assert "Write a comment or add at least one file." in response.content.decode()
+    assert "Your answer is empty: write a comment, add a file or change the claim." in response.content.decode()
 
 
 def test_respond_when_not_waiting_changes_nothing(client_a, official):

@@ -191,6 +191,21 @@ def _partner_pages(page, shared):
         _fits(page, f"claim {claim.status}")
     page.goto(f"/incentives/customer-associations/{shared['draft'].pk}/delete/")
     _fits(page, "delete draft")
+    page.goto(f"/incentives/customer-associations/{shared['waiting'].pk}/")
+    page.locator("details.answer-edits summary").click()
+    page.locator("#respond-customer_contact_email").fill("dana@elsewhere.example")
+    page.locator("#respond-files").set_input_files(
+        files=[
+            {
+                "name": "a-statement-of-work-with-a-rather-long-file-name-signed.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n%%EOF\n",
+            }
+        ]
+    )
+    page.locator(".respond-form button[type=submit]").click()
+    expect(page.locator("#respond-customer_contact_email")).to_have_attribute("aria-invalid", "true")
+    _fits(page, "claim answer with errors and a file")
     page.goto(f"/incentives/customer-associations/{shared['official'].pk}/")
     page.get_by_text("Disassociate").click()
     expect(page.get_by_label("Reason")).to_be_visible()

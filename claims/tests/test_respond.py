@@ -62,7 +62,7 @@ def test_respond_without_comment_or_file_is_refused_on_the_page(client_a, waitin
     response = _respond(client_a, waiting, comment="  ")
 
     assert response.status_code == 400
-    assert "Write a comment or add at least one file." in response.content.decode()
+    assert "Your answer is empty: write a comment, add a file or change the claim." in response.content.decode()
     waiting.refresh_from_db()
     assert waiting.status == ClaimStatus.ACTION_REQUIRED
 
@@ -75,7 +75,7 @@ def test_respond_with_renamed_executable_keeps_comment_and_stores_nothing(client
     page = response.content.decode()
     assert response.status_code == 400
     assert "We check what the file contains, not its name." in page
-    assert ">Here it is.</textarea>" in page
+    assert "Here it is.</textarea>" in page
     assert s3_objects() == before
     assert not PoeDocument.objects.filter(in_response=True).exists() and not PendingUpload.objects.exists()
     waiting.refresh_from_db()
@@ -131,3 +131,61 @@ def test_respond_six_files_and_a_nul_comment_are_refused_on_the_page(client_a, w
     waiting.refresh_from_db()
     assert waiting.status == ClaimStatus.ACTION_REQUIRED
     assert not PoeDocument.objects.filter(in_response=True).exists() and not PendingUpload.objects.exists()
+
+
+# SPEC §5: information requests as often as needed, each with its own email, each sent once.
+
+
+def _answer(client, claim, comment):
+    assert _respond(client, claim, comment=comment).status_code == 302
+    claim.refresh_from_db()
+
+
+def test_respond_two_requests_send_two_emails_each_once(client_a, waiting, reviewer, mailoutbox):
+    from claims.models import EmailNotification
+    from claims.services import email_notification_send, emails_send_due
+    from claims.tasks import email_notification_send_task, emails_send_due_task
+
+    _answer(client_a, waiting, "Attached the SOW.")
+    claim_request_information(
+        claim=waiting, user=reviewer, reason="contact_unverified", message="The customer contact left the company."
+    )
+    waiting.refresh_from_db()
+    assert waiting.status == ClaimStatus.ACTION_REQUIRED
+
+    rows = list(EmailNotification.objects.filter(claim=waiting, kind="action_required").order_by("pk"))
+    requests = list(waiting.events.filter(action="information_requested").order_by("pk"))
+    assert len(rows) == 2 and [row.event_id for row in rows] == [request.pk for request in requests]
+
+    assert emails_send_due() == 2
+    # Every way of sending, again: nothing more goes out.
+    assert emails_send_due() == 0
+    assert email_notification_send(notification_id=rows[0].pk) is False
+    assert email_notification_send(notification_id=rows[1].pk) is False
+    emails_send_due_task()
+    email_notification_send_task(notification_id=rows[1].pk)
+    assert len(mailoutbox) == 2
+    first, second = mailoutbox
+    # Each email says its own request's reason and message.
+    assert "Please add the signed statement of work." in first.body
+    assert "The customer contact left the company." not in first.body
+    assert "The customer contact left the company." in second.body
+    assert "Please add the signed statement of work." not in second.body
+    assert "The proof of execution does not show the activity" in first.body
+    assert first.subject == second.subject == f"Action required on your claim “{waiting.name}”"
+    assert {row.state for row in EmailNotification.objects.filter(pk__in=[r.pk for r in rows])} == {"sent"}
+
+
+def test_respond_old_request_email_sent_late_shows_its_own_message_and_no_stale_deadline(
+    client_a, waiting, reviewer, mailoutbox
+):
+    from claims.models import EmailNotification
+    from claims.services import emails_send_due
+
+    _answer(client_a, waiting, "Done.")
+    first = EmailNotification.objects.get(claim=waiting, kind="action_required")
+    emails_send_due(ids=[first.pk], now=first.next_attempt_at)
+    (message,) = mailoutbox
+    assert "Please add the signed statement of work." in message.body
+    # Answered before the email went out: the request has no deadline left to show.
+    assert "on the claim's page; without an answer the claim is rejected." in message.body
