@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import holidays
 
+from claims.vocabulary import DISPUTE_DAYS
+
 BUSINESS_DAYS = 5
 END_OF_DAY = datetime.time(23, 59, 59)
 
@@ -68,3 +70,14 @@ def deadline_after(moment, *, country, time_zone, days=BUSINESS_DAYS):
     local_day = moment.astimezone(time_zone).date()
     last_day = business_day_add(local_day, days, country=country)
     return datetime.datetime.combine(last_day, END_OF_DAY, tzinfo=time_zone)
+
+
+# --- Disputes (SPEC §12) ----------------------------------------------------------------------------------------
+
+
+def dispute_deadline(rejected_at, *, time_zone, days=DISPUTE_DAYS):
+    """The end of a rejection's dispute window: 23:59:59 local time on the ``days``-th calendar day after the local
+    day of the rejection (rejected on 1 March: disputable until 31 March, 23:59:59), in the customer tenant's
+    zone like every other deadline of a claim."""
+    local_day = rejected_at.astimezone(time_zone).date()
+    return datetime.datetime.combine(local_day + datetime.timedelta(days=days), END_OF_DAY, tzinfo=time_zone)

@@ -11,8 +11,8 @@ under_review       or answer): 23:59:59 local on that day
 disputed           5 business days after ``disputed_at``                        the reviewer
 action_required    ``response_deadline`` (stored when the request was made)     the partner
 customer_notified  ``opt_out_deadline`` (stored when the customer was notified)  the customer
-rejected           ``status_changed_at`` + DISPUTE_DAYS calendar days, while     the partner
-                   not yet disputed and the window is open
+rejected           23:59:59 local on the DISPUTE_DAYS-th day after the           the partner
+                   rejection (``dispute_deadline``), while not yet disputed
 =================  ===========================================================  ==============
 
 Every other status (and a rejected claim past its dispute window) has nothing due. Dates are the tenant's: its
@@ -24,8 +24,8 @@ import datetime
 
 from django.utils.translation import gettext, ngettext, pgettext
 
-from claims.deadlines import business_days_between, deadline_after
-from claims.vocabulary import DISPUTE_DAYS, DRAFT_DAYS, ClaimStatus
+from claims.deadlines import business_days_between, deadline_after, dispute_deadline
+from claims.vocabulary import DRAFT_DAYS, ClaimStatus
 
 # The list's filter of the claims waiting for the partner (ClaimStatus.needs_action), as the navigation links to it.
 NEEDS_ACTION = "needs_action"
@@ -72,9 +72,10 @@ def due_moment(
     if status == ClaimStatus.CUSTOMER_NOTIFIED and opt_out_deadline:
         return "customer", CUSTOMER, opt_out_deadline.astimezone(time_zone)
     if status == ClaimStatus.REJECTED and disputed_at is None:
-        until = status_changed_at + datetime.timedelta(days=DISPUTE_DAYS)
-        # Past the window there is nothing left to do: the claim page offers a copy instead (SPEC §12).
-        return None if now > until else ("dispute", PARTNER, until.astimezone(time_zone))
+        # The window the dispute form checks (claims.services.disputes); past it there is nothing left to do: the
+        # claim page offers a copy instead (SPEC §12).
+        until = dispute_deadline(status_changed_at, time_zone=time_zone)
+        return None if now > until else ("dispute", PARTNER, until)
     if status == ClaimStatus.DRAFT and draft_saved_at:
         return "draft", PARTNER, (draft_saved_at + datetime.timedelta(days=DRAFT_DAYS)).astimezone(time_zone)
     return None

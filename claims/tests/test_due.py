@@ -146,16 +146,15 @@ def test_due_customer_notified_is_the_stored_opt_out_deadline():
 
 
 def test_due_rejected_may_be_disputed_for_thirty_days_then_nothing():
+    # Rejected Monday 2 November 2026, 10:00 in New York: disputable until 2 December, 23:59:59 there.
     rejected = datetime.datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     due = _due(ClaimStatus.REJECTED, now=rejected, status_changed_at=rejected)
     assert (due.kind, due.waiting_on) == ("dispute", PARTNER)
-    assert due.at == rejected + datetime.timedelta(days=30)
-    assert due.date == datetime.date(2026, 12, 2)
-    last_moment = rejected + datetime.timedelta(days=30)
-    assert _due(ClaimStatus.REJECTED, now=last_moment, status_changed_at=rejected).today
-    assert (
-        _due(ClaimStatus.REJECTED, now=last_moment + datetime.timedelta(seconds=1), status_changed_at=rejected) is None
-    )
+    assert due.at == datetime.datetime(2026, 12, 2, 23, 59, 59, tzinfo=NEW_YORK)
+    last_day = datetime.datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    assert _due(ClaimStatus.REJECTED, now=last_day, status_changed_at=rejected).today
+    after = datetime.datetime(2026, 12, 3, 5, 0, tzinfo=UTC)  # midnight in New York
+    assert _due(ClaimStatus.REJECTED, now=after, status_changed_at=rejected) is None
     # Disputed once already: nothing more to dispute.
     assert _due(ClaimStatus.REJECTED, now=rejected, status_changed_at=rejected, disputed_at=rejected) is None
 
