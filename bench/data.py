@@ -384,7 +384,7 @@ def fill(url, *, claims, say=print):
                 customer_contact_title, customer_contact_email, technical_contact_name, technical_contact_title,
                 technical_contact_email, partner_contact_name, partner_contact_email, comments, status, competing,
                 submitted_at, status_changed_at, customer_notified_at, opt_out_deadline, response_deadline,
-                rejection_reasons, submission_key)
+                rejection_reasons, submission_key, draft_data, draft_saved_at)
             SELECT p.partner_id, p.location_id, p.created_by,
                    'Bench customer ' || lpad(p.t::text, 5, '0') || ' · claim ' || p.g,
                    'bench-customer-' || p.t || '.example', md5('bench-tenant-' || p.t)::uuid, bt.tenant_id,
@@ -399,7 +399,7 @@ def fill(url, *, claims, say=print):
                    CASE WHEN p.status = 'action_required' THEN now() + interval '5 days' END,
                    CASE WHEN p.status = 'rejected' THEN '["The proof of execution does not support the claim"]'
                         ELSE '[]' END::jsonb,
-                   md5('bench-claim-' || p.g)::uuid
+                   md5('bench-claim-' || p.g)::uuid, '{}'::jsonb, p.submitted_at
             FROM bench_plan p JOIN bench_tenant bt USING (t)
             ORDER BY p.g""",
         )

@@ -155,7 +155,7 @@ def _claims_insert(cursor, *, partner_id, location_id, count, workloads):
             customer_contact_email, technical_contact_name, technical_contact_title, technical_contact_email,
             partner_contact_name, partner_contact_email, comments, status, competing, submitted_at,
             status_changed_at, customer_notified_at, opt_out_deadline, response_deadline, rejection_reasons,
-            submission_key
+            submission_key, draft_data, draft_saved_at
         )
         SELECT %(partner)s, %(location)s,
             (%(companies)s::text[])[1 + g %% 40] || ' ' || (%(topics)s::text[])[1 + (g / 40) %% 25] || ' ' || g,
@@ -171,7 +171,7 @@ def _claims_insert(cursor, *, partner_id, location_id, count, workloads):
                 THEN timestamptz '2021-01-01' + g * interval '13 minutes' + interval '12 days' END,
             CASE WHEN s.status = 'action_required'
                 THEN timestamptz '2021-01-01' + g * interval '13 minutes' + interval '30 days' END,
-            '[]'::jsonb, gen_random_uuid()
+            '[]'::jsonb, gen_random_uuid(), '{}'::jsonb, timestamptz '2021-01-01' + g * interval '13 minutes'
         FROM generate_series(1, %(count)s) g
         JOIN tenants t ON t.rn = g %% %(tenants)s
         CROSS JOIN LATERAL (SELECT CASE

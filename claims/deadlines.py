@@ -1,9 +1,11 @@
 """Business days (SPEC §6): Monday to Friday except the public holidays of the tenant's country.
 
-Pure functions: no database, no clock. Callers pass the moment and the tenant's country and time zone.
+Pure functions: no database, no clock. Callers pass the moment and the tenant's country and time zone. A claim
+with no tenant (unresolved) passes no country: weekends only.
 """
 
 import datetime
+from functools import lru_cache
 
 import holidays
 
@@ -13,25 +15,48 @@ BUSINESS_DAYS = 5
 END_OF_DAY = datetime.time(23, 59, 59)
 
 
-def _holidays_for(country, years):
+@lru_cache(maxsize=512)
+def _holiday_dates(country, year):
+    """The public holidays of ``country`` in ``year``, as a frozenset of dates. Cached per (country, year): the
+    list page asks for every row, and building a country's calendar costs far more than looking a day up."""
+    if not country:
+        return frozenset()
     try:
-        return holidays.country_holidays(country, years=years)
+        return frozenset(holidays.country_holidays(country, years=year))
     except NotImplementedError:
         # A country the package does not know: weekends only, rather than no deadline at all.
-        return {}
+        return frozenset()
+
+
+def _holidays_for(country, years):
+    return frozenset().union(*(_holiday_dates(country, year) for year in years))
+
+
+def is_business_day(day, *, country):
+    return day.weekday() < 5 and day not in _holiday_dates(country, day.year)
 
 
 def business_day_add(day, count, *, country):
     """The ``count``-th business day after ``day`` (``day`` itself never counts)."""
-    # Enough years for any window that starts late in December.
-    public = _holidays_for(country, range(day.year, day.year + 2))
     current = day
     remaining = count
     while remaining:
         current += datetime.timedelta(days=1)
-        if current.weekday() < 5 and current not in public:
+        if is_business_day(current, country=country):
             remaining -= 1
     return current
+
+
+def business_days_between(start, end, *, country):
+    """How many business days fall after ``start`` and on or before ``end`` (dates); 0 when ``end`` is not after
+    ``start``. ``business_days_between(d, business_day_add(d, n)) == n``."""
+    count = 0
+    current = start
+    while current < end:
+        current += datetime.timedelta(days=1)
+        if is_business_day(current, country=country):
+            count += 1
+    return count
 
 
 def deadline_after(moment, *, country, time_zone, days=BUSINESS_DAYS):

@@ -1,8 +1,12 @@
 """Demo claims in every status, on top of ``associations.demo`` (called by ``manage.py seed_demo``).
 
-Deterministic and idempotent by claim name: a second run creates nothing. Two ``customer_notified`` claims have an
-opt-out deadline already in the past, so a new user of ``make run`` sees beat make them official within a minute
-(and the worker write their emails to the mail folder).
+Deterministic and idempotent by claim name: a second run creates nothing. Each claim is written in its status with
+the history it would have had, event by event in the order they happened and dated by its own dates (submitted,
+validated, the information requests and answers, notified, deadline, rejection, dispute...), all in the past: the
+claim's columns (``submitted_at``, ``status_changed_at``, ``customer_notified_at``, ``response_deadline``,
+``disputed_at``...) are the dates of its events. Two ``customer_notified`` claims have an opt-out deadline already in
+the past, so a new user of ``make run`` sees beat make them official within a minute (and the worker write their
+emails to the mail folder).
 """
 
 import datetime
@@ -15,28 +19,51 @@ from django.utils import timezone
 
 from associations.models import Association, PartnerLocation, Program, SolutionArea, Tenant, TenantLicense
 from claims.deadlines import deadline_after
-from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, InformationReason, PoeDocument
-from claims.services import claim_event_record
+from claims.models import (
+    DRAFT_DAYS,
+    Claim,
+    ClaimEvent,
+    ClaimItem,
+    ClaimStatus,
+    InformationReason,
+    PoeDocument,
+    RejectionReason,
+)
+from claims.reasons import english
+from claims.services import claim_event_record, claims_transition
 
 NAMESPACE = uuid.UUID("2f5e7a10-4c1b-5d3e-9f8a-6b7c8d9e0f1a")
 POE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 # Wizard samples stay free for the new user to claim.
 SAMPLES = {"Northwind Traders", "Adventure Works", "Tailspin Toys"}
+DAY = datetime.timedelta(days=1)
+MINUTE = datetime.timedelta(minutes=1)
+Action = ClaimEvent.Action
 
-# (claim name, MPN ID, status); each gets its own customer workload that nobody holds yet.
+# (claim name, MPN ID, story); each gets its own customer workload that nobody holds yet. The story names the
+# function below that writes the claim's status, dates and history.
 DEMO_CLAIMS = [
-    ("Demo · submitted", "4100001", ClaimStatus.SUBMITTED),
-    ("Demo · under review", "4100001", ClaimStatus.UNDER_REVIEW),
-    ("Demo · under review (Fabrikam)", "5200001", ClaimStatus.UNDER_REVIEW),
-    ("Demo · partner action required", "4100001", ClaimStatus.ACTION_REQUIRED),
-    ("Demo · awaiting customer", "4100001", ClaimStatus.CUSTOMER_NOTIFIED),
+    ("Demo · draft", "4100001", "draft"),
+    ("Demo · submitted", "4100001", "submitted"),
+    ("Demo · under review", "4100001", "under_review"),
+    ("Demo · under review (Fabrikam)", "5200001", "under_review_late"),
+    ("Demo · partner action required", "4100001", "action_required"),
+    ("Demo · awaiting customer", "4100001", "customer_notified"),
     ("Demo · awaiting customer, deadline passed", "4100001", "due"),
     ("Demo · awaiting customer, deadline passed (Fabrikam)", "5200001", "due"),
-    ("Demo · official", "4100001", ClaimStatus.OFFICIAL),
-    ("Demo · customer opted out", "4100002", ClaimStatus.OPTED_OUT),
-    ("Demo · rejected", "4100001", ClaimStatus.REJECTED),
-    ("Demo · ended", "4100003", ClaimStatus.ENDED),
+    ("Demo · official", "4100001", "official"),
+    ("Demo · customer opted out", "4100002", "opted_out"),
+    ("Demo · rejected", "4100001", "rejected"),
+    ("Demo · disputed", "4100001", "disputed"),
+    ("Demo · rejected (final)", "4100002", "rejected_final"),
+    ("Demo · expired draft", "4100001", "expired"),
+    ("Demo · ended", "4100003", "ended"),
 ]
+REQUEST_CONTACT = "We could not reach the customer contact. Please check the name and the address."
+REQUEST_POE = "Please add the signed statement of work that names the customer."
+ANSWER = "The customer's IT manager changed: Morgan Lee is the right contact now, at a verified address."
+JUSTIFICATION = "The customer confirmed the engagement in writing; the signed statement of work is attached."
+PROTECT = "Signed renewal of the managed-services agreement, for the record."
 
 
 def _free_workloads():
@@ -68,114 +95,274 @@ def demo_claims_ensure(*, now=None):
     reviewer = get_user_model().objects.filter(is_staff=True).order_by("pk").first()
     free = _free_workloads()
     created = 0
-    for name, mpn_id, status in missing:
+    for name, mpn_id, story in missing:
         location = PartnerLocation.objects.select_related("partner").filter(mpn_id=mpn_id).first()
         pair = next(free, None)
         if location is None or pair is None:
             continue
         tenant, product = pair
-        _claim_create(name, location, tenant, product, status, now=now, reviewer=reviewer)
+        _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer)
         created += 1
     return created
 
 
-def _claim_create(name, location, tenant, product, status, *, now, reviewer):
+class _Story:
+    """A claim's life told event by event: each step moves the clock forward and records what happened."""
+
+    def __init__(self, tenant, *, submitted, admin, reviewer):
+        self.tenant = tenant
+        self.admin = admin
+        self.reviewer = reviewer
+        self.status = ClaimStatus.SUBMITTED
+        self.fields = {"submitted_at": submitted, "status_changed_at": submitted, "draft_saved_at": submitted}
+        self.events = [
+            {"at": submitted, "actor": "partner", "user": admin, "action": Action.SUBMITTED, "new_status": "submitted"}
+        ]
+        self.documents = [("statement-of-work.pdf", submitted)]
+
+    def deadline(self, moment):
+        return deadline_after(moment, country=self.tenant.country, time_zone=self.tenant.time_zone)
+
+    def move(self, at, to, *, actor, action, user=None, **extra):
+        self.events.append(
+            {"at": at, "actor": actor, "user": user, "action": action, "old_status": self.status, "new_status": to}
+            | extra
+        )
+        self.status = ClaimStatus(to)
+        self.fields["status_changed_at"] = at
+
+    def record(self, at, *, action, **extra):
+        self.events.append({"at": at, "actor": "partner", "user": self.admin, "action": action} | extra)
+
+    def validated(self, at):
+        self.move(at, ClaimStatus.UNDER_REVIEW, actor="system", action=Action.VALIDATED)
+
+    def request(self, at, reason, message):
+        self.move(
+            at,
+            ClaimStatus.ACTION_REQUIRED,
+            actor="reviewer",
+            user=self.reviewer,
+            action=Action.INFORMATION_REQUESTED,
+            reason=reason,
+            message=message,
+        )
+        self.fields["response_deadline"] = self.deadline(at)
+
+    def approved(self, at):
+        self.move(at, ClaimStatus.CUSTOMER_NOTIFIED, actor="reviewer", user=self.reviewer, action=Action.APPROVED)
+        self.fields["customer_notified_at"] = at
+        self.fields["opt_out_deadline"] = self.deadline(at)
+
+    def finalized(self):
+        # The sweep runs every minute: official a minute after the window closed.
+        at = self.fields["opt_out_deadline"] + MINUTE
+        self.move(at, ClaimStatus.OFFICIAL, actor="system", action=Action.FINALIZED)
+        return at
+
+    def rejected(self, at, *, to=ClaimStatus.REJECTED, action=Action.REJECTED, reason=RejectionReason.POE_INSUFFICIENT):
+        self.move(at, to, actor="reviewer", user=self.reviewer, action=action, reason=reason)
+        self.fields["rejection_reasons"] = [english(RejectionReason(reason).label)]
+
+    def disputed(self, at):
+        self.move(
+            at, ClaimStatus.DISPUTED, actor="partner", user=self.admin, action=Action.DISPUTED, message=JUSTIFICATION
+        )
+        self.fields["disputed_at"] = at
+        self.documents.append(("customer-confirmation.pdf", at))
+
+
+def _story(story, tenant, *, now, admin, reviewer):
+    """The status, columns and events of a claim whose life is ``story``, ending before ``now``."""
+    ago = {
+        "submitted": 2 / 24,
+        "under_review": 3,
+        "under_review_late": 9,
+        "action_required": 12,
+        "customer_notified": 4,
+        "due": 25,
+        "official": 40,
+        "opted_out": 10,
+        "rejected": 8,
+        "disputed": 20,
+        "rejected_final": 50,
+        "ended": 70,
+    }[story]
+    submitted = now - ago * DAY
+    life = _Story(tenant, submitted=submitted, admin=admin, reviewer=reviewer)
+    if story == "submitted":
+        return life
+    life.validated(submitted + 2 * MINUTE)
+    if story == "action_required":
+        # Two information requests: the first answered with edits (each a history row with old and new values).
+        first = submitted + DAY
+        life.request(first, InformationReason.CONTACT_UNVERIFIED, REQUEST_CONTACT)
+        answered = first + DAY
+        life.record(answered, action=Action.CHANGED, field="location", old_value="4100002", new_value="4100001")
+        for field, old, new in [
+            ("customer_contact_name", "Morgan Customer", "Morgan Lee"),
+            ("customer_contact_email", f"it@{tenant.primary_domain}", f"morgan.lee@{tenant.primary_domain}"),
+        ]:
+            life.record(answered, action=Action.CHANGED, field=field, old_value=old, new_value=new)
+            life.fields[field] = new
+        life.move(
+            answered + MINUTE,
+            ClaimStatus.UNDER_REVIEW,
+            actor="partner",
+            user=admin,
+            action=Action.RESPONDED,
+            message=ANSWER,
+        )
+        life.request(now - DAY, InformationReason.POE_INSUFFICIENT, REQUEST_POE)
+    elif story == "customer_notified":
+        life.approved(now - DAY)
+    elif story == "due":
+        # Notified long enough ago that the 5 business days have passed, whatever the holidays.
+        notified = now - 8 * DAY
+        while life.deadline(notified) >= now:
+            notified -= DAY
+        life.approved(notified)
+    elif story in ("official", "ended"):
+        life.approved(submitted + DAY)
+        official = life.finalized()
+        life.fields["official_at"] = official
+        if story == "official":
+            # Protecting the association: more POE with a comment, any time after it became official.
+            life.record(
+                now - 2 * DAY, action=Action.POE_ADDED, message=PROTECT, new_value="managed-services-renewal.pdf"
+            )
+            life.documents.append(("managed-services-renewal.pdf", now - 2 * DAY))
+        else:
+            life.move(
+                now - 5 * DAY,
+                ClaimStatus.ENDED,
+                actor="partner",
+                user=admin,
+                action=Action.DISASSOCIATED,
+                reason="disassociated",
+                message="The customer moved in-house.",
+            )
+    elif story == "opted_out":
+        life.approved(submitted + DAY)
+        life.move(submitted + 3 * DAY, ClaimStatus.OPTED_OUT, actor="customer", action=Action.OPTED_OUT)
+    elif story == "rejected":
+        life.rejected(now - 3 * DAY)  # 27 days left to dispute it
+    elif story == "disputed":
+        life.rejected(submitted + 2 * DAY)
+        life.disputed(now - 2 * DAY)
+    elif story == "rejected_final":
+        life.rejected(submitted + 2 * DAY)
+        life.disputed(submitted + 10 * DAY)
+        life.rejected(
+            submitted + 13 * DAY,
+            to=ClaimStatus.REJECTED_FINAL,
+            action=Action.DISPUTE_REJECTED,
+            reason=RejectionReason.NOT_ELIGIBLE,
+        )
+    return life
+
+
+def _draft_data(location, tenant):
+    """The wizard's storage after the first Continue: the customer step done, the activity step next."""
+    return {
+        "step": "activity",
+        "step_data": {
+            "customer": {
+                "customer-location": [location.mpn_id],
+                "customer-domain": [tenant.primary_domain],
+                "customer-directory_id": [str(tenant.directory_id)],
+            }
+        },
+        "step_files": {},
+        "extra_data": {},
+    }
+
+
+def _claim_create(name, location, tenant, product, story, *, now, reviewer):
     admin = (
         get_user_model()
         .objects.filter(membership__partner=location.partner, membership__role="incentives_admin")
         .order_by("pk")
         .first()
     )
-    submitted = now - datetime.timedelta(days=9)
-    due = status == "due"
-    status = ClaimStatus.CUSTOMER_NOTIFIED if due else ClaimStatus(status)
-    fields = {}
-    if status in (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ENDED):
-        notified = now - datetime.timedelta(days=8 if due or status != ClaimStatus.CUSTOMER_NOTIFIED else 1)
-        fields["customer_notified_at"] = notified
-        fields["opt_out_deadline"] = (
-            now - datetime.timedelta(minutes=5)
-            if due
-            else deadline_after(notified, country=tenant.country, time_zone=tenant.time_zone)
-        )
-    if status == ClaimStatus.ACTION_REQUIRED:
-        fields["response_deadline"] = deadline_after(now, country=tenant.country, time_zone=tenant.time_zone)
-    if status == ClaimStatus.REJECTED:
-        fields["rejection_reasons"] = ["The proof of execution does not support the claim"]
-    claim = Claim.objects.create(
-        partner=location.partner,
-        location=location,
-        created_by=admin,
-        name=name,
-        domain=tenant.primary_domain,
-        directory_id=tenant.directory_id,
-        tenant=tenant,
-        solution_area=SolutionArea.MICROSOFT_365,
-        activities=["usage"],
-        customer_contact_name="Morgan Customer",
-        customer_contact_title="IT manager",
-        customer_contact_email=f"it@{tenant.primary_domain}",
-        partner_contact_name=admin.get_full_name() if admin else "Partner contact",
-        partner_contact_email=admin.email if admin else "partner@example.com",
-        status=status,
-        submitted_at=submitted,
-        status_changed_at=now,
-        submission_key=uuid.uuid5(NAMESPACE, name),
-        **fields,
-    )
+    values = {
+        "partner": location.partner,
+        "location": location,
+        "created_by": admin,
+        "name": name,
+        "domain": tenant.primary_domain,
+        "directory_id": tenant.directory_id,
+        "tenant": tenant,
+        "solution_area": SolutionArea.MICROSOFT_365,
+        "activities": ["usage"],
+        "customer_contact_name": "Morgan Customer",
+        "customer_contact_title": "IT manager",
+        "customer_contact_email": f"it@{tenant.primary_domain}",
+        "partner_contact_name": admin.get_full_name() if admin else "Partner contact",
+        "partner_contact_email": admin.email if admin else "partner@example.com",
+        "submission_key": uuid.uuid5(NAMESPACE, name),
+    }
+    if story in ("draft", "expired"):
+        return _draft_create(values, location, tenant, story, now=now)
+    life = _story(story, tenant, now=now, admin=admin, reviewer=reviewer)
+    official_at = life.fields.pop("official_at", None)
+    claim = Claim.objects.create(status=life.status, **(values | life.fields))
     item = ClaimItem.objects.create(claim=claim, program=Program.OSU_M365, tenant=tenant, product=product)
-    document = PoeDocument(
-        claim=claim,
-        original_name="statement-of-work.pdf",
-        content_type="application/pdf",
-        size=len(POE_PDF),
-        sha256=hashlib.sha256(POE_PDF).hexdigest(),
-        uploaded_at=submitted,
-        uploaded_by=admin,
-    )
-    document.file.save("statement-of-work.pdf", ContentFile(POE_PDF), save=True)
-    claim_event_record(
-        claim=claim, actor="partner", user=admin, action=ClaimEvent.Action.SUBMITTED, new_status=ClaimStatus.SUBMITTED
-    )
-    if status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
+    for filename, uploaded_at in life.documents:
+        document = PoeDocument(
+            claim=claim,
+            original_name=filename,
+            content_type="application/pdf",
+            size=len(POE_PDF),
+            sha256=hashlib.sha256(POE_PDF).hexdigest(),
+            uploaded_at=uploaded_at,
+            uploaded_by=admin,
+        )
+        document.file.save(filename, ContentFile(POE_PDF), save=True)
+    # In the order they happened: the hash chain follows the ids (SPEC §14).
+    for event in life.events:
+        claim_event_record(claim=claim, created_at=event.pop("at"), **event)
+    if claim.status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
+        ended = claim.status == ClaimStatus.ENDED
         association = Association.objects.create(
             partner=location.partner,
             location=location,
             program=Program.OSU_M365,
             tenant=tenant,
             product=product,
-            started_at=fields["opt_out_deadline"],
-            status=Association.Status.ENDED if status == ClaimStatus.ENDED else Association.Status.ACTIVE,
-            ended_at=now if status == ClaimStatus.ENDED else None,
-            end_reason=Association.EndReason.DISASSOCIATED if status == ClaimStatus.ENDED else "",
-            end_message="The customer moved this workload in-house." if status == ClaimStatus.ENDED else "",
+            started_at=official_at,
+            status=Association.Status.ENDED if ended else Association.Status.ACTIVE,
+            ended_at=claim.status_changed_at if ended else None,
+            end_reason=Association.EndReason.DISASSOCIATED if ended else "",
+            end_message="The customer moved this workload in-house." if ended else "",
         )
         item.association = association
         item.save(update_fields=["association"])
-    if status != ClaimStatus.SUBMITTED:
-        actor, user, action, reason, message = {
-            ClaimStatus.UNDER_REVIEW: ("system", None, "validated", "", ""),
-            ClaimStatus.ACTION_REQUIRED: (
-                "reviewer",
-                reviewer,
-                "information_requested",
-                InformationReason.POE_INSUFFICIENT,
-                "Please add the signed statement of work that names the customer.",
-            ),
-            ClaimStatus.CUSTOMER_NOTIFIED: ("reviewer", reviewer, "approved", "", ""),
-            ClaimStatus.OFFICIAL: ("system", None, "finalized", "", ""),
-            ClaimStatus.OPTED_OUT: ("customer", None, "opted_out", "", ""),
-            ClaimStatus.REJECTED: ("reviewer", reviewer, "rejected", "poe_insufficient", ""),
-            ClaimStatus.ENDED: ("partner", admin, "disassociated", "disassociated", "The customer moved in-house."),
-        }[status]
-        ClaimEvent.objects.create(
-            claim=claim,
-            created_at=now,
-            actor=actor,
-            user=user,
-            action=action,
-            new_status=status,
-            reason=reason,
-            message=message,
+    return claim
+
+
+def _draft_create(values, location, tenant, story, *, now):
+    """A draft (saved two days ago, no items or history yet), or one that expired untouched: its one event."""
+    saved = now - (2 * DAY if story == "draft" else (DRAFT_DAYS + 9) * DAY)
+    claim = Claim.objects.create(
+        status=ClaimStatus.DRAFT,
+        submitted_at=saved,
+        status_changed_at=saved,
+        draft_saved_at=saved,
+        draft_data=_draft_data(location, tenant),
+        **values,
+    )
+    if story == "expired":
+        # The sweep's move (through the one status write, dated when it ran), a few minutes after the 30 days ran
+        # out: the claim's first event. Its files (none here) would have been purged.
+        expired = saved + DRAFT_DAYS * DAY + 3 * MINUTE
+        claims_transition(
+            claim_ids=[claim.pk],
+            old_status=ClaimStatus.DRAFT,
+            to=ClaimStatus.EXPIRED,
+            actor="system",
+            action=Action.EXPIRED,
+            now=expired,
         )
+        claim.refresh_from_db()
     return claim

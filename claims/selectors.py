@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
+from claims.due import NEEDS_ACTION
 from claims.models import Claim, ClaimItem, ClaimStatus, item_key, programs_for
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
@@ -55,6 +56,8 @@ def claim_list(*, partner, search="", status="", sort=CLAIM_DEFAULT_SORT):
     claims = Claim.objects.filter(partner=partner)
     if status in ClaimStatus.values:
         claims = claims.filter(status=status)
+    elif status == NEEDS_ACTION:
+        claims = claims.filter(status__in=ClaimStatus.needs_action())
     search = search.strip()
     if search:
         directory_id = search_directory_id(search)

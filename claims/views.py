@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
@@ -19,6 +19,7 @@ from associations.models import Product
 from claims import exports as claims_exports
 from claims import selectors
 from claims.charts import usage_chart
+from claims.due import NEEDS_ACTION, claim_due, due_display
 from claims.forms_lifecycle import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
@@ -49,6 +50,11 @@ LIST_COLUMNS = [
     "submitted_at",
     "opt_out_deadline",
     "tenant__country",
+    # What is due (claims.due), computed from the row: no query per row.
+    "status_changed_at",
+    "disputed_at",
+    "response_deadline",
+    "draft_saved_at",
 ]
 
 
@@ -62,7 +68,7 @@ def _get_claim_for_user(request, claim_id):
 def claim_list(request):
     search = request.GET.get("q", "").strip()[:200]
     status = request.GET.get("status", "")
-    status = status if status in ClaimStatus.values else ""
+    status = status if status in ClaimStatus.values or status == NEEDS_ACTION else ""
     sort = request.GET.get("sort", selectors.CLAIM_DEFAULT_SORT)
     if sort.lstrip("-") not in selectors.CLAIM_SORTS:
         sort = selectors.CLAIM_DEFAULT_SORT
@@ -70,10 +76,12 @@ def claim_list(request):
     if request.GET.get("format") == "csv":
         return claims_exports.claims_csv(claims)
 
-    counts = selectors.claim_status_counts(partner=request.partner)
+    # Kept on the request: the navigation's "Needs your action" count reads it (claims.context_processors).
+    counts = request.claim_status_counts = selectors.claim_status_counts(partner=request.partner)
     total = sum(counts.values())
+    needs_action = sum(counts.get(value, 0) for value in ClaimStatus.needs_action())
     # Without a search the counters give the page count; a search pages by "previous / next" (no COUNT).
-    known = None if search else (counts.get(status, 0) if status else total)
+    known = None if search else (needs_action if status == NEEDS_ACTION else counts.get(status, 0) if status else total)
     # The page reads only the columns it shows, and its products as plain values (_list_rows).
     claims = claims.only(*LIST_COLUMNS).prefetch_related(None)
     page = selectors.claim_page(claims, number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
@@ -87,6 +95,7 @@ def claim_list(request):
         "status": status,
         "sort": sort,
         "total": total,
+        "needs_action_total": needs_action,
         "status_counts": [(value, label, counts.get(value, 0)) for value, label in ClaimStatus.choices],
         "query": query.urlencode(),
         "sort_links": _sort_links(request, sort),
@@ -110,6 +119,7 @@ def _list_rows(claims, can_manage=False):
         if name not in names:
             names.append(name)
     rows = []
+    now = timezone.now()
     for claim in claims:
         cells = {
             "url": reverse("claims:detail", args=[claim.pk]),
@@ -118,6 +128,7 @@ def _list_rows(claims, can_manage=False):
             "products": ", ".join(products.get(claim.pk, [])),
             "status": claim.get_status_display(),
             **claims_exports.list_dates(claim),
+            "due": due_display(claim_due(claim, now=now)),
         }
         if claim.status == ClaimStatus.DRAFT:
             cells.update(_draft_cells(claim, can_manage))

@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "associations.context_processors.membership",
+                "claims.context_processors.needs_action",
                 "django.template.context_processors.csp",
             ],
         },

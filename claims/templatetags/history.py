@@ -1,13 +1,40 @@
-"""A claim's history in plain words (SPEC §12): who, what, the status change, the reason, in the reader's language."""
+"""A claim's history in plain words (SPEC §12): who, what, the status change, the reason, in the reader's language.
+
+A partner's change (an answer's edits, ``ClaimEvent.Action.CHANGED``) reads "Changed <field>: <old> → <new>" with
+the field's label, never its column name; a removed product "Removed product: <name>".
+"""
 
 from django import template
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from claims.models import ClaimEvent, ClaimStatus
+from claims.models import DRAFT_DAYS, ClaimEvent, ClaimStatus
 
 from .lifecycle import reason_label
 
 register = template.Library()
+
+# The words of each field a partner may change while answering (SPEC §12), by the name the change is recorded
+# under (a column, with or without its "_id", or what it stands for).
+FIELD_LABELS = {
+    "location": _("MPN ID"),
+    "location_id": _("MPN ID"),
+    "mpn_id": _("MPN ID"),
+    "customer_contact_name": _("Customer contact name"),
+    "customer_contact_title": _("Customer contact title"),
+    "customer_contact_email": _("Customer contact email"),
+    "technical_contact_name": _("Technical contact name"),
+    "technical_contact_title": _("Technical contact title"),
+    "technical_contact_email": _("Technical contact email"),
+    "partner_contact_name": _("Your company's contact name"),
+    "partner_contact_email": _("Your company's contact email"),
+    "comments": _("Comments"),
+    "product": _("Product"),
+    "products": _("Product"),
+    "item": _("Product"),
+}
+# Products are removed while answering, never added or changed (SPEC §12).
+REMOVED_FIELDS = {"product", "products", "item"}
 
 
 def _humanize(code):
@@ -33,6 +60,37 @@ def history_action(code):
     if code in ClaimEvent.Action.values:
         return ClaimEvent.Action(code).label
     return _humanize(code or "")
+
+
+def field_label(field):
+    label = FIELD_LABELS.get(field)
+    return str(label) if label is not None else _humanize(field)
+
+
+@register.filter
+def history_what(event):
+    """What happened, as a sentence: a change with its field and values, the lifecycle's new events in plain
+    words; any other action by its label (``history_action``). The message is shown beside it."""
+    action = event.action
+    if action == ClaimEvent.Action.CHANGED and event.field:
+        if event.field in REMOVED_FIELDS and not event.new_value:
+            return gettext("Removed product: %(name)s") % {"name": event.old_value}
+        return gettext("Changed %(field)s: %(old)s → %(new)s") % {
+            "field": field_label(event.field),
+            "old": event.old_value or "—",
+            "new": event.new_value or "—",
+        }
+    if action == ClaimEvent.Action.POE_ADDED:
+        if event.new_value:
+            return gettext("Added proof of execution: %(name)s") % {"name": event.new_value}
+        return gettext("Added proof of execution")
+    if action == ClaimEvent.Action.DISPUTED:
+        return gettext("Disputed the rejection")
+    if action == ClaimEvent.Action.DISPUTE_REJECTED:
+        return gettext("Rejected the dispute")
+    if action == ClaimEvent.Action.EXPIRED:
+        return gettext("The draft expired after %(days)s days untouched") % {"days": DRAFT_DAYS}
+    return history_action(action)
 
 
 @register.filter

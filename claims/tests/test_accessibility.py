@@ -166,6 +166,9 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     check("list, filtered")
     page.goto(f"{LIST}?q=nothing-matches-this")
     check("list, filtered to nothing")
+    page.goto(f"{LIST}?status=needs_action")
+    expect(page.locator(".sidenav .needs-action .badge")).to_be_visible()
+    check("list, needs your action")
     for status, claim in claims.items():
         page.goto(f"{LIST}{claim.pk}/")
         check(f"claim page, {status}")

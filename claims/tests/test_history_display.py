@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from claims.models import ClaimEvent, ClaimStatus
+from claims.services import claim_transition
 from claims.tests.wizard_steps import make_claim
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +116,84 @@ def test_history_display_in_traditional_chinese(client_a, answered_claim):
     assert "原因： 執行證明未顯示該活動" in history  # noqa: RUF001
     assert "Information requested" not in history
     assert "Under review" not in history
+
+
+# --- the lifecycle's new events (SPEC §12): changes with old and new values, POE added, disputes, expiry -----------
+
+
+@pytest.fixture
+def disputed_life(partner_a, m365_tenant, products, reviewer):
+    """A claim that went through every new kind of event: answered with edits, rejected, disputed, rejected again."""
+    with time_machine.travel(SUBMITTED, tick=False):
+        claim = make_claim(
+            partner_a,
+            m365_tenant,
+            [products["microsoft-teams"]],
+            status=ClaimStatus.REJECTED_FINAL,
+            name="Disputed Teams",
+            submitted_at=SUBMITTED,
+            disputed_at=SUBMITTED + datetime.timedelta(minutes=6),
+        )
+    admin = partner_a.admin
+    rows = [
+        {"actor": "partner", "user": admin, "action": "changed", "field": "location", "old_value": "1000001",
+         "new_value": "1000002"},
+        {"actor": "partner", "user": admin, "action": "changed", "field": "customer_contact_name",
+         "old_value": "Nancy", "new_value": "Nora"},
+        {"actor": "partner", "user": admin, "action": "changed", "field": "technical_contact_email",
+         "old_value": "", "new_value": "toni@northwindtraders.example"},
+        {"actor": "partner", "user": admin, "action": "changed", "field": "product", "old_value": "Yammer"},
+        {"actor": "partner", "user": admin, "action": "poe_added", "message": "The signed statement of work."},
+        {"actor": "partner", "user": admin, "action": "disputed", "old_status": "rejected", "new_status": "disputed",
+         "message": "The customer confirmed the engagement by email."},
+        {"actor": "reviewer", "user": reviewer, "action": "dispute_rejected", "old_status": "disputed",
+         "new_status": "rejected_final", "reason": "not_eligible"},
+    ]  # fmt: skip
+    for minutes, row in enumerate(rows, start=1):
+        ClaimEvent.objects.create(claim=claim, created_at=SUBMITTED + datetime.timedelta(minutes=minutes), **row)
+    return claim
+
+
+def test_history_display_changes_and_disputes_in_plain_words(client_a, partner_a, reviewer, disputed_life):
+    html = _get(client_a, disputed_life)
+    history = _text(_history(html))
+    who = partner_a.admin.email
+    for text in [
+        f"{who} Changed MPN ID: 1000001 → 1000002",
+        f"{who} Changed Customer contact name: Nancy → Nora",
+        f"{who} Changed Technical contact email: — → toni@northwindtraders.example",
+        f"{who} Removed product: Yammer",
+        f"{who} Added proof of execution The signed statement of work.",
+        f"{who} Disputed the rejection Rejected → Disputed The customer confirmed the engagement by email.",
+        "Reviewer Rejected the dispute Disputed → Rejected (final) Reason: The activity is not eligible",
+    ]:
+        assert text in history, text
+    assert not re.search(r"[A-Za-z]+_[a-z]+", history)  # no column name, no code
+    assert "location" not in history
+    assert reviewer.email not in html
+
+
+def test_history_display_changes_in_traditional_chinese(client_a, disputed_life):
+    html = _get(client_a, disputed_life, accept_language="zh-TW")
+    history = _text(_history(html))
+    for text in [
+        "已變更MPN 識別碼：1000001 → 1000002",  # noqa: RUF001 (zh-Hant punctuation)
+        "已變更客戶連絡人姓名：Nancy → Nora",  # noqa: RUF001 (zh-Hant punctuation)
+        "已移除產品：Yammer",  # noqa: RUF001 (zh-Hant punctuation)
+        "已新增執行證明",
+        "已對拒絕提出爭議 已拒絕 → 有爭議",
+        "審核者 已駁回爭議 有爭議 → 已拒絕 (最終)",
+    ]:
+        assert text in history, text
+    assert "Changed" not in history and "Disputed" not in history
+
+
+def test_history_display_expired_draft(client_a, partner_a, m365_tenant, products):
+    with time_machine.travel(SUBMITTED, tick=False):
+        claim = make_claim(partner_a, m365_tenant, [products["yammer"]], status=ClaimStatus.DRAFT, name="Forgotten")
+        # A draft has no events; its expiry is the first, written by the one status write.
+        claim_transition(claim=claim, to=ClaimStatus.EXPIRED, actor="system", action=ClaimEvent.Action.EXPIRED)
+    history = _text(_history(_get(client_a, claim)))
+    assert "System The draft expired after 30 days untouched Draft → Expired" in history
+    zh = _text(_history(_get(client_a, claim, accept_language="zh-TW")))
+    assert "系統 草稿已 30 天未變更，已過期 草稿 → 已過期" in zh  # noqa: RUF001 (zh-Hant punctuation)

@@ -186,6 +186,11 @@ def _partner_pages(page, shared):
     _fits(page, "list")
     page.goto("/incentives/customer-associations/?q=nothing-matches")
     _fits(page, "list empty")
+    # The navigation's "Needs your action" link, with its badge, and the list it opens (SPEC §12).
+    expect(page.locator(".sidenav .needs-action .badge")).to_be_visible()
+    page.locator(".sidenav .needs-action").click()
+    expect(page.locator(".due-cell .due").first).to_be_visible()
+    _fits(page, "list needs your action")
     for claim in shared["claims"]:
         page.goto(f"/incentives/customer-associations/{claim.pk}/")
         _fits(page, f"claim {claim.status}")

@@ -1,0 +1,15 @@
+"""What a claim waits for and by when (SPEC §12), for the claim page: ``{{ claim|claim_due }}``."""
+
+from django import template
+from django.utils import timezone
+
+from claims.due import claim_due as _claim_due
+from claims.due import due_display
+
+register = template.Library()
+
+
+@register.filter
+def claim_due(claim):
+    """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None."""
+    return due_display(_claim_due(claim, now=timezone.now()))

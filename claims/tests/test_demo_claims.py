@@ -1,0 +1,125 @@
+"""The demo claims (SPEC §12, issue item 6): every status, each claim's history following its own dates, in order and
+in the past, a hash chain that verifies, and a second seed that changes nothing."""
+
+import datetime
+import io
+import itertools
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+
+from claims.demo import DEMO_CLAIMS
+from claims.models import Claim, ClaimEvent, ClaimStatus, PoeDocument
+
+NOW = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def seeded(db, settings):
+    settings.DEBUG = True  # seed_demo runs only with DEBUG on
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", stdout=io.StringIO())
+    return {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
+
+
+def _events(claim):
+    return list(claim.events.order_by("id"))
+
+
+def test_demo_claims_in_every_status(seeded):
+    assert len(seeded) == len(DEMO_CLAIMS)
+    assert {claim.status for claim in seeded.values()} == set(ClaimStatus.values)
+
+
+def test_demo_claims_events_follow_the_claims_own_dates(seeded):
+    for name, claim in seeded.items():
+        events = _events(claim)
+        times = [event.created_at for event in events]
+        assert times == sorted(times), name  # in the order they happened (the hash chain's order)
+        assert all(time <= NOW for time in times), name
+        if claim.status == ClaimStatus.DRAFT:
+            assert events == [], name  # a draft has no history yet
+            assert claim.draft_saved_at <= NOW
+            continue
+        moves = [event for event in events if event.new_status]
+        # The last move is the claim's status, dated when it changed; each move starts where the previous ended.
+        assert moves[-1].new_status == claim.status, name
+        assert moves[-1].created_at == claim.status_changed_at, name
+        for before, after in itertools.pairwise(moves):
+            assert after.old_status == before.new_status, name
+        if claim.status != ClaimStatus.EXPIRED:
+            assert events[0].action == ClaimEvent.Action.SUBMITTED
+            assert events[0].created_at == claim.submitted_at, name
+        if claim.customer_notified_at:
+            approved = next(event for event in events if event.action == ClaimEvent.Action.APPROVED)
+            assert approved.created_at == claim.customer_notified_at, name
+            assert claim.customer_notified_at < claim.opt_out_deadline, name
+        if claim.disputed_at:
+            disputed = next(event for event in events if event.action == ClaimEvent.Action.DISPUTED)
+            assert disputed.created_at == claim.disputed_at, name
+        for document in claim.documents.all():
+            assert claim.submitted_at <= document.uploaded_at <= NOW, name
+
+
+def test_demo_claims_the_new_lifes(seeded):
+    asked = _events(seeded["Demo · partner action required"])
+    actions = [event.action for event in asked]
+    assert actions.count(ClaimEvent.Action.INFORMATION_REQUESTED) == 2
+    first, second = (i for i, a in enumerate(actions) if a == ClaimEvent.Action.INFORMATION_REQUESTED)
+    between = asked[first + 1 : second]
+    assert {e.field for e in between if e.action == ClaimEvent.Action.CHANGED} == {
+        "location",
+        "customer_contact_name",
+        "customer_contact_email",
+    }
+    assert between[-1].action == ClaimEvent.Action.RESPONDED
+    claim = seeded["Demo · partner action required"]
+    assert claim.customer_contact_name == "Morgan Lee"  # the claim holds the changed values
+    assert claim.response_deadline > NOW > asked[second].created_at
+
+    official = seeded["Demo · official"]
+    assert _events(official)[-1].action == ClaimEvent.Action.POE_ADDED
+    assert PoeDocument.objects.filter(claim=official).count() == 2
+
+    rejected = seeded["Demo · rejected"]
+    assert rejected.disputed_at is None
+    assert NOW - rejected.status_changed_at < datetime.timedelta(days=30)  # still within its dispute window
+
+    final = _events(seeded["Demo · rejected (final)"])
+    assert [e.action for e in final if e.new_status][-3:] == ["rejected", "disputed", "dispute_rejected"]
+
+    expired = seeded["Demo · expired draft"]
+    assert [e.action for e in _events(expired)] == ["expired"]
+    assert expired.status_changed_at - expired.draft_saved_at > datetime.timedelta(days=30)
+
+    draft = seeded["Demo · draft"]
+    assert draft.draft_data["step"] == "activity"
+    assert draft.draft_data["step_data"]["customer"]["customer-location"] == [draft.location.mpn_id]
+
+
+def test_demo_claims_history_verifies_and_second_seed_changes_nothing(seeded, settings):
+    out = io.StringIO()
+    call_command("claims_history_verify", stdout=out)
+    assert out.getvalue().startswith("OK:")
+    events = ClaimEvent.objects.count()
+    with time_machine.travel(NOW + datetime.timedelta(hours=1), tick=False):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert Claim.objects.filter(name__in=seeded).count() == len(seeded)
+    assert ClaimEvent.objects.count() == events
+
+
+def test_demo_claims_pages_show_their_deadlines_and_history(seeded, client):
+    from django.contrib.auth import get_user_model
+
+    alex = get_user_model().objects.get(username="alex@contoso-partners.example")
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        client.force_login(alex)
+        page = client.get(reverse("claims:list")).content.decode()
+        assert "Waiting for your answer" in page and "Waiting for the reviewer" in page
+        assert "You may dispute the rejection until then" in page
+        detail = client.get(reverse("claims:detail", args=[seeded["Demo · partner action required"].pk]))
+    html = detail.content.decode()
+    assert "Changed Customer contact name: Morgan Customer → Morgan Lee" in html
+    assert "Changed MPN ID: 4100002 → 4100001" in html
