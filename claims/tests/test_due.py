@@ -356,7 +356,8 @@ def needing(partner_a, partner_b, m365_tenant, products):
 
 def test_needs_action_navigation_count_and_link(client_a, needing, partner_a):
     with CaptureQueriesContext(connection) as queries:
-        html = client_a.get(reverse("claims:detail", args=[partner_a.partner.claims.get(name="My draft").pk]))
+        # A submitted claim's page (a draft's page sends its admin on to Continue editing).
+        html = client_a.get(reverse("claims:detail", args=[partner_a.partner.claims.get(name="Asked 0").pk]))
     html = html.content.decode()
     nav = html[html.index('class="sidenav"') : html.index("</nav>")]
     assert f'href="{LIST}?status=needs_action"' in nav
