@@ -138,8 +138,9 @@ def _list_rows(claims, can_manage=False):
 
 
 def _draft_cells(claim, can_manage):
-    """A draft's row: not submitted yet, and (for those who may manage claims) Continue editing, Delete draft."""
-    cells = {"submitted": "", "submitted_iso": ""}
+    """A draft's row (no submitted date: ``list_dates``), for those who may manage claims with Continue editing and
+    Delete draft."""
+    cells = {}
     if can_manage:
         cells["url"] = reverse("claims:draft_edit", args=[claim.pk])
         cells["delete_url"] = reverse("claims:draft_delete", args=[claim.pk])
