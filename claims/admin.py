@@ -76,6 +76,14 @@ class ProgramFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StatusFilter(admin.ChoicesFieldListFilter):
+    """The status filter without ``draft``: reviewers never see a draft (the partner's unfinished work)."""
+
+    def choices(self, changelist):
+        draft = changelist.get_query_string({self.lookup_kwarg: ClaimStatus.DRAFT}, [self.lookup_kwarg_isnull])
+        return (choice for choice in super().choices(changelist) if choice["query_string"] != draft)
+
+
 class DeadlineFilter(admin.SimpleListFilter):
     title = _("deadline")
     parameter_name = "deadline"
@@ -158,7 +166,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         "submitted_at",
         "opt_out_deadline",
     ]
-    list_filter = ["status", ProgramFilter, "solution_area", "competing", DeadlineFilter]
+    list_filter = [("status", StatusFilter), ProgramFilter, "solution_area", "competing", DeadlineFilter]
     list_select_related = ["partner", "location"]
     search_fields = ["name", "=location__mpn_id", "=directory_id", "domain"]
     date_hierarchy = "submitted_at"
@@ -225,6 +233,11 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
             "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((reason_display(r),) for r in claim.rejection_reasons))
         )
 
+    def get_queryset(self, request):
+        # A draft is the partner's unfinished work (SPEC §12): reviewers see a claim once it is submitted. The list,
+        # its filters and counts, the claim page and the decision pages all read claims through here.
+        return super().get_queryset(request).exclude(status=ClaimStatus.DRAFT)
+
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [
             "activities_display",
@@ -275,7 +288,8 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
     def _claim_or_404(self, request, claim_id):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        return get_object_or_404(Claim.objects.select_related("partner", "location", "tenant"), pk=claim_id)
+        claims = self.get_queryset(request).select_related("partner", "location", "tenant")
+        return get_object_or_404(claims, pk=claim_id)
 
     def _decide(self, request, claims, decide, done):
         """Run one decision per claim; a claim someone else already moved is reported, not an error."""
@@ -372,7 +386,9 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         """A POE file through a short-lived link (S3: presigned, POE_LINK_SECONDS), always as an attachment."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        document = get_object_or_404(PoeDocument, claim_id=claim_id, pk=document_id)
+        document = get_object_or_404(
+            PoeDocument.objects.exclude(claim__status=ClaimStatus.DRAFT), claim_id=claim_id, pk=document_id
+        )
         return poe_download_response(document)
 
     # The same decisions as list actions.
@@ -487,6 +503,9 @@ class PoeDocumentAdmin(admin.ModelAdmin):
     ]
     # POE is evidence (SPEC §14): it comes with a claim or an answer, never by hand, and nobody deletes it here.
     has_add_permission = has_delete_permission = ReadOnlyInline.has_change_permission
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(claim__status=ClaimStatus.DRAFT)  # as ClaimAdmin's
 
 
 # The outbox's admin lives in a module of its own; importing it registers it with this site.

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims import selectors
+from claims.models import ClaimStatus
 
 # Excel reads a CSV as the system's ANSI code page unless it starts with a UTF-8 byte order mark.
 CSV_BOM = "\ufeff"
@@ -28,9 +29,14 @@ CSV_COLUMNS = [
 
 
 def list_dates(claim):
-    """The list's date cells, shared with its CSV so that both show the same text."""
-    submitted = timezone.localtime(claim.submitted_at)
-    cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
+    """The list's date cells, shared with its CSV so that both show the same text. A draft (and an expired one:
+    only a draft expires) was never submitted: no date (its ``submitted_at`` is when the wizard started it;
+    submitting it sets the real one)."""
+    if claim.status in (ClaimStatus.DRAFT, ClaimStatus.EXPIRED):
+        cells = {"submitted_iso": "", "submitted": ""}
+    else:
+        submitted = timezone.localtime(claim.submitted_at)
+        cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
     if claim.opt_out_deadline:
         # In the customer's time zone, as the customer's email shows it.
         local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)

@@ -1,33 +1,19 @@
 """The claim page's dispute and protect forms (SPEC §12). They validate and clean; they never write.
 
-Typed text answers at its field (control characters, NUL, length), like the answer form; files are checked by
-content and size (``poe_check``) exactly as the answer's and the wizard's are.
+Typed text answers at its field (control characters, NUL, length), like the answer form; the files come from the
+shared drag-and-drop uploader (templates/claims/_poe_dropzone.html, SPEC §13) as the answer's do, through the same
+field, and are checked by content and size (``files_check``) exactly as the answer's and the wizard's are.
 """
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_no_control_characters
-from claims.uploads import POE_MAX_FILES, poe_check
+from claims.forms_lifecycle import UploadedFilesField, files_check
+from claims.uploads import POE_MAX_FILES
 
 TEXT_MAX_CHARS = 5000
-
-
-class _MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class PoeFilesField(forms.Field):
-    """Every file sent under the field's name, as a list; the form checks them by content (``poe_check``)."""
-
-    widget = _MultipleFileInput
-
-    def to_python(self, value):
-        if not value:
-            return []
-        return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 class _PoeWithTextForm(forms.Form):
@@ -35,36 +21,29 @@ class _PoeWithTextForm(forms.Form):
     Every error belongs to its field (the text's, or the files'), so the page shows it there."""
 
     files_required = False
+    auto_id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        # The fields' ids name the form ("dispute-files"): the drop zone's input, its help and its errors.
+        kwargs.setdefault("auto_id", f"{self.auto_id_prefix}-%s")
+        super().__init__(*args, **kwargs)
 
     def clean(self):
         cleaned = super().clean()
         uploads = cleaned.get("files") or []
-        errors = []
+        errors, checked = files_check(uploads, max_files=self.fields["files"].max_files)
         if self.files_required and not uploads:
-            errors.append(gettext("Add at least one proof of execution file."))
-        if len(uploads) > POE_MAX_FILES:
-            errors.append(
-                ngettext(
-                    "You can add at most %(max)s file at a time.",
-                    "You can add at most %(max)s files at a time.",
-                    POE_MAX_FILES,
-                )
-                % {"max": POE_MAX_FILES}
-            )
-        checked = []
-        for upload in uploads[:POE_MAX_FILES]:
-            try:
-                checked.append((upload, poe_check(upload, already=len(checked))))
-            except ValidationError as exc:
-                errors += exc.messages
+            errors.insert(0, gettext("Add at least one proof of execution file."))
         if errors:
-            self.add_error("files", errors)  # at the file input, where the partner chose them
+            self.add_error("files", errors)  # at the drop zone, where the partner chose them
         else:
             cleaned["checked"] = checked
         return cleaned
 
 
 class DisputeForm(_PoeWithTextForm):
+    auto_id_prefix = "dispute"
+
     justification = forms.CharField(
         max_length=TEXT_MAX_CHARS,
         validators=[validate_no_control_characters],
@@ -73,10 +52,11 @@ class DisputeForm(_PoeWithTextForm):
             "max_length": _("Keep your justification under 5,000 characters."),
         },
     )
-    files = PoeFilesField(required=False)
+    files = UploadedFilesField(label=_("More proof of execution (optional)"), required=False, max_files=POE_MAX_FILES)
 
 
 class ProtectForm(_PoeWithTextForm):
+    auto_id_prefix = "protect"
     files_required = True
 
     comment = forms.CharField(
@@ -87,4 +67,4 @@ class ProtectForm(_PoeWithTextForm):
             "max_length": _("Keep your comment under 5,000 characters."),
         },
     )
-    files = PoeFilesField(required=False)
+    files = UploadedFilesField(label=_("Proof of execution (POE)"), required=False, max_files=POE_MAX_FILES)

@@ -20,6 +20,7 @@ from claims import exports as claims_exports
 from claims import selectors
 from claims.charts import usage_chart
 from claims.due import NEEDS_ACTION, claim_due, due_display
+from claims.forms_disputes import DisputeForm, ProtectForm
 from claims.forms_lifecycle import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
@@ -137,8 +138,9 @@ def _list_rows(claims, can_manage=False):
 
 
 def _draft_cells(claim, can_manage):
-    """A draft's row: not submitted yet, and (for those who may manage claims) Continue editing, Delete draft."""
-    cells = {"submitted": "", "submitted_iso": ""}
+    """A draft's row (no submitted date: ``list_dates``), for those who may manage claims with Continue editing and
+    Delete draft."""
+    cells = {}
     if can_manage:
         cells["url"] = reverse("claims:draft_edit", args=[claim.pk])
         cells["delete_url"] = reverse("claims:draft_delete", args=[claim.pk])
@@ -183,7 +185,7 @@ def claim_detail(request, claim_id):
         "events": list(claim.events.select_related("user")),
         "poe_types": POE_TYPES,
         "can_copy": request.membership.can_manage_claims and claim_copyable(claim),
-        "answer_form": _answer_form(claim, items),
+        **_claim_forms(claim, items),
     }
     return render(request, "claims/claim_detail.html", context)
 
@@ -278,8 +280,9 @@ def poe_template(request):
 # --- Lifecycle (issue #4): the partner's answer, disassociate, usage data; the customer's opt-out page -----------
 
 
-def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", answer_form=None):
-    """The claim page again, with the errors where the partner acted (nothing was saved)."""
+def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", **posted):
+    """The claim page again, with the errors where the partner acted (nothing was saved); ``posted``: the form
+    sent, with its errors, by its name in the page (``answer_form``, ``dispute_form``, ``protect_form``)."""
     items = list(claim.items.select_related("product", "subscription"))
     context = {
         "claim": claim,
@@ -290,7 +293,7 @@ def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_re
         "lifecycle_errors": errors,
         "lifecycle_comment": comment,
         "lifecycle_reason": disassociate_reason,
-        "answer_form": answer_form or _answer_form(claim, items),
+        **_claim_forms(claim, items, **posted),
     }
     return render(request, "claims/claim_detail.html", context, status=400)
 
@@ -299,9 +302,15 @@ def _form_errors(form):
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _answer_form(claim, items):
-    """The answer form of a claim waiting for the partner's answer (SPEC §12), else None."""
-    return ClaimRespondForm(claim=claim, items=items) if claim.status == ClaimStatus.ACTION_REQUIRED else None
+def _claim_forms(claim, items, **posted):
+    """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
+    of a rejection, more POE for an official association; ``posted`` puts the one sent in place, with its errors."""
+    status = claim.status
+    return {
+        "answer_form": ClaimRespondForm(claim=claim, items=items) if status == ClaimStatus.ACTION_REQUIRED else None,
+        "dispute_form": DisputeForm() if status == ClaimStatus.REJECTED else None,
+        "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
+    } | posted
 
 
 def _form_done(request, url):

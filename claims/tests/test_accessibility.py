@@ -198,13 +198,18 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     check("claim page, disassociate form open")
     page.locator("details.protect-details summary").click()
     check("claim page, protect form open")
-    _go(page, page.locator(".protect-form button[type=submit]"))
+    page.locator(".protect-form button[type=submit]").click()  # the drop zone puts the returned form in place
     expect(page.locator("#protect-comment")).to_have_attribute("aria-invalid", "true")
     check("claim page, protect form with errors")
     page.goto(f"{LIST}{claims[ClaimStatus.REJECTED].pk}/")
-    _go(page, page.locator(".dispute-form button[type=submit]"))
+    page.locator(".dispute-form button[type=submit]").click()  # the drop zone puts the returned form in place
     expect(page.locator("#dispute-justification")).to_have_attribute("aria-invalid", "true")
     check("claim page, dispute form with an error")
+    page.locator("#dispute-files").set_input_files(
+        files=[{"name": "signed sow.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    expect(page.locator("#dispute-form [data-poe-list] li")).to_have_count(1)
+    check("claim page, dispute form with a file chosen")
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/usage/")
     check("usage")
     page.goto(f"{LIST}{claims[ClaimStatus.ENDED].pk}/usage/")

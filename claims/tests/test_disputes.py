@@ -206,7 +206,10 @@ def test_dispute_with_a_renamed_executable_keeps_the_text_and_stores_nothing(cli
 
     page = response.content.decode()
     assert response.status_code == 400
-    assert "We check what the file contains, not its name." in page and 'id="poe-files-error"' in page
+    # At the drop zone (its error block, which the file input names in aria-describedby).
+    error = page.split('<div class="field-error" id="dispute-files_error">', 1)[1].split("</div>", 1)[0]
+    assert "We check what the file contains, not its name." in error
+    assert 'aria-describedby="dispute-files_helptext dispute-files_error" aria-invalid="true"' in page
     assert ">See file.</textarea>" in page
     assert s3_objects() == before and not PendingUpload.objects.exists()
 
@@ -485,3 +488,95 @@ def test_protect_of_another_partners_claim_is_404_and_viewer_is_403(client, part
     assert _protect(client, official, comment="x").status_code == 403
     assert "protect-comment" not in _page(client, official)
     assert official.events.filter(action="poe_added").count() == 0
+
+
+# The shared drop zone (SPEC §13): the dispute and protect forms send their files as the answer's do --------------
+
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+
+
+def test_dispute_and_protect_forms_use_the_shared_drop_zone_once(client_a, rejected, official):
+    protect_page = _page(client_a, official)
+    with time_machine.travel(REJECTED_AT + datetime.timedelta(days=1), tick=False):
+        dispute_page = _page(client_a, rejected)
+
+    for page, form_id in ((dispute_page, "dispute-form"), (protect_page, "protect-form")):
+        form = page.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+        assert form.count("data-poe-dropzone") == 1
+        assert (
+            'data-max-files="5" data-max-bytes="10485760" data-accept=".pdf,.docx,.xlsx,.pptx,.png,.jpg,.jpeg,.msg"'
+            in form
+        )
+        assert f'name="files" multiple id="{form_id.removesuffix("-form")}-files"' in form
+        assert page.count("js/poe-dropzone.js") == 1
+        assert "Up to 5 files of 10.0\xa0MB each" in form
+    assert '<label for="dispute-files">More proof of execution (optional)</label>' in dispute_page
+    assert '<label for="protect-files">Proof of execution (POE)</label>' in protect_page
+
+
+def test_dispute_xhr_post_is_answered_with_the_claim_page_address(client_a, rejected, s3_objects):
+    detail = reverse("claims:detail", args=[rejected.pk])
+    with time_machine.travel(REJECTED_AT + datetime.timedelta(days=1), tick=False):
+        response = client_a.post(
+            reverse("claims:dispute", args=[rejected.pk]),
+            {"justification": "Signed SOW attached.", "files": [SimpleUploadedFile("sow.pdf", PDF_BYTES)]},
+            headers=XHR,
+        )
+
+        # The message waits for the page the uploader opens.
+        assert "Your dispute was sent to the reviewer." in client_a.get(detail).content.decode()
+
+    assert response.status_code == 200 and response.json() == {"location": detail}
+    rejected.refresh_from_db()
+    assert rejected.status == ClaimStatus.DISPUTED
+    assert rejected.documents.filter(original_name="sow.pdf", uploaded_at=rejected.disputed_at).count() == 1
+
+    # A second dispute (another tab) is refused the same way: the address, with the reason shown there.
+    with time_machine.travel(REJECTED_AT + datetime.timedelta(days=1, hours=1), tick=False):
+        again = client_a.post(reverse("claims:dispute", args=[rejected.pk]), {"justification": "Again."}, headers=XHR)
+        assert again.status_code == 200 and again.json() == {"location": detail}
+        assert "Only a rejected claim can be disputed." in client_a.get(detail).content.decode()
+
+
+def test_dispute_xhr_post_with_errors_returns_the_form_at_400(client_a, rejected):
+    files = [SimpleUploadedFile(f"p{n}.pdf", PDF_BYTES) for n in range(6)]
+    documents = rejected.documents.count()
+    with time_machine.travel(REJECTED_AT + datetime.timedelta(days=1), tick=False):
+        response = client_a.post(
+            reverse("claims:dispute", args=[rejected.pk]), {"justification": "", "files": files}, headers=XHR
+        )
+
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    form = response.content.decode().split('id="dispute-form"', 1)[1].split("</form>", 1)[0]
+    assert 'id="dispute-justification-error"' in form
+    files_error = form.split('id="dispute-files_error">', 1)[1].split("</div>", 1)[0]
+    assert "You can add at most 5 files at a time." in files_error
+    rejected.refresh_from_db()
+    assert rejected.status == ClaimStatus.REJECTED and rejected.documents.count() == documents
+
+
+def test_protect_xhr_post_is_answered_with_the_address_or_the_form_at_400(client_a, official, rejected, s3_objects):
+    url = reverse("claims:protect", args=[official.pk])
+    detail = reverse("claims:detail", args=[official.pk])
+
+    refused = client_a.post(url, {"comment": "Q3 review."}, headers=XHR)
+    assert refused.status_code == 400
+    form = refused.content.decode().split('id="protect-form"', 1)[1].split("</form>", 1)[0]
+    assert "Add at least one proof of execution file." in form.split('id="protect-files_error">', 1)[1]
+    assert ">Q3 review.</textarea>" in form
+
+    response = client_a.post(
+        url, {"comment": "Q3 review.", "files": [SimpleUploadedFile("q3.pdf", PDF_BYTES)]}, headers=XHR
+    )
+    assert response.status_code == 200 and response.json() == {"location": detail}
+    assert official.documents.filter(original_name="q3.pdf").count() == 1
+    assert "Your proof of execution was added to the association." in client_a.get(detail).content.decode()
+
+    # Not official: the claim page's address, with the reason shown there; nothing stored.
+    elsewhere = client_a.post(
+        reverse("claims:protect", args=[rejected.pk]),
+        {"comment": "More.", "files": [SimpleUploadedFile("more.pdf", PDF_BYTES)]},
+        headers=XHR,
+    )
+    assert elsewhere.json() == {"location": reverse("claims:detail", args=[rejected.pk])}
+    assert not rejected.documents.filter(original_name="more.pdf").exists()

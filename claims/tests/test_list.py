@@ -288,3 +288,27 @@ def test_list_query_count_same_for_3_and_60_claims(client_a, partner_a, m365_ten
     few = queries()
     _claims(partner_a, m365_tenant, products, 57, name="More")
     assert queries() == few <= 6
+
+
+def test_list_csv_shows_no_submitted_date_for_a_draft_as_the_page(client_a, partner_a, m365_tenant, products):
+    """A draft (and an expired draft) was never submitted: its ``submitted_at`` is when the wizard started it,
+    which neither the page nor the CSV shows as a submission date."""
+    for name, status in (("Unfinished", Claim.Status.DRAFT), ("Abandoned", Claim.Status.EXPIRED), ("Sent", None)):
+        make_claim(
+            partner_a,
+            m365_tenant,
+            [products["yammer"]],
+            name=name,
+            submitted_at=T0,
+            **({"status": status} if status else {}),
+        )
+    html = client_a.get(URL).content.decode()
+    body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode("utf-8-sig")
+    header, *rows = csv.reader(io.StringIO(body))
+    submitted = {row[0]: row[header.index("Submitted")] for row in rows}
+    statuses = {row[0]: row[header.index("Status")] for row in rows}
+
+    assert submitted == {"Unfinished": "", "Abandoned": "", "Sent": "2026-11-02"}
+    assert statuses == {"Unfinished": "Draft", "Abandoned": "Expired", "Sent": "Submitted"}
+    for name in submitted:
+        assert _row_texts(html, name)[6] == submitted[name], name

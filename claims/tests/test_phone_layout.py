@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 WIDTHS = (390, 360)
 LONG_DOMAIN = "contoso-international-manufacturing-holdings-europe.onmicrosoft.com"
+LONG_FILE_NAME = "a-statement-of-work-with-a-rather-long-file-name-signed.pdf"
 # Set PHONE_SCREENSHOTS=/some/dir to look at every page as the test sees it.
 SHOTS = os.environ.get("PHONE_SCREENSHOTS")
 
@@ -202,7 +203,7 @@ def _partner_pages(page, shared):
     page.locator("#respond-files").set_input_files(
         files=[
             {
-                "name": "a-statement-of-work-with-a-rather-long-file-name-signed.pdf",
+                "name": LONG_FILE_NAME,
                 "mimeType": "application/pdf",
                 "buffer": b"%PDF-1.4\n%%EOF\n",
             }
@@ -218,6 +219,14 @@ def _partner_pages(page, shared):
     page.locator("details.protect-details summary").click()
     expect(page.get_by_label("Your comment")).to_be_visible()
     _fits(page, "claim protect open")
+    expect(page.locator("#protect-form [data-poe-dropzone]")).to_have_attribute("data-ready", "true")
+    page.locator("#protect-files").set_input_files(
+        files=[{"name": LONG_FILE_NAME, "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
+    )
+    page.locator(".protect-form button[type=submit]").click()  # no comment: the form comes back with the file
+    expect(page.locator("#protect-comment")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#protect-form [data-poe-list] li")).to_have_count(1)
+    _fits(page, "claim protect with an error and a file")
     page.goto(f"/incentives/customer-associations/{shared['official'].pk}/usage/")
     chart = page.locator("svg.usage-chart")
     expect(chart).to_have_count(1)

@@ -185,3 +185,46 @@ def test_admin_claim_page_shows_activity_and_rejection_reasons_as_text(
     assert '<div class="readonly">Usage</div>' in page
     assert "<li>Yammer is not licensed on this tenant.</li><li>The claim has no proof of execution.</li>" in page
     assert '["usage"]' not in page
+
+
+def test_admin_never_shows_a_partners_draft(reviewer_client, claim, partner_a, m365_tenant, products, s3_objects):
+    """A draft is the partner's unfinished work (SPEC §12): not in the list, its filters, search or counts, and
+    its pages, decisions and POE are 404 for a reviewer."""
+    draft = claim_make(partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status="draft")
+    draft.name = "Unfinished"
+    draft.save(update_fields=["name"])
+    document = draft.documents.get()
+
+    def listed(url=CHANGELIST, **params):
+        response = reviewer_client.get(url, params)
+        assert response.status_code == 200
+        return response, {str(row) for row in response.context["cl"].result_list}
+
+    response, names = listed()
+    assert names == {"Yammer"}
+    page = response.content.decode()
+    assert "status__exact=draft" not in page and "status__exact=under_review" in page  # the filter's choices
+    assert "Unfinished" not in page
+    assert listed(status__exact="draft")[1] == set()
+    assert listed(q="Unfinished")[1] == set()
+    assert listed(q=draft.domain)[1] == {"Yammer"}
+    assert listed(reverse("admin:claims_poedocument_changelist"))[1] == {str(claim.documents.get())}
+
+    for url in (
+        reverse("admin:claims_claim_approve", args=[draft.pk]),
+        reverse("admin:claims_claim_request_information", args=[draft.pk]),
+        reverse("admin:claims_claim_reject", args=[draft.pk]),
+        reverse("admin:claims_claim_poe", args=[draft.pk, document.pk]),
+    ):
+        assert reviewer_client.get(url).status_code == 404, url
+    for url in (
+        reverse("admin:claims_claim_change", args=[draft.pk]),
+        reverse("admin:claims_poedocument_change", args=[document.pk]),
+    ):
+        response = reviewer_client.get(url)  # as for an id that does not exist: back to the admin's start
+        assert (response.status_code, response["Location"]) == (302, reverse("admin:index")), url
+
+    # A list action posted with the draft's id (a crafted post) does nothing to it.
+    reviewer_client.post(CHANGELIST, {"action": "approve_selected", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.status == ClaimStatus.DRAFT and not ClaimEvent.objects.filter(claim=draft).exists()

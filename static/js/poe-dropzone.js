@@ -163,8 +163,9 @@
       // The new form's own uploader, with the files chosen before (a browser forgets a file input's files).
       var zoneAgain = fresh.querySelector("[data-poe-dropzone]");
       if (zoneAgain) setUp(zoneAgain, files);
-      // Its "edits" part opens where the server says; focus goes to the error summary, as after a page load.
-      var summary = fresh.querySelector(".error-summary");
+      // Its "edits" part opens where the server says; focus goes to the error summary, as after a page load, or in
+      // a form without one (the dispute, protect) to the first field in error.
+      var summary = fresh.querySelector(".error-summary") || fresh.querySelector("[aria-invalid=true]");
       if (summary) summary.focus();
     }
 
