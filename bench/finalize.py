@@ -87,12 +87,14 @@ CREATED = [
 ]
 
 
-def due_claims_create(n, *, now, tag="finalize"):
-    """N customer_notified claims past their deadline on fresh item keys; returns their ids."""
+def due_claims_create(n, *, now, tag="finalize", status="customer_notified"):
+    """N customer_notified claims past their deadline on fresh item keys; returns their ids. With
+    ``status="submitted"``: the same claims as fresh submissions (no notification, no deadline). Claims are inserted
+    in their status: PostgreSQL refuses a status move without its history row (migration 0008)."""
     from django.db import connection, transaction
 
     tenants = (n + 4) // 5
-    params = {"n": n, "tenants": tenants, "now": now, "tag": tag}
+    params = {"n": n, "tenants": tenants, "now": now, "tag": tag, "status": status}
     with transaction.atomic(), connection.cursor() as cursor:
         added = data.defaults_add(cursor, CREATED)
         cursor.execute(
@@ -151,9 +153,12 @@ def due_claims_create(n, *, now, tag="finalize"):
                    'dana@' || %(tag)s || '-customer-' || d.tenant_id || '.example',
                    CASE WHEN d.bizapps THEN 'Toni Tech' ELSE '' END, CASE WHEN d.bizapps THEN 'CRM lead' ELSE '' END,
                    CASE WHEN d.bizapps THEN 'toni@' || %(tag)s || '-customer-' || d.tenant_id || '.example' ELSE '' END,
-                   'Pat Partner', 'claims@partner.example', '', 'customer_notified', false,
-                   %(now)s - interval '12 days', %(now)s - interval '8 days', %(now)s - interval '8 days',
-                   %(now)s - interval '1 hour' + d.g * interval '1 millisecond', NULL, '[]'::jsonb,
+                   'Pat Partner', 'claims@partner.example', '', %(status)s, false,
+                   %(now)s - interval '12 days', %(now)s - interval '8 days',
+                   CASE WHEN %(status)s = 'customer_notified' THEN %(now)s - interval '8 days' END,
+                   CASE WHEN %(status)s = 'customer_notified'
+                        THEN %(now)s - interval '1 hour' + d.g * interval '1 millisecond' END,
+                   NULL, '[]'::jsonb,
                    md5(%(tag)s || '-claim-' || d.g)::uuid
             FROM bench_due d JOIN associations_tenant tn ON tn.id = d.tenant_id""",
             params,
@@ -411,7 +416,7 @@ def submitted_claims_create(n, *, now, var_dir):
     media = Path(var_dir) / "media" / "poe" / "bench"
     media.mkdir(parents=True, exist_ok=True)
     (media / "proof.pdf").write_bytes(PDF)
-    ids = due_claims_create(n, now=now, tag="validate")
+    ids = due_claims_create(n, now=now, tag="validate", status="submitted")
     with transaction.atomic(), connection.cursor() as cursor:
         added = data.defaults_add(cursor, CREATED)
         # The same shapes as the due claims, turned into fresh submissions of known tenants.
@@ -427,12 +432,6 @@ def submitted_claims_create(n, *, now, var_dir):
             INSERT INTO associations_tenantlicense (tenant_id, product_id, seats)
             SELECT DISTINCT i.tenant_id, i.product_id, 100 FROM claims_claimitem i
             WHERE i.claim_id = ANY(%(ids)s) AND i.program = 'osu_m365'""",
-            params,
-        )
-        cursor.execute(
-            """
-            UPDATE claims_claim SET status = 'submitted', customer_notified_at = NULL, opt_out_deadline = NULL
-            WHERE id = ANY(%(ids)s)""",
             params,
         )
         cursor.execute(
