@@ -77,11 +77,14 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 class StatusFilter(admin.ChoicesFieldListFilter):
-    """The status filter without ``draft``: reviewers never see a draft (the partner's unfinished work)."""
+    """The status filter without ``draft`` and ``expired``: reviewers never see a partner's unfinished work."""
 
     def choices(self, changelist):
-        draft = changelist.get_query_string({self.lookup_kwarg: ClaimStatus.DRAFT}, [self.lookup_kwarg_isnull])
-        return (choice for choice in super().choices(changelist) if choice["query_string"] != draft)
+        hidden = {
+            changelist.get_query_string({self.lookup_kwarg: status}, [self.lookup_kwarg_isnull])
+            for status in ClaimStatus.never_submitted()
+        }
+        return (choice for choice in super().choices(changelist) if choice["query_string"] not in hidden)
 
 
 class DeadlineFilter(admin.SimpleListFilter):
@@ -234,9 +237,10 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         )
 
     def get_queryset(self, request):
-        # A draft is the partner's unfinished work (SPEC §12): reviewers see a claim once it is submitted. The list,
-        # its filters and counts, the claim page and the decision pages all read claims through here.
-        return super().get_queryset(request).exclude(status=ClaimStatus.DRAFT)
+        # A draft (or a draft that expired) is the partner's unfinished work (SPEC §12): reviewers see a claim once
+        # it is submitted. The list, its filters and counts, the claim page and the decision pages all read claims
+        # through here.
+        return super().get_queryset(request).exclude(status__in=ClaimStatus.never_submitted())
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [
@@ -387,7 +391,9 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         document = get_object_or_404(
-            PoeDocument.objects.exclude(claim__status=ClaimStatus.DRAFT), claim_id=claim_id, pk=document_id
+            PoeDocument.objects.exclude(claim__status__in=ClaimStatus.never_submitted()),
+            claim_id=claim_id,
+            pk=document_id,
         )
         return poe_download_response(document)
 
@@ -505,7 +511,7 @@ class PoeDocumentAdmin(admin.ModelAdmin):
     has_add_permission = has_delete_permission = ReadOnlyInline.has_change_permission
 
     def get_queryset(self, request):
-        return super().get_queryset(request).exclude(claim__status=ClaimStatus.DRAFT)  # as ClaimAdmin's
+        return super().get_queryset(request).exclude(claim__status__in=ClaimStatus.never_submitted())  # as ClaimAdmin's
 
 
 # The outbox's admin lives in a module of its own; importing it registers it with this site.

@@ -32,6 +32,11 @@ class ClaimStatus(models.TextChoices):
         return [cls.OPTED_OUT, cls.REJECTED_FINAL, cls.EXPIRED, cls.ENDED]
 
     @classmethod
+    def never_submitted(cls):
+        """A partner's unfinished work (a draft, or one that expired as a draft): never shown to reviewers."""
+        return [cls.DRAFT, cls.EXPIRED]
+
+    @classmethod
     def needs_action(cls):
         """Waiting for the partner: the navigation's "Needs your action" count (SPEC §12)."""
         return [cls.ACTION_REQUIRED, cls.DRAFT]

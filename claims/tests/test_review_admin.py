@@ -187,12 +187,15 @@ def test_admin_claim_page_shows_activity_and_rejection_reasons_as_text(
     assert '["usage"]' not in page
 
 
-def test_admin_never_shows_a_partners_draft(reviewer_client, claim, partner_a, m365_tenant, products, s3_objects):
-    """A draft is the partner's unfinished work (SPEC §12): not in the list, its filters, search or counts, and
-    its pages, decisions and POE are 404 for a reviewer."""
-    draft = claim_make(partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status="draft")
-    draft.name = "Unfinished"
-    draft.save(update_fields=["name"])
+@pytest.mark.parametrize("status", ["draft", "expired"])
+def test_admin_never_shows_a_partners_draft(
+    reviewer_client, claim, partner_a, m365_tenant, products, s3_objects, status
+):
+    """A draft (also one that expired unsubmitted) is the partner's unfinished work (SPEC §12): not in the list, its
+    filters, search or counts, and its pages, decisions and POE are 404 for a reviewer."""
+    draft = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status=status, name="Unfinished"
+    )
     document = draft.documents.get()
 
     def listed(url=CHANGELIST, **params):
@@ -203,9 +206,10 @@ def test_admin_never_shows_a_partners_draft(reviewer_client, claim, partner_a, m
     response, names = listed()
     assert names == {"Yammer"}
     page = response.content.decode()
-    assert "status__exact=draft" not in page and "status__exact=under_review" in page  # the filter's choices
+    assert "status__exact=draft" not in page and "status__exact=expired" not in page  # the filter's choices
+    assert "status__exact=under_review" in page
     assert "Unfinished" not in page
-    assert listed(status__exact="draft")[1] == set()
+    assert listed(status__exact=status)[1] == set()
     assert listed(q="Unfinished")[1] == set()
     assert listed(q=draft.domain)[1] == {"Yammer"}
     assert listed(reverse("admin:claims_poedocument_changelist"))[1] == {str(claim.documents.get())}
@@ -227,4 +231,4 @@ def test_admin_never_shows_a_partners_draft(reviewer_client, claim, partner_a, m
     # A list action posted with the draft's id (a crafted post) does nothing to it.
     reviewer_client.post(CHANGELIST, {"action": "approve_selected", "_selected_action": [draft.pk]})
     draft.refresh_from_db()
-    assert draft.status == ClaimStatus.DRAFT and not ClaimEvent.objects.filter(claim=draft).exists()
+    assert draft.status == status and not ClaimEvent.objects.filter(claim=draft).exists()
