@@ -22,7 +22,7 @@ country's public holidays and main time zone; a claim with no tenant (unresolved
 import dataclasses
 import datetime
 
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
 from claims.deadlines import business_days_between, deadline_after, dispute_deadline
 from claims.vocabulary import DRAFT_DAYS, ClaimStatus
@@ -114,14 +114,18 @@ def claim_due(claim, *, now):
     )
 
 
+WAITING = {
+    "review": gettext_noop("Waiting for the reviewer"),
+    "answer": gettext_noop("Waiting for your answer"),
+    "customer": gettext_noop("Waiting for the customer"),
+    "dispute": gettext_noop("You may dispute the rejection until then"),
+    "draft": gettext_noop("Waiting for you: submit the draft before it expires"),
+}
+
+
 def _waiting(due):
-    return {
-        "review": gettext("Waiting for the reviewer"),
-        "answer": gettext("Waiting for your answer"),
-        "customer": gettext("Waiting for the customer"),
-        "dispute": gettext("You may dispute the rejection until then"),
-        "draft": gettext("Waiting for you: submit the draft before it expires"),
-    }[due.kind]
+    # One lookup per row: the list shows 25 of them.
+    return gettext(WAITING[due.kind])
 
 
 def due_display(due):
