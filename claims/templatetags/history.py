@@ -101,8 +101,17 @@ def status_label(code):
     return _humanize(code or "")
 
 
+# The events whose reason is a rejection's (the others with a reason are information requests).
+REJECTION_ACTIONS = {
+    ClaimEvent.Action.REJECTED,
+    ClaimEvent.Action.NO_RESPONSE,
+    ClaimEvent.Action.VALIDATION_FAILED,
+    ClaimEvent.Action.DISPUTE_REJECTED,
+}
+
+
 @register.filter
-def history_reason(code):
-    """A reason code's words; an unknown one humanized rather than shown raw."""
-    label = reason_label(code)
-    return _humanize(label) if label == code else label
+def history_reason(event):
+    """An event's reason in words, from the list its action used; an unknown one humanized rather than shown raw."""
+    label = reason_label(event.reason, event.action in REJECTION_ACTIONS)
+    return _humanize(label) if label == event.reason else label

@@ -9,9 +9,10 @@ register = template.Library()
 
 
 @register.filter
-def reason_label(code):
-    """The words for a reason code stored on a ClaimEvent (information request or rejection)."""
-    for choices in (InformationReason, RejectionReason):
+def reason_label(code, rejection=False):
+    """The words for a reason code stored on a ClaimEvent (information request or rejection). Both lists have
+    some of the same codes (``poe_insufficient``, ``other``): ``rejection`` says which list the event used."""
+    for choices in (RejectionReason, InformationReason) if rejection else (InformationReason, RejectionReason):
         if code in choices.values:
             return choices(code).label
     return code

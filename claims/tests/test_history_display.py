@@ -197,3 +197,27 @@ def test_history_display_expired_draft(client_a, partner_a, m365_tenant, product
     assert "System The draft expired after 30 days untouched Draft → Expired" in history
     zh = _text(_history(_get(client_a, claim, accept_language="zh-TW")))
     assert "系統 草稿已 30 天未變更，已過期 草稿 → 已過期" in zh  # noqa: RUF001 (zh-Hant punctuation)
+
+
+def test_history_display_rejection_reason_from_the_rejection_list(client_a, partner_a, m365_tenant, products, reviewer):
+    """Both reason lists have ``poe_insufficient``: an information request reads the request's words and a
+    rejection the rejection's."""
+    with time_machine.travel(SUBMITTED, tick=False):
+        claim = make_claim(
+            partner_a, m365_tenant, [products["microsoft-teams"]], status=ClaimStatus.REJECTED, submitted_at=SUBMITTED
+        )
+    for minutes, (action, new_status) in enumerate(
+        [("information_requested", "action_required"), ("rejected", "rejected")], start=1
+    ):
+        ClaimEvent.objects.create(
+            claim=claim,
+            created_at=SUBMITTED + datetime.timedelta(minutes=minutes),
+            actor="reviewer",
+            user=reviewer,
+            action=action,
+            new_status=new_status,
+            reason="poe_insufficient",
+        )
+    history = _text(_history(_get(client_a, claim)))
+    assert "Reason: The proof of execution does not show the activity" in history  # the request
+    assert "Reason: The proof of execution does not support the claim" in history  # the rejection
