@@ -6,26 +6,20 @@ A claim that was disputed and is rejected again from review is rejected for good
 where those rejections are written (``claims.services.review``).
 """
 
-import uuid
-
-from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from claims.deadlines import dispute_deadline
 from claims.models import (
-    Claim,
     ClaimEvent,
     ClaimStatus,
     InformationReason,
-    PendingUpload,
-    PoeDocument,
     RejectionReason,
 )
 from claims.reasons import english
 from claims.services.review import _tenant_deadline
-from claims.services.submission import pending_upload_delete, pending_upload_store
+from claims.services.submission import claim_poe_add
 from claims.services.transitions import claim_event_record, claim_transition
 
 
@@ -56,51 +50,10 @@ def claim_dispute_refusal(claim, now=None):
     return None
 
 
-def _with_stored_files(*, claim, user, files, write):
-    """Store the checked ``files`` ((uploaded file, CheckedUpload) pairs) first, outside any lock, then run
-    ``write(locked_claim, now)`` in one transaction under the claim's row lock and turn the uploads into
-    PoeDocuments there (same keys, uploaded at ``now``). On any failure the stored files are deleted again, as in
-    ``claim_respond``: nothing half-written, no object that no row owns.
-    """
-    pending = []
-    wizard_key = f"poe-{claim.pk}-{uuid.uuid4().hex}"
-    try:
-        for upload, checked in files:
-            pending.append(
-                pending_upload_store(
-                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
-                )
-            )
-        with transaction.atomic():
-            locked = Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim.pk)
-            now = timezone.now()
-            write(locked, now)
-            PoeDocument.objects.bulk_create(
-                PoeDocument(
-                    claim_id=claim.pk,
-                    file=upload.file.name,
-                    original_name=upload.original_name,
-                    content_type=upload.content_type,
-                    size=upload.size,
-                    sha256=upload.sha256,
-                    uploaded_at=now,
-                    uploaded_by=user,
-                    content_checked=True,  # typed by content in poe_check
-                )
-                for upload in pending
-            )
-            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
-    except BaseException:
-        for upload in pending:
-            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
-        raise
-    return locked
-
-
 def claim_dispute(*, claim, user, justification, files):
     """The partner disputes a rejection with a business justification and optional POE files (SPEC §12).
 
-    1. Store the files (``_with_stored_files``).
+    1. Store the files (``claim_poe_add``).
     2. Under the claim's row lock: still ``rejected``, never disputed, within the window (PartnerActionRefused
        otherwise, and the files go again).
     3. Move it to ``disputed`` with ``disputed_at`` (set once: PostgreSQL refuses changing it after), the
@@ -122,7 +75,7 @@ def claim_dispute(*, claim, user, justification, files):
             from_statuses=[ClaimStatus.REJECTED],
         )
 
-    locked = _with_stored_files(claim=claim, user=user, files=files, write=write)
+    locked = claim_poe_add(claim=claim, user=user, files=files, write=write, key_prefix="dispute")
     claim.status, claim.status_changed_at, claim.disputed_at = (
         locked.status,
         locked.status_changed_at,
@@ -147,7 +100,7 @@ def claim_protect(*, claim, user, comment, files):
             created_at=now,
         )
 
-    _with_stored_files(claim=claim, user=user, files=files, write=write)
+    claim_poe_add(claim=claim, user=user, files=files, write=write, key_prefix="protect")
     return claim
 
 

@@ -1,8 +1,6 @@
 """Review and the answers to it: the reviewer's decisions (approve, request information, reject), the partner's
 answer, the expiry of unanswered requests, and the customer's opt-out."""
 
-import uuid
-
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,12 +14,10 @@ from claims.models import (
     ClaimStatus,
     InformationReason,
     OptOutWindow,
-    PendingUpload,
-    PoeDocument,
     RejectionReason,
 )
 from claims.reasons import english
-from claims.services.submission import pending_upload_delete, pending_upload_store
+from claims.services.submission import claim_poe_add
 from claims.services.transitions import (
     ClaimStatusConflict,
     claim_event_record,
@@ -104,51 +100,25 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
        (same keys).
     3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
     """
-    pending = []
-    try:
-        wizard_key = f"respond-{claim.pk}-{uuid.uuid4().hex}"
-        for upload, checked in files:
-            pending.append(
-                pending_upload_store(
-                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
-                )
-            )
-        with transaction.atomic():
-            locked = Claim.objects.select_for_update().select_related("location").get(pk=claim.pk)
-            if locked.status != ClaimStatus.ACTION_REQUIRED:
-                raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
-            _answer_edits_apply(
-                claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
-            )
-            claim_transition(
-                claim=claim,
-                to=ClaimStatus.UNDER_REVIEW,
-                actor=ClaimEvent.Actor.PARTNER,
-                user=user,
-                action=ClaimEvent.Action.RESPONDED,
-                message=comment.strip(),
-                changes={"response_deadline": None},
-                from_statuses=[ClaimStatus.ACTION_REQUIRED],
-            )
-            PoeDocument.objects.bulk_create(
-                PoeDocument(
-                    claim_id=claim.pk,
-                    file=upload.file.name,
-                    original_name=upload.original_name,
-                    content_type=upload.content_type,
-                    size=upload.size,
-                    sha256=upload.sha256,
-                    uploaded_by=user,
-                    in_response=True,
-                    content_checked=True,  # typed by content in poe_check
-                )
-                for upload in pending
-            )
-            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
-    except BaseException:
-        for upload in pending:
-            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
-        raise
+
+    def write(locked, now):
+        if locked.status != ClaimStatus.ACTION_REQUIRED:
+            raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
+        _answer_edits_apply(
+            claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
+        )
+        claim_transition(
+            claim=claim,
+            to=ClaimStatus.UNDER_REVIEW,
+            actor=ClaimEvent.Actor.PARTNER,
+            user=user,
+            action=ClaimEvent.Action.RESPONDED,
+            message=comment.strip(),
+            changes={"response_deadline": None},
+            from_statuses=[ClaimStatus.ACTION_REQUIRED],
+        )
+
+    locked = claim_poe_add(claim=claim, user=user, files=files, write=write, in_response=True, key_prefix="respond")
     for name in ("location_id", *ANSWER_CONTACT_FIELDS):
         setattr(claim, name, getattr(locked, name))
     claim.location = locked.location

@@ -1,6 +1,7 @@
 """The wizard's writes: POE files uploaded while the wizard runs, and the submission of a claim."""
 
 import datetime
+import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
@@ -96,6 +97,54 @@ def pending_uploads_discard(*, partner, wizard_key):
         default_storage.delete(upload.file.name)
     PendingUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
     return len(uploads)
+
+
+def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="poe"):
+    """Add checked POE ``files`` ((uploaded file, CheckedUpload) pairs) to a submitted claim together with the
+    change they come with (an answer, a dispute, protecting an association), nothing half-written.
+
+    1. Store each file as a PendingUpload (row first, then object), outside any lock, like the wizard: a crash
+       leaves only rows that the purge job cleans up.
+    2. In one transaction under the claim's row lock, run ``write(locked_claim, now)`` (its checks and its
+       events), then turn the uploads into PoeDocuments of the same moment (same keys).
+    3. On any failure (a refusal in ``write``, the storage), delete the stored files again.
+
+    Returns the locked claim as ``write`` left it.
+    """
+    pending = []
+    wizard_key = f"{key_prefix}-{claim.pk}-{uuid.uuid4().hex}"
+    try:
+        for upload, checked in files:
+            pending.append(
+                pending_upload_store(
+                    partner=claim.partner, user=user, wizard_key=wizard_key, uploaded_file=upload, checked=checked
+                )
+            )
+        with transaction.atomic():
+            locked = Claim.objects.select_for_update(of=("self",)).select_related("location", "tenant").get(pk=claim.pk)
+            now = timezone.now()
+            write(locked, now)
+            PoeDocument.objects.bulk_create(
+                PoeDocument(
+                    claim_id=claim.pk,
+                    file=upload.file.name,
+                    original_name=upload.original_name,
+                    content_type=upload.content_type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    uploaded_at=now,
+                    uploaded_by=user,
+                    in_response=in_response,
+                    content_checked=True,  # typed by content in poe_check
+                )
+                for upload in pending
+            )
+            PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
+    except BaseException:
+        for upload in pending:
+            pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
+        raise
+    return locked
 
 
 def pending_uploads_purge(*, older_than):

@@ -31,7 +31,8 @@ def rejected(partner_a, m365_tenant, products):
         name="Northwind Yammer",
         documents=(),
     )
-    return EmailNotification.objects.create(claim=claim, kind="rejected")
+    # Due a minute before T0, whatever today's date: the tests send at T0 (time_machine).
+    return EmailNotification.objects.create(claim=claim, kind="rejected", next_attempt_at=T0 - MINUTE)
 
 
 def _partner_emails(partner_a, m365_tenant, products, n):
@@ -41,7 +42,7 @@ def _partner_emails(partner_a, m365_tenant, products, n):
         claim = claim_make(
             partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.OPTED_OUT, documents=()
         )
-        rows.append(EmailNotification.objects.create(claim=claim, kind="opted_out"))
+        rows.append(EmailNotification.objects.create(claim=claim, kind="opted_out", next_attempt_at=T0 - MINUTE))
     return rows
 
 
