@@ -1,7 +1,7 @@
 """The reviewers' tool (SPEC §8): claim list with filters and search, a read-only claim page, and the actions
 Approve, Request more information and Reject, on the list and as buttons on the claim page. Every action calls the
-same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer. A disputed
-claim's decisions go through the dispute's services (``claims.admin_disputes``).
+same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer; a disputed
+claim gets the same three (its page's Dispute section: ``claims.admin_disputes``).
 """
 
 import datetime
@@ -23,9 +23,6 @@ from associations.models import Program
 from claims.admin_disputes import (
     DISPUTE_READONLY_FIELDS,
     DisputeAdminMixin,
-    claim_decide_approve,
-    claim_decide_reject,
-    claim_decide_request_information,
     rejection_final_note,
 )
 from claims.models import (
@@ -39,7 +36,7 @@ from claims.models import (
     PoeDocument,
 )
 from claims.reasons import reason_display
-from claims.services import ClaimStatusConflict
+from claims.services import ClaimStatusConflict, claim_approve, claim_reject, claim_request_information
 from claims.storage import poe_download_response
 
 
@@ -335,9 +332,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
     def approve_view(self, request, claim_id):
         claim = self._claim_or_404(request, claim_id)
         if request.method == "POST":
-            self._decide(
-                request, [claim], lambda c: claim_decide_approve(claim=c, user=request.user), gettext("Approved")
-            )
+            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), gettext("Approved"))
             return redirect("admin:claims_claim_change", claim.pk)
         return self._form_page(
             request,
@@ -354,7 +349,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
             self._decide(
                 request,
                 [claim],
-                lambda c: claim_decide_request_information(claim=c, user=request.user, **form.cleaned_data),
+                lambda c: claim_request_information(claim=c, user=request.user, **form.cleaned_data),
                 gettext("Asked for more information"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
@@ -373,7 +368,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
             self._decide(
                 request,
                 [claim],
-                lambda c: claim_decide_reject(claim=c, user=request.user, **form.cleaned_data),
+                lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data),
                 gettext("Rejected"),
             )
             return redirect("admin:claims_claim_change", claim.pk)
@@ -404,7 +399,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         self._decide(
             request,
             queryset.order_by("pk"),
-            lambda c: claim_decide_approve(claim=c, user=request.user),
+            lambda c: claim_approve(claim=c, user=request.user),
             gettext("Approved"),
         )
 
@@ -430,7 +425,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
             request,
             queryset,
             form_class=InformationRequestForm,
-            decide=lambda c, data: claim_decide_request_information(claim=c, user=request.user, **data),
+            decide=lambda c, data: claim_request_information(claim=c, user=request.user, **data),
             done=gettext("Asked for more information"),
             title=gettext("Request more information"),
             action="request_information_selected",
@@ -443,7 +438,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
             request,
             queryset,
             form_class=RejectForm,
-            decide=lambda c, data: claim_decide_reject(claim=c, user=request.user, **data),
+            decide=lambda c, data: claim_reject(claim=c, user=request.user, **data),
             done=gettext("Rejected"),
             title=gettext("Reject claims"),
             action="reject_selected",

@@ -1,7 +1,7 @@
 """The reviewer's decision on a dispute in admin (SPEC §8, §12): the claim page shows the partner's business
-justification and the POE that came with it (Partner Center reviews "the most recent POE"), and the three
-decisions of ``claims.admin`` act on a ``disputed`` claim through the dispute services: approve (the customer is
-notified), ask for more information, reject for good (``rejected_final``).
+justification and the POE that came with it (Partner Center reviews "the most recent POE"); the three decisions
+of ``claims.admin`` act on a ``disputed`` claim as on one under review (``claims.services.review``), and the reject
+page warns that rejecting it is final (``rejected_final``).
 """
 
 from django.contrib import admin
@@ -12,29 +12,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import ClaimEvent, ClaimStatus
-from claims.services import claim_approve, claim_reject, claim_request_information
-from claims.services.disputes import claim_dispute_approve, claim_dispute_reject, claim_dispute_request_information
-
-
-def claim_decide_approve(*, claim, user):
-    """Approve: a disputed claim through the dispute's service, any other through review's (which refuses what it
-    does not allow, as ClaimStatusConflict)."""
-    if claim.status == ClaimStatus.DISPUTED:
-        return claim_dispute_approve(claim=claim, user=user)
-    return claim_approve(claim=claim, user=user)
-
-
-def claim_decide_request_information(*, claim, user, reason, message):
-    if claim.status == ClaimStatus.DISPUTED:
-        return claim_dispute_request_information(claim=claim, user=user, reason=reason, message=message)
-    return claim_request_information(claim=claim, user=user, reason=reason, message=message)
-
-
-def claim_decide_reject(*, claim, user, reason, message=""):
-    """Reject: a disputed claim for good; one that was disputed before is rejected for good by review's service."""
-    if claim.status == ClaimStatus.DISPUTED:
-        return claim_dispute_reject(claim=claim, user=user, reason=reason, message=message)
-    return claim_reject(claim=claim, user=user, reason=reason, message=message)
 
 
 def rejection_final_note(claims):

@@ -1,9 +1,8 @@
-"""Disputes and protection (SPEC §5, §8, §12): the partner disputes a rejection (once, within DISPUTE_DAYS), the
-reviewer decides on the dispute (approve, ask for more information, reject for good: ``rejected_final``), and the
+"""Disputes and protection (SPEC §5, §8, §12): the partner disputes a rejection (once, within DISPUTE_DAYS), and the
 partner of an official association adds proof of execution with a comment to protect it.
 
-A claim that was disputed and is rejected again from review is rejected for good too: that redirection lives
-where those rejections are written (``claims.services.review``).
+The reviewer decides on a disputed claim with review's three decisions (``claims.services.review``: approve, ask
+for more information, reject), where a rejection of a claim that was disputed is final (``rejected_final``).
 """
 
 from django.utils import timezone
@@ -14,11 +13,7 @@ from claims.deadlines import dispute_deadline
 from claims.models import (
     ClaimEvent,
     ClaimStatus,
-    InformationReason,
-    RejectionReason,
 )
-from claims.reasons import english
-from claims.services.review import _tenant_deadline
 from claims.services.submission import claim_poe_add
 from claims.services.transitions import claim_event_record, claim_transition
 
@@ -102,52 +97,3 @@ def claim_protect(*, claim, user, comment, files):
 
     claim_poe_add(claim=claim, user=user, files=files, write=write, key_prefix="protect")
     return claim
-
-
-# The reviewer's decision on a dispute (admin) -----------------------------------------------------------------
-
-
-def claim_dispute_approve(*, claim, user):
-    """The reviewer accepts the dispute: the customer is notified and the opt-out window starts, as on approval."""
-    now = timezone.now()
-    return claim_transition(
-        claim=claim,
-        to=ClaimStatus.CUSTOMER_NOTIFIED,
-        actor=ClaimEvent.Actor.REVIEWER,
-        user=user,
-        action=ClaimEvent.Action.APPROVED,
-        changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
-        from_statuses=[ClaimStatus.DISPUTED],
-    )
-
-
-def claim_dispute_request_information(*, claim, user, reason, message):
-    """The reviewer needs more before deciding on the dispute: the partner has 5 business days to answer."""
-    return claim_transition(
-        claim=claim,
-        to=ClaimStatus.ACTION_REQUIRED,
-        actor=ClaimEvent.Actor.REVIEWER,
-        user=user,
-        action=ClaimEvent.Action.INFORMATION_REQUESTED,
-        reason=InformationReason(reason),
-        message=message.strip(),
-        changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
-        from_statuses=[ClaimStatus.DISPUTED],
-    )
-
-
-def claim_dispute_reject(*, claim, user, reason, message=""):
-    """The reviewer rejects the dispute: ``rejected_final``, which nothing leaves (the partner is emailed)."""
-    reason = RejectionReason(reason)
-    reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
-    return claim_transition(
-        claim=claim,
-        to=ClaimStatus.REJECTED_FINAL,
-        actor=ClaimEvent.Actor.REVIEWER,
-        user=user,
-        action=ClaimEvent.Action.DISPUTE_REJECTED,
-        reason=reason,
-        message=message.strip(),
-        changes={"rejection_reasons": reasons},
-        from_statuses=[ClaimStatus.DISPUTED],
-    )

@@ -33,6 +33,11 @@ def _tenant_deadline(claim, now):
     return deadline_after(now, country=tenant.country, time_zone=tenant.time_zone)
 
 
+# What a reviewer decides on: a claim under review, or a disputed one (SPEC §12: the same three decisions; a
+# rejection of a claim that was disputed is final).
+REVIEWABLE = [ClaimStatus.UNDER_REVIEW, ClaimStatus.DISPUTED]
+
+
 def claim_approve(*, claim, user):
     """The reviewer approves: the customer is notified and the opt-out window of SPEC §6 starts."""
     now = timezone.now()
@@ -43,7 +48,7 @@ def claim_approve(*, claim, user):
         user=user,
         action=ClaimEvent.Action.APPROVED,
         changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
-        from_statuses=[ClaimStatus.UNDER_REVIEW],
+        from_statuses=REVIEWABLE,
     )
 
 
@@ -59,7 +64,7 @@ def claim_request_information(*, claim, user, reason, message):
         reason=reason,
         message=message.strip(),
         changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
-        from_statuses=[ClaimStatus.UNDER_REVIEW],
+        from_statuses=REVIEWABLE,
     )
 
 
@@ -67,8 +72,9 @@ def claim_reject(*, claim, user, reason, message=""):
     reason = RejectionReason(reason)
     reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
     with transaction.atomic():
-        # Disputes (SPEC §12): a claim that was disputed once is rejected for good. disputed_at is read under the
-        # row lock, not from ``claim``, which the reviewer's page may have loaded before the dispute.
+        # Disputes (SPEC §12): a claim that was disputed once (a disputed claim, or one sent back for information
+        # since) is rejected for good. disputed_at is read under the row lock, not from ``claim``, which the
+        # reviewer's page may have loaded before the dispute.
         final = Claim.objects.select_for_update().filter(pk=claim.pk, disputed_at__isnull=False).exists()
         return claim_transition(
             claim=claim,
@@ -79,7 +85,7 @@ def claim_reject(*, claim, user, reason, message=""):
             reason=reason,
             message=message.strip(),
             changes={"rejection_reasons": reasons},
-            from_statuses=[ClaimStatus.UNDER_REVIEW, ClaimStatus.ACTION_REQUIRED],
+            from_statuses=[*REVIEWABLE, ClaimStatus.ACTION_REQUIRED],
         )
 
 

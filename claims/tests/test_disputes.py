@@ -16,6 +16,7 @@ from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification, Pen
 from claims.services import (
     ClaimStatusConflict,
     claim_reject,
+    claim_request_information,
     claim_respond,
     claim_transition,
     claims_expire_information_requests,
@@ -24,8 +25,6 @@ from claims.services import (
 from claims.services.disputes import (
     PartnerActionRefused,
     claim_dispute,
-    claim_dispute_reject,
-    claim_dispute_request_information,
     claim_protect,
 )
 from claims.tests.factories import PDF_BYTES, claim_make, claim_make_official
@@ -146,7 +145,7 @@ def test_dispute_second_time_is_refused(client_a, partner_a, rejected, reviewer,
     later = REJECTED_AT + datetime.timedelta(days=3)
     _disputed(rejected, partner_a)
     assert _dispute(client_a, rejected, at=later).status_code == 302
-    claim_dispute_reject(claim=rejected, user=reviewer, reason="not_eligible")
+    claim_reject(claim=rejected, user=reviewer, reason="not_eligible")
     events = ClaimEvent.objects.count()
 
     again = _dispute(client_a, rejected, at=later)
@@ -379,7 +378,7 @@ def test_dispute_rejected_final_is_final(client_a, partner_a, reviewer, m365_ten
 
 def test_dispute_rerejection_of_a_disputed_claim_from_review_is_final(partner_a, reviewer, rejected):
     _disputed(rejected, partner_a)
-    claim_dispute_request_information(claim=rejected, user=reviewer, reason="other", message="Which SOW?")
+    claim_request_information(claim=rejected, user=reviewer, reason="other", message="Which SOW?")
     claim_respond(claim=rejected, user=partner_a.admin, comment="The one of 1 March.", files=[])
     stale = Claim.objects.get(pk=rejected.pk)
     stale.disputed_at = None  # a reviewer page loaded before the dispute must not decide
@@ -397,7 +396,7 @@ def test_dispute_no_answer_after_a_dispute_is_final_and_other_claims_stay_reject
     partner_a, reviewer, rejected, m365_tenant, products
 ):
     _disputed(rejected, partner_a)
-    claim_dispute_request_information(claim=rejected, user=reviewer, reason="other", message="Which SOW?")
+    claim_request_information(claim=rejected, user=reviewer, reason="other", message="Which SOW?")
     plain = claim_make(
         partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status=ClaimStatus.ACTION_REQUIRED
     )
