@@ -84,6 +84,19 @@ def item_keys_q(items, tenant_id_of):
     return q
 
 
+# The contact columns of a claim (SPEC §4 step 5), which an answer to an information request may change (§12).
+CONTACT_FIELDS = (
+    "customer_contact_name",
+    "customer_contact_title",
+    "customer_contact_email",
+    "technical_contact_name",
+    "technical_contact_title",
+    "technical_contact_email",
+    "partner_contact_name",
+    "partner_contact_email",
+)
+
+
 class Claim(models.Model):
     """A partner's customer association request, as the wizard submits it.
 

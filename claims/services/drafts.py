@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from associations.models import Activity, SolutionArea
 from claims.deadlines import dispute_deadline
-from claims.models import DRAFT_DAYS, BusinessAppsActivity, Claim, ClaimEvent, ClaimStatus, PendingUpload
+from claims.models import (
+    CONTACT_FIELDS,
+    DRAFT_DAYS,
+    BusinessAppsActivity,
+    Claim,
+    ClaimEvent,
+    ClaimStatus,
+    PendingUpload,
+)
 from claims.services.transitions import claims_transition
 
 # The header columns a wizard step fills while the claim is a draft (the list shows them); everything else is
@@ -200,16 +208,6 @@ def _copied_step_data(claim):
     for item in items:
         if item.product.is_dynamics and item.subscription_id:
             products[f"subscription_{item.product.code}"] = str(item.subscription.subscription_id)
-    contact_names = [
-        "customer_contact_name",
-        "customer_contact_title",
-        "customer_contact_email",
-        "technical_contact_name",
-        "technical_contact_title",
-        "technical_contact_email",
-        "partner_contact_name",
-        "partner_contact_email",
-    ]
     return {
         "customer": _step(
             "customer",
@@ -218,7 +216,7 @@ def _copied_step_data(claim):
         "activity": _step("activity", activity),
         "associate": _step("associate", associate),
         "products": _step("products", products),
-        "contacts": _step("contacts", {name: getattr(claim, name) for name in contact_names}),
+        "contacts": _step("contacts", {name: getattr(claim, name) for name in CONTACT_FIELDS}),
     }
 
 

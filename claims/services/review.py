@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from associations.models import Tenant
 from claims.deadlines import deadline_after
 from claims.models import (
+    CONTACT_FIELDS,
     Claim,
     ClaimEvent,
     ClaimItem,
@@ -132,16 +133,7 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
 
 
 # The contact columns an answer may change (with ``location_id``: migration 0010's ANSWER_EDITABLE).
-ANSWER_CONTACT_FIELDS = (
-    "customer_contact_name",
-    "customer_contact_title",
-    "customer_contact_email",
-    "technical_contact_name",
-    "technical_contact_title",
-    "technical_contact_email",
-    "partner_contact_name",
-    "partner_contact_email",
-)
+ANSWER_CONTACT_FIELDS = CONTACT_FIELDS
 
 
 def location_label(location):
