@@ -8,6 +8,7 @@ skipped; the window closes at 23:59:59 local time.
 import datetime
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 
 from associations.models import Tenant
@@ -108,3 +109,13 @@ def test_deadline_counts_from_the_local_day_not_the_utc_day():
 )
 def test_business_day_add(day, count, expected):
     assert business_day_add(day, count, country="US") == expected
+
+
+def test_deadline_country_the_holidays_package_does_not_know_counts_weekends_only():
+    """holidays raises NotImplementedError for a country it has no calendar of: the window still closes, after
+    five weekdays, instead of the deadline failing."""
+    with pytest.raises(NotImplementedError):
+        holidays.country_holidays("QQ", years=2026)
+    # Thursday 24 December 2026: Christmas counts as a business day where no calendar says otherwise.
+    assert business_day_add(datetime.date(2026, 12, 24), 5, country="QQ") == datetime.date(2026, 12, 31)
+    assert business_day_add(datetime.date(2026, 12, 24), 5, country="US") == datetime.date(2027, 1, 4)
