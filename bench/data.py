@@ -72,6 +72,7 @@ def bench_env(database_url, *, var_dir=None):
             "DEBUG": "0",
             "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1",
+            "SITE_URL": "http://127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
             "CACHE_URL": DEFAULT_CACHE_URL,
             "CPOR_VAR_DIR": str(var_dir or ROOT / "var" / "bench"),

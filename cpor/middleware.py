@@ -1,9 +1,11 @@
 """Checks and headers that apply to every response, so that no page can forget them (SPEC §14)."""
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import UnreadablePostError
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, gettext_noop
 
@@ -15,6 +17,59 @@ PLACES_SHOWN = 3
 # production already; this gives the same answer under any server, with a page that says so. A 100,000-character
 # parameter on an admin list with a country filter made a 26 MB page (every filter link repeats the query).
 QUERY_STRING_MAX_CHARS = 4096
+MB = 1024 * 1024
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a request whose body is longer than any form of the site needs (``REQUEST_MAX_BYTES``) with the 413
+    page, before anything reads a byte of it (SPEC §14).
+
+    Django reads a body only when something asks for it (``request.POST``, ``request.FILES``, ``request.body``),
+    and only up to its declared Content-Length: a body without one (``Transfer-Encoding: chunked``) is never read
+    at all, and would reach the view as an empty form; it gets the 411 page instead (browsers always send a
+    length). Checked in ``__call__``, so before every ``process_view`` (the CSRF check and RequestInputMiddleware
+    read the form there) whatever the order; listed before the session and every middleware that might read the
+    body, after the ones that only add headers, so the page carries them too. It works the same under gunicorn and
+    under Django's own server (the test server): both build the request the same way, and the check is in Django.
+
+    The page is in the visitor's language (the language cookie, else Accept-Language: LocaleMiddleware has not run
+    yet).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        refusal = _body_refusal(request)
+        if refusal is not None:
+            return refusal
+        return self.get_response(request)
+
+
+def _body_refusal(request):
+    """The 413 or 411 page for a request with a body too long or of no declared length, else None."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    try:
+        length = int(declared) if declared else None
+    except ValueError:
+        length = None  # Django reads such a body as empty
+    if length is not None and length > settings.REQUEST_MAX_BYTES:
+        status = 413
+    elif length is None and request.META.get("HTTP_TRANSFER_ENCODING"):
+        status = 411
+    else:
+        return None
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        context = {
+            "status": status,
+            "max_mb": settings.REQUEST_MAX_BYTES // MB,
+            "poe_max_files": settings.POE_MAX_FILES,
+            "poe_max_mb": settings.POE_MAX_BYTES // MB,
+        }
+        response = render(request, "request_too_large.html", context, status=status)
+    response.headers["Content-Language"] = language
+    return response
 
 
 class RequestInputMiddleware:

@@ -7,7 +7,7 @@ listed in the README's settings table.
 
 import datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -33,7 +33,13 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The absolute base of every link in emails (the customer's opt-out link, password resets), never taken from a
+# request. Required with DEBUG off: a default would send customers links to this machine's loopback address.
+SITE_URL = (env_str("SITE_URL").strip() or ("http://127.0.0.1:8000" if DEBUG else "")).rstrip("/")
+if not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (the base of links in emails: https://…)")
+if urlsplit(SITE_URL).scheme not in {"http", "https"} or not urlsplit(SITE_URL).netloc:
+    raise ImproperlyConfigured(f"SITE_URL must be an http:// or https:// address (got {SITE_URL!r})")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,6 +65,8 @@ MIDDLEWARE = [
     # session, so that a cookie carrying control characters is dropped before it is looked up.
     "cpor.middleware.NoStoreMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # A body longer than any form needs: refused (413) before anything reads it, with the headers above.
+    "cpor.middleware.RequestBodyLimitMiddleware",
     "cpor.middleware.RequestInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language (SPEC §15): the language cookie (set by the switch and on sign-in from the user's saved
@@ -214,10 +222,25 @@ STORAGES = {
     },
 }
 POE_LINK_SECONDS = env_int("POE_LINK_SECONDS", 300, minimum=10)
+# One form post (the wizard's POE step, an answer, a dispute, a protection) carries at most POE_MAX_FILES files of
+# POE_MAX_BYTES each.
 POE_MAX_FILES = 5
 POE_MAX_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+_MB = 1024 * 1024
+# The largest request body read at all (cpor.middleware.RequestBodyLimitMiddleware): a longer declared
+# Content-Length gets the 413 page before a byte of the body is read. Default: a form post's five files of 10 MB
+# with their multipart framing and fields, and a little room.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 52, minimum=(POE_MAX_FILES * POE_MAX_BYTES) // _MB + 1) * _MB
+# Every POE file a claim may ever hold, over its submission, answers, dispute and protections together
+# (claims.services.submission.claim_poe_add): at least what the wizard alone may add.
+POE_CLAIM_MAX_FILES = env_int("POE_CLAIM_MAX_FILES", 20, minimum=POE_MAX_FILES)
+POE_CLAIM_MAX_BYTES = env_int("POE_CLAIM_MAX_MB", 100, minimum=(POE_MAX_FILES * POE_MAX_BYTES) // _MB) * _MB
+# Drafts (SPEC §12): the size of one draft's saved wizard data (``draft_data``) and how many drafts one partner user
+# may keep open at once.
+DRAFT_MAX_BYTES = env_int("DRAFT_MAX_KB", 256, minimum=64) * 1024
+DRAFTS_MAX_OPEN = env_int("DRAFTS_MAX_OPEN", 20, minimum=1)
 
 # Cache (rate limits, sessions; shared between web nodes when Redis is configured) ---------------------------------
 

@@ -23,6 +23,7 @@ MAKE_RUN_ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost,[::1]",
     "SECURE_SSL_REDIRECT": "0",
     "SECURE_COOKIES": "0",
+    "SITE_URL": "http://127.0.0.1:8000",
 }
 # Django's debug pages say these; the branded pages never do.
 TECHNICAL = ("URLconf", "Using the URLconf", "Traceback", "Django tried these URL patterns", "Page not found (404)")
@@ -97,7 +98,8 @@ def test_error_pages_ended_claim_of_another_partner_stays_404(client, partner_a,
 def test_error_pages_make_run_settings_have_debug_off_over_plain_http():
     """The settings scripts/run gives the web server: DEBUG off (no technical pages), yet usable over HTTP on
     127.0.0.1 (no HTTPS redirect, cookies not Secure-only)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECURE_", "SECRET_KEY", "ALLOWED_"))}
+    names = ("DEBUG", "SECURE_", "SECRET_KEY", "ALLOWED_", "SITE_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(names)}
     env.update(MAKE_RUN_ENV, DJANGO_SETTINGS_MODULE="cpor.settings")
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
@@ -107,9 +109,9 @@ def test_error_pages_make_run_settings_have_debug_off_over_plain_http():
 
     assert out.stdout.split("\n")[0] == "False False False False ['127.0.0.1', 'localhost', '[::1]']"
     script = (ROOT / "scripts" / "run").read_text()
+    in_script = {"ALLOWED_HOSTS": "127.0.0.1,localhost,[::1]", "SITE_URL": "http://127.0.0.1:$port"}
     for name, value in MAKE_RUN_ENV.items():
         if name != "SECRET_KEY":
-            assert (
-                f'{name}="${{{name}:-{value if name != "ALLOWED_HOSTS" else "127.0.0.1,localhost,[::1]"}}}"' in script
-            )
+            value = in_script.get(name, value)
+            assert f'{name}="${{{name}:-{value}}}"' in script
     assert 'DEBUG=1 "$bin/python" manage.py seed_demo' in script

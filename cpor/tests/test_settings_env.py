@@ -26,9 +26,15 @@ SETTINGS_VARIABLES = {
     "DATABASE_URL",
     "DEBUG",
     "DEFAULT_FROM_EMAIL",
+    "DRAFT_MAX_KB",
+    "DRAFTS_MAX_OPEN",
     "EMAIL_URL",
     "LOG_LEVEL",
+    "POE_CLAIM_MAX_FILES",
+    "POE_CLAIM_MAX_MB",
     "POE_LINK_SECONDS",
+    "REDIS_TIMEOUT_MS",
+    "REQUEST_MAX_MB",
     "SECRET_KEY",
     "SECRET_KEY_FALLBACKS",
     "SECURE_HSTS_SECONDS",
@@ -41,7 +47,12 @@ SETTINGS_VARIABLES = {
 # What conftest.py sets for Playwright; a deployment never has it (check --deploy says so).
 TEST_PROCESS_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
 SECRET_KEY = secrets.token_urlsafe(60)
-PRODUCTION = {"DEBUG": "0", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "cpor.example"}
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": SECRET_KEY,
+    "ALLOWED_HOSTS": "cpor.example",
+    "SITE_URL": "https://cpor.example",
+}
 
 
 def deployment_env(tmp_path, **env):
@@ -108,6 +119,56 @@ def test_settings_debug_off_without_secret_key_fails_naming_it(tmp_path):
 
 def test_settings_debug_off_without_allowed_hosts_fails_naming_it(tmp_path):
     assert_fails_naming(run_django(tmp_path, DEBUG="0", SECRET_KEY=SECRET_KEY), "ALLOWED_HOSTS")
+
+
+def test_settings_debug_off_without_site_url_fails_naming_it(tmp_path):
+    production = {name: value for name, value in PRODUCTION.items() if name != "SITE_URL"}
+
+    assert_fails_naming(run_django(tmp_path, **production), "SITE_URL")
+    assert_fails_naming(run_django(tmp_path, **production, SITE_URL="  "), "SITE_URL")
+
+
+@pytest.mark.parametrize("url", ["cpor.example", "ftp://cpor.example", "https://"])
+def test_settings_malformed_site_url_fails_naming_it(tmp_path, url):
+    assert_fails_naming(run_django(tmp_path, **PRODUCTION | {"SITE_URL": url}), "SITE_URL")
+
+
+def test_settings_site_url_is_kept_without_a_trailing_slash(tmp_path):
+    assert settings_of(tmp_path, "settings.SITE_URL", **PRODUCTION | {"SITE_URL": "https://cpor.example/"}) == (
+        "https://cpor.example"
+    )
+    # With DEBUG on, this machine's development server.
+    assert settings_of(tmp_path, "settings.SITE_URL") == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("REQUEST_MAX_MB", "50"),  # below five files of 10 MB: a full form could not be sent
+        ("REQUEST_MAX_MB", "big"),
+        ("POE_CLAIM_MAX_FILES", "4"),  # below what the wizard alone adds
+        ("POE_CLAIM_MAX_MB", "49"),
+        ("DRAFT_MAX_KB", "0"),
+        ("DRAFTS_MAX_OPEN", "0"),
+    ],
+)
+def test_settings_bad_quotas_fail_naming_them(tmp_path, name, value):
+    assert_fails_naming(run_django(tmp_path, **{name: value}), name)
+
+
+def test_settings_quotas_come_from_the_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.REQUEST_MAX_BYTES, settings.POE_CLAIM_MAX_FILES, settings.POE_CLAIM_MAX_BYTES,"
+        " settings.DRAFT_MAX_BYTES, settings.DRAFTS_MAX_OPEN]",
+        REQUEST_MAX_MB="60",
+        POE_CLAIM_MAX_FILES="30",
+        POE_CLAIM_MAX_MB="200",
+        DRAFT_MAX_KB="128",
+        DRAFTS_MAX_OPEN="5",
+    )
+
+    assert values == [60 * 1024 * 1024, 30, 200 * 1024 * 1024, 128 * 1024, 5]
 
 
 def test_settings_malformed_debug_fails_naming_it(tmp_path):
