@@ -1,7 +1,7 @@
 """CSV exports: the Customer associations list (streamed) and a claim's usage data. Cells read as the pages show
-them, and nothing a spreadsheet would run as a formula."""
+them, and nothing a spreadsheet would run as a formula, whichever separator it splits on (``csv_row``)."""
 
-import csv
+import re
 
 from django.http import StreamingHttpResponse
 from django.template.defaultfilters import date as date_filter
@@ -46,39 +46,62 @@ def list_dates(claim):
     return cells
 
 
-class _Echo:
-    def write(self, value):
-        return value
+# A formula trigger (= + - @, a tab or a carriage return) at the start of the cell or after a separator a
+# spreadsheet may split the line on (a comma, a semicolon, a tab, a line break), with any spaces and quotes between.
+_FORMULA = re.compile(r'(^|[,;\t\r\n])([ "]*)(?=[=+\-@\t\r])')
+# What makes a cell quoted: every separator a spreadsheet may split on, not only the comma, and the quote itself.
+_QUOTED = re.compile(r'[,;\t\r\n"]')
+
+
+def csv_cell(value):
+    """One cell as CSV text that no spreadsheet runs as a formula (CSV injection), whether it splits the line on
+    commas, semicolons or tabs.
+
+    Wherever a formula trigger starts the cell or follows a separator, an apostrophe goes before it (``=1`` is
+    ``'=1``; ``Q4;=1+1`` is ``Q4;'=1+1``): a spreadsheet splitting on that separator starts a cell there, and the
+    apostrophe makes it text. A cell holding any separator is also quoted, so that a spreadsheet splitting on it
+    keeps the cell whole. Anything else, counts included, is written as it is.
+    """
+    if isinstance(value, int):  # a count: never a formula, and a spreadsheet reads it as a number
+        return str(value)
+    text = _FORMULA.sub(r"\1\2'", str(value))
+    if _QUOTED.search(text):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_row(cells):
+    """One line of CSV (``csv_cell`` for each cell), ending as Python's csv module ends it."""
+    return ",".join(csv_cell(cell) for cell in cells) + "\r\n"
 
 
 def claims_csv(claims):
     """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
-    writer = csv.writer(_Echo())
     language = translation.get_language()  # the rows are made while streaming, after the view returned
 
     def rows():
         with translation.override(language):
-            yield from _claims_csv_rows(writer, claims)
+            yield from _claims_csv_rows(claims)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="customer-associations-{timezone.localdate()}.csv"'
     return response
 
 
-def _claims_csv_rows(writer, claims):
+def _claims_csv_rows(claims):
     yield CSV_BOM
-    yield writer.writerow(CSV_COLUMNS)
+    yield csv_row(CSV_COLUMNS)
     for claim in claims.select_related("location").iterator(chunk_size=2000):
         dates = list_dates(claim)
-        yield writer.writerow(
+        yield csv_row(
             [
-                _csv_safe(claim.name),
-                _csv_safe(claim.domain),
-                str(claim.directory_id),
+                claim.name,
+                claim.domain,
+                claim.directory_id,
                 claim.location.mpn_id,
                 claim.get_solution_area_display(),
                 claim.get_activities_display(),
-                _csv_safe("; ".join(selectors.claim_products(claim))),
+                "; ".join(selectors.claim_products(claim)),
                 claim.get_status_display(),
                 dates["submitted"],
                 f"{dates['deadline_date']} {dates['deadline_time']}" if claim.opt_out_deadline else "",
@@ -86,35 +109,30 @@ def _claims_csv_rows(writer, claims):
         )
 
 
-def _csv_safe(value):
-    # Spreadsheets run cells that start with these as formulas (CSV injection).
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def usage_csv_write(response, claim):
     """The usage data of an official claim as CSV rows written to ``response`` (months as the page shows them)."""
     response.write(CSV_BOM)
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            gettext("Customer"),
-            gettext("Directory ID"),
-            gettext("Product"),
-            gettext("Month"),
-            gettext("Monthly active users"),
-            gettext("Paid units"),
-        ]
-    )
+    header = [
+        gettext("Customer"),
+        gettext("Directory ID"),
+        gettext("Product"),
+        gettext("Month"),
+        gettext("Monthly active users"),
+        gettext("Paid units"),
+    ]
+    response.write(csv_row(header))
     for product, records in selectors.claim_usage(claim=claim).items():
         for record in records:
-            writer.writerow(
-                [
-                    _csv_safe(claim.tenant.name),
-                    claim.tenant.directory_id,
-                    _csv_safe(product.name),
-                    # The month as the page shows it, in the page's language.
-                    date_filter(record.month, gettext("F Y")),
-                    record.active_users,
-                    record.paid_units,
-                ]
+            response.write(
+                csv_row(
+                    [
+                        claim.tenant.name,
+                        claim.tenant.directory_id,
+                        product.name,
+                        # The month as the page shows it, in the page's language.
+                        date_filter(record.month, gettext("F Y")),
+                        record.active_users,
+                        record.paid_units,
+                    ]
+                )
             )

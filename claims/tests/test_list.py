@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from claims.exports import csv_row
 from claims.models import Claim
 from claims.tests.wizard_steps import make_claim
 
@@ -201,6 +202,52 @@ def test_list_csv_neutralises_formulas(client_a, partner_a, m365_tenant, product
     make_claim(partner_a, m365_tenant, [products["yammer"]], name="=HYPERLINK(1)")
     body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode()
     assert list(csv.reader(io.StringIO(body)))[1][0] == "'=HYPERLINK(1)"
+
+
+# Cells a spreadsheet splitting the line on a comma, a semicolon or a tab would otherwise turn into a formula.
+FORMULA_CELLS = [
+    "Q4;=1+1",
+    "a,=1",
+    "x\t@SUM(A1:A9)",
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(1)",
+    "\t=1",
+    "a; -1",
+    'a;"=1',
+    "n\r\n=1",
+    '"=1',
+]
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("cell", FORMULA_CELLS)
+@pytest.mark.parametrize("separator", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_list_csv_cell_is_no_formula_whatever_the_separator(cell, separator):
+    line = csv_row(["Contoso", cell, 7])
+
+    # A spreadsheet reading quotes, and one that splits the bare line, whatever the quotes say.
+    cells = [*next(csv.reader(io.StringIO(line), delimiter=separator)), *line.split(separator)]
+    assert not [text for text in cells if text.lstrip(' "')[:1] in TRIGGERS]
+    # Read as written (comma-separated), the cell is the text with apostrophes before its triggers, nothing else.
+    name, written, count = next(csv.reader(io.StringIO(line)))
+    assert (name, written.replace("'", ""), count) == ("Contoso", cell, "7")
+    assert written.lstrip(' "').startswith("'") == (cell.lstrip(' "')[:1] in TRIGGERS)
+
+
+@pytest.mark.parametrize("cell", ["Northwind Traders", "north-wind.example", "Microsoft 365 - E3", 'The "best" one'])
+def test_list_csv_cell_without_a_formula_is_kept(cell):
+    assert next(csv.reader(io.StringIO(csv_row([cell, 12])))) == [cell, "12"]
+
+
+def test_list_csv_export_quotes_a_cell_with_a_semicolon_formula(client_a, partner_a, m365_tenant, products):
+    make_claim(partner_a, m365_tenant, [products["yammer"]], name="Q4;=1+1")
+
+    body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode("utf-8-sig")
+
+    assert body.splitlines()[1].startswith('"Q4;\'=1+1",')
+    assert not [cell for cell in body.splitlines()[1].split(";") if cell.lstrip(' "')[:1] in TRIGGERS]
 
 
 def test_list_create_button_for_admin_only(client, client_a, partner_a, claims_a):
