@@ -36,6 +36,7 @@ from claims.models import (
     PoeDocument,
 )
 from claims.reasons import reason_display
+from claims.selectors import claims_for_reviewers
 from claims.services import ClaimStatusConflict, claim_approve, claim_reject, claim_request_information
 from claims.storage import poe_download_response
 
@@ -237,7 +238,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         # A draft (or a draft that expired) is the partner's unfinished work (SPEC §12): reviewers see a claim once
         # it is submitted. The list, its filters and counts, the claim page and the decision pages all read claims
         # through here.
-        return super().get_queryset(request).exclude(status__in=ClaimStatus.never_submitted())
+        return claims_for_reviewers(super().get_queryset(request))
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [
@@ -385,11 +386,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
         """A POE file through a short-lived link (S3: presigned, POE_LINK_SECONDS), always as an attachment."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        document = get_object_or_404(
-            PoeDocument.objects.exclude(claim__status__in=ClaimStatus.never_submitted()),
-            claim_id=claim_id,
-            pk=document_id,
-        )
+        document = get_object_or_404(claims_for_reviewers(PoeDocument.objects.all()), claim_id=claim_id, pk=document_id)
         return poe_download_response(document)
 
     # The same decisions as list actions.
@@ -450,9 +447,13 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
 @admin.register(ClaimEvent)
 class ClaimEventAdmin(admin.ModelAdmin):
     list_display = ["claim", "created_at", "actor", "user", "action", "old_status", "new_status"]
-    list_filter = ["actor", "action", "new_status"]
+    list_filter = ["actor", "action", ("new_status", StatusFilter)]
     list_select_related = ["claim", "user"]
     search_fields = ["claim__name", "message"]
+
+    def get_queryset(self, request):
+        # The history of submitted claims only: an expired draft's event is the partner's unfinished work too.
+        return claims_for_reviewers(super().get_queryset(request))
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -506,7 +507,7 @@ class PoeDocumentAdmin(admin.ModelAdmin):
     has_add_permission = has_delete_permission = ReadOnlyInline.has_change_permission
 
     def get_queryset(self, request):
-        return super().get_queryset(request).exclude(claim__status__in=ClaimStatus.never_submitted())  # as ClaimAdmin's
+        return claims_for_reviewers(super().get_queryset(request))  # as ClaimAdmin's
 
 
 # The outbox's admin lives in a module of its own; importing it registers it with this site.

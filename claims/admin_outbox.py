@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import EmailNotification
+from claims.selectors import claims_for_reviewers
 from claims.services import email_notifications_mark_sent, email_notifications_send_again
 
 
@@ -71,6 +72,9 @@ class EmailNotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        return claims_for_reviewers(super().get_queryset(request))  # no draft's emails: reviewers never see drafts
 
     @admin.display(description=_("next attempt"), ordering="next_attempt_at")
     def next_attempt(self, obj):

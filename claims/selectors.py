@@ -27,6 +27,26 @@ CLAIM_SORTS = {
 CLAIM_DEFAULT_SORT = "-submitted"
 
 
+def claims_for_reviewers(queryset=None):
+    """What a reviewer may see in admin (SPEC §8, §12): claims that were submitted, never a draft nor one that expired
+    as a draft (the partner's unfinished work), and the rows of those claims only.
+
+    ``queryset``: of Claim (by default all claims), or of a model with a ``claim`` foreign key (ClaimEvent,
+    PoeDocument, ClaimItem, EmailNotification...), whose rows are kept when their claim is. Every admin queryset
+    that shows claims or their parts reads through here: the lists, their filters and counts, the change and
+    history pages, the decision pages and the POE downloads.
+    """
+    if queryset is None:
+        queryset = Claim.objects.all()
+    hidden = ClaimStatus.never_submitted()
+    if queryset.model is Claim:
+        return queryset.exclude(status__in=hidden)
+    field = queryset.model._meta.get_field("claim")
+    if field.related_model is not Claim:
+        raise TypeError(f"{queryset.model.__name__}.claim is not a claim")
+    return queryset.exclude(claim__status__in=hidden)
+
+
 def claim_sort_ordering(sort):
     """The ORDER BY for a whitelisted sort key ("name", "-name", ...); unknown keys get the default."""
     descending = sort.startswith("-")

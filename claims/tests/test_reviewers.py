@@ -2,23 +2,27 @@
 the admin's sign-in with a TOTP code."""
 
 import base64
+import datetime
 import io
 import subprocess
 import sys
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from associations.demo import REVIEWER_TOTP_SECRET
 from associations.models import Association
 from associations.tests.fixtures import PASSWORD, make_user, reviewer_login
-from claims.models import ClaimEvent, ClaimStatus, PoeDocument
+from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
 from claims.reviewers import reviewers_group_ensure
+from claims.services.drafts import claims_expire_drafts
 from claims.tests.factories import claim_make
 from cpor.tests.test_settings_env import PRODUCTION, ROOT, deployment_env
 
@@ -169,6 +173,98 @@ def test_reviewers_admin_reviewer_sees_associations_read_only(reviewer_client, p
 )
 def test_reviewers_admin_reviewer_manages_no_accounts(reviewer_client, url):
     assert reviewer_client.get(url).status_code == 403
+
+
+# --- admin: reviewers never see drafts -----------------------------------------------------------------------------
+
+
+def _claim_admins():
+    """Every model admin of the site that shows claims or their parts: Claim, and the models with a claim key."""
+    return {
+        model: model_admin
+        for model, model_admin in admin.site._registry.items()
+        if model is Claim
+        or any(field.many_to_one and field.related_model is Claim for field in model._meta.get_fields())
+    }
+
+
+@pytest.fixture
+def unfinished(partner_a, m365_tenant, products):
+    """A draft and a draft that expired (with its EXPIRED event), each with a POE row and an outbox row, and a
+    submitted claim with the same parts, which reviewers do see."""
+    now = timezone.now()
+    draft = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.DRAFT)
+    expired = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["yammer"]],
+        status=ClaimStatus.DRAFT,
+        draft_saved_at=now - datetime.timedelta(days=40),
+    )
+    claims_expire_drafts(now=now)
+    submitted = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW
+    )
+    ClaimEvent.objects.create(
+        claim=submitted, actor="system", action="validated", old_status="submitted", new_status="under_review"
+    )
+    for claim in (draft, expired, submitted):
+        EmailNotification.objects.create(claim=claim, kind=EmailNotification.Kind.REJECTED)
+    return {"hidden": [draft, expired], "seen": submitted}
+
+
+def test_reviewers_admin_every_claim_admin_reads_through_the_reviewers_selector(rf, reviewer, unfinished):
+    admins = _claim_admins()
+    request = rf.get("/admin/")
+    request.user = reviewer
+    hidden = [claim.pk for claim in unfinished["hidden"]]
+
+    assert set(admins) == {Claim, ClaimEvent, PoeDocument, EmailNotification}
+    for model, model_admin in admins.items():
+        claim_key = "pk" if model is Claim else "claim_id"
+        rows = model_admin.get_queryset(request)
+        assert not rows.filter(**{f"{claim_key}__in": hidden}).exists(), model.__name__
+        assert rows.filter(**{claim_key: unfinished["seen"].pk}).exists(), model.__name__
+    # The rows are there: only the admin leaves them out.
+    assert ClaimEvent.objects.filter(claim__in=hidden, action="expired").count() == 1
+    assert PoeDocument.objects.filter(claim__in=hidden).count() == 2
+
+
+def test_reviewers_admin_pages_of_a_drafts_parts_are_not_found(reviewer_client, unfinished):
+    draft, expired = unfinished["hidden"]
+    expired_event = ClaimEvent.objects.get(claim=expired)
+    rows = {
+        "claim": [draft, expired],
+        "claimevent": [expired_event],
+        "poedocument": list(PoeDocument.objects.filter(claim__in=[draft, expired])),
+        "emailnotification": list(EmailNotification.objects.filter(claim__in=[draft, expired])),
+    }
+    seen = unfinished["seen"]
+    seen_rows = {
+        "claim": seen,
+        "claimevent": ClaimEvent.objects.get(claim=seen),
+        "poedocument": PoeDocument.objects.get(claim=seen),
+        "emailnotification": EmailNotification.objects.get(claim=seen),
+    }
+
+    for name, objects in rows.items():
+        listing = reviewer_client.get(
+            f"/admin/claims/{name}/", {"delivery": "all"} if name == "emailnotification" else {}
+        )
+        assert listing.status_code == 200
+        page = listing.content.decode()
+        assert f"/admin/claims/{name}/{seen_rows[name].pk}/change/" in page
+        for obj in objects:
+            assert f"/admin/claims/{name}/{obj.pk}/change/" not in page
+            for view in ("change", "history"):
+                response = reviewer_client.get(f"/admin/claims/{name}/{obj.pk}/{view}/")
+                # Django's answer for a row that is not there: back to the admin's home page, with a message.
+                assert (response.status_code, response["Location"]) == (302, "/admin/"), (name, view)
+        assert reviewer_client.get(f"/admin/claims/{name}/{seen_rows[name].pk}/change/").status_code == 200
+    for document in rows["poedocument"]:
+        assert reviewer_client.get(f"/admin/claims/claim/{document.claim_id}/poe/{document.pk}/").status_code == 404
+    # The history's status filter offers no draft statuses either.
+    assert "new_status__exact=expired" not in reviewer_client.get("/admin/claims/claimevent/").content.decode()
 
 
 # --- admin sign-in with a TOTP code ---------------------------------------------------------------------------------
