@@ -1,9 +1,12 @@
 """Hostile POE files for the upload attack tests: zip bombs, lying archives, macro documents, polyglots, compound
-files whose directory fills the file. Each is built in milliseconds except the honest 1 GiB bomb (about 2 s)."""
+files whose directory fills the file. Each is built in milliseconds except the honest 1 GiB bomb (about 2 s).
+
+Where zipfile cannot write the lie, ``_zip`` writes the archive byte by byte."""
 
 import io
 import struct
 import zipfile
+import zlib
 
 from claims.tests.wizard_steps import JPEG, PDF, docx_bytes, ooxml_bytes
 
@@ -53,6 +56,82 @@ def lying_bomb():
                 member.write(chunk)
         archive.writestr("word/document.xml", "<w:document/>")
     return _patch_directory(out.getvalue(), "[Content_Types].xml", file_size=1_000_000)
+
+
+def _zip(members, directory=None):
+    """A zip archive written byte by byte: ``members`` are (name, method, compressed bytes, CRC, declared size),
+    each with its local header; ``directory`` lists, for each central directory entry, the index of the member
+    whose header it points at (every member once, in order, by default): the central directory says whatever
+    the test needs."""
+    out, offsets = bytearray(), []
+    for name, method, data, crc, size in members:
+        offsets.append(len(out))
+        encoded = name.encode()
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(data), size, len(encoded), 0)
+        out += encoded + data
+    start = len(out)
+    for index in directory if directory is not None else range(len(members)):
+        name, method, data, crc, size = members[index]
+        encoded = name.encode()
+        out += struct.pack(
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            20,
+            20,
+            0,
+            method,
+            0,
+            0,
+            crc,
+            len(data),
+            size,
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offsets[index],
+        )
+        out += encoded
+    count = len(directory) if directory is not None else len(members)
+    out += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(out) - start, start, 0)
+    return bytes(out)
+
+
+def _deflated(data):
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def _docx_members(*, document=b"<w:document/>"):
+    content_types = _CONTENT_TYPES.format(main=DOCX_MAIN).encode()
+    return [
+        ("[Content_Types].xml", 8, _deflated(content_types), zlib.crc32(content_types), len(content_types)),
+        ("word/document.xml", 8, _deflated(document), zlib.crc32(document), len(document)),
+    ]
+
+
+def gigabyte_stream_declared_small():
+    """About 1 MB: a DOCX whose word/document.xml declares 1,000 bytes (with the checksum of its first 1,000) over a
+    deflate stream of 1 GiB of zeros. A reader that trusts the header, and stops there, sees an honest document.
+
+    The stream is built without inflating anything: a mebibyte of zeros deflated up to a full flush (which
+    forgets the history) is a run of blocks that decodes alone, repeated 1,024 times, then the final empty block."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    unit = packer.compress(bytes(1024 * 1024)) + packer.flush(zlib.Z_FULL_FLUSH)
+    stream = unit * 1024 + zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+    content_types, _document = _docx_members()
+    return _zip([content_types, ("word/document.xml", 8, stream, zlib.crc32(bytes(1000)), 1000)])
+
+
+def overlapping_entries(copies=40):
+    """A DOCX whose central directory lists ``copies`` more parts that all point at the local header of
+    word/document.xml, a 10 MiB stream of zeros: one compressed stream counted ``copies`` + 1 times (the
+    "overlapping files" zip bomb). Each part's declared size is honest, and their sum under the cap."""
+    document = bytes(10 * 1024 * 1024)
+    members = _docx_members(document=document)
+    return _zip(members, directory=[0, 1] + [1] * copies)
 
 
 def declared_huge():

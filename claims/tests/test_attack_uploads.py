@@ -6,8 +6,10 @@ extension of the type found by content, always as attachments."""
 import html
 import io
 import json
+import random
 import tracemalloc
 import urllib.request
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -73,8 +75,59 @@ def test_sniff_zip_bomb_is_refused_before_inflating_anything(zip_bomb):
 def test_sniff_zip_whose_directory_lies_about_a_members_size_inflates_at_most_that_size():
     content = attack_files.lying_bomb()  # declares 1,000,000 bytes, holds 64 MiB
     verdict, consumed, peak = _sniff_measured(content)
-    assert verdict == "unknown"  # zipfile stops at the declared size and the checksum does not match
+    assert verdict == "too_complex"  # the stream goes on past the declared size: one byte more is enough
     assert consumed < 200 * 1024
+    assert peak < 3 * MB
+
+
+def test_sniff_zip_member_declaring_1000_bytes_over_a_1_gib_stream_is_refused_after_a_chunk(monkeypatch):
+    content = attack_files.gigabyte_stream_declared_small()
+    assert len(content) < 1.1 * MB
+    inflated = []
+    decompressobj = zlib.decompressobj
+
+    class Counting:
+        """zlib's decompressor, counting what it gives."""
+
+        def __init__(self, *args):
+            self._inner = decompressobj(*args)
+
+        def decompress(self, data, max_length=0):
+            out = self._inner.decompress(data, max_length)
+            inflated.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+    monkeypatch.setattr("claims.sniff.zlib.decompressobj", Counting)
+
+    verdict, consumed, peak = _sniff_measured(content)
+
+    assert verdict == "too_complex"
+    # Its end record, directory, two local headers and one chunk of the stream: a few kilobytes of the megabyte.
+    assert consumed < 200 * 1024
+    # [Content_Types].xml, then 1,001 bytes of word/document.xml: one more than it declares.
+    assert sum(inflated) < 2000 and inflated[-1] == 1001
+    assert peak < 3 * MB
+
+
+def test_sniff_zip_whose_entries_overlap_is_refused_without_inflating_them():
+    content = attack_files.overlapping_entries()
+    verdict, consumed, _peak = _sniff_measured(content)
+    assert verdict == "too_complex"
+    assert consumed < 200 * 1024
+
+
+def test_sniff_deflated_docx_inflates_every_member_and_is_a_document():
+    import zipfile
+
+    out = io.BytesIO(docx_bytes())
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/noise.xml", random.Random(14).randbytes(4 * MB))  # deflates to 4 MB
+    verdict, consumed, peak = _sniff_measured(out.getvalue())
+    assert verdict == DOCX
+    assert 4 * MB < consumed < 5 * MB  # every compressed byte read once, inflated a chunk at a time
     assert peak < 3 * MB
 
 
@@ -267,7 +320,12 @@ def path(request, client_a, products, m365_tenant):
 # Each attack: (file name, a function that builds the file, what the refusal says after the quoted name).
 REFUSALS = {
     "zip-bomb": ("bomb.docx", None, "has too many parts or expands to too much data to be opened safely"),
-    "lying-zip": ("lies.docx", attack_files.lying_bomb, "is not a PDF, Word, Excel, PowerPoint, PNG, JPEG or"),
+    "lying-zip": ("lies.docx", attack_files.lying_bomb, "has too many parts or expands to too much data"),
+    "gigabyte-stream": (
+        "deck.docx",
+        attack_files.gigabyte_stream_declared_small,
+        "has too many parts or expands to too much data",
+    ),
     "1001-parts": ("parts.docx", attack_files.many_entries, "has too many parts or expands to too much data"),
     "docm-as-docx": ("report.docx", attack_files.macro_docx, "is a Word document with macros"),
     "vba-in-docx": (
