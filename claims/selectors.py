@@ -4,14 +4,15 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
 from claims.due import NEEDS_ACTION
-from claims.models import Claim, ClaimItem, ClaimStatus, item_key, programs_for
+from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument, item_key, programs_for
+from claims.uploads import PoeRoom
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
 # pages never overlap). Each ordering, forwards or reversed, is one (partner, ...) index of Claim.Meta read in
@@ -45,6 +46,12 @@ def claims_for_reviewers(queryset=None):
     if field.related_model is not Claim:
         raise TypeError(f"{queryset.model.__name__}.claim is not a claim")
     return queryset.exclude(claim__status__in=hidden)
+
+
+def claim_poe_room(claim):
+    """How much of its POE quota ``claim`` can still take (``claims.uploads.PoeRoom``): one aggregate query."""
+    held = PoeDocument.objects.filter(claim_id=claim.pk).aggregate(files=Count("pk"), size=Sum("size"))
+    return PoeRoom.left(files=held["files"], size=held["size"] or 0)
 
 
 def claim_sort_ordering(sort):

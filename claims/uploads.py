@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.sniff import DOCX, JPEG, MSG, PDF, PNG, PPTX, XLSX, Refusal, poe_sniff
@@ -151,6 +152,60 @@ def poe_check_count(*, display_name, already):
             code="too_many",
             params={"max": settings.POE_MAX_FILES, "name": display_name},
         )
+
+
+@dataclass(frozen=True)
+class PoeRoom:
+    """What a claim can still take of its POE quota (``POE_CLAIM_MAX_FILES`` files, ``POE_CLAIM_MAX_BYTES`` in
+    all, over its submission, answers, dispute and protections): ``files`` more files of ``bytes`` bytes in all."""
+
+    files: int
+    bytes: int
+
+    @classmethod
+    def left(cls, *, files, size):
+        """The room of a claim that holds ``files`` POE files of ``size`` bytes in all."""
+        return cls(
+            files=max(settings.POE_CLAIM_MAX_FILES - files, 0), bytes=max(settings.POE_CLAIM_MAX_BYTES - size, 0)
+        )
+
+    @property
+    def full(self):
+        return not self.files or not self.bytes
+
+    def text(self):
+        """What the claim page says under each drop zone."""
+        if self.full:
+            return poe_room_full_text()
+        return ngettext(
+            "You can add %(count)s more file (%(size)s) to this claim.",
+            "You can add %(count)s more files (%(size)s in all) to this claim.",
+            self.files,
+        ) % {"count": self.files, "size": filesizeformat(self.bytes)}
+
+
+def poe_room_full_text():
+    return gettext(
+        "This claim holds as many proof of execution files as a claim can (%(files)s files, %(size)s in all): "
+        "no more can be added."
+    ) % {"files": settings.POE_CLAIM_MAX_FILES, "size": filesizeformat(settings.POE_CLAIM_MAX_BYTES)}
+
+
+class PoeQuotaExceeded(ValidationError):
+    """The files would take the claim over its POE quota (``PoeRoom``); the message says how much room is left."""
+
+
+def poe_quota_check(room, sizes):
+    """Refuse (PoeQuotaExceeded) files of these ``sizes`` that do not fit in the claim's ``room``."""
+    if len(sizes) <= room.files and sum(sizes) <= room.bytes:
+        return
+    if room.full:
+        message = poe_room_full_text()
+    else:
+        message = gettext("%(room)s Remove some of the files you chose, or choose smaller ones.") % {
+            "room": room.text()
+        }
+    raise PoeQuotaExceeded(message, code="quota")
 
 
 _KINDS = {

@@ -37,7 +37,7 @@ from claims.services.drafts import claim_copyable
 from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
-from claims.uploads import POE_TYPES, poe_template_docx
+from claims.uploads import POE_TYPES, PoeQuotaExceeded, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -306,11 +306,15 @@ def _claim_forms(claim, items, **posted):
     """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
     of a rejection, more POE for an official association; ``posted`` puts the one sent in place, with its errors."""
     status = claim.status
-    return {
+    forms = {
         "answer_form": ClaimRespondForm(claim=claim, items=items) if status == ClaimStatus.ACTION_REQUIRED else None,
         "dispute_form": DisputeForm() if status == ClaimStatus.REJECTED else None,
         "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
     } | posted
+    if any(forms.values()):
+        # What the claim can still take of its POE quota, said at each form's drop zone.
+        forms["poe_room"] = selectors.claim_poe_room(claim)
+    return forms
 
 
 def _form_done(request, url):
@@ -350,6 +354,9 @@ def claim_respond_view(request, claim_id):
     except ClaimStatusConflict:
         messages.error(request, gettext("This claim is no longer waiting for your answer."))
         return _form_done(request, detail)
+    except PoeQuotaExceeded as refused:  # more files than the claim can still take: nothing was sent
+        form.add_error("files", refused)
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
     except PoeStorageError:
         form.add_error(None, gettext("The file storage is not available. Nothing was sent: try again in a moment."))
         return _lifecycle_error_page(request, claim, [], answer_form=form)

@@ -15,6 +15,7 @@ from claims.forms_disputes import DisputeForm, ProtectForm
 from claims.models import ClaimStatus
 from claims.services import PoeStorageError
 from claims.services.disputes import PartnerActionRefused, claim_dispute, claim_dispute_refusal, claim_protect
+from claims.uploads import PoeQuotaExceeded
 from claims.views import _form_done, _get_claim_for_user, _lifecycle_error_page
 
 STORAGE_DOWN = gettext_noop("The file storage is not available. Nothing was sent: try again in a moment.")
@@ -48,6 +49,9 @@ def claim_dispute_view(request, claim_id):
     except PartnerActionRefused as refused:  # moved or disputed meanwhile (another tab, another admin)
         messages.error(request, refused.message)
         return _form_done(request, detail)
+    except PoeQuotaExceeded as refused:  # more files than the claim can still take: nothing was sent
+        form.add_error("files", refused)
+        return _claim_page(request, claim, dispute_form=form)
     except PoeStorageError:
         form.add_error("files", gettext(STORAGE_DOWN))
         return _claim_page(request, claim, dispute_form=form)
@@ -78,6 +82,9 @@ def claim_protect_view(request, claim_id):
     except PartnerActionRefused as refused:
         messages.error(request, refused.message)
         return _form_done(request, detail)
+    except PoeQuotaExceeded as refused:
+        form.add_error("files", refused)
+        return _claim_page(request, claim, protect_form=form)
     except PoeStorageError:
         form.add_error("files", gettext(STORAGE_DOWN))
         return _claim_page(request, claim, protect_form=form)

@@ -14,7 +14,8 @@ from associations.models import Partner, SolutionArea, Subscription
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument, programs_for
 from claims.services.jobs import task_send_on_commit
 from claims.services.transitions import claim_transition
-from claims.uploads import poe_check, poe_check_count
+from claims.selectors import claim_poe_room
+from claims.uploads import poe_check, poe_check_count, poe_quota_check
 
 
 class PoeStorageError(Exception):
@@ -103,14 +104,20 @@ def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="p
     """Add checked POE ``files`` ((uploaded file, CheckedUpload) pairs) to a submitted claim together with the
     change they come with (an answer, a dispute, protecting an association), nothing half-written.
 
-    1. Store each file as a PendingUpload (row first, then object), outside any lock, like the wizard: a crash
+    1. The claim's POE quota (``POE_CLAIM_MAX_FILES``, ``POE_CLAIM_MAX_BYTES``): files that do not fit are
+       refused (``PoeQuotaExceeded``, saying how much room is left) before anything is stored.
+    2. Store each file as a PendingUpload (row first, then object), outside any lock, like the wizard: a crash
        leaves only rows that the purge job cleans up.
-    2. In one transaction under the claim's row lock, run ``write(locked_claim, now)`` (its checks and its
-       events), then turn the uploads into PoeDocuments of the same moment (same keys).
-    3. On any failure (a refusal in ``write``, the storage), delete the stored files again.
+    3. In one transaction under the claim's row lock: the quota again (two posts at once cannot both take the
+       last room), then ``write(locked_claim, now)`` (its checks and its events), then the uploads become
+       PoeDocuments of the same moment (same keys).
+    4. On any failure (the quota, a refusal in ``write``, the storage), delete the stored files again.
 
     Returns the locked claim as ``write`` left it.
     """
+    sizes = [checked.size for _upload, checked in files]
+    if sizes:
+        poe_quota_check(claim_poe_room(claim), sizes)
     pending = []
     wizard_key = f"{key_prefix}-{claim.pk}-{uuid.uuid4().hex}"
     try:
@@ -122,6 +129,9 @@ def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="p
             )
         with transaction.atomic():
             locked = Claim.objects.select_for_update(of=("self",)).select_related("location", "tenant").get(pk=claim.pk)
+            # The quota, under the lock: what the claim holds now, with whatever was added since step 1.
+            if sizes:
+                poe_quota_check(claim_poe_room(locked), sizes)
             now = timezone.now()
             write(locked, now)
             PoeDocument.objects.bulk_create(

@@ -34,6 +34,9 @@
     var maxFiles = parseInt(zone.getAttribute("data-max-files"), 10) || 5;
     var maxBytes = parseInt(zone.getAttribute("data-max-bytes"), 10) || 10 * 1024 * 1024;
     var accept = (zone.getAttribute("data-accept") || "").toLowerCase().split(",").filter(Boolean);
+    // What the claim can still take of its POE quota (the zone says it under its label); none said: no limit.
+    var roomFiles = zone.hasAttribute("data-room-files") ? parseInt(zone.getAttribute("data-room-files"), 10) : Infinity;
+    var roomBytes = zone.hasAttribute("data-room-bytes") ? parseInt(zone.getAttribute("data-room-bytes"), 10) : Infinity;
     var files = [];
     var sending = false;
 
@@ -66,6 +69,10 @@
       });
     }
 
+    function chosenBytes() {
+      return files.reduce(function (sum, file) { return sum + file.size; }, 0);
+    }
+
     function allowedType(file) {
       if (!accept.length) return true;
       var name = file.name.toLowerCase();
@@ -91,6 +98,19 @@
             ngettext("You can add at most %(max)s file. Remove one before adding “%(name)s”.",
               "You can add at most %(max)s files. Remove one before adding “%(name)s”.", maxFiles),
             { max: maxFiles, name: file.name }, true));
+        } else if (!roomFiles || !roomBytes) {
+          showError(interpolate(
+            gettext("This claim holds as many proof of execution files as a claim can: “%(name)s” cannot be added."),
+            { name: file.name }, true));
+        } else if (files.length >= roomFiles) {
+          showError(interpolate(
+            ngettext("This claim can take %(count)s more file. Remove one before adding “%(name)s”.",
+              "This claim can take %(count)s more files. Remove one before adding “%(name)s”.", roomFiles),
+            { count: roomFiles, name: file.name }, true));
+        } else if (chosenBytes() + file.size > roomBytes) {
+          showError(interpolate(
+            gettext("“%(name)s” does not fit: this claim can take %(size)s more in all."),
+            { name: file.name, size: formatSize(roomBytes - chosenBytes()) }, true));
         } else {
           files.push(file);
         }
