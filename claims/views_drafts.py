@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from associations.access import admin_role_required, scoped
 from claims.models import Claim, ClaimStatus
-from claims.services.drafts import ClaimNotCopyable, claim_copy_to_draft, claim_draft_delete
-from claims.wizard import ClaimWizard
+from claims.services.drafts import ClaimNotCopyable, DraftLimitReached, claim_copy_to_draft, claim_draft_delete
+from claims.wizard import ClaimWizard, draft_limit_page
 
 # GET /customer-associations/<id>/edit/ opens the draft in this session at its saved step (ClaimWizard.get);
 # its POSTs are the wizard's, whichever URL they reach.
@@ -43,6 +43,8 @@ def claim_copy_view(request, claim_id):
     except ClaimNotCopyable:
         messages.error(request, gettext("This claim cannot be copied into a new claim."))
         return redirect("claims:detail", claim.pk)
+    except DraftLimitReached:
+        return draft_limit_page(request)
     messages.info(
         request,
         gettext("This new claim is a copy. The proof of execution is not copied: add it again."),

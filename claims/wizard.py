@@ -9,12 +9,17 @@ POST the session's wizard data is saved on it, so the draft survives signing out
 """
 
 import copy
+import json
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.core.serializers.json import DjangoJSONEncoder
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
@@ -35,7 +40,14 @@ from claims.services import (
     pending_upload_delete,
     pending_uploads_discard,
 )
-from claims.services.drafts import claim_draft_create, claim_draft_update, draft_columns
+from claims.services.drafts import (
+    DraftLimitReached,
+    claim_draft_create,
+    claim_draft_update,
+    draft_columns,
+    drafts_limit_reached,
+    step_data_kept,
+)
 from claims.uploads import POE_ACCEPT, POE_MAX_BYTES, POE_MAX_FILES, POE_TYPES
 
 STEPS = [
@@ -80,6 +92,8 @@ class ClaimWizard(SessionWizardView):
     def get(self, request, *args, claim_id=None, **kwargs):
         if claim_id is not None:
             return self._draft_resume(claim_id)
+        if drafts_limit_reached(partner_id=request.partner.pk, user=request.user):
+            return draft_limit_page(request)
         # Opening the wizard starts a new run, with a new submission key (no draft until its first Continue).
         self.storage.reset()
         self.storage.current_step = self.steps.first
@@ -125,6 +139,9 @@ class ClaimWizard(SessionWizardView):
             # Not one of our steps (tampered, cut short): formtools would make it the current step and fail on it
             # (a 500). The current step again, nothing stored.
             return self.render(self.get_form())
+        too_large = self._draft_too_large(step)
+        if too_large is not None:
+            return too_large
         if request.POST.get("wizard_goto_step") in self.get_form_list():
             # Back keeps what was typed on this step, valid or not: it is checked again on Continue and submit.
             self.storage.set_step_data(step, self.process_step(self.get_form(step=step, data=request.POST)))
@@ -158,11 +175,36 @@ class ClaimWizard(SessionWizardView):
         return super().process_step(form)
 
     def get_form_step_data(self, form):
-        # The posted step as stored (and saved on the draft), without the CSRF token: a secret, which has no
-        # business in the database.
-        data = form.data.copy()
-        data.pop("csrfmiddlewaretoken", None)
-        return data
+        """The posted step as stored in the session and saved on the draft: the step form's own fields and the
+        wizard's management field, nothing else. Any other posted field (the CSRF token, a secret with no business
+        in the database; the buttons; whatever a crafted post adds) never reaches ``draft_data``."""
+        kept = {form.add_prefix(name) for name in form.fields} | {self._current_step_key}
+        return MultiValueDict({key: form.data.getlist(key) for key in form.data if key in kept})
+
+    @property
+    def _current_step_key(self):
+        return f"{self.prefix}-current_step"
+
+    def _draft_too_large(self, step):
+        """The step again with a message, nothing of this post stored, when saving it would make the run's data
+        (the session's and the draft's) larger than DRAFT_MAX_BYTES; None when it fits."""
+        form = self.get_form(step=step, data=self.request.POST)
+        data = copy.deepcopy(self.storage.data)
+        data.setdefault(self.storage.step_data_key, {})[step] = dict(self.get_form_step_data(form).lists())
+        size = len(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).encode())
+        if size <= settings.DRAFT_MAX_BYTES:
+            return None
+        self._draft_done = True  # the draft keeps what it had
+        form.add_error(
+            None,
+            gettext(
+                "What you entered is more than a draft can keep (%(max)s for the whole customer association). "
+                "Shorten it and try again: nothing of this step was saved."
+            )
+            % {"max": filesizeformat(settings.DRAFT_MAX_BYTES)},
+        )
+        self.storage.current_step = step
+        return self.render(form)
 
     def _customer_changed(self, before, cleaned):
         prefix = self.get_form_prefix("customer", None)
@@ -347,13 +389,17 @@ class ClaimWizard(SessionWizardView):
         if extra.get("draft_id") is None:
             if "location" not in self._draft_columns:
                 return response  # no valid Continue on step 1 yet: no draft
-            draft_id = claim_draft_create(
-                partner=self.request.partner,
-                user=self.request.user,
-                submission_key=uuid.UUID(key),
-                draft_data=draft_data,
-                columns=self._draft_columns,
-            )
+            try:
+                draft_id = claim_draft_create(
+                    partner=self.request.partner,
+                    user=self.request.user,
+                    submission_key=uuid.UUID(key),
+                    draft_data=draft_data,
+                    columns=self._draft_columns,
+                )
+            except DraftLimitReached:  # drafts started meanwhile (another tab, Copy into a new claim)
+                self.storage.reset()
+                return draft_limit_page(self.request)
             self.storage.extra_data = {**self.storage.extra_data, "draft_id": draft_id}
             if getattr(response, "context_data", None) is not None:  # a step's page, rendered after this
                 response.context_data["draft_id"] = draft_id
@@ -385,7 +431,9 @@ class ClaimWizard(SessionWizardView):
         self.storage.reset()
         self.storage.data = {
             "step": saved.get("step") if saved.get("step") in self.get_form_list() else self.steps.first,
-            "step_data": {step: data for step, data in step_data.items() if step in self.get_form_list()},
+            "step_data": {
+                step: step_data_kept(step, data) for step, data in step_data.items() if step in self.get_form_list()
+            },
             "step_files": {},
             "extra_data": {"submission_key": str(claim.submission_key), "draft_id": claim.pk},
         }
@@ -426,6 +474,12 @@ class ClaimWizard(SessionWizardView):
         self._submitted = True
         messages.success(self.request, gettext("Your customer association was submitted. We'll validate it shortly."))
         return redirect("claims:detail", claim.pk)
+
+
+def draft_limit_page(request):
+    """The page instead of a new claim while the user has DRAFTS_MAX_OPEN drafts open (409), with a link to them."""
+    context = {"max": settings.DRAFTS_MAX_OPEN}
+    return render(request, "claims/draft_limit.html", context, status=409)
 
 
 def claim_wizard_for(request):

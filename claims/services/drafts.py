@@ -11,11 +11,12 @@ the expiry, which is a status move.
 import datetime
 import uuid
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from associations.models import Activity, SolutionArea
+from associations.models import Activity, Partner, SolutionArea
 from claims.deadlines import dispute_deadline
 from claims.models import (
     CONTACT_FIELDS,
@@ -44,6 +45,25 @@ class ClaimNotCopyable(Exception):
     """The claim can still move on (or is not the partner's to copy): Copy into a new claim is not offered."""
 
 
+class DraftLimitReached(Exception):
+    """The user has DRAFTS_MAX_OPEN drafts open already: no new one until one is submitted, deleted or expires."""
+
+
+def drafts_limit_reached(*, partner_id, user):
+    """Whether ``user`` may not start another draft for this partner: they have DRAFTS_MAX_OPEN drafts open (SPEC
+    §12). Resuming or submitting one of them is always allowed."""
+    drafts = Claim.objects.filter(partner_id=partner_id, created_by=user, status=ClaimStatus.DRAFT)
+    return drafts.count() >= settings.DRAFTS_MAX_OPEN
+
+
+def _draft_room_check(*, partner_id, user):
+    """Inside a transaction: lock the partner's row, so that two new drafts of its users (two tabs) are counted one
+    after the other, then refuse (DraftLimitReached) a draft beyond the user's limit."""
+    list(Partner.objects.select_for_update().filter(pk=partner_id).values_list("pk"))
+    if drafts_limit_reached(partner_id=partner_id, user=user):
+        raise DraftLimitReached(settings.DRAFTS_MAX_OPEN)
+
+
 def draft_columns(step, cleaned_data):
     """The header columns a valid step sets on its draft, from the step's cleaned data ({} for other steps)."""
     return {name: cleaned_data.get(name, "") for name in DRAFT_COLUMNS.get(step, ()) if name in cleaned_data}
@@ -54,10 +74,13 @@ def claim_draft_create(*, partner, user, submission_key, draft_data, columns):
 
     Two requests of the same run at once (a double click on Continue) both try to insert: the unique
     submission key lets one win, and the other saves its data on the winner's row. Returns the claim's id.
+    A new draft beyond the user's DRAFTS_MAX_OPEN raises DraftLimitReached (nothing is written).
     """
     now = timezone.now()
     try:
         with transaction.atomic():
+            if not Claim.objects.filter(partner=partner, submission_key=submission_key).exists():
+                _draft_room_check(partner_id=partner.pk, user=user)
             claim = Claim.objects.create(
                 partner=partner,
                 created_by=user,
@@ -170,6 +193,18 @@ def claim_copyable(claim, now=None):
     return claim.disputed_at is not None or now > dispute_deadline(claim.status_changed_at, time_zone=claim.time_zone)
 
 
+def step_data_kept(step, data):
+    """A step's saved data without anything but the step's own fields and the wizard's management field, for data
+    saved before the wizard kept only those (``ClaimWizard.get_form_step_data``): read back, copied, never grown."""
+    if not isinstance(data, dict):
+        return None
+    return {
+        key: values
+        for key, values in data.items()
+        if key.startswith(f"{step}-") or key == f"{WIZARD_PREFIX}-current_step"
+    }
+
+
 def _step(step, fields):
     """One step's data as the wizard stores it: {"<step>-<field>": [values]}, with the step's management field."""
     data = {f"{WIZARD_PREFIX}-current_step": [step]}
@@ -188,7 +223,7 @@ def _copied_step_data(claim):
     """
     if claim.status == ClaimStatus.EXPIRED:
         saved = (claim.draft_data or {}).get("step_data") or {}
-        return {step: saved[step] for step in COPIED_STEPS if isinstance(saved.get(step), dict)}
+        return {step: step_data_kept(step, saved[step]) for step in COPIED_STEPS if isinstance(saved.get(step), dict)}
     activity = {"solution_area": claim.solution_area}
     if claim.solution_area == SolutionArea.BUSINESS_APPLICATIONS:
         if Activity.REVENUE_ASSOCIATION in claim.activities:
@@ -222,8 +257,8 @@ def _copied_step_data(claim):
 
 def claim_copy_to_draft(*, claim, user):
     """Copy into a new claim: a new draft (new submission key) holding what was entered on ``claim`` except its
-    POE files, at the wizard's first step. Raises ClaimNotCopyable when the claim may still move on. Returns the
-    new draft."""
+    POE files, at the wizard's first step. Raises ClaimNotCopyable when the claim may still move on, and
+    DraftLimitReached when the user has DRAFTS_MAX_OPEN drafts open. Returns the new draft."""
     if not claim_copyable(claim):
         raise ClaimNotCopyable(f"Claim {claim.pk} is {claim.status}: it cannot be copied.")
     key = uuid.uuid4()
@@ -234,20 +269,22 @@ def claim_copy_to_draft(*, claim, user):
         "step_files": {},
         "extra_data": {"submission_key": str(key)},
     }
-    return Claim.objects.create(
-        partner_id=claim.partner_id,
-        location_id=claim.location_id,
-        created_by=user,
-        name=claim.name,
-        domain=claim.domain,
-        directory_id=claim.directory_id,
-        tenant_id=claim.tenant_id,
-        solution_area=claim.solution_area,
-        activities=list(claim.activities),
-        status=ClaimStatus.DRAFT,
-        submission_key=key,
-        draft_data=draft_data,
-        draft_saved_at=now,
-        submitted_at=now,
-        status_changed_at=now,
-    )
+    with transaction.atomic():
+        _draft_room_check(partner_id=claim.partner_id, user=user)
+        return Claim.objects.create(
+            partner_id=claim.partner_id,
+            location_id=claim.location_id,
+            created_by=user,
+            name=claim.name,
+            domain=claim.domain,
+            directory_id=claim.directory_id,
+            tenant_id=claim.tenant_id,
+            solution_area=claim.solution_area,
+            activities=list(claim.activities),
+            status=ClaimStatus.DRAFT,
+            submission_key=key,
+            draft_data=draft_data,
+            draft_saved_at=now,
+            submitted_at=now,
+            status_changed_at=now,
+        )

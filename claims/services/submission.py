@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from associations.models import Partner, SolutionArea, Subscription
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument, programs_for
+from claims.selectors import claim_poe_room
 from claims.services.jobs import task_send_on_commit
 from claims.services.transitions import claim_transition
-from claims.selectors import claim_poe_room
 from claims.uploads import poe_check, poe_check_count, poe_quota_check
 
 

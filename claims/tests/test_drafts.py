@@ -3,6 +3,7 @@ another session; the list offers Continue editing and Delete draft and a Draft f
 for others; 30 days untouched it expires and its files go; Copy into a new claim."""
 
 import datetime
+import json
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from associations.tests.fixtures import make_user
 from claims.models import Claim, ClaimEvent, ClaimStatus, PendingUpload, PoeDocument
 from claims.selectors import Availability
 from claims.services import pending_uploads_purge
@@ -468,3 +470,146 @@ def test_drafts_wizard_url_still_starts_fresh(client_a, m365_tenant):
     response = client_a.get(wizard_url())
     assert _step(response) == "customer" and response.context["submission_key"] != str(_draft().submission_key)
     assert Claim.objects.count() == 1
+
+
+# --- what a draft keeps, and how many a user keeps (issue 14) ------------------------------------------------------
+
+JUNK = {"junk_a": "A" * (5 * 1024 * 1024), "junk_b": "B" * (5 * 1024 * 1024)}
+
+
+def _saved_keys(claim, step):
+    return set(claim.draft_data["step_data"][step])
+
+
+def test_drafts_junk_fields_never_reach_draft_data(client_a, partner_a, m365_tenant):
+    start(client_a)
+
+    assert _step(post_step(client_a, "customer", M365_CUSTOMER, **JUNK)) == "activity"
+    assert _step(post_step(client_a, "activity", {"solution_area": "microsoft_365"}, **JUNK, **{"customer-x": "1"}))
+    # Back, with what was typed on the step (valid or not), keeps only the step's fields too.
+    post_step(client_a, "associate", {"name": "Northwind", "extra": "y" * 1000}, wizard_goto_step="activity", **JUNK)
+
+    draft = _draft()
+    assert _saved_keys(draft, "customer") == {
+        "claim_wizard-current_step",
+        "customer-location",
+        "customer-domain",
+        "customer-directory_id",
+    }
+    assert _saved_keys(draft, "activity") == {"claim_wizard-current_step", "activity-solution_area"}
+    assert _saved_keys(draft, "associate") == {"claim_wizard-current_step", "associate-name"}
+    assert len(json.dumps(draft.draft_data)) < 2000
+    # The session's copy of the run holds no more than the draft.
+    session = client_a.session["wizard_claim_wizard"]
+    assert set(session["step_data"]["customer"]) == _saved_keys(draft, "customer")
+
+
+def test_drafts_over_the_size_cap_is_refused_with_a_message_and_nothing_saved(client_a, m365_tenant, settings):
+    settings.DRAFT_MAX_BYTES = 64 * 1024
+    start(client_a)
+    post_step(client_a, "customer", M365_CUSTOMER)
+    post_step(client_a, "activity", {"solution_area": "microsoft_365"})
+    before = _draft().draft_data
+
+    # Back keeps what was typed, valid or not: here 70,000 characters in the claim's name.
+    response = post_step(client_a, "associate", {"name": "N" * 70_000}, wizard_goto_step="activity")
+
+    assert response.status_code == 200 and _step(response) == "associate"
+    page = response.content.decode()
+    assert "What you entered is more than a draft can keep (64.0\xa0KB for the whole customer association)" in page
+    assert "nothing of this step was saved." in page
+    assert _draft().draft_data == before
+    # A legitimate Continue still saves.
+    assert _step(post_step(client_a, "associate", {"name": "Northwind M365"})) == "products"
+    assert _draft().draft_data["step_data"]["associate"]["associate-name"] == ["Northwind M365"]
+
+
+def test_drafts_over_the_size_cap_page_in_traditional_chinese(client_a, m365_tenant, settings):
+    settings.DRAFT_MAX_BYTES = 64 * 1024
+    start(client_a)
+
+    response = client_a.post(
+        wizard_url(),
+        {"claim_wizard-current_step": "customer", "customer-domain": "x" * 70_000},
+        HTTP_ACCEPT_LANGUAGE="zh-TW",
+    )
+
+    assert "您輸入的內容超過草稿可保存的大小" in response.content.decode()
+    assert not Claim.objects.exists()
+
+
+def _drafts_of(actor, tenant, count):
+    return [claim_make(actor, tenant=tenant, status=ClaimStatus.DRAFT, documents=()) for _ in range(count)]
+
+
+def test_drafts_limit_a_new_claim_beyond_it_shows_the_page_with_the_drafts_link(
+    client_a, partner_a, m365_tenant, settings
+):
+    settings.DRAFTS_MAX_OPEN = 3
+    drafts = _drafts_of(partner_a, m365_tenant, 3)
+
+    response = client_a.get(wizard_url())
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "<h1>Too many drafts open</h1>" in page
+    assert "You have 3 customer association drafts open, the most one person can keep" in page
+    assert f'href="{reverse("claims:list")}?status=draft"' in page
+    assert "submission_key" not in page  # no wizard
+    # Resuming a draft still works, and so does finishing one.
+    assert client_a.get(_edit_url(drafts[0])).status_code == 200
+    # Another user of the partner has drafts of their own to count.
+    other = make_user("second-admin@partner-a.example", partner=partner_a.partner)
+    other_client = Client()
+    other_client.force_login(other)
+    assert other_client.get(wizard_url()).status_code == 200
+
+
+def test_drafts_limit_zh_hant(client_a, partner_a, m365_tenant, settings):
+    settings.DRAFTS_MAX_OPEN = 1
+    _drafts_of(partner_a, m365_tenant, 1)
+
+    page = client_a.get(wizard_url(), HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+
+    assert "開啟的草稿太多" in page and "查看您的草稿" in page
+
+
+def test_drafts_limit_reached_meanwhile_refuses_the_first_continue(client_a, partner_a, m365_tenant, settings):
+    settings.DRAFTS_MAX_OPEN = 2
+    _drafts_of(partner_a, m365_tenant, 1)
+    start(client_a)  # one draft open: a new run may start
+    _drafts_of(partner_a, m365_tenant, 1)  # another tab made the second meanwhile
+
+    response = post_step(client_a, "customer", M365_CUSTOMER)
+
+    assert response.status_code == 409 and "Too many drafts open" in response.content.decode()
+    assert Claim.objects.filter(status=ClaimStatus.DRAFT).count() == 2
+
+
+def test_drafts_limit_submitting_a_run_without_a_draft_and_finishing_a_draft_still_work(
+    client_a, partner_a, m365_tenant, products, settings
+):
+    settings.DRAFTS_MAX_OPEN = 1
+    key = _walk_to_poe(client_a, products)  # this run is the one open draft
+    assert client_a.get(wizard_url()).status_code == 409
+
+    response = post_step(client_a, "poe", {})
+    assert _step(response) == "review"
+    response = client_a.get(_edit_url(_draft()))
+    assert response.status_code == 200
+    response = submit(client_a, key)
+
+    claim = Claim.objects.get(submission_key=key)
+    assert response.status_code == 302 and claim.status == ClaimStatus.SUBMITTED
+    assert client_a.get(wizard_url()).status_code == 200  # no draft open any more
+
+
+def test_drafts_limit_copy_into_a_new_claim_beyond_it_shows_the_page(client_a, partner_a, m365_tenant, settings):
+    settings.DRAFTS_MAX_OPEN = 1
+    expired = claim_make(partner_a, tenant=m365_tenant, status=ClaimStatus.EXPIRED, documents=())
+    _drafts_of(partner_a, m365_tenant, 1)
+
+    response = _copy(client_a, expired)
+
+    assert response.status_code == 409 and "Too many drafts open" in response.content.decode()
+    assert Claim.objects.filter(status=ClaimStatus.DRAFT).count() == 1
