@@ -113,7 +113,7 @@ def test_quota_each_form_says_the_room_left_in_both_languages(client_a, official
     assert 'data-room-files="17"' in zone and f'data-room-bytes="{100 * MB - 3 * len(PDF_BYTES)}"' in zone
     assert "You can add 17 more files (100.0\xa0MB in all) to this claim." in page
     page = client_a.get(reverse("claims:detail", args=[official.pk]), HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
-    assert "這項申請還可以再加入 17 個檔案（總共 100.0\xa0MB）。" in page  # noqa: RUF001 (zh-Hant punctuation)
+    assert "此宣告還可以再新增 17 個檔案（總共 100.0\xa0MB）。" in page  # noqa: RUF001 (zh-Hant punctuation)
 
 
 def test_quota_is_checked_again_under_the_claims_row_lock(official, partner_a, monkeypatch, s3_objects, settings):
