@@ -99,3 +99,27 @@ def test_browser_partner_protects_an_official_association_through_the_uploader(
     expect(page.get_by_role("link", name="q3 review.pdf")).to_be_visible()
     document = claim.documents.get(original_name="q3 review.pdf")
     assert document.file.name in s3_objects("poe/") and document.size == len(PDF)
+
+
+def test_browser_protect_uploader_refuses_what_the_claims_quota_cannot_take(
+    page, live_server, partner_a, m365_tenant, products, settings
+):
+    settings.POE_CLAIM_MAX_FILES = 2
+    settings.POE_CLAIM_MAX_BYTES = 3 * len(PDF)
+    claim = claim_make_official(partner_a, tenant=m365_tenant, product=products["microsoft-teams"])
+    browser_sign_in(page, partner_a.admin, live_server)
+
+    page.goto(f"/incentives/customer-associations/{claim.pk}/")
+    page.locator("details.protect-details summary").click()
+    zone = page.locator("#protect-form [data-poe-dropzone]")
+    expect(zone).to_have_attribute("data-ready", "true")
+    expect(zone).to_contain_text("You can add 2 more files")
+    errors = page.locator("#protect-form [data-poe-errors]")
+
+    _drop(page, "big.pdf", PDF + b"0" * (3 * len(PDF)))
+    expect(errors).to_contain_text("“big.pdf” does not fit: this claim can take")
+    _drop(page, "a.pdf", PDF)
+    _drop(page, "b.pdf", PDF)
+    _drop(page, "c.pdf", PDF)
+    expect(errors).to_contain_text("This claim can take 2 more files. Remove one before adding “c.pdf”.")
+    expect(page.locator("#protect-form [data-poe-list] li")).to_have_count(2)
