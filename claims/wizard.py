@@ -285,13 +285,15 @@ class ClaimWizard(SessionWizardView):
         """The step's form; a bound form is built once per request for the same data (see ``_bound_forms``)."""
         step = step or self.steps.current
         key = self._data_key(step, data) if data is not None else None
-        if key is not None and key in self._bound_forms:
-            return self._bound_forms[key]
-        form = super().get_form(step, data, files)
+        form = self._bound_forms.get(key) if key is not None else None
+        if form is None:
+            form = super().get_form(step, data, files)
+            if key is not None:
+                self._bound_forms[key] = form
         if isinstance(form, PoeForm):
+            # The files this request posted are stored after the form may have been built (the draft's size check
+            # builds it first): their refusals are the ones of now.
             form.upload_errors = getattr(self, "_upload_errors", [])
-        if key is not None:
-            self._bound_forms[key] = form
         return form
 
     @cached_property
