@@ -37,7 +37,7 @@ from claims.services.drafts import claim_copyable
 from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
 from claims.tokens import TokenExpired, TokenInvalid, opt_out_token_read
-from claims.uploads import POE_TYPES, PoeQuotaExceeded, poe_template_docx
+from claims.uploads import POE_TYPES, PoeQuotaExceeded, PoeRoom, poe_template_docx
 from claims.wizard import ClaimWizard, claim_wizard_for, wizard_submission_key
 
 CLAIMS_PER_PAGE = 25
@@ -177,15 +177,16 @@ def claim_detail(request, claim_id):
     if claim.status == ClaimStatus.DRAFT and request.membership.can_manage_claims:
         return redirect("claims:draft_edit", claim.pk)  # a draft's page is the wizard (SPEC §12)
     items = list(claim.items.select_related("product", "subscription"))
+    documents = list(claim.documents.all())
     context = {
         "claim": claim,
         "items": items,
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
-        "documents": list(claim.documents.all()),
+        "documents": documents,
         "events": list(claim.events.select_related("user")),
         "poe_types": POE_TYPES,
         "can_copy": request.membership.can_manage_claims and claim_copyable(claim),
-        **_claim_forms(claim, items),
+        **_claim_forms(claim, items, documents),
     }
     return render(request, "claims/claim_detail.html", context)
 
@@ -284,16 +285,17 @@ def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_re
     """The claim page again, with the errors where the partner acted (nothing was saved); ``posted``: the form
     sent, with its errors, by its name in the page (``answer_form``, ``dispute_form``, ``protect_form``)."""
     items = list(claim.items.select_related("product", "subscription"))
+    documents = list(claim.documents.all())
     context = {
         "claim": claim,
         "items": items,
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
-        "documents": list(claim.documents.all()),
+        "documents": documents,
         "events": list(claim.events.select_related("user")),
         "lifecycle_errors": errors,
         "lifecycle_comment": comment,
         "lifecycle_reason": disassociate_reason,
-        **_claim_forms(claim, items, **posted),
+        **_claim_forms(claim, items, documents, **posted),
     }
     return render(request, "claims/claim_detail.html", context, status=400)
 
@@ -302,9 +304,10 @@ def _form_errors(form):
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _claim_forms(claim, items, **posted):
+def _claim_forms(claim, items, documents, **posted):
     """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
-    of a rejection, more POE for an official association; ``posted`` puts the one sent in place, with its errors."""
+    of a rejection, more POE for an official association; ``posted`` puts the one sent in place, with its errors.
+    With any of them, ``poe_room``: what the claim (holding ``documents``) can still take of its POE quota."""
     status = claim.status
     forms = {
         "answer_form": ClaimRespondForm(claim=claim, items=items) if status == ClaimStatus.ACTION_REQUIRED else None,
@@ -312,8 +315,8 @@ def _claim_forms(claim, items, **posted):
         "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
     } | posted
     if any(forms.values()):
-        # What the claim can still take of its POE quota, said at each form's drop zone.
-        forms["poe_room"] = selectors.claim_poe_room(claim)
+        # Said at each form's drop zone; counted from the page's own list of the claim's files (no query).
+        forms["poe_room"] = PoeRoom.left(files=len(documents), size=sum(document.size for document in documents))
     return forms
 
 
