@@ -263,6 +263,8 @@ def test_reviewers_admin_pages_of_a_drafts_parts_are_not_found(reviewer_client, 
         assert reviewer_client.get(f"/admin/claims/{name}/{seen_rows[name].pk}/change/").status_code == 200
     for document in rows["poedocument"]:
         assert reviewer_client.get(f"/admin/claims/claim/{document.claim_id}/poe/{document.pk}/").status_code == 404
+    # A draft's uploads in progress are no reviewer's business at all.
+    assert reviewer_client.get("/admin/claims/pendingupload/").status_code == 403
     # The history's status filter offers no draft statuses either.
     assert "new_status__exact=expired" not in reviewer_client.get("/admin/claims/claimevent/").content.decode()
 
