@@ -1,4 +1,4 @@
-from urllib.parse import urlsplit
+import math
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -6,6 +6,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -52,19 +53,12 @@ class LoginView(auth_views.LoginView):
 
 def signin_locked_out(request, original_response=None, credentials=None):
     """axes' lock-out response (``AXES_LOCKOUT_CALLABLE``): 429 with a page that says what happened and what to
-    do, on the partner sign-in page and the admin's alike."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset by email, its link built on SITE_URL: never on the request's Host header, which whoever asks
-    for the reset controls (a link to their own server would hand them the token)."""
-
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
-
-    def form_valid(self, form):
-        site = urlsplit(settings.SITE_URL)
-        self.extra_email_context = {"protocol": site.scheme, "domain": site.netloc, "site_name": "CPOR claims"}
-        return super().form_valid(form)
+    do, on the partner sign-in page and the admin's alike: the account locked on this client (axes), or the client
+    locked for every account (``associations.auth.ClientThrottleBackend``), until the time it names."""
+    until = getattr(request, "signin_client_locked_until", None)
+    if until is None:
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    else:
+        minutes = max(1, math.ceil((until - timezone.now()).total_seconds() / 60))
+    context = {"minutes": minutes, "client": until is not None}
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -90,13 +90,17 @@ class HttpClient:
             )
         return self.connection
 
+    def cookie(self, name):
+        """A cookie's value by its name, with or without the `__Host-` prefix secure cookies have."""
+        return self.cookies.get(f"__Host-{name}", self.cookies.get(name))
+
     def request(self, method, path, fields=None, files=None):
         headers = {"Host": "127.0.0.1"}
         body = None
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if method == "POST":
-            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+            headers["X-CSRFToken"] = self.cookie("csrftoken") or ""
             if files:
                 boundary = uuid.uuid4().hex
                 body = _multipart(boundary, fields or {}, files)
@@ -447,10 +451,10 @@ def memory_mb(pid):
 
 def login(client):
     status, body = client.request("GET", "/login/")
-    if status != 200 or "csrftoken" not in client.cookies:
+    if status != 200 or client.cookie("csrftoken") is None:
         raise SystemExit(f"GET /login/ answered {status}")
     status, body = client.request("POST", "/login/", {"username": LOGIN, "password": PASSWORD})
-    if status != 302 or "sessionid" not in client.cookies:
+    if status != 302 or client.cookie("sessionid") is None:
         raise SystemExit(f"signing in as {LOGIN} over HTTP failed: {status} {body[:300]}")
 
 

@@ -52,14 +52,26 @@ class EmailNotificationAdmin(admin.ModelAdmin):
     attempt); a row left in "sending" (a worker died mid-send) is never resent automatically: check the mail log,
     then mark it sent or send it again here. Rows change only through the notification services."""
 
-    list_display = ["claim", "kind", "state", "attempts", "next_attempt", "last_error_short", "created_at", "sent_at"]
+    list_display = [
+        "claim",
+        "address",
+        "kind",
+        "state",
+        "attempts",
+        "next_attempt",
+        "last_error_short",
+        "created_at",
+        "sent_at",
+    ]
     list_filter = [EmailDeliveryFilter, "state", "kind"]
     list_select_related = ["claim"]
-    search_fields = ["claim__name", "message_id"]
+    search_fields = ["claim__name", "address", "message_id"]
     readonly_fields = [
         "claim",
         "kind",
         "association",
+        "user",
+        "address",
         "state",
         "created_at",
         "attempts",

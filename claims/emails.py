@@ -2,22 +2,26 @@
 
 Each builds the message for one outbox row; ``claims.services.emails_send_due`` sends it at most once. Each is
 built in its reader's language (SPEC §15): the customer's in the tenant's (``Tenant.language``: Taiwan zh-Hant,
-else English), a partner's in the language the contact saved as a user of the app, else English.
+else English), a partner's in the language the contact saved as a user of the app, else English; a password
+reset's in its user's saved language, else English.
 """
 
 import functools
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.dateformat import format as date_format
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from associations.language import email_language
+from associations.language import email_language, user_language
 from associations.models import Membership
 from claims.models import ClaimEvent, ClaimStatus
 from claims.reasons import reason_display
@@ -266,10 +270,38 @@ def replaced_email(association):
         )
 
 
+def _user_language(user):
+    return user_language(user) or settings.LANGUAGE_CODE
+
+
+@_in_language(_user_language)
+def password_reset_email(user):
+    """To the account's address: a link to choose a new password, made now by Django's token generator (it works
+    for PASSWORD_RESET_TIMEOUT from now, and no more once the password changed or the user signed in). Built on
+    SITE_URL, never on a request's Host header, which whoever asks for a reset controls."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    address = user.email or user.username
+    return _message(
+        "password_reset",
+        {
+            "email": address,
+            "reset_url": settings.SITE_URL + reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token}),
+        },
+        to=[address],
+    )
+
+
 def notification_email(notification):
     """The message for one outbox row, or None when there is nobody to send it to."""
     claim = notification.claim
     kind = notification.kind
+    if kind == "password_reset":
+        # Nobody for an address without an account, or an account that may no longer reset (Django's rule).
+        user = notification.user
+        if user is None or not user.is_active or not user.has_usable_password():
+            return None
+        return password_reset_email(user)
     if kind == "replaced":
         return replaced_email(notification.association)
     # Emails about one event of the claim (SPEC §5: one email per event) are built from that event.

@@ -22,32 +22,18 @@ from associations.models import (
     Subscription,
     Tenant,
 )
-from claims.vocabulary import (  # re-exported: the lifecycle's names are claims.models' too
-    DISPUTE_DAYS as DISPUTE_DAYS,
-)
-from claims.vocabulary import (
-    DRAFT_DAYS as DRAFT_DAYS,
-)
-from claims.vocabulary import (
-    REVIEWER_REJECTION_REASONS as REVIEWER_REJECTION_REASONS,
-)
-from claims.vocabulary import (
-    TRANSITIONS as TRANSITIONS,
-)
-from claims.vocabulary import (
-    BusinessAppsActivity as BusinessAppsActivity,
-)
-from claims.vocabulary import (
-    ClaimStatus as ClaimStatus,
-)
-from claims.vocabulary import (
-    InformationReason as InformationReason,
-)
-from claims.vocabulary import (
-    OptOutWindow as OptOutWindow,
-)
-from claims.vocabulary import (
-    RejectionReason as RejectionReason,
+
+# Re-exported: the lifecycle's names are claims.models' too.
+from claims.vocabulary import (  # noqa: F401
+    DISPUTE_DAYS,
+    DRAFT_DAYS,
+    REVIEWER_REJECTION_REASONS,
+    TRANSITIONS,
+    BusinessAppsActivity,
+    ClaimStatus,
+    InformationReason,
+    OptOutWindow,
+    RejectionReason,
 )
 
 
@@ -436,7 +422,9 @@ class PendingUpload(models.Model):
 
 
 class EmailNotification(models.Model):
-    """The outbox: one row per (event, kind), so that each email is sent at most once per event.
+    """The outbox: one row per (event, kind), so that each email is sent at most once per event; and one per
+    password reset asked for (no claim: the account's ``user``, the ``address`` asked for, the user-less row of an
+    address without an account sends nothing).
 
     Delivery is one retry schedule driven by the row (``claims.services.notifications``): a pending row is due
     at ``next_attempt_at`` and a sweep sends the due rows; a transient failure moves ``next_attempt_at`` later.
@@ -452,6 +440,7 @@ class EmailNotification(models.Model):
         REPLACED = "replaced", _("Other partner: association replaced")
         REJECTED_FINAL = "rejected_final", _("Partner: rejected (final)")
         ANSWER_REMINDER = "answer_reminder", _("Partner: answer due tomorrow")
+        PASSWORD_RESET = "password_reset", _("User: password reset link")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -459,8 +448,14 @@ class EmailNotification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="emails")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, null=True, blank=True, related_name="emails")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    # PASSWORD_RESET: the account (none for an address without one) and the address asked for, lower-cased. No
+    # token: the link is made when the message is built, valid for PASSWORD_RESET_TIMEOUT from then.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    address = models.EmailField(blank=True, default="", db_default="")
     # The event that caused it (SPEC §5): one email of a kind per event, so a second information request gets
     # its own. Null for rows written before emails belonged to events (one per claim and kind, as then).
     event = models.ForeignKey(ClaimEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
@@ -484,6 +479,12 @@ class EmailNotification(models.Model):
                 condition=~Q(state="pending") | Q(next_attempt_at__isnull=False),
                 name="emailnotification_pending_is_scheduled",
             ),
+            # Claims' emails have a claim; a password reset has none, an address, and perhaps a user.
+            models.CheckConstraint(
+                condition=Q(kind="password_reset", claim=None, event=None, association=None, address__gt="")
+                | (~Q(kind="password_reset") & Q(claim__isnull=False, user=None, address="")),
+                name="emailnotification_claim_or_password_reset",
+            ),
             models.UniqueConstraint(
                 fields=["event", "kind"],
                 condition=Q(association__isnull=True, event__isnull=False),
@@ -503,7 +504,11 @@ class EmailNotification(models.Model):
         indexes = [
             # The sweep: pending rows by due time.
             models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="emailnotification_due"),
+            # The password reset's limit per address: its recent rows.
+            models.Index(
+                fields=["address", "created_at"], condition=Q(kind="password_reset"), name="emailnotification_reset"
+            ),
         ]
 
     def __str__(self):
-        return f"{self.claim_id}: {self.kind} ({self.state})"
+        return f"{self.claim_id or self.address}: {self.kind} ({self.state})"

@@ -7,18 +7,42 @@ from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
+class CodeInput(forms.TextInput):
+    """A one-time code's field, never filled back in: a code submitted is spent or wrong."""
+
+    def format_value(self, value):
+        return None
+
+
 class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
     username = forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
     otp_token = forms.CharField(
         label=_("Code from your authenticator app"),
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=CodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # django-otp renders the password back into the page for its second step; this form has no second step.
-        self.fields["password"].widget.render_value = False
+    error_messages = {
+        **OTPAdminAuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That email, password and code do not sign you in. Check all three and try again; after a wrong code, "
+            "wait a minute before the next."
+        ),
+    }
+
+    def clean(self):
+        """One message for every failure, the password's or the code's (OWASP ASVS L2): a wrong password, a wrong
+        or missing code, a device that refuses codes for a while after wrong ones, an account that is no reviewer.
+        A message that named the code would tell whoever typed the password that it was right."""
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login") from None
+
+    def _update_form(self, user):
+        # django-otp fills its device list and renders the password back into the page once the password was right
+        # (for its second step): both would say the password was right. This form has no second step.
+        pass
 
     def _chosen_device(self, user):
         # A reviewer has one authenticator (associations.totp enrols exactly one): use it, instead of django-otp's

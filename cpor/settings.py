@@ -42,6 +42,8 @@ if urlsplit(SITE_URL).scheme not in {"http", "https"} or not urlsplit(SITE_URL).
     raise ImproperlyConfigured(f"SITE_URL must be an http:// or https:// address (got {SITE_URL!r})")
 
 INSTALLED_APPS = [
+    # First: its createsuperuser (cpor/management) replaces Django's, to check the password without input too.
+    "cpor",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -120,14 +122,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth -------------------------------------------------------------------------------------------------------------
 
-# AxesStandaloneBackend first: it refuses a locked-out account+client before the password is even checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "associations.auth.EmailBackend"]
+# The throttles first: they refuse a client that failed too often (whatever the account), then a locked-out
+# account+client, before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "associations.auth.ClientThrottleBackend",
+    "axes.backends.AxesStandaloneBackend",
+    "associations.auth.EmailBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "claims:list"
 LOGOUT_REDIRECT_URL = "login"
+# Wherever a password is set (the reset's form, admin, createsuperuser, anything that saves a user after
+# set_password: associations.auth.password_validate_on_save): at least 12 characters (OWASP ASVS L2), not one of
+# the common passwords, not like the account's email or name.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
@@ -151,12 +161,32 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 # The client: the connection's peer, or behind the configured proxies the address they saw (cpor/clientip.py).
 AXES_CLIENT_IP_CALLABLE = "cpor.clientip.client_ip"
+# Per client, across accounts (password spraying: many accounts, one password, one client): after this many failed
+# sign-ins from one client (an IPv6 client's /64) within the window, every sign-in from it is refused with the 429
+# page, whatever the account, until the oldest of them is older than the window (associations.auth
+# .ClientThrottleBackend). Counted in axes' failure log in PostgreSQL, as the per-account throttle is: shared by
+# every web process, visible in admin (Axes, Access failures: deleting a client's rows lifts it), and working
+# while Redis is down, where a cache's count would have to fail open and so switch the throttle off.
+SIGNIN_CLIENT_FAILURE_LIMIT = env_int("SIGNIN_CLIENT_FAILURE_LIMIT", 10, minimum=1)
+SIGNIN_CLIENT_WINDOW = datetime.timedelta(minutes=env_int("SIGNIN_CLIENT_WINDOW_MINUTES", 15, minimum=1))
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 
-# Sessions end after this long without a request (SPEC §14); associations.middleware.SessionIdleMiddleware.
+# Sessions end after this long without a request (SPEC §14), and at the latest this long after signing in whatever
+# the activity (OWASP ASVS L2); associations.middleware.SessionIdleMiddleware.
 SESSION_IDLE_SECONDS_PARTNER = 8 * 60 * 60
 SESSION_IDLE_SECONDS_REVIEWER = 30 * 60
+SESSION_LIFETIME_SECONDS_PARTNER = env_int("SESSION_LIFETIME_HOURS_PARTNER", 7 * 24, minimum=1) * 60 * 60
+SESSION_LIFETIME_SECONDS_REVIEWER = env_int("SESSION_LIFETIME_HOURS_REVIEWER", 12, minimum=1) * 60 * 60
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS_PARTNER
+
+# Password reset by email (SPEC §14), through the outbox. At most this many emails to one address within the
+# period, counted in PostgreSQL (claims.services.password_resets: a hard cap across processes, with the cache down
+# too), and this many requests from one client within its period (django-ratelimit in the cache, failing open).
+# Beyond either: the 429 page.
+PASSWORD_RESET_EMAIL_LIMIT = env_int("PASSWORD_RESET_EMAIL_LIMIT", 3, minimum=1)
+PASSWORD_RESET_EMAIL_MINUTES = env_int("PASSWORD_RESET_EMAIL_MINUTES", 60, minimum=1)
+PASSWORD_RESET_CLIENT_LIMIT = env_int("PASSWORD_RESET_CLIENT_LIMIT", 10, minimum=1)
+PASSWORD_RESET_CLIENT_MINUTES = env_int("PASSWORD_RESET_CLIENT_MINUTES", 60, minimum=1)
 # The reviewers' TOTP devices name this issuer in authenticator apps.
 OTP_TOTP_ISSUER = "CPOR claims"
 
@@ -327,6 +357,13 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+# Secure cookies get `__Host-` names: a browser keeps such a cookie only if it came over HTTPS, with Secure, Path=/
+# and no Domain, so neither a plain-HTTP page nor a sibling subdomain can plant or overwrite the session, CSRF or
+# language cookie. Plain names over `make run`'s plain HTTP (a browser refuses `__Host-` cookies there) and in tests.
+_COOKIE_PREFIX = "__Host-" if SECURE_COOKIES else ""
+SESSION_COOKIE_NAME = f"{_COOKIE_PREFIX}sessionid"
+CSRF_COOKIE_NAME = f"{_COOKIE_PREFIX}csrftoken"
+LANGUAGE_COOKIE_NAME = f"{_COOKIE_PREFIX}django_language"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

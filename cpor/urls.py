@@ -7,6 +7,7 @@ from django.views.i18n import JavaScriptCatalog
 from associations import language as association_language
 from associations import views as association_views
 from claims import views as claims_views
+from cpor import views as cpor_views
 from cpor.admin_inputs import admin_inputs_bound
 from cpor.admin_site import ReviewAdminSite
 
@@ -25,7 +26,7 @@ urlpatterns = [
     path("login/", association_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", association_language.language_set, name="set_language"),
-    path("password-reset/", association_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/", cpor_views.password_reset, name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",

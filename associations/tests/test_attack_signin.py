@@ -148,3 +148,29 @@ def test_attack_signin_guesses_across_two_web_processes_are_locked_out_until_an_
     for url in web_servers:
         page = attacker.get(f"{url}/incentives/customer-associations/", allow_redirects=False, timeout=10)
         assert page.status_code == 200
+
+
+CLIENT_LIMIT = 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attack_signin_spraying_one_password_over_many_accounts_across_two_web_processes_is_refused(
+    web_servers, products
+):
+    # Issue 14: "20 accounts x 1 password from one client were all answered". One guess per account (far from
+    # any account's own lock-out), alternating between the two processes: the client is refused from the 11th on,
+    # whichever process answers, whatever the account, the right password included.
+    partner = make_partner("Contoso Partners", mpn_ids=["1000001"], email_domain="partner-a.example")
+    accounts = [make_user(f"user{n}@partner-a.example", partner=partner.partner).email for n in range(20)]
+    attacker = requests.Session()
+
+    statuses = [
+        _sign_in(attacker, web_servers[n % 2], email, "Winter-2026-spray").status_code
+        for n, email in enumerate(accounts)
+    ]
+
+    assert statuses == [200] * CLIENT_LIMIT + [429] * (20 - CLIENT_LIMIT)
+    for url in web_servers:
+        refused = _sign_in(attacker, url, partner.admin.email, PASSWORD)
+        assert refused.status_code == 429
+        assert "Nobody can sign in from your network right now" in refused.text

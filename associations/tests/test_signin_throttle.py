@@ -176,3 +176,90 @@ def test_signin_throttle_behind_a_proxy_a_forged_header_does_not_reset_the_count
 
     assert statuses == [200, 200, 200, 200, 429]
     assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["198.51.100.20"]
+
+
+# --- per client, across accounts (password spraying) --------------------------------------------------------------
+
+CLIENT_LIMIT = 10
+SPRAYED = "Winter-2026-spray"  # one password, tried on many accounts
+
+
+def _accounts(n):
+    return [make_user(f"user{i}@spray.example").email for i in range(n)]
+
+
+def test_signin_throttle_spraying_many_accounts_from_one_client_is_refused_before_the_20th(client, partner_a):
+    accounts = _accounts(20)
+
+    statuses = [_sign_in(client, email, SPRAYED).status_code for email in accounts]
+
+    # Each account failed once only (axes' per-account count is far from its limit): the client's count stops it.
+    assert statuses == [200] * CLIENT_LIMIT + [429] * (20 - CLIENT_LIMIT)
+    assert not AccessAttempt.objects.filter(failures_since_start__gt=1).exists()
+    # Whatever account it tries next, with the right password too: no session, and the password is not checked.
+    response = _sign_in(client, partner_a.admin.email, PASSWORD)
+    assert response.status_code == 429
+    assert SESSION_KEY not in client.session
+    html = response.content.decode()
+    assert "Nobody can sign in from your network right now, whatever the account" in html
+    assert "Try again in 15 minutes." in html
+    # Refused attempts are not failures: they neither push the lock further nor count against the accounts.
+    assert AccessFailureLog.objects.count() == CLIENT_LIMIT
+    # Another client signs in to any of them.
+    other = Client(REMOTE_ADDR="198.51.100.7")
+    assert _sign_in(other, partner_a.admin.email, PASSWORD).status_code == 302
+
+
+def test_signin_throttle_client_lock_also_refuses_the_admin_login(client, partner_a, reviewer):
+    for email in _accounts(CLIENT_LIMIT):
+        _sign_in(client, email, SPRAYED)
+
+    response = client.post("/admin/login/", {"username": reviewer.email, "password": PASSWORD, "otp_token": "1"})
+
+    assert response.status_code == 429
+    assert "Nobody can sign in from your network" in response.content.decode()
+
+
+def test_signin_throttle_client_lock_ends_when_its_failures_leave_the_window(client, partner_a):
+    start = datetime.datetime(2026, 11, 30, 9, 0, tzinfo=datetime.UTC)
+    accounts = _accounts(CLIENT_LIMIT)
+    for minute, email in enumerate(accounts):
+        with time_machine.travel(start + datetime.timedelta(minutes=minute), tick=False):
+            _sign_in(client, email, SPRAYED)
+
+    # Locked until the oldest of the ten failures is 15 minutes old; the page says how long is left.
+    with time_machine.travel(start + datetime.timedelta(minutes=12), tick=False):
+        response = _sign_in(client, partner_a.admin.email, PASSWORD)
+        assert response.status_code == 429
+        assert "Try again in 3 minutes." in response.content.decode()
+    with time_machine.travel(start + datetime.timedelta(minutes=14, seconds=59), tick=False):
+        assert _sign_in(client, partner_a.admin.email, PASSWORD).status_code == 429
+    with time_machine.travel(start + datetime.timedelta(minutes=15, seconds=1), tick=False):
+        assert _sign_in(client, partner_a.admin.email, PASSWORD).status_code == 302
+
+
+def test_signin_throttle_client_is_an_ipv6_clients_64(partner_a):
+    # An IPv6 subscriber has a /64 to pick addresses from: a new one per guess gains nothing.
+    for n, email in enumerate(_accounts(CLIENT_LIMIT), start=1):
+        _sign_in(Client(REMOTE_ADDR=f"2001:db8:1:2::{n:x}"), email, SPRAYED)
+
+    assert _sign_in(Client(REMOTE_ADDR="2001:db8:1:2::ff"), partner_a.admin.email, PASSWORD).status_code == 429
+    assert _sign_in(Client(REMOTE_ADDR="2001:db8:1:3::1"), partner_a.admin.email, PASSWORD).status_code == 302
+
+
+def test_signin_throttle_an_admin_lifts_a_client_lock_by_deleting_its_failures(client, partner_a):
+    for email in _accounts(CLIENT_LIMIT):
+        _sign_in(client, email, SPRAYED)
+    assert _sign_in(client, partner_a.admin.email, PASSWORD).status_code == 429
+    admin = make_user("admin@cpor.example", is_staff=True)
+    admin.is_superuser = True
+    admin.save()
+    admin_client = reviewer_login(Client(REMOTE_ADDR="198.51.100.7"), admin)
+    failures = list(AccessFailureLog.objects.filter(ip_address="127.0.0.1").values_list("pk", flat=True))
+
+    response = admin_client.post(
+        "/admin/axes/accessfailurelog/", {"action": "delete_selected", "_selected_action": failures, "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert _sign_in(client, partner_a.admin.email, PASSWORD).status_code == 302

@@ -3,9 +3,10 @@
 One module per concern: ``submission`` (the wizard's uploads and submit), ``transitions`` (the one write of every
 status change), ``validation``, ``review`` (approve, request information, reject, the partner's answer, the
 customer's opt-out), ``reminders`` (the answer's reminder email), ``finalization`` (official, ended),
-``notifications`` (the outbox and sending), ``counts`` (the list's counters). Every status change goes through
-``claims_transition``: it checks the move, moves the rows with a compare-and-set on the old status, writes one
-ClaimEvent per claim and the outbox rows, and the emails are enqueued after commit.
+``notifications`` (the outbox and sending), ``password_resets`` (a reset's email, through the outbox), ``counts``
+(the list's counters). Every status change goes through ``claims_transition``: it checks the move, moves the rows
+with a compare-and-set on the old status, writes one ClaimEvent per claim and the outbox rows, and the emails are
+enqueued after commit.
 """
 
 from claims.services.counts import claim_counts_compact, claim_counts_lock
@@ -16,6 +17,7 @@ from claims.services.notifications import (
     email_notifications_send_again,
     emails_send_due,
 )
+from claims.services.password_resets import password_reset_request
 from claims.services.reminders import answer_reminders_send
 from claims.services.review import (
     OptOutResult,
@@ -72,6 +74,7 @@ __all__ = [
     "email_notifications_mark_sent",
     "email_notifications_send_again",
     "emails_send_due",
+    "password_reset_request",
     "pending_upload_create",
     "pending_upload_delete",
     "pending_uploads_discard",

@@ -193,7 +193,7 @@ def _emails_send_batch(ids, *, mailer, now):
        always transient.
     """
     rows = EmailNotification.objects.select_related(
-        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product"
+        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product", "user"
     ).filter(pk__in=ids)
     order = {pk: index for index, pk in enumerate(ids)}
     rows = sorted(rows, key=lambda row: order[row.pk])

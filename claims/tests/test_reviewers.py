@@ -4,6 +4,7 @@ the admin's sign-in with a TOTP code."""
 import base64
 import datetime
 import io
+import re
 import subprocess
 import sys
 
@@ -384,8 +385,44 @@ def test_reviewers_admin_wrong_codes_slow_down_guessing(client, reviewer):
         "/admin/login/", {"username": reviewer.email, "password": PASSWORD, "otp_token": _token(reviewer.totp_device)}
     )
 
+    # The page says what it says for any failure (django-otp's own "Verification temporarily disabled" would tell
+    # that the password was right): test_reviewers_admin_login_failures_all_look_the_same.
     assert response.status_code == 200
-    assert "Verification temporarily disabled because of 1 failed attempt" in response.content.decode()
+    assert SIGNIN_FAILED in response.content.decode()
     assert client.get("/admin/claims/claim/").status_code == 302
     reviewer.totp_device.refresh_from_db()
     assert reviewer.totp_device.throttling_failure_count == 1
+
+
+SIGNIN_FAILED = (
+    "That email, password and code do not sign you in. Check all three and try again; after a wrong code, wait a "
+    "minute before the next."
+)
+
+
+def _without_tokens(html):
+    """A page without what every response draws anew: the CSRF token and the CSP nonce."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"|nonce="[^"]+"', "", html)
+
+
+def test_reviewers_admin_login_failures_all_look_the_same(reviewer):
+    """A wrong password, or the right one with a wrong, empty or throttled code: the same page, word for word, so
+    the TOTP step never tells whoever has a password whether it is right (OWASP ASVS L2)."""
+    right = _token(reviewer.totp_device)
+    wrong = "111111" if right != "111111" else "222222"
+    attempts = {
+        "wrong password": {"password": "not-the-password", "otp_token": right},
+        "wrong password, no code": {"password": "not-the-password", "otp_token": ""},
+        "wrong code": {"password": PASSWORD, "otp_token": wrong},
+        "no code": {"password": PASSWORD, "otp_token": ""},
+        "right code, throttled after a wrong one": {"password": PASSWORD, "otp_token": right},
+    }
+    pages = {}
+    for what, fields in attempts.items():
+        response = Client().post("/admin/login/", {"username": reviewer.email, **fields})
+        assert response.status_code == 200, what
+        pages[what] = _without_tokens(response.content.decode())
+
+    assert SIGNIN_FAILED in pages["wrong password"]
+    assert PASSWORD not in pages["wrong code"]  # django-otp would render the right password back into the form
+    assert {what: page == pages["wrong password"] for what, page in pages.items()} == dict.fromkeys(attempts, True)

@@ -2,12 +2,16 @@
 
 import json
 import os
+import runpy
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client, override_settings
+
+from associations.tests.fixtures import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 # Everything cpor/settings.py reads; the test process has set some of them (cpor/test_settings.py).
@@ -32,13 +36,22 @@ SETTINGS_VARIABLES = {
     "LOG_LEVEL",
     "POE_CLAIM_MAX_FILES",
     "POE_CLAIM_MAX_MB",
+    "PASSWORD_RESET_CLIENT_LIMIT",
+    "PASSWORD_RESET_CLIENT_MINUTES",
+    "PASSWORD_RESET_EMAIL_LIMIT",
+    "PASSWORD_RESET_EMAIL_MINUTES",
     "POE_LINK_SECONDS",
     "REDIS_TIMEOUT_MS",
     "REQUEST_MAX_MB",
     "SECRET_KEY",
     "SECRET_KEY_FALLBACKS",
+    "SECURE_COOKIES",
     "SECURE_HSTS_SECONDS",
     "SECURE_SSL_REDIRECT",
+    "SESSION_LIFETIME_HOURS_PARTNER",
+    "SESSION_LIFETIME_HOURS_REVIEWER",
+    "SIGNIN_CLIENT_FAILURE_LIMIT",
+    "SIGNIN_CLIENT_WINDOW_MINUTES",
     "SIGNIN_FAILURE_LIMIT",
     "SIGNIN_LOCKOUT_MINUTES",
     "SITE_URL",
@@ -340,7 +353,21 @@ def test_settings_production_turns_on_the_secure_defaults(tmp_path):
     assert values == [True, True, True, 31536000, ["cpor.example"]]
 
 
-@pytest.mark.parametrize("name, value", [("SIGNIN_FAILURE_LIMIT", "0"), ("SIGNIN_LOCKOUT_MINUTES", "soon")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("SIGNIN_FAILURE_LIMIT", "0"),
+        ("SIGNIN_LOCKOUT_MINUTES", "soon"),
+        ("SIGNIN_CLIENT_FAILURE_LIMIT", "0"),
+        ("SIGNIN_CLIENT_WINDOW_MINUTES", "-5"),
+        ("SESSION_LIFETIME_HOURS_PARTNER", "a week"),
+        ("SESSION_LIFETIME_HOURS_REVIEWER", "0"),
+        ("PASSWORD_RESET_EMAIL_LIMIT", "0"),
+        ("PASSWORD_RESET_EMAIL_MINUTES", "1.5"),
+        ("PASSWORD_RESET_CLIENT_LIMIT", "none"),
+        ("PASSWORD_RESET_CLIENT_MINUTES", "0"),
+    ],
+)
 def test_settings_bad_signin_limits_fail_naming_them(tmp_path, name, value):
     assert_fails_naming(run_django(tmp_path, **{name: value}), name)
 
@@ -355,3 +382,83 @@ def test_settings_signin_limits_come_from_the_environment(tmp_path):
     )
 
     assert values == [7, 1800.0, True]
+
+
+def test_settings_account_limits_come_from_the_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.SIGNIN_CLIENT_FAILURE_LIMIT, settings.SIGNIN_CLIENT_WINDOW.total_seconds(),"
+        " settings.SESSION_LIFETIME_SECONDS_PARTNER, settings.SESSION_LIFETIME_SECONDS_REVIEWER,"
+        " settings.PASSWORD_RESET_EMAIL_LIMIT, settings.PASSWORD_RESET_EMAIL_MINUTES,"
+        " settings.PASSWORD_RESET_CLIENT_LIMIT, settings.PASSWORD_RESET_CLIENT_MINUTES]",
+        SIGNIN_CLIENT_FAILURE_LIMIT="25",
+        SIGNIN_CLIENT_WINDOW_MINUTES="30",
+        SESSION_LIFETIME_HOURS_PARTNER="48",
+        SESSION_LIFETIME_HOURS_REVIEWER="8",
+        PASSWORD_RESET_EMAIL_LIMIT="2",
+        PASSWORD_RESET_EMAIL_MINUTES="120",
+        PASSWORD_RESET_CLIENT_LIMIT="20",
+        PASSWORD_RESET_CLIENT_MINUTES="30",
+    )
+
+    assert values == [25, 1800.0, 48 * 3600, 8 * 3600, 2, 120, 20, 30]
+
+
+COOKIE_NAMES = "[settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME]"
+
+
+def test_settings_production_cookie_names_start_with_host_prefix(tmp_path):
+    assert settings_of(tmp_path, COOKIE_NAMES, **PRODUCTION) == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "__Host-django_language",
+    ]
+    # `make run`'s plain HTTP (a browser refuses a __Host- cookie there) and DEBUG keep the plain names.
+    plain = ["sessionid", "csrftoken", "django_language"]
+    assert settings_of(tmp_path, COOKIE_NAMES, **PRODUCTION, SECURE_COOKIES="0") == plain
+    assert settings_of(tmp_path, COOKIE_NAMES) == plain
+
+
+COOKIE_SETTINGS = [
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_PATH",
+    "SESSION_COOKIE_DOMAIN",
+    "CSRF_COOKIE_NAME",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_COOKIE_PATH",
+    "CSRF_COOKIE_DOMAIN",
+    "LANGUAGE_COOKIE_NAME",
+    "LANGUAGE_COOKIE_SECURE",
+    "LANGUAGE_COOKIE_PATH",
+    "LANGUAGE_COOKIE_DOMAIN",
+]
+
+
+@pytest.mark.django_db
+def test_settings_production_cookies_keep_the_host_prefix_rules(tmp_path, monkeypatch, partner_a):
+    """In this process: cpor/settings.py read as production reads it, its cookie settings applied, and the cookies
+    a sign-in and the language switch set over HTTPS. A browser keeps a `__Host-` cookie only with Secure, Path=/
+    and no Domain."""
+    production = deployment_env(tmp_path, **PRODUCTION)
+    for key in set(os.environ) - set(production):
+        monkeypatch.delenv(key)
+    for key, value in production.items():
+        monkeypatch.setenv(key, value)
+    values = runpy.run_path(str(ROOT / "cpor" / "settings.py"))
+    monkeypatch.undo()
+    cookies = {name: values[name] for name in COOKIE_SETTINGS if name in values}  # else Django's defaults
+
+    with override_settings(**cookies):
+        client = Client()
+        client.get("/login/", secure=True)
+        signed_in = client.post("/login/", {"username": partner_a.admin.email, "password": PASSWORD}, secure=True)
+        switched = client.post("/language/", {"language": "zh-hant", "next": "/"}, secure=True)
+
+    assert signed_in.status_code == 302
+    assert switched.status_code == 302
+    set_cookies = {**signed_in.cookies, **switched.cookies}
+    assert set(set_cookies) >= {"__Host-sessionid", "__Host-csrftoken", "__Host-django_language"}
+    for name in ("__Host-sessionid", "__Host-csrftoken", "__Host-django_language"):
+        morsel = set_cookies[name]
+        assert (morsel["secure"], morsel["path"], morsel["domain"]) == (True, "/", ""), name
