@@ -4,7 +4,7 @@ import datetime
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -22,6 +22,8 @@ from associations.models import (
     Subscription,
     Tenant,
 )
+from claims.history import FIELDS as HISTORY_FIELDS
+from claims.history import GENESIS, event_sign
 from claims.vocabulary import (  # re-exported: the lifecycle's names are claims.models' too
     DISPUTE_DAYS as DISPUTE_DAYS,
 )
@@ -362,12 +364,17 @@ class ClaimEvent(models.Model):
     field = models.CharField(max_length=60, blank=True, default="", db_default="")
     old_value = models.TextField(blank=True, default="", db_default="")
     new_value = models.TextField(blank=True, default="", db_default="")
-    # History is evidence (SPEC §14, migration 0008): PostgreSQL sets these on insert, whatever the client sends,
-    # and refuses UPDATE, DELETE and TRUNCATE. hash = sha256(prev_hash || the row's canonical form), prev_hash the
-    # hash of the claim's previous event (claims.history); xact_id the transaction that wrote the row, with which
-    # PostgreSQL checks at commit that every status change came with its event.
+    # What the event says the claim holds (claims.history): the SUBMITTED event's snapshot, an answer's edits, the
+    # POE documents an event added. Hashed with the rest; {} for most events.
+    data = models.JSONField(default=dict, blank=True, editable=False, db_default=models.Value({}, models.JSONField()))
+    # History is evidence (SPEC §14, migrations 0008 and 0011): PostgreSQL refuses UPDATE, DELETE and TRUNCATE, and
+    # an INSERT whose prev_hash is not the hash of the claim's last event. hash = HMAC(key, prev_hash || the row's
+    # canonical form) with the key named key_id (claims.history), computed here before the INSERT: the key never
+    # reaches the database. xact_id (set by PostgreSQL) is the transaction that wrote the row, with which PostgreSQL
+    # checks at commit that every status change came with its event.
     prev_hash = models.CharField(max_length=64, editable=False, db_default="")
     hash = models.CharField(max_length=64, editable=False, db_default="")
+    key_id = models.CharField(max_length=20, editable=False, db_default="")
     xact_id = models.BigIntegerField(editable=False, null=True)
 
     class Meta:
@@ -380,6 +387,34 @@ class ClaimEvent(models.Model):
 
     def __str__(self):
         return f"{self.claim_id}: {self.action}"
+
+    def save(self, *args, **kwargs):
+        """A new event is signed first (``chain_sign``), under its claim's row lock, in one transaction with its
+        INSERT. PostgreSQL refuses any other change to a saved one."""
+        if not self._state.adding or (isinstance(self.hash, str) and self.hash):  # (else a database default)
+            return super().save(*args, **kwargs)
+        with transaction.atomic():
+            list(Claim.objects.select_for_update(no_key=True).filter(pk=self.claim_id).values_list("pk"))
+            self.chain_sign(ClaimEvent.heads([self.claim_id]).get(self.claim_id, GENESIS))
+            return super().save(*args, **kwargs)
+
+    def chain_sign(self, prev_hash):
+        """Set ``prev_hash``, ``key_id`` and ``hash`` for an event that follows ``prev_hash``."""
+        self.prev_hash = prev_hash
+        self.key_id, self.hash = event_sign(prev_hash, {name: getattr(self, name) for name in HISTORY_FIELDS})
+
+    @staticmethod
+    def heads(claim_ids):
+        """{claim id: the hash of its last event} of those of ``claim_ids`` that have a history: what their next
+        events follow. Callers hold the claims' rows locked (FOR NO KEY UPDATE at least), or a concurrent writer
+        could append meanwhile (PostgreSQL would then refuse the INSERT: its prev_hash no longer links)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
+                "ORDER BY claim_id, id DESC",
+                [list(claim_ids)],
+            )
+            return dict(cursor.fetchall())
 
 
 def poe_upload_to(instance, filename):
