@@ -4,7 +4,7 @@ import datetime
 import uuid
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -22,8 +22,7 @@ from associations.models import (
     Subscription,
     Tenant,
 )
-from claims.history import FIELDS as HISTORY_FIELDS
-from claims.history import GENESIS, event_sign
+from claims import history
 from claims.vocabulary import (  # re-exported: the lifecycle's names are claims.models' too
     DISPUTE_DAYS as DISPUTE_DAYS,
 )
@@ -359,19 +358,13 @@ class ClaimEvent(models.Model):
     new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
     reason = models.CharField(max_length=60, blank=True)
     message = models.TextField(blank=True)
-    # A change the partner made to a submitted claim (an answer's edits, SPEC §12): which field, from what, to
-    # what, as text. Empty for every other event.
+    # A partner's change to a submitted claim (an answer's edits, SPEC §12): field, old and new value as text.
     field = models.CharField(max_length=60, blank=True, default="", db_default="")
     old_value = models.TextField(blank=True, default="", db_default="")
     new_value = models.TextField(blank=True, default="", db_default="")
-    # What the event says the claim holds (claims.history): the SUBMITTED event's snapshot, an answer's edits, the
-    # POE documents an event added. Hashed with the rest; {} for most events.
+    # History is evidence (SPEC §14, claims.history, migrations 0008, 0011): data is what the event says the claim
+    # holds; save() signs the row with the key named key_id; PostgreSQL checks the link, refuses changes, sets xact_id.
     data = models.JSONField(default=dict, blank=True, editable=False, db_default=models.Value({}, models.JSONField()))
-    # History is evidence (SPEC §14, migrations 0008 and 0011): PostgreSQL refuses UPDATE, DELETE and TRUNCATE, and
-    # an INSERT whose prev_hash is not the hash of the claim's last event. hash = HMAC(key, prev_hash || the row's
-    # canonical form) with the key named key_id (claims.history), computed here before the INSERT: the key never
-    # reaches the database. xact_id (set by PostgreSQL) is the transaction that wrote the row, with which PostgreSQL
-    # checks at commit that every status change came with its event.
     prev_hash = models.CharField(max_length=64, editable=False, db_default="")
     hash = models.CharField(max_length=64, editable=False, db_default="")
     key_id = models.CharField(max_length=20, editable=False, db_default="")
@@ -389,32 +382,15 @@ class ClaimEvent(models.Model):
         return f"{self.claim_id}: {self.action}"
 
     def save(self, *args, **kwargs):
-        """A new event is signed first (``chain_sign``), under its claim's row lock, in one transaction with its
-        INSERT. PostgreSQL refuses any other change to a saved one."""
-        if not self._state.adding or (isinstance(self.hash, str) and self.hash):  # (else a database default)
-            return super().save(*args, **kwargs)
-        with transaction.atomic():
-            list(Claim.objects.select_for_update(no_key=True).filter(pk=self.claim_id).values_list("pk"))
-            self.chain_sign(ClaimEvent.heads([self.claim_id]).get(self.claim_id, GENESIS))
-            return super().save(*args, **kwargs)
-
-    def chain_sign(self, prev_hash):
-        """Set ``prev_hash``, ``key_id`` and ``hash`` for an event that follows ``prev_hash``."""
-        self.prev_hash = prev_hash
-        self.key_id, self.hash = event_sign(prev_hash, {name: getattr(self, name) for name in HISTORY_FIELDS})
-
-    @staticmethod
-    def heads(claim_ids):
-        """{claim id: the hash of its last event} of those of ``claim_ids`` that have a history: what their next
-        events follow. Callers hold the claims' rows locked (FOR NO KEY UPDATE at least), or a concurrent writer
-        could append meanwhile (PostgreSQL would then refuse the INSERT: its prev_hash no longer links)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
-                "ORDER BY claim_id, id DESC",
-                [list(claim_ids)],
-            )
-            return dict(cursor.fetchall())
+        """A new event is signed under its claim's row lock, in one transaction with its INSERT (batches: services)."""
+        if self._state.adding and not (isinstance(self.hash, str) and self.hash):  # unsigned (or a database default)
+            with transaction.atomic():
+                list(Claim.objects.select_for_update(no_key=True).filter(pk=self.claim_id).values_list("pk"))
+                last = ClaimEvent.objects.filter(claim_id=self.claim_id).order_by("-id").values_list("hash", flat=True)
+                self.prev_hash = last.first() or history.GENESIS
+                self.key_id, self.hash = history.event_sign(self.prev_hash, vars(self))  # its field values
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
 
 
 def poe_upload_to(instance, filename):

@@ -66,7 +66,13 @@ def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, re
     insert at batch sizes), each signed here after one SELECT of the claims' last hashes: the caller's UPDATE
     holds the claims' rows locked, so no other writer appends meanwhile. ``messages`` ({claim_id: message}) gives
     claims a message of their own. Returns {claim_id: event id}: the emails of the move belong to these events."""
-    heads = ClaimEvent.heads(claim_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
+            "ORDER BY claim_id, id DESC",
+            [list(claim_ids)],
+        )
+        heads = dict(cursor.fetchall())
     values = {
         "created_at": now,
         "actor": str(actor),
