@@ -54,12 +54,13 @@ KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,20}")
 KEY_MIN_LENGTH = 32
 
 
-def env_keys(name):
+def env_keys(name, default=""):
     """Named secrets, ``id:secret`` separated by commas (``2026a:…,2025b:…``), as [(id, secret), ...] in that
-    order; [] when unset. An id is 1 to 20 letters, digits, ``.``, ``_`` or ``-``, unique; a secret at least
-    KEY_MIN_LENGTH characters (no commas)."""
+    order; ``default`` (the same form) when unset. An id is 1 to 20 letters, digits, ``.``, ``_`` or ``-``, unique;
+    a secret at least KEY_MIN_LENGTH characters (no commas)."""
     keys = []
-    for item in env_list(name):
+    raw = os.environ.get(name, default)
+    for item in (item.strip() for item in raw.split(",") if item.strip()):
         key_id, separator, secret = item.partition(":")
         if not separator or not KEY_ID.fullmatch(key_id):
             raise ImproperlyConfigured(

@@ -35,7 +35,13 @@ if not DEBUG and not ALLOWED_HOSTS:
 # History is evidence (SPEC §14, claims.history): the keys of the claims' history chains, [(id, secret), ...]. The
 # first signs new events and checkpoints; the others still verify what they signed (rotation). Never stored in
 # PostgreSQL: the database's owner cannot recompute a chain.
-HISTORY_KEYS = env_keys("HISTORY_KEYS")
+# With DEBUG and none set: the key `make run` made (so that manage.py commands run beside it verify its history),
+# or a fixed development key.
+_history_keys_file = VAR_DIR / "history-keys"
+HISTORY_KEYS = env_keys(
+    "HISTORY_KEYS",
+    (_history_keys_file.read_text().strip() if _history_keys_file.is_file() else "") if DEBUG else "",
+)
 if not HISTORY_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(

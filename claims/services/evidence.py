@@ -169,11 +169,15 @@ def _checkpoint_verify(name, out):
 
 
 def _bucket_rows(start, end):
-    """Events, claims, items and documents of the claims with ids in [start, end)."""
+    """(claim id, claim, events, items, documents) of each claim id in [start, end) that any of them names, by id;
+    claim is None when its row is gone (deleted behind the triggers' back) but other rows name it."""
     claim_range = {"claim_id__gte": start, "claim_id__lt": end}
     events = ClaimEvent.objects.filter(**claim_range).order_by("claim_id", "id")
     events = events.values("id", "prev_hash", "hash", "key_id", *FIELDS)
-    claims = Claim.objects.filter(pk__gte=start, pk__lt=end).order_by("pk").values("id", "status", *SNAPSHOT_COLUMNS)
+    claims = {
+        claim["id"]: claim
+        for claim in Claim.objects.filter(pk__gte=start, pk__lt=end).values("id", "status", *SNAPSHOT_COLUMNS)
+    }
     items, documents = {}, {}
     for row in ClaimItem.objects.filter(**claim_range).values("claim_id", *ITEM_COLUMNS):
         items.setdefault(row.pop("claim_id"), []).append(row)
@@ -182,10 +186,8 @@ def _bucket_rows(start, end):
     by_claim = {}
     for event in events:
         by_claim.setdefault(event["claim_id"], []).append(event)
-    return [
-        (claim, by_claim.get(claim["id"], []), items.get(claim["id"], []), documents.get(claim["id"], []))
-        for claim in claims
-    ]
+    named = sorted(claims.keys() | by_claim.keys() | items.keys() | documents.keys())
+    return [(i, claims.get(i), by_claim.get(i, []), items.get(i, []), documents.get(i, [])) for i in named]
 
 
 def _chain_check(claim_id, events, keys):
@@ -219,12 +221,21 @@ def history_verify(*, all_checkpoints=False, out=print):
     events = claims = with_content = 0
     with _one_snapshot():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT min(id), max(id) FROM claims_claim")
+            # The claims' ids, and those their history names (a claim's row may be gone).
+            cursor.execute(
+                "SELECT least(min(c.id), (SELECT min(claim_id) FROM claims_claimevent)), "
+                "greatest(max(c.id), (SELECT max(claim_id) FROM claims_claimevent)) FROM claims_claim c"
+            )
             low, high = cursor.fetchone()
         starts = range(low - low % CHECKPOINT_BUCKET, high + 1, CHECKPOINT_BUCKET) if low is not None else ()
         for start in starts:
-            for claim, history, items, documents in _bucket_rows(start, start + CHECKPOINT_BUCKET):
-                _chain_check(claim["id"], history, keys)
+            for claim_id, claim, history, items, documents in _bucket_rows(start, start + CHECKPOINT_BUCKET):
+                if claim is None:
+                    raise HistoryBroken(
+                        f"Claim {claim_id}: its row is gone, but {len(history)} events, {len(items)} items and "
+                        f"{len(documents)} POE documents of it remain: the claim was deleted."
+                    )
+                _chain_check(claim_id, history, keys)
                 said_status, said_content = history_state(history)
                 difference = state_difference(
                     said_status, said_content, claim["status"], claim_content(claim, items, documents)
@@ -232,7 +243,7 @@ def history_verify(*, all_checkpoints=False, out=print):
                 if difference:
                     what, said, has = difference
                     raise HistoryBroken(
-                        f"Claim {claim['id']}: {what} differs from its history: the history says {_shown(said)}, "
+                        f"Claim {claim_id}: {what} differs from its history: the history says {_shown(said)}, "
                         f"the row says {_shown(has)}."
                     )
                 events += len(history)

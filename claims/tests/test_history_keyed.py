@@ -279,6 +279,19 @@ def test_history_keyed_claim_content_changed_by_the_owner_fails_naming_the_diffe
     assert error == f"Claim {life.pk}: {expected}"
 
 
+def test_history_keyed_claim_row_deleted_by_the_owner_fails_naming_the_claim(life, owner_db):
+    """Its history stays (an owner removing that too is what the checkpoints are for): verify names the claim."""
+    for table in ("claims_claimitem", "claims_poedocument", "claims_emailnotification"):
+        _as_owner(owner_db, f"DELETE FROM {table} WHERE claim_id = %s", [life.pk])
+    _as_owner(owner_db, "DELETE FROM claims_claim WHERE id = %s", [life.pk])
+
+    error, _out = _verify_fails()
+    assert error == (
+        f"Claim {life.pk}: its row is gone, but 10 events, 0 items and 0 POE documents of it remain: the claim was "
+        "deleted."
+    )
+
+
 def _json(value):
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 

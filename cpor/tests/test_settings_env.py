@@ -135,8 +135,14 @@ def test_settings_history_keys_parse_in_order_the_first_signs(tmp_path):
     keys = settings_of(tmp_path, "settings.HISTORY_KEYS", **(PRODUCTION | {"HISTORY_KEYS": f"{HISTORY_KEY}, {older}"}))
 
     assert keys == [HISTORY_KEY.split(":", 1), older.split(":", 1)]
-    # With DEBUG a development key, so that a fresh checkout runs.
+    # With DEBUG a development key, so that a fresh checkout runs; the one `make run` made once there is one, so
+    # that manage.py commands beside it verify its history (scripts/run writes var/history-keys).
     assert settings_of(tmp_path, "settings.HISTORY_KEYS[0][0]") == "dev"
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "history-keys").write_text(f"{HISTORY_KEY}\n")
+    assert settings_of(tmp_path, "settings.HISTORY_KEYS") == [HISTORY_KEY.split(":", 1)]
+    production = settings_of(tmp_path, "settings.HISTORY_KEYS", **(PRODUCTION | {"HISTORY_KEYS": older}))
+    assert production == [older.split(":", 1)]  # the variable wins
 
 
 def test_settings_malformed_debug_fails_naming_it(tmp_path):
