@@ -17,6 +17,7 @@ The other scripts import :func:`ensure` and :func:`bench_env` (the environment o
 """
 
 import argparse
+import datetime
 import os
 import subprocess
 import sys
@@ -31,9 +32,11 @@ DEFAULT_DATABASE_URL = os.environ.get("CPOR_BENCH_DATABASE_URL", "postgres://pos
 DEFAULT_CACHE_URL = os.environ.get("CPOR_BENCH_CACHE_URL", "redis://127.0.0.1:6379/15")
 DEFAULT_CLAIMS = 200_000
 # Bump when the generated data changes: an older bench database is then rebuilt.
-DATA_VERSION = 1
+DATA_VERSION = 2
 # Fixed, so that opt-out tokens made by the bench scripts validate in the server they start.
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
+# The history chains' key (SPEC §14): fixed too, so that every process of a bench signs and verifies alike.
+HISTORY_KEYS = "bench:bench-only-history-key-not-for-production-0123456789"
 COUNTRIES = ["US", "GB", "DE", "FR", "NL", "JP", "AU", "CA", "SE", "ES", "IN", "BR"]
 
 
@@ -71,6 +74,7 @@ def bench_env(database_url, *, var_dir=None):
             "DATABASE_URL": database_url,
             "DEBUG": "0",
             "SECRET_KEY": SECRET_KEY,
+            "HISTORY_KEYS": HISTORY_KEYS,
             "ALLOWED_HOSTS": "127.0.0.1",
             "SITE_URL": "http://127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
@@ -245,9 +249,6 @@ def defaults_add(conn, tables):
 def fill(url, *, claims, say=print):
     """Add ``claims`` claims (and everything they imply) set-based, in one transaction, then VACUUM ANALYZE."""
     tenants = (claims + 4) // 5
-    history = _values(
-        [(status, *step) for status, path in PATHS.items() for reached in path for step in HISTORY[reached]]
-    )
     emails = _values([(status, kind) for status, kinds in EMAILS.items() for kind in kinds])
     countries = "ARRAY[" + ", ".join(f"'{c}'" for c in COUNTRIES) + "]"
     started = time.perf_counter()
@@ -466,21 +467,6 @@ def fill(url, *, claims, say=print):
             "UPDATE claims_claimitem i SET association_id = a.id FROM bench_association a WHERE i.id = a.item_id",
         )
         step(
-            "events",
-            f"""
-            INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status,
-                                           reason, message)
-            SELECT c.claim_id, c.submitted_at + (h.seq - 1) * interval '1 day', h.actor,
-                   CASE h.who WHEN 'creator' THEN c.created_by WHEN 'reviewer' THEN %(reviewer)s END,
-                   h.action, h.old_status, h.new_status, h.reason, h.message
-            FROM bench_claim c
-            JOIN (VALUES {history}) AS h(status, seq, actor, who, action, old_status, new_status, reason, message)
-              ON h.status = c.status
-            -- Each claim's events in their order: PostgreSQL chains them in insertion order (migration 0008).
-            ORDER BY c.claim_id, h.seq""",  # noqa: S608 (constants of this module)
-            params,
-        )
-        step(
             "POE documents",
             """
             INSERT INTO claims_poedocument (claim_id, file, original_name, content_type, size, sha256, uploaded_at,
@@ -489,6 +475,9 @@ def fill(url, *, claims, say=print):
                    48213, repeat('0', 64), submitted_at, created_by, false
             FROM bench_claim""",
         )
+        t = time.perf_counter()
+        count = events_insert(conn, history_rows=HISTORY, paths=PATHS, reviewer=reviewer)
+        say(f"  events (signed in Python): {count:,} rows in {time.perf_counter() - t:.1f}s")
         step(
             "emails (sent)",
             f"""
@@ -522,6 +511,95 @@ def fill(url, *, claims, say=print):
     with _connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     say(f"  VACUUM ANALYZE in {time.perf_counter() - t:.1f}s")
+
+
+def events_insert(conn, *, history_rows, paths, reviewer):
+    """Each bench claim's history (``paths``: the statuses it went through, ``history_rows``: the event of each),
+    signed as the application signs it (``claims.history``, with the bench's HISTORY_KEYS): the SUBMITTED event
+    carries the snapshot of the claim's columns, items and POE. The claims, items and documents are read back
+    from the temporary plan, the events computed here and copied in, then inserted in chain order in one
+    statement (PostgreSQL's trigger checks every link). Returns how many."""
+    sys.path.insert(0, str(ROOT))
+    from claims import history  # pure functions: no Django settings needed with the key given
+
+    key_id, secret = HISTORY_KEYS.split(":", 1)
+    key = secret.encode()
+    claim_columns = ", ".join(f"c.{name}" for name in history.SNAPSHOT_COLUMNS)
+    claims = conn.execute(
+        f"SELECT b.claim_id, b.status, b.submitted_at, b.created_by, {claim_columns} "  # noqa: S608 (constants)
+        "FROM bench_claim b JOIN claims_claim c ON c.id = b.claim_id ORDER BY b.claim_id"
+    ).fetchall()
+    parts = {}
+    for kind, table, columns in (
+        ("items", "claims_claimitem", history.ITEM_COLUMNS),
+        ("documents", "claims_poedocument", history.DOCUMENT_COLUMNS),
+    ):
+        rows = conn.execute(
+            f"SELECT t.claim_id, {', '.join('t.' + c for c in columns)} FROM {table} t "  # noqa: S608
+            "JOIN bench_claim b ON b.claim_id = t.claim_id"
+        ).fetchall()
+        for claim_id, *values in rows:
+            parts.setdefault((kind, claim_id), []).append(dict(zip(columns, values, strict=True)))
+    day = datetime.timedelta(days=1)
+    conn.execute(
+        "CREATE TEMP TABLE bench_event (n bigint, claim_id bigint, created_at timestamptz, actor text, user_id bigint, "
+        "action text, old_status text, new_status text, reason text, message text, data jsonb, prev_hash text, "
+        "hash text) ON COMMIT DROP"
+    )
+    n = 0
+    with conn.cursor().copy(
+        "COPY bench_event (n, claim_id, created_at, actor, user_id, action, old_status, new_status, reason, message, "
+        "data, prev_hash, hash) FROM STDIN"
+    ) as copy:
+        for claim_id, status, submitted_at, created_by, *columns in claims:
+            prev_hash = history.GENESIS
+            for reached in paths[status]:
+                for seq, actor, who, action, old_status, new_status, reason, message in history_rows[reached]:
+                    data = {}
+                    if action == "submitted":
+                        content = history.claim_content(
+                            dict(zip(history.SNAPSHOT_COLUMNS, columns, strict=True)),
+                            parts.get(("items", claim_id), []),
+                            parts.get(("documents", claim_id), []),
+                        )
+                        data = {"snapshot": content}
+                    event = {
+                        "claim_id": claim_id,
+                        "created_at": submitted_at + (seq - 1) * day,
+                        "actor": actor,
+                        "user_id": {"creator": created_by, "reviewer": reviewer}.get(who),
+                        "action": action,
+                        "old_status": old_status,
+                        "new_status": new_status,
+                        "reason": reason,
+                        "message": message,
+                        "field": "",
+                        "old_value": "",
+                        "new_value": "",
+                        "data": data,
+                    }
+                    signed = history.event_hash(prev_hash, event, key=key)
+                    n += 1
+                    copy.write_row(
+                        (
+                            n,
+                            *(event[name] for name in history.BASE_FIELDS),
+                            history.data_text(data) or "{}",
+                            prev_hash,
+                            signed,
+                        )
+                    )
+                    prev_hash = signed
+    conn.execute(
+        """
+        INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status, reason,
+                                       message, field, old_value, new_value, data, prev_hash, hash, key_id)
+        SELECT claim_id, created_at, actor, user_id, action, old_status, new_status, reason, message, '', '', '',
+               data, prev_hash, hash, %s
+        FROM bench_event ORDER BY n""",
+        [key_id],
+    )
+    return n
 
 
 def defaults_drop(conn, added):

@@ -11,7 +11,8 @@
 3. Times ``claims_finalize_due`` (the service beat runs: chunks of 500, each locked and written in its own
    transaction, emails enqueued after commit to a file-system broker) in this process, and checks its effect.
 4. Puts the same claims back as they were (status, history, associations, item links, outbox), and times
-   hand-written SQL with the same effect in one transaction: UPDATE claims ... RETURNING, one ClaimEvent each,
+   hand-written SQL with the same effect in one transaction: UPDATE claims ... RETURNING, one ClaimEvent each
+   (signed: the chains' heads in one SELECT, the HMACs in Python, one INSERT; the key never reaches SQL),
    holders of the same item keys ended, the Associations inserted, ClaimItem.association set, one outbox row per
    claim for the partner's email. Checks that the effect is the same.
 5. Unless --no-worker: puts the claims back again, adds submitted claims with a stored POE file, starts a Celery
@@ -286,12 +287,8 @@ FINALIZE_SQL = [
     )
     INSERT INTO sql_finalized SELECT * FROM moved""",
     "ANALYZE sql_finalized",
-    # 2. One ClaimEvent each.
-    """
-    INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status, reason,
-                                   message)
-    SELECT claim_id, %(now)s, 'system', NULL, 'finalized', 'customer_notified', 'official', '', ''
-    FROM sql_finalized""",
+    # 2. One ClaimEvent each, signed (the key never reaches SQL): see events_signed.
+    "events_signed",
     # 3. One outbox row each for the partner's email (at most one per claim and kind).
     """
     INSERT INTO claims_emailnotification (claim_id, kind, association_id, state, created_at, attempts, sent_at,
@@ -329,6 +326,50 @@ FINALIZE_SQL = [
 ]
 
 
+def events_signed(cursor, now):
+    """Step 2 of the baseline: one ClaimEvent per finalized claim, signed as the application signs history
+    (SPEC §14, ``claims.history``): the chains' last hashes in one SELECT, the HMACs here (the key never reaches
+    PostgreSQL), one INSERT from arrays."""
+    from claims.history import GENESIS, event_hash, signing_key
+
+    cursor.execute(
+        "SELECT f.claim_id, coalesce(h.hash, %s) FROM sql_finalized f LEFT JOIN LATERAL ("
+        "SELECT hash FROM claims_claimevent e WHERE e.claim_id = f.claim_id ORDER BY e.id DESC LIMIT 1) h ON true",
+        [GENESIS],
+    )
+    heads = cursor.fetchall()
+    key_id, key = signing_key()
+    values = {
+        "created_at": now,
+        "actor": "system",
+        "user_id": None,
+        "action": "finalized",
+        "old_status": "customer_notified",
+        "new_status": "official",
+        "reason": "",
+        "message": "",
+        "field": "",
+        "old_value": "",
+        "new_value": "",
+    }
+    hashes = [event_hash(prev, {**values, "claim_id": claim_id}, key=key) for claim_id, prev in heads]
+    cursor.execute(
+        """
+        INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status, reason,
+                                       message, prev_hash, hash, key_id)
+        SELECT v.claim_id, %(now)s, 'system', NULL, 'finalized', 'customer_notified', 'official', '', '',
+               v.prev_hash, v.hash, %(key_id)s
+        FROM unnest(%(claims)s::bigint[], %(prevs)s::text[], %(hashes)s::text[]) AS v(claim_id, prev_hash, hash)""",
+        {
+            "now": now,
+            "key_id": key_id,
+            "claims": [claim_id for claim_id, _ in heads],
+            "prevs": [prev for _, prev in heads],
+            "hashes": hashes,
+        },
+    )
+
+
 def finalize_sql(now, *, steps=None):
     """Run the baseline in one transaction; ``steps`` (a list) receives (seconds, first line) per statement."""
     from django.db import connection, transaction
@@ -336,7 +377,11 @@ def finalize_sql(now, *, steps=None):
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in FINALIZE_SQL:
             started = time.perf_counter()
-            cursor.execute(statement, {"now": now})
+            if statement == "events_signed":
+                events_signed(cursor, now)
+                statement = "INSERT INTO claims_claimevent (signed: SELECT heads, HMAC in Python, INSERT)"
+            else:
+                cursor.execute(statement, {"now": now})
             if steps is not None:
                 steps.append((time.perf_counter() - started, " ".join(statement.split())[:90]))
 

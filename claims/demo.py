@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from associations.models import Association, PartnerLocation, Program, SolutionArea, Tenant, TenantLicense
 from claims.deadlines import deadline_after
+from claims.history import claim_content, documents_data
 from claims.models import (
     DRAFT_DAYS,
     Claim,
@@ -308,6 +309,7 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
     official_at = life.fields.pop("official_at", None)
     claim = Claim.objects.create(status=life.status, **(values | life.fields))
     item = ClaimItem.objects.create(claim=claim, program=Program.OSU_M365, tenant=tenant, product=product)
+    documents = []
     for filename, uploaded_at in life.documents:
         document = PoeDocument(
             claim=claim,
@@ -319,6 +321,8 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
             uploaded_by=admin,
         )
         document.file.save(filename, ContentFile(POE_PDF), save=True)
+        documents.append(document)
+    _events_content(life.events, claim, item, documents)
     # In the order they happened: the hash chain follows the ids (SPEC §14).
     for event in life.events:
         claim_event_record(claim=claim, created_at=event.pop("at"), **event)
@@ -339,6 +343,29 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
         item.association = association
         item.save(update_fields=["association"])
     return claim
+
+
+def _events_content(events, claim, item, documents):
+    """What each event of the story says the claim holds (SPEC §14, ``claims.history``): the SUBMITTED event the
+    claim as submitted (the answer's edits undone, the documents of that moment), each edit what it set, each
+    later moment's documents on its event."""
+    submitted = events[0]
+    snapshot = claim_content(claim, [item], [d for d in documents if d.uploaded_at == submitted["at"]])
+    for event in reversed(events):
+        if event["action"] != Action.CHANGED:
+            continue
+        if event["field"] == "location":
+            old = PartnerLocation.objects.get(partner_id=claim.partner_id, mpn_id=event["old_value"])
+            event["data"] = {"set": {"location_id": claim.location_id}}
+            snapshot["claim"]["location_id"] = old.pk
+        else:
+            event["data"] = {"set": {event["field"]: event["new_value"]}}
+            snapshot["claim"][event["field"]] = event["old_value"]
+    submitted["data"] = {"snapshot": snapshot}
+    for event in events[1:]:
+        added = [d for d in documents if d.uploaded_at == event["at"]]
+        if added:
+            event["data"] = {**event.get("data", {}), "documents_added": documents_data(added)}
 
 
 def _draft_create(values, location, tenant, story, *, now):

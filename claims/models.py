@@ -4,14 +4,13 @@ import datetime
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import (
-    PROGRAM_FOR_ACTIVITY,
     Activity,
     Association,
     Partner,
@@ -22,6 +21,8 @@ from associations.models import (
     Subscription,
     Tenant,
 )
+from claims import history
+from claims.items import item_key, item_keys_q, programs_for  # noqa: F401 (re-exported)
 
 # Re-exported: the lifecycle's names are claims.models' too.
 from claims.vocabulary import (  # noqa: F401
@@ -35,40 +36,6 @@ from claims.vocabulary import (  # noqa: F401
     OptOutWindow,
     RejectionReason,
 )
-
-
-def programs_for(solution_area, activities):
-    """The programs a claim's items count for (SPEC §2): Microsoft 365 is Usage alone, ``osu_m365``; Business
-    Applications maps each chosen activity to its program."""
-    if solution_area == SolutionArea.MICROSOFT_365:
-        return [Program.OSU_M365]
-    return [PROGRAM_FOR_ACTIVITY[(solution_area, activity)] for activity in activities]
-
-
-def item_key(program, tenant_id, product_id, subscription_id):
-    """An item key of SPEC §2, which at most one active Association may hold: (osu_m365, tenant, workload) for
-    Microsoft 365, (program, subscription) for the others."""
-    if program == Program.OSU_M365:
-        return (Program.OSU_M365, tenant_id, product_id)
-    return (program, subscription_id)
-
-
-def item_keys_q(items, tenant_id_of):
-    """A filter on rows with item key columns (program, tenant, product, subscription) that matches a superset of
-    the keys of ``items``; callers check the exact keys with ``item_key``. ``tenant_id_of(item)`` is its tenant."""
-    m365 = [i for i in items if i.program == Program.OSU_M365]
-    subs = [i for i in items if i.program != Program.OSU_M365 and i.subscription_id]
-    q = Q(pk__in=[])
-    if m365:
-        q |= Q(
-            program=Program.OSU_M365,
-            tenant_id__in={tenant_id_of(i) for i in m365},
-            product_id__in={i.product_id for i in m365},
-        )
-    if subs:
-        q |= Q(subscription_id__in={i.subscription_id for i in subs}, program__in={i.program for i in subs})
-    return q
-
 
 # The contact columns of a claim (SPEC §4 step 5), which an answer to an information request may change (§12).
 CONTACT_FIELDS = (
@@ -343,17 +310,16 @@ class ClaimEvent(models.Model):
     new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
     reason = models.CharField(max_length=60, blank=True)
     message = models.TextField(blank=True)
-    # A change the partner made to a submitted claim (an answer's edits, SPEC §12): which field, from what, to
-    # what, as text. Empty for every other event.
+    # A partner's change to a submitted claim (an answer's edits, SPEC §12): field, old and new value as text.
     field = models.CharField(max_length=60, blank=True, default="", db_default="")
     old_value = models.TextField(blank=True, default="", db_default="")
     new_value = models.TextField(blank=True, default="", db_default="")
-    # History is evidence (SPEC §14, migration 0008): PostgreSQL sets these on insert, whatever the client sends,
-    # and refuses UPDATE, DELETE and TRUNCATE. hash = sha256(prev_hash || the row's canonical form), prev_hash the
-    # hash of the claim's previous event (claims.history); xact_id the transaction that wrote the row, with which
-    # PostgreSQL checks at commit that every status change came with its event.
+    # History is evidence (SPEC §14, claims.history, migrations 0008, 0012): data is what the event says the claim
+    # holds; save() signs the row with the key named key_id; PostgreSQL checks the link, refuses changes, sets xact_id.
+    data = models.JSONField(default=dict, blank=True, editable=False, db_default=models.Value({}, models.JSONField()))
     prev_hash = models.CharField(max_length=64, editable=False, db_default="")
     hash = models.CharField(max_length=64, editable=False, db_default="")
+    key_id = models.CharField(max_length=20, editable=False, db_default="")
     xact_id = models.BigIntegerField(editable=False, null=True)
 
     class Meta:
@@ -366,6 +332,17 @@ class ClaimEvent(models.Model):
 
     def __str__(self):
         return f"{self.claim_id}: {self.action}"
+
+    def save(self, *args, **kwargs):
+        """A new event is signed under its claim's row lock, in one transaction with its INSERT (batches: services)."""
+        if self._state.adding and not (isinstance(self.hash, str) and self.hash):  # unsigned (or a database default)
+            with transaction.atomic():
+                list(Claim.objects.select_for_update(no_key=True).filter(pk=self.claim_id).values_list("pk"))
+                last = ClaimEvent.objects.filter(claim_id=self.claim_id).order_by("-id").values_list("hash", flat=True)
+                self.prev_hash = last.first() or history.GENESIS
+                self.key_id, self.hash = history.event_sign(self.prev_hash, vars(self))  # its field values
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
 
 
 def poe_upload_to(instance, filename):

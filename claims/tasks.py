@@ -104,3 +104,12 @@ def claims_expire_drafts_task():
     from claims.services.drafts import claims_expire_drafts
 
     return claims_expire_drafts()
+
+
+@shared_task
+def history_checkpoint_task():
+    """History is evidence (SPEC §14): a signed checkpoint of every claim's chain head, outside PostgreSQL (beat,
+    hourly). Idempotent: a second run writes a second, equally valid checkpoint."""
+    from claims.services.evidence import history_checkpoint_write
+
+    return history_checkpoint_write()

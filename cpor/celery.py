@@ -26,6 +26,8 @@ app.conf.beat_schedule = {
     "lifecycle-requeue": {"task": "claims.tasks.lifecycle_requeue_task", "schedule": 60.0},
     # Folds the list page's count deltas into the counters; one run at a time (advisory lock).
     "claim-counts-compact": {"task": "claims.tasks.claim_counts_compact_task", "schedule": 60.0},
+    # History is evidence (SPEC §14): the chains' heads, signed, in the file storage (claims.services.evidence).
+    "history-checkpoint": {"task": "claims.tasks.history_checkpoint_task", "schedule": 3600.0},
 }
 
 

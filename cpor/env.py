@@ -5,6 +5,7 @@ deployment never turns into a silently different configuration.
 """
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +48,33 @@ def env_list(name, default=()):
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,20}")
+KEY_MIN_LENGTH = 32
+
+
+def env_keys(name, default=""):
+    """Named secrets, ``id:secret`` separated by commas (``2026a:…,2025b:…``), as [(id, secret), ...] in that
+    order; ``default`` (the same form) when unset. An id is 1 to 20 letters, digits, ``.``, ``_`` or ``-``, unique;
+    a secret at least KEY_MIN_LENGTH characters (no commas)."""
+    keys = []
+    raw = os.environ.get(name, default)
+    for item in (item.strip() for item in raw.split(",") if item.strip()):
+        key_id, separator, secret = item.partition(":")
+        if not separator or not KEY_ID.fullmatch(key_id):
+            raise ImproperlyConfigured(
+                f"{name} must list id:secret entries separated by commas, each id 1 to 20 letters, digits, '.', "
+                f"'_' or '-' (got an entry starting {item[:8]!r})"
+            )
+        if len(secret) < KEY_MIN_LENGTH:
+            raise ImproperlyConfigured(
+                f"{name}: the secret of key {key_id!r} must be at least {KEY_MIN_LENGTH} characters"
+            )
+        if key_id in dict(keys):
+            raise ImproperlyConfigured(f"{name} names key {key_id!r} twice")
+        keys.append((key_id, secret))
+    return keys
 
 
 def env_networks(name, default=()):

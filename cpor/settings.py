@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from cpor.env import env_bool, env_database, env_email, env_int, env_list, env_networks, env_str
+from cpor.env import env_bool, env_database, env_email, env_int, env_keys, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CPOR_VAR_DIR", str(BASE_DIR / "var")))
@@ -31,6 +31,25 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off")
+
+# History is evidence (SPEC §14, claims.history): the keys of the claims' history chains, [(id, secret), ...]. The
+# first signs new events and checkpoints; the others still verify what they signed (rotation). Never stored in
+# PostgreSQL: the database's owner cannot recompute a chain.
+# With DEBUG and none set: the key `make run` made (so that manage.py commands run beside it verify its history),
+# or a fixed development key.
+_history_keys_file = VAR_DIR / "history-keys"
+HISTORY_KEYS = env_keys(
+    "HISTORY_KEYS",
+    (_history_keys_file.read_text().strip() if _history_keys_file.is_file() else "") if DEBUG else "",
+)
+if not HISTORY_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "HISTORY_KEYS must be set when DEBUG is off (id:secret, e.g. "
+            "HISTORY_KEYS=2026a:$(python -c 'import secrets; print(secrets.token_urlsafe(48))'))"
+        )
+    HISTORY_KEYS = [("dev", "insecure-development-history-key-only-for-DEBUG-mode-0123456789")]
+
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # The absolute base of every link in emails (the customer's opt-out link, password resets), never taken from a

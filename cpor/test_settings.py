@@ -25,6 +25,8 @@ os.environ.update(
         "AWS_S3_REGION_NAME": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        # The history chains' key (SPEC §14): fixed, so that a test's worker and subprocesses sign alike.
+        "HISTORY_KEYS": "test:test-only-history-key-0123456789abcdefghijklmnop",
     }
 )
 os.environ.pop("EMAIL_URL", None)

@@ -55,7 +55,7 @@ def claim_dispute(*, claim, user, justification, files):
        justification as the event's message, and the files as POE of the same moment.
     """
 
-    def write(locked, now):
+    def write(locked, now, added):
         refusal = claim_dispute_refusal(locked, now)
         if refusal:
             raise PartnerActionRefused(refusal)
@@ -67,6 +67,7 @@ def claim_dispute(*, claim, user, justification, files):
             action=ClaimEvent.Action.DISPUTED,
             message=justification.strip(),
             changes={"disputed_at": now},
+            data=added,
             from_statuses=[ClaimStatus.REJECTED],
         )
 
@@ -83,7 +84,7 @@ def claim_protect(*, claim, user, comment, files):
     """The partner of an official association adds POE with a comment to protect it (SPEC §8, §12): POE rows and
     one ``poe_added`` event, no status change. Refused (PartnerActionRefused) unless the claim is official."""
 
-    def write(locked, now):
+    def write(locked, now, added):
         if locked.status != ClaimStatus.OFFICIAL:
             raise PartnerActionRefused(gettext("Proof of execution can be added only to an official association."))
         claim_event_record(
@@ -92,6 +93,7 @@ def claim_protect(*, claim, user, comment, files):
             user=user,
             action=ClaimEvent.Action.POE_ADDED,
             message=comment.strip(),
+            data=added,
             created_at=now,
         )
 

@@ -108,7 +108,7 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
     3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
     """
 
-    def write(locked, now):
+    def write(locked, now, added):
         if locked.status != ClaimStatus.ACTION_REQUIRED:
             raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
         _answer_edits_apply(
@@ -122,6 +122,7 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
             action=ClaimEvent.Action.RESPONDED,
             message=comment.strip(),
             changes={"response_deadline": None},
+            data=added,
             from_statuses=[ClaimStatus.ACTION_REQUIRED],
         )
 
@@ -150,23 +151,25 @@ def item_label(item):
 
 def _answer_edits_apply(*, claim, user, location, contacts, remove_items):
     """The answer's edits on ``claim`` (locked, ``action_required``): one CHANGED event per changed field or
-    removed product, with its old and new value as text. Returns how many there were."""
+    removed product, with its old and new value as text, and in its ``data`` what it changed in the claim's content
+    (``{"set": {column: value}}``, ``{"items_removed": [id]}``: SPEC §14). Returns how many there were."""
     changes, events = {}, []
     if location is not None and location.pk != claim.location_id:
         if location.partner_id != claim.partner_id:
             raise ValueError(f"Location {location.pk} is not one of claim {claim.pk}'s partner's.")
         changes["location_id"] = location.pk
-        events.append(("location", location_label(claim.location), location_label(location)))
+        label, new_label = location_label(claim.location), location_label(location)
+        events.append(("location", label, new_label, {"set": {"location_id": location.pk}}))
     for name in ANSWER_CONTACT_FIELDS:
         if name in contacts and contacts[name] != getattr(claim, name):
             changes[name] = contacts[name]
-            events.append((name, getattr(claim, name), contacts[name]))
+            events.append((name, getattr(claim, name), contacts[name], {"set": {name: contacts[name]}}))
     removed = list(
         ClaimItem.objects.filter(claim_id=claim.pk, pk__in=[item.pk for item in remove_items])
         .select_related("product", "subscription")
         .order_by("pk")
     )
-    events += [("product", item_label(item), "") for item in removed]
+    events += [("product", item_label(item), "", {"items_removed": [item.pk]}) for item in removed]
     if changes:
         Claim.objects.filter(pk=claim.pk).update(**changes)
         for name, value in changes.items():
@@ -176,7 +179,7 @@ def _answer_edits_apply(*, claim, user, location, contacts, remove_items):
     if removed:
         # PostgreSQL refuses to delete the last item (migration 0010): the form asks for one to remain first.
         ClaimItem.objects.filter(pk__in=[item.pk for item in removed]).delete()
-    for field, old_value, new_value in events:
+    for field, old_value, new_value, data in events:
         claim_event_record(
             claim=claim,
             actor=ClaimEvent.Actor.PARTNER,
@@ -185,6 +188,7 @@ def _answer_edits_apply(*, claim, user, location, contacts, remove_items):
             field=field,
             old_value=old_value,
             new_value=new_value,
+            data=data,
         )
     return len(events)
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from associations.models import Partner, SolutionArea, Subscription
+from claims.history import claim_content, documents_data
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, PendingUpload, PoeDocument, programs_for
 from claims.selectors import claim_poe_room
 from claims.services.jobs import task_send_on_commit
@@ -109,9 +110,11 @@ def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="p
     2. Store each file as a PendingUpload (row first, then object), outside any lock, like the wizard: a crash
        leaves only rows that the purge job cleans up.
     3. In one transaction under the claim's row lock: the quota again (two posts at once cannot both take the
-       last room), then ``write(locked_claim, now)`` (its checks and its events), then the uploads become
-       PoeDocuments of the same moment (same keys).
-    4. On any failure (the quota, a refusal in ``write``, the storage), delete the stored files again.
+       last room), the uploads become PoeDocuments of the same moment (same keys), then
+       ``write(locked_claim, now, added)`` (its checks and its events; ``added`` is what the event that adds them
+       carries in its ``data``, ``{"documents_added": [...]}``, or {} without files: SPEC §14).
+    4. On any failure (the quota, a refusal in ``write``, the storage), delete the stored files again (the rows
+       roll back).
 
     Returns the locked claim as ``write`` left it.
     """
@@ -133,8 +136,7 @@ def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="p
             if sizes:
                 poe_quota_check(claim_poe_room(locked), sizes)
             now = timezone.now()
-            write(locked, now)
-            PoeDocument.objects.bulk_create(
+            documents = PoeDocument.objects.bulk_create(
                 PoeDocument(
                     claim_id=claim.pk,
                     file=upload.file.name,
@@ -150,6 +152,8 @@ def claim_poe_add(*, claim, user, files, write, in_response=False, key_prefix="p
                 for upload in pending
             )
             PendingUpload.objects.filter(pk__in=[upload.pk for upload in pending]).delete()
+            # History is evidence (SPEC §14): the event that adds them names them (ids, keys, sha256).
+            write(locked, now, {"documents_added": documents_data(documents)} if documents else {})
     except BaseException:
         for upload in pending:
             pending_upload_delete(partner=claim.partner, wizard_key=wizard_key, upload_id=upload.pk)
@@ -295,7 +299,7 @@ def claim_submit(*, user, partner, data, submission_key):
             for item in items:
                 item.claim = claim
             ClaimItem.objects.bulk_create(items)
-            PoeDocument.objects.bulk_create(
+            documents = PoeDocument.objects.bulk_create(
                 PoeDocument(
                     claim=claim,
                     file=upload.file.name,
@@ -310,6 +314,10 @@ def claim_submit(*, user, partner, data, submission_key):
                 for upload in uploads
             )
             PendingUpload.objects.filter(pk__in=[upload.pk for upload in uploads]).delete()
+            # History is evidence (SPEC §14): the SUBMITTED event carries what was submitted.
+            for name, value in columns.items():
+                setattr(claim, name, value)
+            snapshot = claim_content(claim, items, documents)
             # The draft's own columns may change in the same UPDATE as its status (migration 0010): once
             # submitted, PostgreSQL freezes them.
             claim_transition(
@@ -320,6 +328,7 @@ def claim_submit(*, user, partner, data, submission_key):
                 user=user,
                 action=ClaimEvent.Action.SUBMITTED,
                 changes={**columns, "draft_data": {}, "submitted_at": now},
+                data={"snapshot": snapshot},
             )
             # If the broker is down, the claim is still submitted (PostgreSQL is the source of truth) and
             # claims_requeue_unvalidated enqueues it later; the partner must not see an error for it.

@@ -8,6 +8,7 @@ status, writes one ClaimEvent per claim and the outbox rows; the emails are enqu
 from django.db import connection, transaction
 from django.utils import timezone
 
+from claims.history import GENESIS, data_text, event_hash, signing_key
 from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimStatus
 from claims.services.notifications import outbox_add_for_transition
 
@@ -35,11 +36,14 @@ def claim_event_record(
     field="",
     old_value="",
     new_value="",
+    data=None,
     created_at=None,
 ):
     """Write one history row that records no status move of its own (a partner's change, POE added, demo data).
     Callers hold the transaction that made the change it records; status moves write theirs in
-    ``claims_transition``. ``field``/``old_value``/``new_value`` describe a change (SPEC §12)."""
+    ``claims_transition``. ``field``/``old_value``/``new_value`` describe a change (SPEC §12), ``data`` what it
+    changed in the claim's content (``claims.history``). The event is signed under the claim's row lock
+    (``ClaimEvent.save``)."""
     return ClaimEvent.objects.create(
         claim=claim,
         created_at=created_at or timezone.now(),
@@ -53,34 +57,69 @@ def claim_event_record(
         field=field,
         old_value=old_value,
         new_value=new_value,
+        data=data or {},
     )
 
 
-def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, now):
+def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, data, now):
     """One ClaimEvent per claim in one INSERT from arrays (bulk_create's per-object work cost more than the
-    insert at batch sizes). ``messages`` ({claim_id: message}) gives claims a message of their own. Returns
-    {claim_id: event id}: the emails of the move belong to these events."""
+    insert at batch sizes), each signed here after one SELECT of the claims' last hashes: the caller's UPDATE
+    holds the claims' rows locked, so no other writer appends meanwhile. ``messages`` ({claim_id: message}) gives
+    claims a message of their own. Returns {claim_id: event id}: the emails of the move belong to these events."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
+            "ORDER BY claim_id, id DESC",
+            [list(claim_ids)],
+        )
+        heads = dict(cursor.fetchall())
+    values = {
+        "created_at": now,
+        "actor": str(actor),
+        "user_id": user.pk if user is not None and user.is_authenticated else None,
+        "action": str(action),
+        "old_status": str(old_status),
+        "new_status": str(new_status),
+        "reason": str(reason),
+        "field": "",
+        "old_value": "",
+        "new_value": "",
+        "data": data or {},
+    }
+    key_id, key = signing_key()
+    rows = {"claims": [], "messages": [], "prev": [], "hashes": []}
+    for claim_id in claim_ids:
+        own = messages.get(claim_id)
+        event_message = str(message if own is None else own)
+        prev_hash = heads.get(claim_id, GENESIS)
+        rows["claims"].append(claim_id)
+        rows["messages"].append(event_message)
+        rows["prev"].append(prev_hash)
+        rows["hashes"].append(
+            event_hash(prev_hash, {**values, "claim_id": claim_id, "message": event_message}, key=key)
+        )
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status,
-                                           reason, message)
-            SELECT v.claim_id, %(now)s, %(actor)s, %(user)s, %(action)s, %(old)s, %(new)s, %(reason)s,
-                   COALESCE(v.message, %(message)s)
-            FROM unnest(%(claims)s::bigint[], %(messages)s::text[]) AS v(claim_id, message)
+                                           reason, message, data, prev_hash, hash, key_id)
+            SELECT v.claim_id, %(now)s, %(actor)s, %(user)s, %(action)s, %(old)s, %(new)s, %(reason)s, v.message,
+                   %(data)s::jsonb, v.prev_hash, v.hash, %(key_id)s
+            FROM unnest(%(claims)s::bigint[], %(messages)s::text[], %(prev)s::text[], %(hashes)s::text[])
+                 AS v(claim_id, message, prev_hash, hash)
             RETURNING claim_id, id
             """,
             {
-                "claims": list(claim_ids),
-                "messages": [messages.get(claim_id) for claim_id in claim_ids],
+                **rows,
                 "now": now,
-                "actor": str(actor),
-                "user": user.pk if user is not None and user.is_authenticated else None,
-                "action": str(action),
-                "old": str(old_status),
-                "new": str(new_status),
-                "reason": str(reason),
-                "message": message,
+                "actor": values["actor"],
+                "user": values["user_id"],
+                "action": values["action"],
+                "old": values["old_status"],
+                "new": values["new_status"],
+                "reason": values["reason"],
+                "data": data_text(values["data"]) or "{}",
+                "key_id": key_id,
             },
         )
         return dict(cursor.fetchall())
@@ -98,6 +137,7 @@ def claims_transition(
     message="",
     messages=None,
     changes=None,
+    data=None,
     now=None,
 ):
     """Move claims from ``old_status`` to ``to``: the one write of every status change, for one claim or many.
@@ -107,9 +147,10 @@ def claims_transition(
        If fewer rows moved than asked, someone else moved one meanwhile: ClaimStatusConflict, and the caller's
        transaction rolls the whole batch back rather than write half of it. (Batch jobs hold their rows locked,
        so for them this never happens.)
-    3. One ClaimEvent per claim (``messages`` gives claims a message of their own) and the outbox rows of the
-       new status, each belonging to its claim's event (SPEC §5: one email per event); their emails are
-       enqueued after commit.
+    3. One ClaimEvent per claim, signed (``messages`` gives claims a message of their own; ``data``, what the move
+       changed in a claim's content, e.g. the SUBMITTED snapshot, is every event's), and the outbox rows of the new
+       status, each belonging to its claim's event (SPEC §5: one email per event); their emails are enqueued after
+       commit.
 
     Returns the ids it moved.
     """
@@ -139,13 +180,16 @@ def claims_transition(
             reason=reason,
             message=message,
             messages=messages or {},
+            data=data,
             now=now,
         )
         outbox_add_for_transition(event_ids=event_ids, status=to)
     return claim_ids
 
 
-def claim_transition(*, claim, to, actor, user=None, action, reason="", message="", changes=None, from_statuses=None):
+def claim_transition(
+    *, claim, to, actor, user=None, action, reason="", message="", changes=None, data=None, from_statuses=None
+):
     """Move one claim to ``to`` (``claims_transition`` with one id), whatever status it is in now.
 
     The claim's row is locked first: callers racing on it queue here, and the loser sees the winner's status.
@@ -168,6 +212,7 @@ def claim_transition(*, claim, to, actor, user=None, action, reason="", message=
             reason=reason,
             message=message,
             changes=changes,
+            data=data,
             now=now,
         )
     for name, value in {"status": to, "status_changed_at": now, **(changes or {})}.items():

@@ -18,6 +18,7 @@ TASK_NAMES = [
     "claims.tasks.email_notification_send_task",
     "claims.tasks.email_notifications_send_task",
     "claims.tasks.emails_send_due_task",
+    "claims.tasks.history_checkpoint_task",
     "claims.tasks.lifecycle_requeue_task",
     "claims.tasks.pending_uploads_purge_task",
 ]

@@ -103,6 +103,9 @@ def test_demo_claims_history_verifies_and_second_seed_changes_nothing(seeded, se
     out = io.StringIO()
     call_command("claims_history_verify", stdout=out)
     assert out.getvalue().startswith("OK:")
+    # Every submitted demo claim's history carries what it holds (SPEC §14): all but the draft and the expired one.
+    submitted = len(DEMO_CLAIMS) - 2
+    assert f"OK: every claim as its history says (status; columns, items and POE of {submitted})." in out.getvalue()
     events = ClaimEvent.objects.count()
     with time_machine.travel(NOW + datetime.timedelta(hours=1), tick=False):
         call_command("seed_demo", stdout=io.StringIO())

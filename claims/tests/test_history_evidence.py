@@ -25,6 +25,7 @@ from claims.services import claim_transition, claims_transition
 from claims.services.transitions import claim_event_record
 from claims.tests.factories import claim_make
 from conftest import ROOT, database_url
+from cpor.test_settings import S3_PORT
 
 pytestmark = pytest.mark.django_db
 S = ClaimStatus
@@ -201,21 +202,23 @@ def test_history_claims_transition_one_and_many_pass_the_commit_check(claim, par
     assert ClaimEvent.objects.filter(new_status=S.REJECTED).count() == 4
 
 
-def test_history_chain_links_each_event_to_the_previous_whatever_the_client_sends(claim):
+def test_history_chain_links_each_event_to_the_previous_signed_with_the_key(claim, settings):
+    """Migration 0012: the application signs each event (HMAC with the history key) before its INSERT, and
+    PostgreSQL refuses a row that does not follow the claim's last event, whatever the client sends."""
     claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
-    forged = ClaimEvent.objects.create(
-        claim=claim, actor="system", action="note", message="é ✓ \x01", prev_hash="f" * 64, hash="e" * 64
-    )
+    note = ClaimEvent.objects.create(claim=claim, actor="system", action="note", message="é ✓ \x01")
+    with pytest.raises(IntegrityError, match="must follow its last event"), transaction.atomic():
+        ClaimEvent.objects.create(claim=claim, actor="system", action="note", prev_hash="f" * 64, hash="e" * 64)
 
     chain = _chain(claim)
     assert len(chain) == 3
+    key = settings.HISTORY_KEYS[0][1].encode()
     expected_prev = GENESIS
     for _id, prev_hash, stored_hash, *values in chain:
         assert prev_hash == expected_prev
-        assert stored_hash == event_hash(prev_hash, dict(zip(FIELDS, values, strict=True)))
+        assert stored_hash == event_hash(prev_hash, dict(zip(FIELDS, values, strict=True)), key=key)
         expected_prev = stored_hash
-    # The ORM reads back what PostgreSQL computed (the fields have a database default, so INSERT returns them).
-    assert (forged.prev_hash, forged.hash) == chain[2][1:3]
+    assert (note.prev_hash, note.hash, note.key_id) == (*chain[2][1:3], "test")
     assert len({h for _id, _prev, h, *_values in chain}) == 3
 
 
@@ -231,7 +234,7 @@ def test_history_verify_ok_then_names_first_changed_row(claim, capsys):
     claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
     claim_transition(claim=claim, to=S.REJECTED, actor="reviewer", action="rejected", message="No proof.")
     call_command("claims_history_verify")
-    assert capsys.readouterr().out == "OK: 3 events of 1 claims, every hash chain whole.\n"
+    assert capsys.readouterr().out.splitlines()[0] == "OK: 3 events of 1 claims, every hash chain whole."
 
     second, third = ClaimEvent.objects.filter(claim=claim).order_by("id")[1:]
     _break("UPDATE claims_claimevent SET message = 'Approved.' WHERE id = %s", [third.pk])
@@ -262,11 +265,19 @@ def test_history_commit_refuses_bare_status_update_and_verify_exits_1(claim):
     claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
     assert Claim.objects.get(pk=claim.pk).status == S.UNDER_REVIEW
 
-    env = {**os.environ, "TEST_DATABASE_URL": database_url(connection.settings_dict["NAME"])}
+    # The test bed's S3 server too (where verify looks for checkpoints of the chains' heads).
+    env = {
+        **os.environ,
+        "TEST_DATABASE_URL": database_url(connection.settings_dict["NAME"]),
+        "TEST_S3_PORT": str(S3_PORT),
+    }
     command = [sys.executable, "manage.py", "claims_history_verify"]
     verified = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert verified.stderr == ""
-    assert (verified.returncode, verified.stdout) == (0, "OK: 2 events of 1 claims, every hash chain whole.\n")
+    assert (verified.returncode, verified.stdout.splitlines()[0]) == (
+        0,
+        "OK: 2 events of 1 claims, every hash chain whole.",
+    )
 
     event = ClaimEvent.objects.get(claim=claim, new_status=S.UNDER_REVIEW)
     with transaction.atomic():
@@ -357,4 +368,4 @@ def test_history_concurrent_writers_of_one_claim_never_fork_the_chain(claim):
     chain = _chain(claim)
     assert len(chain) == 23
     assert len({prev for _id, prev, *_rest in chain}) == 23  # no two events share a predecessor
-    assert _verify_ok() == "OK: 23 events of 1 claims, every hash chain whole.\n"
+    assert _verify_ok().splitlines()[0] == "OK: 23 events of 1 claims, every hash chain whole."

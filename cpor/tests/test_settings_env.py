@@ -33,6 +33,7 @@ SETTINGS_VARIABLES = {
     "DRAFT_MAX_KB",
     "DRAFTS_MAX_OPEN",
     "EMAIL_URL",
+    "HISTORY_KEYS",
     "LOG_LEVEL",
     "POE_CLAIM_MAX_FILES",
     "POE_CLAIM_MAX_MB",
@@ -60,11 +61,13 @@ SETTINGS_VARIABLES = {
 # What conftest.py sets for Playwright; a deployment never has it (check --deploy says so).
 TEST_PROCESS_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
 SECRET_KEY = secrets.token_urlsafe(60)
+HISTORY_KEY = "2026a:" + secrets.token_urlsafe(48)
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": SECRET_KEY,
     "ALLOWED_HOSTS": "cpor.example",
     "SITE_URL": "https://cpor.example",
+    "HISTORY_KEYS": HISTORY_KEY,
 }
 
 
@@ -182,6 +185,39 @@ def test_settings_quotas_come_from_the_environment(tmp_path):
     )
 
     assert values == [60 * 1024 * 1024, 30, 200 * 1024 * 1024, 128 * 1024, 5]
+
+
+def test_settings_debug_off_without_history_keys_fails_naming_it(tmp_path):
+    production = {name: value for name, value in PRODUCTION.items() if name != "HISTORY_KEYS"}
+    assert_fails_naming(run_django(tmp_path, **production), "HISTORY_KEYS")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "no-colon-" + "x" * 40,  # not id:secret
+        "bad id:" + "x" * 40,  # a space in the id
+        "2026a:too-short",  # a secret under 32 characters
+        "k1:" + "x" * 40 + ",k1:" + "y" * 40,  # one id twice
+    ],
+)
+def test_settings_malformed_history_keys_fail_naming_it(tmp_path, value):
+    assert_fails_naming(run_django(tmp_path, **(PRODUCTION | {"HISTORY_KEYS": value})), "HISTORY_KEYS")
+
+
+def test_settings_history_keys_parse_in_order_the_first_signs(tmp_path):
+    older = "2025b:" + "o" * 40
+    keys = settings_of(tmp_path, "settings.HISTORY_KEYS", **(PRODUCTION | {"HISTORY_KEYS": f"{HISTORY_KEY}, {older}"}))
+
+    assert keys == [HISTORY_KEY.split(":", 1), older.split(":", 1)]
+    # With DEBUG a development key, so that a fresh checkout runs; the one `make run` made once there is one, so
+    # that manage.py commands beside it verify its history (scripts/run writes var/history-keys).
+    assert settings_of(tmp_path, "settings.HISTORY_KEYS[0][0]") == "dev"
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "history-keys").write_text(f"{HISTORY_KEY}\n")
+    assert settings_of(tmp_path, "settings.HISTORY_KEYS") == [HISTORY_KEY.split(":", 1)]
+    production = settings_of(tmp_path, "settings.HISTORY_KEYS", **(PRODUCTION | {"HISTORY_KEYS": older}))
+    assert production == [older.split(":", 1)]  # the variable wins
 
 
 def test_settings_malformed_debug_fails_naming_it(tmp_path):
