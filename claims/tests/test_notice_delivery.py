@@ -431,3 +431,16 @@ def test_notice_delivery_state_on_the_partners_and_the_reviewers_claim_pages(
     EmailNotification.objects.filter(pk=notice.pk).update(state="failed", last_error="Bounced: 5.1.1 unknown user")
     for page in pages():
         assert failed in page and "“Bounced: 5.1.1 unknown user”" in page
+
+
+def test_notice_claim_pages_with_a_notice_stay_within_the_query_bar(
+    client_a, partner_a, m365_tenant, products, django_assert_max_num_queries
+):
+    """SPEC §11: at most 12 queries a page, the notice's state included (one query, only where there is one)."""
+    notified = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status="customer_notified")
+    official = claim_make(partner_a, tenant=m365_tenant, products=[products["microsoft-teams"]], status="official")
+
+    for claim in (notified, official):
+        with django_assert_max_num_queries(12):
+            page = client_a.get(reverse("claims:detail", args=[claim.pk])).content.decode()
+        assert "Customer's notice" in page or claim is official
