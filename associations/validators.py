@@ -83,3 +83,29 @@ def validate_no_control_characters(value):
             code="control_character",
             params={"code": f"U+{ord(found.group()):04X}"},
         )
+
+
+# What a one-line field refuses (SPEC §14, and §7: partner text shown to a customer is data, never a paragraph of
+# its own): line breaks of every kind (CR, LF, VT, FF, NEL, U+2028, U+2029), the other control characters (tab
+# included) and the bidirectional embedding, override and isolate controls, with which text can be made to read
+# in a different order than it is stored ("Trojan Source"). Names and titles never need them.
+SINGLE_LINE_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def validate_single_line(value):
+    """Refuse line breaks and control characters in a one-line field (a name, a title): on the model fields that
+    hold them, so that every form, the admin and the coming API refuse them with the same messages (an invisible
+    control character is named by its code, as everywhere; a line break or a tab asks for one line)."""
+    validate_no_control_characters(value)
+    if SINGLE_LINE_REFUSED.search(str(value).replace("\x00", "")):
+        raise ValidationError(
+            gettext(
+                "Enter this on one line: line breaks, tabs and invisible text-direction characters cannot be saved "
+                "here."
+            ),
+            code="single_line",
+        )
+
+
+# The validators of a one-line model field (names and titles: they reach the customer's notice as quoted data).
+ONE_LINE = [validate_single_line]

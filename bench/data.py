@@ -396,7 +396,10 @@ def fill(url, *, claims, say=print):
                    CASE WHEN p.bizapps THEN 'Toni Tech' ELSE '' END, CASE WHEN p.bizapps THEN 'CRM lead' ELSE '' END,
                    CASE WHEN p.bizapps THEN 'toni@bench-customer-' || p.t || '.example' ELSE '' END,
                    'Pat Partner', 'claims@partner.example', '', p.status, false,
-                   p.submitted_at, coalesce(p.deadline, p.submitted_at + interval '1 day'), p.notified_at,
+                   p.submitted_at,
+                   CASE WHEN p.status = 'customer_notified' THEN p.notified_at
+                        ELSE coalesce(p.deadline, p.submitted_at + interval '1 day') END,
+                   p.notified_at,
                    p.deadline,
                    CASE WHEN p.status = 'action_required' THEN now() + interval '5 days' END,
                    CASE WHEN p.status = 'rejected' THEN '["The proof of execution does not support the claim"]'
@@ -483,9 +486,11 @@ def fill(url, *, claims, say=print):
             f"""
             INSERT INTO claims_emailnotification (claim_id, kind, association_id, state, created_at, attempts,
                                                   sent_at, last_error)
-            SELECT c.claim_id, e.kind, NULL, 'sent', c.submitted_at + interval '2 days', 1,
-                   c.submitted_at + interval '2 days', ''
-            FROM bench_claim c JOIN (VALUES {emails}) AS e(status, kind) ON e.status = c.status""",  # noqa: S608
+            SELECT c.claim_id, e.kind, NULL, 'sent', coalesce(n.at, c.submitted_at + interval '2 days'), 1,
+                   coalesce(n.at, c.submitted_at + interval '2 days'), ''
+            FROM bench_claim c JOIN (VALUES {emails}) AS e(status, kind) ON e.status = c.status
+            -- The customer's notice is sent when the claim is notified (migration 0013 asks it of an official one).
+            LEFT JOIN LATERAL (SELECT c.notified_at AS at WHERE e.kind = 'customer_notified') AS n ON true""",  # noqa: S608
         )
         step(
             "usage records",

@@ -7,7 +7,7 @@
    jobs run among realistic tables and the pages' database stays as it was.
 2. Adds N ``customer_notified`` claims whose opt-out deadline has passed (set-based): Contoso and Fabrikam, one
    or two Microsoft 365 workloads each, every fifth one a Dynamics 365 Sales subscription in two programs, all
-   on item keys nobody holds.
+   on item keys nobody holds, each with its delivered notice (a sent outbox row: migration 0013).
 3. Times ``claims_finalize_due`` (the service beat runs: chunks of 500, each locked and written in its own
    transaction, emails enqueued after commit to a file-system broker) in this process, and checks its effect.
 4. Puts the same claims back as they were (status, history, associations, item links, outbox), and times
@@ -186,6 +186,19 @@ def due_claims_create(n, *, now, tag="finalize", status="customer_notified"):
             JOIN associations_subscription s ON s.subscription_id = md5(%(tag)s || '-subscription-' || d.g)::uuid
             CROSS JOIN unnest(ARRAY['osu_bizapps', 'osa_sell']) AS program
             WHERE d.bizapps""",
+            params,
+        )
+        # Each notified claim's notice, accepted by the mail server when it was notified (PostgreSQL makes a claim
+        # official only with a sent notice since it entered customer_notified: migration 0013).
+        cursor.execute(
+            """
+            INSERT INTO claims_emailnotification (claim_id, kind, association_id, state, created_at, attempts, sent_at,
+                                                  last_error, next_attempt_at, message_id)
+            SELECT c.id, 'customer_notified', NULL, 'sent', c.status_changed_at, 1, c.customer_notified_at, '',
+                   c.customer_notified_at, ''
+            FROM claims_claim c JOIN generate_series(1, %(n)s) AS g
+                 ON c.submission_key = md5(%(tag)s || '-claim-' || g)::uuid
+            WHERE c.status = 'customer_notified'""",
             params,
         )
         data.defaults_drop(cursor, added)

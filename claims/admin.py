@@ -25,6 +25,7 @@ from claims.admin_disputes import (
     DisputeAdminMixin,
     rejection_final_note,
 )
+from claims.admin_outbox import NoticeDeliveryAdminMixin
 from claims.models import (
     REVIEWER_REJECTION_REASONS,
     Claim,
@@ -42,7 +43,8 @@ from claims.storage import poe_download_response
 
 
 class InformationRequestForm(forms.Form):
-    reason = forms.ChoiceField(choices=InformationReason.choices)
+    # Not the system's own reason (an undeliverable customer's notice: claims.services.notices).
+    reason = forms.ChoiceField(choices=InformationReason.for_reviewers)
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
         max_length=5000,
@@ -155,7 +157,7 @@ class ClaimEventInline(ReadOnlyInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
+class ClaimAdmin(DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "partner",
@@ -192,6 +194,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
                     "technical_contact_name",
                     "technical_contact_title",
                     "technical_contact_email",
+                    "notice_delivery_display",
                 ]
             },
         ),
@@ -243,6 +246,7 @@ class ClaimAdmin(DisputeAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [
             "activities_display",
+            "notice_delivery_display",
             "rejection_reasons_display",
             *DISPUTE_READONLY_FIELDS,
         ]

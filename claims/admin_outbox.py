@@ -2,12 +2,23 @@
 through the notification services. Registered by ``claims.admin``, which imports this module."""
 
 from django.contrib import admin, messages
+from django.template.loader import render_to_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import EmailNotification
-from claims.selectors import claims_for_reviewers
+from claims.selectors import claims_for_reviewers, notice_delivery
 from claims.services import email_notifications_mark_sent, email_notifications_send_again
+
+
+class NoticeDeliveryAdminMixin:
+    """The claim page's "customer's notice": where the notice stands (SPEC §6: the opt-out window starts when it
+    is delivered), read from its outbox row."""
+
+    @admin.display(description=_("customer's notice"))
+    def notice_delivery_display(self, claim):
+        notice = notice_delivery(claim)
+        return "-" if notice is None else render_to_string("claims/_notice_delivery.html", {"notice": notice})
 
 
 class EmailDeliveryFilter(admin.SimpleListFilter):

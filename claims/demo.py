@@ -4,9 +4,10 @@ Deterministic and idempotent by claim name: a second run creates nothing. Each c
 the history it would have had, event by event in the order they happened and dated by its own dates (submitted,
 validated, the information requests and answers, notified, deadline, rejection, dispute...), all in the past: the
 claim's columns (``submitted_at``, ``status_changed_at``, ``customer_notified_at``, ``response_deadline``,
-``disputed_at``...) are the dates of its events. Two ``customer_notified`` claims have an opt-out deadline already in
-the past, so a new user of ``make run`` sees beat make them official within a minute (and the worker write their
-emails to the mail folder).
+``disputed_at``...) are the dates of its events; an approved claim has its customer's notice, delivered (a sent
+outbox row: PostgreSQL makes a claim official only with one). Two ``customer_notified`` claims have an opt-out
+deadline already in the past, so a new user of ``make run`` sees beat make them official within a minute (and the
+worker write their emails to the mail folder).
 """
 
 import datetime
@@ -26,6 +27,7 @@ from claims.models import (
     ClaimEvent,
     ClaimItem,
     ClaimStatus,
+    EmailNotification,
     InformationReason,
     PoeDocument,
     RejectionReason,
@@ -120,6 +122,7 @@ class _Story:
             {"at": submitted, "actor": "partner", "user": admin, "action": Action.SUBMITTED, "new_status": "submitted"}
         ]
         self.documents = [("statement-of-work.pdf", submitted)]
+        self.notice = None  # when the customer's notice was delivered
 
     def deadline(self, moment):
         return deadline_after(moment, country=self.tenant.country, time_zone=self.tenant.time_zone)
@@ -151,9 +154,13 @@ class _Story:
         self.fields["response_deadline"] = self.deadline(at)
 
     def approved(self, at):
+        """Approved, and the customer's notice accepted by the mail server in the same minute: the opt-out window
+        counts from then (SPEC §6), as the sent outbox row written with the claim records."""
         self.move(at, ClaimStatus.CUSTOMER_NOTIFIED, actor="reviewer", user=self.reviewer, action=Action.APPROVED)
+        self.events.append({"at": at, "actor": "system", "user": None, "action": Action.NOTICE_DELIVERED})
         self.fields["customer_notified_at"] = at
         self.fields["opt_out_deadline"] = self.deadline(at)
+        self.notice = at
 
     def finalized(self):
         # The sweep runs every minute: official a minute after the window closed.
@@ -324,8 +331,26 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
         documents.append(document)
     _events_content(life.events, claim, item, documents)
     # In the order they happened: the hash chain follows the ids (SPEC §14).
+    approval = None
     for event in life.events:
-        claim_event_record(claim=claim, created_at=event.pop("at"), **event)
+        if event["action"] == Action.NOTICE_DELIVERED:
+            event["message"] = claim.customer_contact_email
+        recorded = claim_event_record(claim=claim, created_at=event.pop("at"), **event)
+        if recorded.action == Action.APPROVED:
+            approval = recorded
+    if life.notice is not None:
+        # The notice the approval queued, sent (PostgreSQL makes a claim official only with it: migration 0013).
+        EmailNotification.objects.create(
+            claim=claim,
+            kind=EmailNotification.Kind.CUSTOMER_NOTIFIED,
+            event=approval,
+            state=EmailNotification.State.SENT,
+            created_at=life.notice,
+            attempts=1,
+            sent_at=life.notice,
+            next_attempt_at=life.notice,
+            message_id=f"<demo-{claim.submission_key.hex}@cpor.example>",
+        )
     if claim.status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
         ended = claim.status == ClaimStatus.ENDED
         association = Association.objects.create(

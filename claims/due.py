@@ -10,7 +10,7 @@ submitted,         5 business days after the status was entered (submission     
 under_review       or answer): 23:59:59 local on that day
 disputed           5 business days after ``disputed_at``                        the reviewer
 action_required    ``response_deadline`` (stored when the request was made)     the partner
-customer_notified  ``opt_out_deadline`` (stored when the customer was notified)  the customer
+customer_notified  ``opt_out_deadline`` (stored when the notice was delivered)  the customer
 rejected           23:59:59 local on the DISPUTE_DAYS-th day after the           the partner
                    rejection (``dispute_deadline``), while not yet disputed
 =================  ===========================================================  ==============

@@ -14,7 +14,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.dateformat import format as date_format
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -23,8 +23,10 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from associations.language import email_language, user_language
 from associations.models import Membership
-from claims.models import ClaimEvent, ClaimStatus
+from claims.deadlines import deadline_after
+from claims.models import ClaimEvent, ClaimStatus, InformationReason
 from claims.reasons import reason_display
+from claims.templatetags.claims_text import partner_details
 from claims.templatetags.lifecycle import reason_label
 from claims.tokens import opt_out_token_make
 
@@ -83,9 +85,16 @@ def _claim_url(claim):
     return settings.SITE_URL + reverse("claims:detail", args=[claim.pk])
 
 
-def opt_out_url(claim):
-    token = opt_out_token_make(submission_key=claim.submission_key, deadline=claim.opt_out_deadline)
+def opt_out_url(claim, deadline=None):
+    token = opt_out_token_make(submission_key=claim.submission_key, deadline=deadline or claim.opt_out_deadline)
     return settings.SITE_URL + reverse("customer_opt_out", args=[token])
+
+
+def notice_deadline(claim, attempted_at):
+    """The end of the opt-out window that a notice sent at ``attempted_at`` states (SPEC §6): 23:59:59 on the fifth
+    business day after that day, in the tenant's zone. The same moment is stored on the claim when the mail server
+    accepts that attempt (``claims.services.notices``), so the email, its link and the claim agree."""
+    return deadline_after(attempted_at, country=claim.tenant.country, time_zone=claim.tenant.time_zone)
 
 
 def _last_event(claim, action):
@@ -93,8 +102,11 @@ def _last_event(claim, action):
 
 
 @_in_language(lambda claim: claim.tenant.language)
-def customer_notified_email(claim):
-    """To the customer contact, and the technical contact for Dynamics 365: the request, deadline and link."""
+def customer_notified_email(claim, deadline=None):
+    """To the customer contact, and the technical contact for Dynamics 365: the request, the deadline (``deadline``:
+    the one this attempt states, ``notice_deadline``; by default the claim's) and the link. What the partner typed
+    appears only in the quoted "details the partner entered" block (``partner_details``)."""
+    deadline = deadline or claim.opt_out_deadline or notice_deadline(claim, timezone.now())
     to = [claim.customer_contact_email]
     if claim.technical_contact_email and claim.items.filter(product__is_dynamics=True).exists():
         to.append(claim.technical_contact_email)
@@ -105,8 +117,9 @@ def customer_notified_email(claim):
             "partner": claim.partner,
             "mpn_id": claim.location.mpn_id,
             "products": _products(claim),
-            "deadline": _local_deadline(claim, claim.opt_out_deadline),
-            "opt_out_url": opt_out_url(claim),
+            "deadline": _local_deadline(claim, deadline),
+            "opt_out_url": opt_out_url(claim, deadline),
+            "partner_details": partner_details(claim),
         },
         to=to,
     )
@@ -131,6 +144,12 @@ def _request_deadline(claim, event):
     return _local_deadline(claim, claim.response_deadline)
 
 
+def _undeliverable(event):
+    """Whether the request ``event`` is the system's, after an undeliverable customer's notice: its email asks for
+    a corrected address, with the mail server's words instead of a reviewer's message."""
+    return event is not None and event.reason == InformationReason.NOTICE_UNDELIVERABLE
+
+
 @_in_language(_partner_language)
 def action_required_email(claim, event=None):
     """To the partner contact: one information request (``event``, the email's own; older rows without one
@@ -142,6 +161,7 @@ def action_required_email(claim, event=None):
             "claim": claim,
             "event": event,
             "reason": reason_label(event.reason) if event and event.reason else "",
+            "undeliverable": _undeliverable(event),
             "deadline": _request_deadline(claim, event) if event else "",
             "claim_url": _claim_url(claim),
         },
@@ -162,6 +182,7 @@ def answer_reminder_email(claim, event=None):
             "claim": claim,
             "event": current,
             "reason": reason_label(current.reason) if current.reason else "",
+            "undeliverable": _undeliverable(current),
             "deadline": _local_deadline(claim, claim.response_deadline),
             "due_day": date_format(
                 claim.response_deadline.astimezone(claim.tenant.time_zone),
@@ -292,8 +313,9 @@ def password_reset_email(user):
     )
 
 
-def notification_email(notification):
-    """The message for one outbox row, or None when there is nobody to send it to."""
+def notification_email(notification, *, attempted_at=None):
+    """The message for one outbox row, or None when there is nobody to send it to. ``attempted_at``: when this
+    attempt started (a customer's notice states the deadline counted from it)."""
     claim = notification.claim
     kind = notification.kind
     if kind == "password_reset":
@@ -304,12 +326,13 @@ def notification_email(notification):
         return password_reset_email(user)
     if kind == "replaced":
         return replaced_email(notification.association)
+    if kind == "customer_notified":
+        return customer_notified_email(claim, notice_deadline(claim, attempted_at or timezone.now()))
     # Emails about one event of the claim (SPEC §5: one email per event) are built from that event.
     if kind in ("action_required", "answer_reminder"):
         builder = action_required_email if kind == "action_required" else answer_reminder_email
         return builder(claim, notification.event)
     builders = {
-        "customer_notified": customer_notified_email,
         "rejected": rejected_email,
         "rejected_final": rejected_final_email,
         "official": official_email,

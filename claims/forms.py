@@ -14,6 +14,7 @@ from associations.validators import (
     normalize_domain,
     parse_guid,
     validate_domain_name,
+    validate_single_line,
 )
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
@@ -152,6 +153,7 @@ class AssociateForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=120,
+        validators=[validate_single_line],
         help_text=_("A name for this claim, for your own reference."),
         error_messages={"required": _("Enter a name for this claim.")},
     )
@@ -162,16 +164,19 @@ class AssociateForm(forms.Form):
             self.fields["dynamics_seller_name"] = forms.CharField(
                 label=gettext("Dynamics solution seller name"),
                 max_length=200,
+                validators=[validate_single_line],
                 error_messages={"required": gettext("Enter the Dynamics solution seller name.")},
             )
             self.fields["customer_name"] = forms.CharField(
                 label=gettext("Customer name"),
                 max_length=200,
+                validators=[validate_single_line],
                 error_messages={"required": gettext("Enter the customer name.")},
             )
             self.fields["isv_solution_name"] = forms.CharField(
                 label=gettext("Name of ISV product/solution"),
                 max_length=200,
+                validators=[validate_single_line],
                 error_messages={"required": gettext("Enter the name of the ISV product or solution.")},
             )
 
@@ -328,10 +333,12 @@ class ContactsForm(forms.Form):
     that the partner cannot send it to an inbox of its own choosing. Automatic validation checks the same again.
     """
 
-    customer_contact_name = forms.CharField(label=_("Contact name"), max_length=200)
-    customer_contact_title = forms.CharField(label=_("Title"), max_length=200)
+    # Names and titles are one line each (associations.validators.validate_single_line): they reach the customer's
+    # notice, where partner text must never read as a paragraph of its own (SPEC §7).
+    customer_contact_name = forms.CharField(label=_("Contact name"), max_length=200, validators=[validate_single_line])
+    customer_contact_title = forms.CharField(label=_("Title"), max_length=200, validators=[validate_single_line])
     customer_contact_email = forms.EmailField(label=_("Email"))
-    partner_contact_name = forms.CharField(label=_("Contact name"), max_length=200)
+    partner_contact_name = forms.CharField(label=_("Contact name"), max_length=200, validators=[validate_single_line])
     partner_contact_email = forms.EmailField(label=_("Email"))
 
     REQUIRED = {
@@ -356,9 +363,11 @@ class ContactsForm(forms.Form):
         self.domain = domain
         if needs_technical_contact:
             self.fields["technical_contact_name"] = forms.CharField(
-                label=gettext("Technical contact name"), max_length=200
+                label=gettext("Technical contact name"), max_length=200, validators=[validate_single_line]
             )
-            self.fields["technical_contact_title"] = forms.CharField(label=gettext("Title"), max_length=200)
+            self.fields["technical_contact_title"] = forms.CharField(
+                label=gettext("Title"), max_length=200, validators=[validate_single_line]
+            )
             self.fields["technical_contact_email"] = forms.EmailField(label=gettext("Email"))
         for name, field in self.fields.items():
             field.error_messages["required"] = self.REQUIRED[name]

@@ -8,10 +8,11 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import PartnerLocation
-from associations.validators import validate_no_control_characters
+from associations.validators import validate_no_control_characters, validate_single_line
 from claims.forms import ContactsForm, LocationChoiceField
+from claims.models import InformationReason
 from claims.services.review import ANSWER_CONTACT_FIELDS as CONTACT_FIELDS
-from claims.services.review import item_label
+from claims.services.review import NOTICE_ADDRESS_UNCHANGED, answer_is_notice_correction, item_label
 from claims.uploads import POE_ACCEPT, poe_check
 
 RESPONSE_MAX_FILES = 5
@@ -106,7 +107,7 @@ class ClaimRespondForm(ContactsForm):
         "files": "",
     }
 
-    def __init__(self, data=None, files=None, *, claim, items=None, **kwargs):
+    def __init__(self, data=None, files=None, *, claim, items=None, request_event=False, **kwargs):
         self.claim = claim
         self.items = list(items if items is not None else claim.items.select_related("product", "subscription"))
         tenant = claim.tenant
@@ -130,10 +131,16 @@ class ClaimRespondForm(ContactsForm):
             auto_id="respond-%s",
             **kwargs,
         )
-        # Typed text answers at its field (the view lets these fields through cpor.middleware's check).
+        # Typed text answers at its field (the view lets these fields through cpor.middleware's check); names and
+        # titles already refuse every control character (validate_single_line).
         for name in CONTACT_FIELDS:
-            if name in self.fields and not isinstance(self.fields[name], forms.EmailField):
-                self.fields[name].validators.append(validate_no_control_characters)
+            field = self.fields.get(name)
+            if (
+                field is not None
+                and not isinstance(field, forms.EmailField)
+                and validate_single_line not in field.validators
+            ):
+                field.validators.append(validate_no_control_characters)
         # The partner's active locations, and the claim's own even if it was deactivated since.
         self.fields["location"].queryset = PartnerLocation.objects.filter(partner_id=claim.partner_id).filter(
             is_active=True
@@ -143,6 +150,22 @@ class ClaimRespondForm(ContactsForm):
             self.fields["remove_items"].help_text = gettext("Products cannot be added; at least one must remain.")
         else:
             del self.fields["remove_items"]
+        # The system's request after an undeliverable notice asks for a corrected customer contact address: the
+        # answer is the contacts and a comment (claims.services.notices), then the notice is sent again.
+        # ``request_event``: the claim's current request when the caller has it (the claim page reads the history).
+        if request_event is False:
+            self.notice_correction = answer_is_notice_correction(claim)
+        else:
+            self.notice_correction = request_event is not None and (
+                request_event.reason == InformationReason.NOTICE_UNDELIVERABLE
+            )
+        if self.notice_correction:
+            for name in ("location", "remove_items", "files"):
+                self.fields.pop(name, None)
+            self.fields["customer_contact_email"].help_text = gettext(
+                "The customer's notice could not be delivered to %(address)s. Enter the address at which the "
+                "customer contact receives email: the notice is sent to it again."
+            ) % {"address": claim.customer_contact_email}
 
     def edit_field_names(self):
         """Whether an edit has an error: the edits' part of the form opens on the page."""
@@ -157,6 +180,8 @@ class ClaimRespondForm(ContactsForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.notice_correction:
+            return self._clean_notice_correction(cleaned)
         contacts = {name: cleaned[name] for name in CONTACT_FIELDS if name in self.fields and name in cleaned}
         location = cleaned.get("location")
         remove_items = cleaned.get("remove_items") or []
@@ -184,6 +209,16 @@ class ClaimRespondForm(ContactsForm):
         if errors:
             for error in errors:
                 self.add_error("files", error)
+        return cleaned
+
+    def _clean_notice_correction(self, cleaned):
+        """The answer to an undeliverable notice: the contacts (the customer contact's address must change) and an
+        optional comment; no MPN ID, products or files."""
+        contacts = {name: cleaned[name] for name in CONTACT_FIELDS if name in self.fields and name in cleaned}
+        address = contacts.get("customer_contact_email")
+        if address is not None and address.strip().lower() == self.claim.customer_contact_email.strip().lower():
+            self.add_error("customer_contact_email", ValidationError(NOTICE_ADDRESS_UNCHANGED, code="unchanged"))
+        cleaned.update(contacts=contacts, location=None, remove_items=[], checked=[], changed=True)
         return cleaned
 
 

@@ -21,6 +21,7 @@ from associations.models import (
     Subscription,
     Tenant,
 )
+from associations.validators import ONE_LINE
 from claims import history
 from claims.items import item_key, item_keys_q, programs_for  # noqa: F401 (re-exported)
 
@@ -64,7 +65,7 @@ class Claim(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="claims_created"
     )
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=ONE_LINE)
 
     # What the partner typed (kept as typed), and the tenant it resolved to when one matched.
     domain = models.CharField(_("domain name"), max_length=253)
@@ -75,18 +76,22 @@ class Claim(models.Model):
     activities = models.JSONField(default=list, help_text=_("Activity values: usage, pre_sales, revenue_association."))
 
     # Revenue association only.
-    dynamics_seller_name = models.CharField(_("Dynamics solution seller name"), max_length=200, blank=True)
-    customer_name = models.CharField(max_length=200, blank=True)
-    isv_solution_name = models.CharField(_("Name of ISV product/solution"), max_length=200, blank=True)
+    dynamics_seller_name = models.CharField(
+        _("Dynamics solution seller name"), max_length=200, blank=True, validators=ONE_LINE
+    )
+    customer_name = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
+    isv_solution_name = models.CharField(
+        _("Name of ISV product/solution"), max_length=200, blank=True, validators=ONE_LINE
+    )
 
     # Contacts (SPEC §4 step 5).
-    customer_contact_name = models.CharField(_("customer contact name"), max_length=200)
-    customer_contact_title = models.CharField(_("customer contact title"), max_length=200)
+    customer_contact_name = models.CharField(_("customer contact name"), max_length=200, validators=ONE_LINE)
+    customer_contact_title = models.CharField(_("customer contact title"), max_length=200, validators=ONE_LINE)
     customer_contact_email = models.EmailField(_("customer contact email"))
-    technical_contact_name = models.CharField(max_length=200, blank=True)
-    technical_contact_title = models.CharField(max_length=200, blank=True)
+    technical_contact_name = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
+    technical_contact_title = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
     technical_contact_email = models.EmailField(blank=True)
-    partner_contact_name = models.CharField(_("your company's contact name"), max_length=200)
+    partner_contact_name = models.CharField(_("your company's contact name"), max_length=200, validators=ONE_LINE)
     partner_contact_email = models.EmailField(_("your company's contact email"))
 
     comments = models.TextField(blank=True)
@@ -96,6 +101,7 @@ class Claim(models.Model):
     competing = models.BooleanField(default=False, help_text=_("Another partner holds or claims one of its items."))
     submitted_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # Stored when the customer's notice is accepted, never at approval (SPEC §6, claims.services.notices).
     customer_notified_at = models.DateTimeField(null=True, blank=True)
     opt_out_deadline = models.DateTimeField(null=True, blank=True)
     response_deadline = models.DateTimeField(
@@ -143,8 +149,9 @@ class Claim(models.Model):
             models.Index(fields=["draft_saved_at"], condition=Q(status="draft"), name="claim_draft_due"),
         ]
         constraints = [
+            # Both dates once the customer's notice is delivered, neither before (claims.services.notices).
             models.CheckConstraint(
-                condition=~Q(status="customer_notified")
+                condition=Q(customer_notified_at__isnull=True, opt_out_deadline__isnull=True)
                 | Q(customer_notified_at__isnull=False, opt_out_deadline__isnull=False),
                 name="claim_notified_has_deadline",
             ),
@@ -298,6 +305,9 @@ class ClaimEvent(models.Model):
         POE_ADDED = "poe_added", _("Proof of execution added")
         DISPUTED = "disputed", _("Disputed")
         DISPUTE_REJECTED = "dispute_rejected", _("Rejected (final)")
+        # The customer's notice (claims.services.notices): accepted (the window starts), or bounced too late.
+        NOTICE_DELIVERED = "notice_delivered", _("Notice delivered to the customer")
+        NOTICE_BOUNCED = "notice_bounced", _("Notice to the customer bounced")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
@@ -443,8 +453,8 @@ class EmailNotification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    # When a pending row is next due (meaningless in the other states). db_default: rows inserted by plain SQL
-    # (the benchmarks') are due at once.
+    # When a pending row is next due; once claimed, when its attempt started (a notice's deadline counts from it).
+    # db_default: rows inserted by plain SQL (the benchmarks') are due at once.
     next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now, db_default=Now())
     # The Message-ID of every attempt, drawn at the first one, so that a message resent after a lost reply
     # (the server took it, the connection died before its "250") carries the same id and receivers drop it.

@@ -1,5 +1,7 @@
 """Read-only queries: the Customer associations list, the availability of products on a tenant, usage data."""
 
+import dataclasses
+import datetime
 import uuid
 
 from django.core.paginator import Paginator
@@ -11,7 +13,16 @@ from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
 from claims.due import NEEDS_ACTION
-from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument, item_key, programs_for
+from claims.models import (
+    Claim,
+    ClaimItem,
+    ClaimStatus,
+    EmailNotification,
+    InformationReason,
+    PoeDocument,
+    item_key,
+    programs_for,
+)
 from claims.uploads import PoeRoom
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
@@ -105,6 +116,72 @@ def claim_products(claim):
     """The distinct product names of a claim whose items were prefetched, in catalog order."""
     products = {item.product.name: item.product.sort_order for item in claim.items.all()}
     return sorted(products, key=lambda name: (products[name], name))
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeDelivery:
+    """Where the claim's customer's notice stands (claims.services.notices), for the partner's and the reviewer's
+    claim pages: ``state`` is ``sending`` (on its way, maybe waiting to retry), ``delivered`` (``at``: when the mail
+    server accepted it) or ``failed`` (``detail``: the mail server's words); ``note``: a copy to the technical
+    contact that was refused or bounced, in the server's words."""
+
+    state: str
+    at: datetime.datetime | None
+    detail: str
+    note: str
+    attempts: int
+
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def notice_delivery(claim):
+    """The NoticeDelivery of the claim's current notice (its latest customer_notified email), or None before
+    approval. One query."""
+    row = (
+        EmailNotification.objects.filter(claim_id=claim.pk, kind=EmailNotification.Kind.CUSTOMER_NOTIFIED)
+        .order_by("-pk")
+        .values("state", "sent_at", "last_error", "attempts")
+        .first()
+    )
+    if row is None:
+        return None
+    state = {
+        EmailNotification.State.SENT: NoticeDelivery.DELIVERED,
+        EmailNotification.State.FAILED: NoticeDelivery.FAILED,
+    }.get(row["state"], NoticeDelivery.SENDING)
+    failed = state == NoticeDelivery.FAILED
+    return NoticeDelivery(
+        state=state,
+        at=row["sent_at"] if state == NoticeDelivery.DELIVERED else None,
+        detail=row["last_error"] if failed else "",
+        note=row["last_error"] if state == NoticeDelivery.DELIVERED else "",
+        attempts=row["attempts"],
+    )
+
+
+# The statuses whose claims have a customer's notice to show (SPEC §5: from approval on); an action_required claim
+# has one when its request is the system's, after an undeliverable notice.
+NOTICE_STATUSES = frozenset(
+    {ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ENDED}
+)
+
+
+def request_current_in(claim, events):
+    """The claim's current information request among its ``events`` (newest first), as
+    ``claims.emails.request_event_current`` reads it, without a query: the latest move to ``action_required``
+    while the claim is there."""
+    if claim.status != ClaimStatus.ACTION_REQUIRED:
+        return None
+    return next((event for event in events if event.new_status == ClaimStatus.ACTION_REQUIRED), None)
+
+
+def notice_delivery_for_page(claim, events):
+    """The claim page's NoticeDelivery, for the claims that have a notice (one query), else None (no query)."""
+    request = request_current_in(claim, events)
+    undeliverable = request is not None and request.reason == InformationReason.NOTICE_UNDELIVERABLE
+    return notice_delivery(claim) if claim.status in NOTICE_STATUSES or undeliverable else None
 
 
 def claim_status_counts(*, partner):

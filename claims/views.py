@@ -24,6 +24,7 @@ from claims.forms_disputes import DisputeForm, ProtectForm
 from claims.forms_lifecycle import ClaimRespondForm, DisassociateForm
 from claims.models import Claim, ClaimItem, ClaimStatus, OptOutWindow, PoeDocument
 from claims.services import (
+    AnswerRefused,
     ClaimStatusConflict,
     OptOutResult,
     PoeStorageError,
@@ -176,19 +177,27 @@ def claim_detail(request, claim_id):
     claim = _get_claim_for_user(request, claim_id)
     if claim.status == ClaimStatus.DRAFT and request.membership.can_manage_claims:
         return redirect("claims:draft_edit", claim.pk)  # a draft's page is the wizard (SPEC §12)
+    context = _claim_page(
+        claim, poe_types=POE_TYPES, can_copy=request.membership.can_manage_claims and claim_copyable(claim)
+    )
+    return render(request, "claims/claim_detail.html", context)
+
+
+def _claim_page(claim, **extra):
+    """The claim page's context and the forms its status offers; ``extra`` (a form sent, with its errors) wins."""
     items = list(claim.items.select_related("product", "subscription"))
     documents = list(claim.documents.all())
-    context = {
+    events = list(claim.events.select_related("user"))
+    return {
         "claim": claim,
         "items": items,
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
         "documents": documents,
-        "events": list(claim.events.select_related("user")),
-        "poe_types": POE_TYPES,
-        "can_copy": request.membership.can_manage_claims and claim_copyable(claim),
-        **_claim_forms(claim, items, documents),
+        "events": events,
+        "notice": selectors.notice_delivery_for_page(claim, events),
+        **_claim_forms(claim, items, documents, events),
+        **extra,
     }
-    return render(request, "claims/claim_detail.html", context)
 
 
 @require_safe
@@ -284,19 +293,9 @@ def poe_template(request):
 def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", **posted):
     """The claim page again, with the errors where the partner acted (nothing was saved); ``posted``: the form
     sent, with its errors, by its name in the page (``answer_form``, ``dispute_form``, ``protect_form``)."""
-    items = list(claim.items.select_related("product", "subscription"))
-    documents = list(claim.documents.all())
-    context = {
-        "claim": claim,
-        "items": items,
-        "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
-        "documents": documents,
-        "events": list(claim.events.select_related("user")),
-        "lifecycle_errors": errors,
-        "lifecycle_comment": comment,
-        "lifecycle_reason": disassociate_reason,
-        **_claim_forms(claim, items, documents, **posted),
-    }
+    context = _claim_page(
+        claim, lifecycle_errors=errors, lifecycle_comment=comment, lifecycle_reason=disassociate_reason, **posted
+    )
     return render(request, "claims/claim_detail.html", context, status=400)
 
 
@@ -304,16 +303,19 @@ def _form_errors(form):
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _claim_forms(claim, items, documents, **posted):
+def _claim_forms(claim, items, documents, events):
     """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
-    of a rejection, more POE for an official association; ``posted`` puts the one sent in place, with its errors.
-    With any of them, ``poe_room``: what the claim (holding ``documents``) can still take of its POE quota."""
+    of a rejection, more POE for an official association. With any of them, ``poe_room``: what the claim (holding
+    ``documents``) can still take of its POE quota."""
     status = claim.status
+    answer = None
+    if status == ClaimStatus.ACTION_REQUIRED:
+        answer = ClaimRespondForm(claim=claim, items=items, request_event=selectors.request_current_in(claim, events))
     forms = {
-        "answer_form": ClaimRespondForm(claim=claim, items=items) if status == ClaimStatus.ACTION_REQUIRED else None,
+        "answer_form": answer,
         "dispute_form": DisputeForm() if status == ClaimStatus.REJECTED else None,
         "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
-    } | posted
+    }
     if any(forms.values()):
         # Said at each form's drop zone; counted from the page's own list of the claim's files (no query).
         forms["poe_room"] = PoeRoom.left(files=len(documents), size=sum(document.size for document in documents))
@@ -360,10 +362,16 @@ def claim_respond_view(request, claim_id):
     except PoeQuotaExceeded as refused:  # more files than the claim can still take: nothing was sent
         form.add_error("files", refused)
         return _lifecycle_error_page(request, claim, [], answer_form=form)
+    except AnswerRefused as refused:
+        form.add_error("customer_contact_email" if form.notice_correction else None, str(refused))
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
     except PoeStorageError:
         form.add_error(None, gettext("The file storage is not available. Nothing was sent: try again in a moment."))
         return _lifecycle_error_page(request, claim, [], answer_form=form)
-    messages.success(request, gettext("Thank you. Your answer was sent to the reviewer."))
+    if form.notice_correction:
+        messages.success(request, gettext("Thank you. The notice is being sent to the customer contact's new address."))
+    else:
+        messages.success(request, gettext("Thank you. Your answer was sent to the reviewer."))
     return _form_done(request, detail)
 
 

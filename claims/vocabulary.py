@@ -43,7 +43,10 @@ class ClaimStatus(models.TextChoices):
 
 
 # The allowed moves of SPEC §5: from each status, the statuses it may go to. A claim that was disputed and is
-# rejected again (by a reviewer, or for no answer) is rejected for good: ``rejected_final``.
+# rejected again (by a reviewer, or for no answer) is rejected for good: ``rejected_final``. A customer's notice
+# that cannot be delivered sends the claim back to the partner (``customer_notified -> action_required``, the
+# system's information request ``notice_undeliverable``); the partner's answer with a corrected address sends the
+# notice again (``action_required -> customer_notified``): the reviewer's approval stands (claims.services.notices).
 TRANSITIONS = {
     ClaimStatus.DRAFT: {ClaimStatus.SUBMITTED, ClaimStatus.EXPIRED},
     ClaimStatus.SUBMITTED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED},
@@ -53,8 +56,13 @@ TRANSITIONS = {
         ClaimStatus.REJECTED,
         ClaimStatus.REJECTED_FINAL,
     },
-    ClaimStatus.ACTION_REQUIRED: {ClaimStatus.UNDER_REVIEW, ClaimStatus.REJECTED, ClaimStatus.REJECTED_FINAL},
-    ClaimStatus.CUSTOMER_NOTIFIED: {ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT},
+    ClaimStatus.ACTION_REQUIRED: {
+        ClaimStatus.UNDER_REVIEW,
+        ClaimStatus.CUSTOMER_NOTIFIED,
+        ClaimStatus.REJECTED,
+        ClaimStatus.REJECTED_FINAL,
+    },
+    ClaimStatus.CUSTOMER_NOTIFIED: {ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ACTION_REQUIRED},
     ClaimStatus.OFFICIAL: {ClaimStatus.ENDED},
     ClaimStatus.OPTED_OUT: set(),
     ClaimStatus.REJECTED: {ClaimStatus.DISPUTED},
@@ -77,6 +85,12 @@ class InformationReason(models.TextChoices):
     CONTACT_UNVERIFIED = "contact_unverified", _("The customer contact could not be verified")
     ACTIVITY_UNCLEAR = "activity_unclear", _("The activity or its dates are unclear")
     OTHER = "other", _("Other")
+    # Set by the system, never offered to reviewers: the customer's notice was refused or bounced (SPEC §5, §7).
+    NOTICE_UNDELIVERABLE = "notice_undeliverable", _("The customer contact's address doesn't receive email")
+
+    @classmethod
+    def for_reviewers(cls):
+        return [(value, label) for value, label in cls.choices if value != cls.NOTICE_UNDELIVERABLE]
 
 
 class RejectionReason(models.TextChoices):

@@ -140,7 +140,7 @@ def env_email(name):
         # SMTP over TLS and STARTTLS are exclusive; Django would only say so when the first email is sent.
         raise ImproperlyConfigured(f"{name}: use smtps:// (implicit TLS) or ?starttls=1, not both")
     return {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "BACKEND": "cpor.mail.SmtpBackend",
         "OPTIONS": {
             "host": parts.hostname,
             "port": port or (465 if parts.scheme == "smtps" else 25),

@@ -6,6 +6,8 @@ listed in the README's settings table.
 """
 
 import datetime
+import re
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -361,6 +363,22 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CPOR claims <no-reply@cpor.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bounces (claims.bounces, README "Bounces"): every email's envelope sender is bounces+<row>-<signature>@<domain>
+# of this mailbox (VERP), while its From stays DEFAULT_FROM_EMAIL; the mail server's delivery reports come back
+# through POST /mail/bounces/ (EMAIL_BOUNCE_TOKEN) or `manage.py claims_bounce_receive` (a pipe transport).
+EMAIL_BOUNCE_ADDRESS = env_str(
+    "EMAIL_BOUNCE_ADDRESS", "bounces@" + (parseaddr(DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "cpor.example")
+)
+_bounce_local, _bounce_at, _bounce_domain = EMAIL_BOUNCE_ADDRESS.rpartition("@")
+if not (_bounce_local and _bounce_at and _bounce_domain) or re.search(r"[\s+@<>\"]", _bounce_local + _bounce_domain):
+    raise ImproperlyConfigured(
+        f"EMAIL_BOUNCE_ADDRESS must be a plain mailbox such as bounces@example.com, without '+' (got "
+        f"{EMAIL_BOUNCE_ADDRESS!r}): the signed bounce addresses add '+<row>-<signature>' to it"
+    )
+# The shared secret of the bounce webhook (sent as "Authorization: Bearer <token>"); empty turns it off (404).
+EMAIL_BOUNCE_TOKEN = env_str("EMAIL_BOUNCE_TOKEN")
+if EMAIL_BOUNCE_TOKEN and len(EMAIL_BOUNCE_TOKEN) < 32:
+    raise ImproperlyConfigured("EMAIL_BOUNCE_TOKEN must be at least 32 characters (or empty to turn the webhook off)")
 MAIL_DIR = VAR_DIR / "mail"
 MAILERS = {
     # Without EMAIL_URL: one .eml file per message in var/mail, to open with any mail program or read as text.

@@ -7,6 +7,7 @@ from django.views.i18n import JavaScriptCatalog
 from associations import language as association_language
 from associations import views as association_views
 from claims import views as claims_views
+from claims import views_mail as claims_views_mail
 from cpor import views as cpor_views
 from cpor.admin_inputs import admin_inputs_bound
 from cpor.admin_site import ReviewAdminSite
@@ -39,4 +40,6 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("incentives/", include("claims.urls")),
     path("customer/opt-out/<str:token>/", claims_views.customer_opt_out, name="customer_opt_out"),
+    # The mail server's bounce reports (claims.services.notices; README "Bounces").
+    path("mail/bounces/", claims_views_mail.mail_bounce, name="mail_bounce"),
 ]

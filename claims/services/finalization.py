@@ -220,6 +220,10 @@ def _associations_create_for_items(items, *, won, now):
 def claims_finalize_due(*, now=None, batch_size=500):
     """Make every ``customer_notified`` claim past its opt-out deadline official (a beat job).
 
+    Only a claim whose customer's notice was delivered has a deadline (``claims.services.notices``): one still
+    waiting for delivery is never taken, and PostgreSQL refuses the move for a claim without a delivered notice
+    (migration 0013), whoever asks.
+
     Chunks of ``batch_size`` claims, each taken with ``select_for_update(skip_locked=True)`` in its own
     transaction: two runs at once take disjoint chunks, and a customer opting out holds the row lock, so
     exactly one of them acts. Writes are set-based (one UPDATE, bulk inserts). Returns how many became official.
@@ -230,7 +234,7 @@ def claims_finalize_due(*, now=None, batch_size=500):
         with transaction.atomic():
             ids = list(
                 Claim.objects.select_for_update(skip_locked=True)
-                .filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__lt=now)
+                .filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__isnull=False, opt_out_deadline__lt=now)
                 .order_by("opt_out_deadline", "pk")
                 .values_list("pk", flat=True)[:batch_size]
             )

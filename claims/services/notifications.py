@@ -7,6 +7,11 @@ back to pending with a later ``next_attempt_at`` (transient failure), or marks t
 30 seconds (``emails_send_due_task``); after a commit that queued emails, a task wakes it for those rows at once.
 No task carries a countdown and no failure enqueues anything: however many times the sweep or the wake-up task
 run, a row is only tried when it is due, so each email has exactly one retry chain, its row.
+
+Every message goes out with an envelope sender of its own (``claims.bounces``: VERP, signed), so that a bounce
+names its row. What an outcome means beyond the row is the business of the layer above: ``DELIVERY_HOOKS`` (filled
+by ``claims.services.notices`` for the customer's notice, whose acceptance starts the opt-out window and whose
+permanent failure sends the claim back to the partner) run in the transaction that records the outcome.
 """
 
 import contextlib
@@ -24,6 +29,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from claims import emails
+from claims.bounces import bounce_address
 from claims.models import ClaimStatus, EmailNotification
 from claims.services.jobs import task_send_on_commit
 
@@ -50,6 +56,14 @@ EMAIL_MAX_ATTEMPTS = 14
 # Rows claimed per batch (sent over one SMTP connection) and batches per sweep run.
 EMAIL_BATCH_SIZE = 50
 EMAIL_SWEEP_BATCHES = 20
+
+# {kind: hooks} for the outcomes that matter beyond the outbox, filled by the services above this module (which
+# sits below the transition write they need: .importlinter). Each hook object has
+# ``message_recipient(row)``: the address whose copy decides the row (None: any recipient's);
+# ``awaited(row)``: whether the row is still worth sending (False: it is marked failed, unsent);
+# ``sent(row, attempted_at)`` and ``failed(row, error, now)``: called in the transaction that marks the row sent,
+# or failed for good (a permanent refusal, or the retry schedule giving up).
+DELIVERY_HOOKS = {}
 
 
 def outbox_add_for_transition(*, event_ids, status):
@@ -107,11 +121,15 @@ def email_retry_delay(attempts, *, jitter=None):
     return base * (1 - EMAIL_RETRY_JITTER * (random.random() if jitter is None else jitter))
 
 
-def _smtp_transient(exc):
-    """4xx replies, lost connections and network errors are worth retrying; 5xx replies are not."""
+def _smtp_transient(exc, recipient=None):
+    """4xx replies, lost connections and network errors are worth retrying; 5xx replies are not. When the
+    server refused every recipient and ``recipient``'s copy decides the row, its own answer says which."""
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = _lowered(exc.recipients)
+        if recipient is not None and recipient in answers:
+            return 400 <= answers[recipient][0] < 500
         return any(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True
@@ -154,14 +172,18 @@ def _emails_claim(*, now, ids, limit):
             EmailNotification.objects.filter(pk__in=picked).update(
                 state=EmailNotification.State.SENDING,
                 attempts=F("attempts") + 1,
+                # From now on: when this attempt started (a notice states the deadline counted from it).
+                next_attempt_at=now,
                 message_id=Case(When(message_id="", then=new_id), default=F("message_id")),
             )
     return picked
 
 
-def _email_failed(row, error, *, transient, now):
+def _email_failed(row, error, *, transient, now, hooks=True):
     """Record a failed attempt: a transient one puts the row back on its schedule (or, at the last attempt, gives
-    up), a permanent one marks it failed. Only a row still in ``sending`` (ours) is changed."""
+    up), a permanent one marks it failed, and in the same transaction its kind's ``failed`` hook runs (unless
+    ``hooks`` is False: a row not sent because nobody waits for it any more). Only a row still in ``sending``
+    (ours) is changed."""
     mark = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING)
     if transient and row.attempts < EMAIL_MAX_ATTEMPTS:
         delay = email_retry_delay(row.attempts)
@@ -171,13 +193,29 @@ def _email_failed(row, error, *, transient, now):
     if transient:
         error = f"Gave up after {row.attempts} attempts: {error}"
     logger.error("email %s failed: %s", row.pk, error)
-    mark.update(state=EmailNotification.State.FAILED, last_error=error[:2000])
+    hook = DELIVERY_HOOKS.get(row.kind) if hooks else None
+    with _hook_transaction(hook):
+        marked = mark.update(state=EmailNotification.State.FAILED, last_error=error[:2000])
+        if marked and hook is not None:
+            hook.failed(row, error=error[:2000], now=now)
 
 
-def _email_sent(row, *, now):
-    EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
-        state=EmailNotification.State.SENT, sent_at=now, last_error=""
-    )
+def _email_sent(row, *, now, note="", hooks=True):
+    """Mark the row sent (``note``: the recipients whose copies the server refused while it took the others') and
+    run its kind's ``sent`` hook in the same transaction (unless ``hooks`` is False: nothing was sent)."""
+    hook = DELIVERY_HOOKS.get(row.kind) if hooks else None
+    with _hook_transaction(hook):
+        marked = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
+            state=EmailNotification.State.SENT, sent_at=now, last_error=note[:2000]
+        )
+        if marked and hook is not None:
+            hook.sent(row, attempted_at=now)
+
+
+def _hook_transaction(hook):
+    """One transaction for the row's update and its hook; none for a kind without hooks (a lone UPDATE is atomic,
+    and the drain rate of partner emails pays no BEGIN/COMMIT round trips)."""
+    return transaction.atomic() if hook is not None else contextlib.nullcontext()
 
 
 def _emails_send_batch(ids, *, mailer, now):
@@ -203,14 +241,23 @@ def _emails_send_batch(ids, *, mailer, now):
         if server_error is not None:
             _email_failed(row, server_error, transient=True, now=now)
             continue
+        hook = DELIVERY_HOOKS.get(row.kind)
+        if hook is not None and not hook.awaited(row):
+            _email_failed(row, "Not sent: nobody waits for this email any more.", transient=False, now=now, hooks=False)
+            continue
         try:
-            message = emails.notification_email(row)
+            message = emails.notification_email(row, attempted_at=now)
         except Exception as exc:
             logger.exception("email %s could not be built", row.pk)
             _email_failed(row, f"The message could not be built: {exc!r}", transient=False, now=now)
             continue
+        note = ""
         if message is not None:
             message.extra_headers["Message-ID"] = row.message_id
+            # VERP (claims.bounces): the envelope sender names this row; the From header stays the display sender.
+            message.extra_headers.setdefault("From", message.from_email)
+            message.from_email = bounce_address(row.pk)
+            recipient = hook.message_recipient(row) if hook is not None else None
             try:
                 mailer.open()
             except (smtplib.SMTPException, OSError) as exc:
@@ -220,7 +267,7 @@ def _emails_send_batch(ids, *, mailer, now):
             try:
                 mailer.send_messages([message])
             except (smtplib.SMTPException, OSError) as exc:
-                transient = _smtp_transient(exc)
+                transient = _smtp_transient(exc, recipient)
                 _email_failed(row, _error_text(exc), transient=transient, now=now)
                 if transient and not _smtp_connection_usable_after(exc):
                     server_error = f"Not tried: the mail server failed the batch ({_error_text(exc)})"
@@ -230,12 +277,40 @@ def _emails_send_batch(ids, *, mailer, now):
                 logger.exception("email %s could not be sent", row.pk)
                 _email_failed(row, repr(exc), transient=False, now=now)
                 continue
-        _email_sent(row, now=now)
+            # The server took the message, maybe not for every recipient (cpor.mail.SmtpBackend): when the copy
+            # that decides the row was refused, the row failed (a retry sends the others' copies again, under the
+            # same Message-ID); other refusals are noted on the sent row.
+            refused = _lowered(getattr(message, "refused_recipients", None) or {})
+            if recipient is not None and recipient in refused:
+                code, _ = refused[recipient]
+                _email_failed(row, _refused_text(refused), transient=400 <= code < 500, now=now)
+                continue
+            note = f"Not accepted for: {_refused_text(refused)}" if refused else ""
+        _email_sent(row, now=now, note=note, hooks=message is not None)
         sent += 1
     return sent, server_error is not None
 
 
+def _lowered(answers):
+    return {str(address).lower(): answer for address, answer in answers.items()}
+
+
+def _reply_text(code, reply):
+    reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(f"{code} {reply}".split())
+
+
+def _refused_text(refused):
+    return "; ".join(f"{address}: {_reply_text(code, reply)}" for address, (code, reply) in refused.items())
+
+
 def _error_text(exc):
+    """The server's answer, as it said it ("451 4.3.2 Try again later"; per recipient when it refused them),
+    without the envelope sender (each row's own): else the exception's text."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _refused_text(exc.recipients)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply_text(exc.smtp_code, exc.smtp_error)
     return str(exc) or repr(exc)
 
 
@@ -293,8 +368,18 @@ def email_notifications_send_again(*, notification_ids):
 
 
 def email_notifications_mark_sent(*, notification_ids):
-    """An admin's "Mark as sent" for rows stuck in ``sending`` whose message the mail log shows delivered.
-    Returns how many rows were marked."""
-    return EmailNotification.objects.filter(pk__in=notification_ids, state=EmailNotification.State.SENDING).update(
-        state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error=""
-    )
+    """An admin's "Mark as sent" for rows stuck in ``sending`` whose message the mail log shows delivered. Each
+    row's ``sent`` hook runs as if the server had answered its attempt (a notice: the window counts from the
+    attempt, as the message stated). Returns how many rows were marked."""
+    marked = 0
+    rows = EmailNotification.objects.filter(pk__in=notification_ids, state=EmailNotification.State.SENDING)
+    for row in rows.select_related("claim__tenant").order_by("pk"):
+        with transaction.atomic():
+            if EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
+                state=EmailNotification.State.SENT, sent_at=timezone.now(), last_error=""
+            ):
+                marked += 1
+                hook = DELIVERY_HOOKS.get(row.kind)
+                if hook is not None:
+                    hook.sent(row, attempted_at=row.next_attempt_at or row.created_at)
+    return marked

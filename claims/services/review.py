@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from associations.models import Tenant
 from claims.deadlines import deadline_after
+from claims.emails import request_event_current
 from claims.models import (
     CONTACT_FIELDS,
     Claim,
@@ -40,15 +41,15 @@ REVIEWABLE = [ClaimStatus.UNDER_REVIEW, ClaimStatus.DISPUTED]
 
 
 def claim_approve(*, claim, user):
-    """The reviewer approves: the customer is notified and the opt-out window of SPEC §6 starts."""
-    now = timezone.now()
+    """The reviewer approves: the claim awaits the customer and the customer's notice is queued. The opt-out window
+    of SPEC §6 starts when the mail server accepts the notice, not now (``claims.services.notices``): until then
+    the claim has no deadline."""
     return claim_transition(
         claim=claim,
         to=ClaimStatus.CUSTOMER_NOTIFIED,
         actor=ClaimEvent.Actor.REVIEWER,
         user=user,
         action=ClaimEvent.Action.APPROVED,
-        changes={"customer_notified_at": now, "opt_out_deadline": _tenant_deadline(claim, now)},
         from_statuses=REVIEWABLE,
     )
 
@@ -56,6 +57,8 @@ def claim_approve(*, claim, user):
 def claim_request_information(*, claim, user, reason, message):
     """The reviewer asks the partner for more; the partner has 5 business days to answer."""
     reason = InformationReason(reason)
+    if reason not in dict(InformationReason.for_reviewers()):
+        raise ValueError(f"{reason} is the system's reason, never a reviewer's")
     return claim_transition(
         claim=claim,
         to=ClaimStatus.ACTION_REQUIRED,
@@ -90,9 +93,25 @@ def claim_reject(*, claim, user, reason, message=""):
         )
 
 
+class AnswerRefused(ValueError):
+    """The answer does not do what its request asks (checked again under the row lock; the form says it first)."""
+
+
+def answer_is_notice_correction(claim):
+    """Whether ``claim`` waits for a corrected customer contact address: its current request is the system's
+    ``notice_undeliverable`` (``claims.services.notices``)."""
+    request = request_event_current(claim)
+    return request is not None and request.reason == InformationReason.NOTICE_UNDELIVERABLE
+
+
 def claim_respond(*, claim, user, comment, files, location=None, contacts=None, remove_items=()):
     """The partner answers an information request (SPEC §12): a comment, more POE files and the edits allowed
     while the claim waits for the answer, then back to review.
+
+    The answer to the system's ``notice_undeliverable`` request is a corrected customer contact address (and maybe
+    other contact edits and a comment; no files, MPN ID or products): the claim goes straight back to
+    ``customer_notified`` and the notice is sent again, the reviewer's approval standing (``claims.services.
+    notices``). Its address must differ from the one the notice could not reach (AnswerRefused).
 
     ``files`` are (uploaded file, ``claims.uploads.CheckedUpload``) pairs: already checked by ``poe_check``
     (type by content, size). ``location`` is one of the partner's PartnerLocations, ``contacts`` {column: value}
@@ -111,12 +130,19 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
     def write(locked, now, added):
         if locked.status != ClaimStatus.ACTION_REQUIRED:
             raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
+        correction = answer_is_notice_correction(locked)
+        if correction:
+            address = (contacts or {}).get("customer_contact_email", locked.customer_contact_email)
+            if address.strip().lower() == locked.customer_contact_email.strip().lower():
+                raise AnswerRefused(NOTICE_ADDRESS_UNCHANGED)
+            if files or remove_items or (location is not None and location.pk != locked.location_id):
+                raise AnswerRefused("An answer to an undeliverable notice changes only the contacts.")
         _answer_edits_apply(
             claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
         )
         claim_transition(
             claim=claim,
-            to=ClaimStatus.UNDER_REVIEW,
+            to=ClaimStatus.CUSTOMER_NOTIFIED if correction else ClaimStatus.UNDER_REVIEW,
             actor=ClaimEvent.Actor.PARTNER,
             user=user,
             action=ClaimEvent.Action.RESPONDED,
@@ -135,6 +161,11 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
 
 # The contact columns an answer may change (with ``location_id``: migration 0010's ANSWER_EDITABLE).
 ANSWER_CONTACT_FIELDS = CONTACT_FIELDS
+
+NOTICE_ADDRESS_UNCHANGED = _(
+    "The customer's notice could not be delivered to this address. Enter the customer contact's correct email "
+    "address: the notice is sent to it again."
+)
 
 
 def location_label(location):

@@ -4,6 +4,9 @@ import re
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import gettext
+
+from associations.validators import SINGLE_LINE_REFUSED
 
 register = template.Library()
 
@@ -24,3 +27,40 @@ def wrap_at_dots(value):
     for piece in rest:
         html = format_html("{}<wbr>{}", html, piece)  # format_html escapes the piece, not the html built so far
     return html
+
+
+# Line breaks, control characters and bidirectional controls (what one-line fields refuse), in runs, with the
+# spaces around them.
+_NOT_ONE_LINE = re.compile(r"\s*(?:" + SINGLE_LINE_REFUSED.pattern + r")+\s*")
+
+
+@register.filter
+def one_line(value):
+    """``value`` on one line: each run of line breaks and control characters becomes one space. For partner text
+    shown to a customer as quoted data (one-line fields refuse them since; rows written before may hold them)."""
+    if value is None:
+        return ""
+    return _NOT_ONE_LINE.sub(" ", str(value)).strip()
+
+
+@register.simple_tag
+def partner_details(claim):
+    """What the partner typed that the customer sees (SPEC §7): (label, value) pairs, shown only as quoted data in
+    a block of their own, never in the email's or the page's own sentences. Each value on one line, whatever a row
+    written before one-line fields were enforced holds."""
+    details = [
+        (gettext("Customer contact"), claim.customer_contact_name),
+        (gettext("Title"), claim.customer_contact_title),
+    ]
+    if claim.technical_contact_email and claim.technical_contact_name:
+        details += [
+            (gettext("Technical contact"), claim.technical_contact_name),
+            (gettext("Title"), claim.technical_contact_title),
+        ]
+    if claim.is_revenue_association:
+        details += [
+            (gettext("Dynamics solution seller name"), claim.dynamics_seller_name),
+            (gettext("Customer name"), claim.customer_name),
+            (gettext("Name of ISV product/solution"), claim.isv_solution_name),
+        ]
+    return [(label, one_line(value)) for label, value in details if value]

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from associations.models import Activity, Program, SolutionArea, UsageRecord
-from claims.models import Claim, ClaimItem, ClaimStatus, PoeDocument
+from claims.models import Claim, ClaimItem, ClaimStatus, EmailNotification, PoeDocument
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -28,10 +28,15 @@ def claim_make(
     documents=(("proof.pdf", PDF_BYTES),),
     opt_out_deadline=None,
     response_deadline=None,
+    notice="sent",
     **fields,
 ):
     """A claim of ``actor`` (a PartnerActor) for ``products`` (Microsoft 365 workloads) or ``subscriptions``
-    (Business Applications, one item per subscription and program), in ``status``."""
+    (Business Applications, one item per subscription and program), in ``status``.
+
+    A ``customer_notified`` claim comes with its customer's notice (SPEC §6, claims.services.notices): by default
+    delivered (a ``sent`` outbox row, its dates and deadline set), or with ``notice="pending"`` still on its way (a
+    pending row, no dates yet)."""
     now = timezone.now()
     # The customer's contacts are at the tenant's domain (SPEC §5).
     primary_domain = tenant.primary_domain
@@ -74,7 +79,13 @@ def claim_make(
             technical_contact_title="CRM lead",
             technical_contact_email=f"toni@{primary_domain}",
         )
-    if status in (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.OFFICIAL, ClaimStatus.OPTED_OUT, ClaimStatus.ENDED):
+    delivered = status != ClaimStatus.CUSTOMER_NOTIFIED or notice == "sent"
+    if delivered and status in (
+        ClaimStatus.CUSTOMER_NOTIFIED,
+        ClaimStatus.OFFICIAL,
+        ClaimStatus.OPTED_OUT,
+        ClaimStatus.ENDED,
+    ):
         values["customer_notified_at"] = now
         values["opt_out_deadline"] = opt_out_deadline or now + datetime.timedelta(days=7)
     if status == ClaimStatus.ACTION_REQUIRED:
@@ -95,7 +106,31 @@ def claim_make(
             claim=claim, original_name=filename, content_type="application/pdf", size=len(content), sha256="0" * 64
         )
         document.file.save(filename, ContentFile(content), save=True)
+    if status == ClaimStatus.CUSTOMER_NOTIFIED:
+        notices_make([claim], state=notice)
     return claim
+
+
+def notices_make(claims, *, state="sent"):
+    """The customer's notice of each of ``claims`` (awaiting the customer), written as outbox rows: ``sent`` at the
+    claim's ``customer_notified_at`` (what PostgreSQL asks of a claim that becomes official: a sent notice since it
+    entered ``customer_notified``), or ``pending``. One INSERT for a bulk of claims."""
+    rows = []
+    for claim in claims:
+        sent_at = claim.customer_notified_at if state == "sent" else None
+        rows.append(
+            EmailNotification(
+                claim=claim,
+                kind=EmailNotification.Kind.CUSTOMER_NOTIFIED,
+                state=state,
+                created_at=claim.status_changed_at,
+                attempts=1 if state == "sent" else 0,
+                sent_at=sent_at,
+                next_attempt_at=sent_at or claim.status_changed_at,
+                message_id=f"<notice-{claim.submission_key.hex}@cpor.example>" if state == "sent" else "",
+            )
+        )
+    return EmailNotification.objects.bulk_create(rows)
 
 
 def claim_make_official(actor, *, tenant, product):

@@ -3,6 +3,9 @@
 It keeps every message it accepted, counts the connections it was opened, and answers as the test tells it:
 ``accept``; ``refuse`` (451 to MAIL FROM, as a server in trouble does); ``reject`` (550 to every recipient);
 ``lose_reply`` (take the message, then hang up before the "250", as when a reply is lost on the way back).
+``recipient_replies`` answers one recipient's RCPT TO its own way ({address: "554 5.1.1 No such mailbox"}), as a
+customer's server does for an address that does not exist. Each message kept carries the envelope it came with:
+``X-Test-Mail-From`` (the envelope sender) and ``X-Test-Rcpt-To``.
 One server per test session; ``smtp`` resets it for each test.
 """
 
@@ -18,6 +21,7 @@ from aiosmtpd.smtp import SMTP
 class SmtpServer:
     def __init__(self):
         self.mode = "accept"
+        self.recipient_replies = {}
         self.messages = []
         self.connections = 0
         self.refused = 0
@@ -33,12 +37,13 @@ class SmtpServer:
     @property
     def mailer(self):
         return {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "cpor.mail.SmtpBackend",
             "OPTIONS": {"host": "127.0.0.1", "port": self.port, "timeout": 5},
         }
 
     def reset(self):
         self.mode = "accept"
+        self.recipient_replies = {}
         self.messages.clear()
         self.connections = 0
         self.refused = 0
@@ -56,6 +61,9 @@ class SmtpServer:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.recipient_replies.get(address.lower())
+        if reply is not None:
+            return reply
         if self.mode == "reject":
             return "550 5.1.1 No such mailbox"
         envelope.rcpt_tos.append(address)
@@ -64,6 +72,7 @@ class SmtpServer:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         message["X-Test-Rcpt-To"] = ", ".join(envelope.rcpt_tos)
+        message["X-Test-Mail-From"] = envelope.mail_from
         self.messages.append(message)
         if self.mode == "lose_reply":
             self.mode = "accept"

@@ -126,3 +126,25 @@ def test_demo_claims_pages_show_their_deadlines_and_history(seeded, client):
     html = detail.content.decode()
     assert "Changed Customer contact name: Morgan Customer → Morgan Lee" in html
     assert "Changed MPN ID: 4100002 → 4100001" in html
+
+
+def test_demo_claims_past_their_deadline_become_official_at_the_next_sweep(seeded):
+    """`make run`'s promise: beat's first finalization makes the two demo claims past their deadline official (each
+    has its delivered notice, which PostgreSQL asks of it); the one still in its window waits."""
+    from claims.models import EmailNotification
+    from claims.services import claims_finalize_due
+
+    notified = [claim for claim in seeded.values() if claim.status == ClaimStatus.CUSTOMER_NOTIFIED]
+    assert len(notified) == 3
+    for claim in notified:
+        notice = EmailNotification.objects.get(claim=claim, kind="customer_notified")
+        assert (notice.state, notice.sent_at) == ("sent", claim.customer_notified_at)
+
+    assert claims_finalize_due(now=NOW + datetime.timedelta(minutes=1)) == 2
+
+    statuses = {claim.name: Claim.objects.get(pk=claim.pk).status for claim in notified}
+    assert statuses == {
+        "Demo · awaiting customer": ClaimStatus.CUSTOMER_NOTIFIED,
+        "Demo · awaiting customer, deadline passed": ClaimStatus.OFFICIAL,
+        "Demo · awaiting customer, deadline passed (Fabrikam)": ClaimStatus.OFFICIAL,
+    }

@@ -276,12 +276,15 @@ def test_dispute_reviewer_approves_and_the_customer_is_emailed(
     assert response.status_code == 302
     rejected.refresh_from_db()
     assert rejected.status == ClaimStatus.CUSTOMER_NOTIFIED
-    # Five business days after Monday 9 March, New York: Monday 16 March, 23:59:59 EDT.
-    assert rejected.opt_out_deadline == datetime.datetime(2026, 3, 17, 3, 59, 59, tzinfo=UTC)
     event = rejected.events.first()
     assert (event.actor, event.user, event.action, event.old_status) == ("reviewer", reviewer, "approved", "disputed")
     notification = EmailNotification.objects.get(event=event)
-    assert email_notification_send(notification_id=notification.pk) is True
+    # The window starts when the notice is accepted (claims.services.notices), here the same day.
+    with time_machine.travel(datetime.datetime(2026, 3, 9, 14, 1, tzinfo=UTC), tick=False):
+        assert email_notification_send(notification_id=notification.pk) is True
+    rejected.refresh_from_db()
+    # Five business days after Monday 9 March, New York: Monday 16 March, 23:59:59 EDT.
+    assert rejected.opt_out_deadline == datetime.datetime(2026, 3, 17, 3, 59, 59, tzinfo=UTC)
     (message,) = mailoutbox
     assert message.to == ["dana@northwindtraders.onmicrosoft.com"]
     assert "/customer/opt-out/" in message.body

@@ -212,7 +212,8 @@ def test_email_refused_batch_waits_its_backoff_without_trying_every_row(partner_
     first, *others = sorted(rows, key=lambda row: row.pk)
     assert "451" in first.last_error
     assert {row.last_error for row in others} == {
-        "Not tried: the mail server failed the batch ((451, b'4.3.2 Try again later', 'no-reply@cpor.example'))"
+        # The server's answer as it said it; no envelope sender (each row has its own, VERP: claims.bounces).
+        "Not tried: the mail server failed the batch (451 4.3.2 Try again later)"
     }
 
 

@@ -67,7 +67,13 @@ def test_lifecycle_submit_to_official_with_real_worker(celery_worker, partner_a,
         assert expected in text
     assert notice.get_body(preferencelist=("html",)) is not None
     link = re.search(re.escape(settings.SITE_URL) + r"(/customer/opt-out/[^/\s]+/)", text).group(1)
-    assert EmailNotification.objects.get(claim=claim).state == "sent"
+    # The worker writes the message, then marks the row sent and starts the opt-out window in one transaction
+    # (claims.services.notices): wait for it rather than read between the two.
+    _wait_for(
+        lambda: EmailNotification.objects.get(claim=claim).state == "sent", seconds=30, what="the notice marked sent"
+    )
+    claim.refresh_from_db()
+    assert claim.customer_notified_at is not None and claim.opt_out_deadline is not None
 
     # 4. The customer opens the link (no login) and does not opt out.
     page = Client().get(link)

@@ -15,6 +15,7 @@ from claims.services import (
     claim_respond,
     claim_transition,
     claims_expire_information_requests,
+    emails_send_due,
 )
 from claims.tests.factories import PDF_BYTES, claim_make
 from claims.uploads import poe_check
@@ -71,17 +72,21 @@ def test_transition_reads_the_status_under_the_lock_not_the_stale_object(claim):
     assert ClaimEvent.objects.count() == 1
 
 
-def test_approve_stores_notification_and_deadline_and_queues_customer_email(claim, reviewer):
+def test_approve_queues_customer_email_whose_delivery_stores_notification_and_deadline(claim, reviewer, mailoutbox):
     # Tuesday 24 Nov 2026 in New York; Thu 26 is Thanksgiving: Wed 25 (1), Fri 27 (2), Mon 30 (3), Tue 1 (4),
-    # Wed 2 Dec (5) -> 23:59:59 EST = 04:59:59 UTC on 3 Dec.
+    # Wed 2 Dec (5) -> 23:59:59 EST = 04:59:59 UTC on 3 Dec. The window starts when the notice is accepted (SPEC
+    # §6, claims.services.notices), here in the same minute as the approval.
     with time_machine.travel(datetime.datetime(2026, 11, 24, 15, 0, tzinfo=UTC), tick=False):
         claim_approve(claim=claim, user=reviewer)
+        claim.refresh_from_db()
+        assert (claim.customer_notified_at, claim.opt_out_deadline) == (None, None)
+        assert emails_send_due() == 1
 
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.CUSTOMER_NOTIFIED
     assert claim.customer_notified_at == datetime.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
     assert claim.opt_out_deadline == datetime.datetime(2026, 12, 3, 4, 59, 59, tzinfo=UTC)
-    assert ClaimEvent.objects.get().user == reviewer
+    assert ClaimEvent.objects.get(action="approved").user == reviewer
     assert list(EmailNotification.objects.values_list("kind", flat=True)) == ["customer_notified"]
 
 

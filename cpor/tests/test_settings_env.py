@@ -249,6 +249,29 @@ def test_settings_malformed_email_url_fails_naming_it(tmp_path, url):
     assert_fails_naming(run_django(tmp_path, EMAIL_URL=url), "EMAIL_URL")
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EMAIL_BOUNCE_ADDRESS", "bounces"),
+        ("EMAIL_BOUNCE_ADDRESS", "bounces+x@cpor.example"),
+        ("EMAIL_BOUNCE_ADDRESS", "Bounces <bounces@cpor.example>"),
+        ("EMAIL_BOUNCE_TOKEN", "short"),
+    ],
+)
+def test_settings_bad_bounce_settings_fail_naming_them(tmp_path, name, value):
+    assert_fails_naming(run_django(tmp_path, **{name: value}), name)
+
+
+def test_settings_bounce_address_defaults_to_the_senders_domain(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "[settings.EMAIL_BOUNCE_ADDRESS, settings.EMAIL_BOUNCE_TOKEN]",
+        DEFAULT_FROM_EMAIL="Claims <claims@mail.contoso.example>",
+    )
+
+    assert values == ["bounces@mail.contoso.example", ""]
+
+
 def test_settings_postgres_database_url_parses_with_persistent_connections(tmp_path):
     database = settings_of(
         tmp_path, "settings.DATABASES['default']", DATABASE_URL="postgres://cpor:s%40cret@db.example:6543/cpor_prod"
@@ -287,7 +310,8 @@ def test_settings_email_url_with_starttls_gives_the_smtp_mailer(tmp_path):
     mailers, backend = json.loads(result.stdout.strip().splitlines()[-1])
     assert mailers == {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            # Django's SMTP backend, which also tells which recipients the server refused (cpor.mail).
+            "BACKEND": "cpor.mail.SmtpBackend",
             "OPTIONS": {
                 "host": "mail.example",
                 "port": 587,
@@ -299,8 +323,8 @@ def test_settings_email_url_with_starttls_gives_the_smtp_mailer(tmp_path):
             },
         }
     }
-    # Django's own SMTP backend accepts those options.
-    assert backend == ["EmailBackend", "mail.example", 587, "u", "p", True, False]
+    # The SMTP backend (Django's, subclassed) accepts those options.
+    assert backend == ["SmtpBackend", "mail.example", 587, "u", "p", True, False]
 
 
 def test_settings_smtps_email_url_uses_implicit_tls_on_465(tmp_path):
