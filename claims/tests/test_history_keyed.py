@@ -31,6 +31,7 @@ from claims.services import (
     claim_transition,
     claim_validate,
     claims_finalize_due,
+    emails_send_due,
 )
 from claims.services.disputes import claim_protect
 from claims.services.evidence import CHECKPOINT_DIR, history_checkpoint_write
@@ -119,7 +120,9 @@ def life(transactional_db, client_a, partner_a, m365_tenant, products, reviewer,
         remove_items=[claim.items.get(product__code="yammer")],
     )
     claim_approve(claim=claim, user=reviewer)
+    emails_send_due()  # the notice accepted (and the earlier request's email): the opt-out window starts (SPEC §6)
     claim.refresh_from_db()
+    assert claim.opt_out_deadline is not None
     claims_finalize_due(now=claim.opt_out_deadline + datetime.timedelta(minutes=1))
     claim.refresh_from_db()
     claim_protect(claim=claim, user=partner_a.admin, comment="Signed renewal.", files=[_poe("renewal.pdf")])
@@ -139,6 +142,7 @@ def test_history_keyed_claim_life_carries_its_content_and_verifies_ok(life, part
         ("changed", "product"),
         ("responded", ""),
         ("approved", ""),
+        ("notice_delivered", ""),
         ("finalized", ""),
         ("poe_added", ""),
     ]
@@ -155,14 +159,14 @@ def test_history_keyed_claim_life_carries_its_content_and_verifies_ok(life, part
         {"items_removed": [yammer["id"]]},
         {"documents_added": [{"id": sow.pk, "file": sow.file.name, "sha256": sow.sha256}]},
     ]
-    assert events[9].data == {
+    assert events[10].data == {
         "documents_added": [{"id": renewal.pk, "file": renewal.file.name, "sha256": renewal.sha256}]
     }
-    assert [e.data for e in events[1:3] + events[7:9]] == [{}, {}, {}, {}]
+    assert [e.data for e in events[1:3] + events[7:10]] == [{}, {}, {}, {}, {}]
 
     # A fresh install has no checkpoint yet: reported, not a failure.
     assert _verify().splitlines() == [
-        "OK: 10 events of 1 claims, every hash chain whole.",
+        "OK: 11 events of 1 claims, every hash chain whole.",
         "OK: every claim as its history says (status; columns, items and POE of 1).",
         f"No checkpoint in {CHECKPOINT_DIR}/ yet: nothing to compare the chain heads with (beat writes one an "
         "hour; `manage.py claims_history_checkpoint` writes one now).",
@@ -176,7 +180,7 @@ def test_history_keyed_claim_life_carries_its_content_and_verifies_ok(life, part
     assert name.startswith(f"{CHECKPOINT_DIR}/") and name.endswith("Z.json")
     lines = _verify().splitlines()
     assert lines[2].startswith(f"OK: checkpoint {name} (taken ")
-    assert lines[2].endswith(", 1 claims, 10 events): the database still yields the same chain heads.")
+    assert lines[2].endswith(", 1 claims, 11 events): the database still yields the same chain heads.")
 
 
 def test_history_keyed_chain_recomputed_with_the_old_unkeyed_function_fails(life, owner_db):
@@ -287,7 +291,7 @@ def test_history_keyed_claim_row_deleted_by_the_owner_fails_naming_the_claim(lif
 
     error, _out = _verify_fails()
     assert error == (
-        f"Claim {life.pk}: its row is gone, but 10 events, 0 items and 0 POE documents of it remain: the claim was "
+        f"Claim {life.pk}: its row is gone, but 11 events, 0 items and 0 POE documents of it remain: the claim was "
         "deleted."
     )
 
@@ -310,12 +314,12 @@ def test_history_keyed_events_removed_from_a_chains_end_pass_the_chain_but_fail_
 
     error, out = _verify_fails()
     assert out.splitlines() == [
-        "OK: 8 events of 1 claims, every hash chain whole.",
+        "OK: 9 events of 1 claims, every hash chain whole.",
         "OK: every claim as its history says (status; columns, items and POE of 1).",
     ]
     assert error.startswith(f"Checkpoint {checkpoint} (taken ")
-    assert "claims 0 to 9999 had 1 claims with 10 events (heads digest " in error
-    assert "the database now yields 1 claims with 8 events (heads digest " in error
+    assert "claims 0 to 9999 had 1 claims with 11 events (heads digest " in error
+    assert "the database now yields 1 claims with 9 events (heads digest " in error
     assert error.endswith("): history written before the checkpoint was removed or rewritten.")
 
 
@@ -323,13 +327,13 @@ def test_history_keyed_tampered_checkpoint_file_fails_its_signature(life):
     name = history_checkpoint_write()
     with default_storage.open(name, "rb") as handle:
         document = json.loads(handle.read())
-    assert document["key_id"] == "test" and document["events"] == 10
+    assert document["key_id"] == "test" and document["events"] == 11
     document["events"] = 8  # as if history had always been shorter
     default_storage.delete(name)
     default_storage.save(name, ContentFile(json.dumps(document).encode()))
 
     error, out = _verify_fails()
-    assert out.splitlines()[0] == "OK: 10 events of 1 claims, every hash chain whole."
+    assert out.splitlines()[0] == "OK: 11 events of 1 claims, every hash chain whole."
     assert error == (f"Checkpoint {name}: its signature does not verify: the file was changed after it was written.")
 
 
@@ -342,9 +346,9 @@ def test_history_keyed_every_checkpoint_checked_on_request_and_a_stale_one_repor
 
     lines = _verify("--all-checkpoints").splitlines()
 
-    assert lines[0] == "OK: 11 events of 1 claims, every hash chain whole."
+    assert lines[0] == "OK: 12 events of 1 claims, every hash chain whole."
     assert [line.split(" (taken")[0] for line in lines[2:4]] == [f"OK: checkpoint {second}", f"OK: checkpoint {first}"]
-    assert "1 claims, 11 events" in lines[2] and "1 claims, 10 events" in lines[3]
+    assert "1 claims, 12 events" in lines[2] and "1 claims, 11 events" in lines[3]
     assert lines[4] == "Warning: the newest checkpoint is 3 days old: is beat running?"
 
 
@@ -379,10 +383,10 @@ def test_history_keyed_checkpoint_counts_only_finished_transactions(life, owner_
     owner_db.commit()
 
     with default_storage.open(name, "rb") as handle:
-        assert json.loads(handle.read())["events"] == 10
+        assert json.loads(handle.read())["events"] == 11
     lines = _verify().splitlines()
-    assert lines[0] == "OK: 11 events of 1 claims, every hash chain whole."
-    assert lines[2].startswith(f"OK: checkpoint {name}") and "1 claims, 10 events" in lines[2]
+    assert lines[0] == "OK: 12 events of 1 claims, every hash chain whole."
+    assert lines[2].startswith(f"OK: checkpoint {name}") and "1 claims, 11 events" in lines[2]
 
 
 @pytest.mark.django_db
