@@ -58,8 +58,8 @@ VARIANT_BAR = 5.0  # a list variant's (search, filter, sort, deep page) median /
 TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b")
 QUERIES_BAR = 12
 RSS_BAR_MB = 300
-# The opt-out page's limits (claims.views): 30 requests a minute per client, 20 per link. A new loopback address
-# and another notified claim's link every OPT_OUT_SWITCH requests.
+# The opt-out page's limits (claims.views.customer): 30 requests a minute per client, 20 per link. A new loopback
+# address and another notified claim's link every OPT_OUT_SWITCH requests.
 OPT_OUT_SWITCH = 15
 OPT_OUT_LINKS = 200  # enough for 3,000 requests without using a link twice
 LOGIN = "alex@contoso-partners.example"

@@ -31,7 +31,15 @@ from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_nam
 from associations.access import admin_role_required
 from associations.models import Activity, SolutionArea
 from associations.validators import normalize_domain, parse_guid
-from claims.forms import ActivityForm, AssociateForm, ContactsForm, CustomerForm, PoeForm, ProductsForm, ReviewForm
+from claims.forms.wizard import (
+    ActivityForm,
+    AssociateForm,
+    ContactsForm,
+    CustomerForm,
+    PoeForm,
+    ProductsForm,
+    ReviewForm,
+)
 from claims.models import Claim, ClaimStatus
 from claims.services import (
     PoeStorageError,

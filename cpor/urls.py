@@ -6,8 +6,8 @@ from django.views.i18n import JavaScriptCatalog
 
 from associations import language as association_language
 from associations import views as association_views
-from claims import views as claims_views
-from claims import views_mail as claims_views_mail
+from claims.views import customer as customer_views
+from claims.views import mail as mail_views
 from cpor import views as cpor_views
 from cpor.admin_inputs import admin_inputs_bound
 from cpor.admin_site import ReviewAdminSite
@@ -39,7 +39,7 @@ urlpatterns = [
     # The strings of static/js in the request's language (SPEC §15): a same-origin script, so the CSP allows it.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("incentives/", include("claims.urls")),
-    path("customer/opt-out/<str:token>/", claims_views.customer_opt_out, name="customer_opt_out"),
+    path("customer/opt-out/<str:token>/", customer_views.customer_opt_out, name="customer_opt_out"),
     # The mail server's bounce reports (claims.services.notices; README "Bounces").
-    path("mail/bounces/", claims_views_mail.mail_bounce, name="mail_bounce"),
+    path("mail/bounces/", mail_views.mail_bounce, name="mail_bounce"),
 ]

@@ -14,7 +14,7 @@ from django.urls import reverse
 from claims.models import ClaimEvent, ClaimStatus
 from claims.tests.factories import claim_make
 from claims.tokens import opt_out_token_make
-from claims.views import OPT_OUT_CLIENT_RATE, OPT_OUT_LINK_RATE
+from claims.views.customer import OPT_OUT_CLIENT_RATE, OPT_OUT_LINK_RATE
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -160,7 +160,7 @@ def silent_port():
 def test_optout_limits_fail_open_when_the_cache_is_down(client, claim, cache, silent_port, caplog):
     port = _closed_port() if cache == "refused" else silent_port
 
-    with override_settings(CACHES=_redis_cache(port)), caplog.at_level(logging.WARNING, logger="claims.views"):
+    with override_settings(CACHES=_redis_cache(port)), caplog.at_level(logging.WARNING, logger="claims.views.customer"):
         started = time.monotonic()
         get = client.get(_url(claim), REMOTE_ADDR="203.0.113.7")
         post = client.post(_url(claim), REMOTE_ADDR="203.0.113.7")

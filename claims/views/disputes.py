@@ -11,12 +11,12 @@ from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from associations.access import admin_role_required
-from claims.forms_disputes import DisputeForm, ProtectForm
+from claims.forms.disputes import DisputeForm, ProtectForm
 from claims.models import ClaimStatus
 from claims.services import PoeStorageError
 from claims.services.disputes import PartnerActionRefused, claim_dispute, claim_dispute_refusal, claim_protect
 from claims.uploads import PoeQuotaExceeded
-from claims.views import _form_done, _get_claim_for_user, _lifecycle_error_page
+from claims.views.detail import _form_done, _get_claim_for_user, _lifecycle_error_page
 
 STORAGE_DOWN = gettext_noop("The file storage is not available. Nothing was sent: try again in a moment.")
 

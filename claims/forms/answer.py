@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from associations.models import PartnerLocation
 from associations.validators import validate_no_control_characters, validate_single_line
-from claims.forms import ContactsForm, LocationChoiceField
+from claims.forms.wizard import ContactsForm, LocationChoiceField
 from claims.models import InformationReason
 from claims.services.review import ANSWER_CONTACT_FIELDS as CONTACT_FIELDS
 from claims.services.review import NOTICE_ADDRESS_UNCHANGED, answer_is_notice_correction, item_label

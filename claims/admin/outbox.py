@@ -1,5 +1,5 @@
 """The outbox in admin (SPEC §14): failed and stuck emails first, with Send again and Mark as sent. Rows change only
-through the notification services. Registered by ``claims.admin``, which imports this module."""
+through the notification services. Registered when ``claims.admin`` (the package) imports this module."""
 
 from django.contrib import admin, messages
 from django.template.loader import render_to_string

@@ -1,5 +1,5 @@
 """The wizard's step forms (SPEC §4). They validate and clean; they never write. The claim page's forms (the
-partner's answer, disassociate) are in ``claims.forms_lifecycle``."""
+partner's answer, disassociate) are in ``claims.forms.answer``."""
 
 from django import forms
 from django.contrib.postgres.expressions import ArraySubquery

@@ -1,7 +1,7 @@
 """The reviewers' tool (SPEC §8): claim list with filters and search, a read-only claim page, and the actions
 Approve, Request more information and Reject, on the list and as buttons on the claim page. Every action calls the
 same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer; a disputed
-claim gets the same three (its page's Dispute section: ``claims.admin_disputes``).
+claim gets the same three (its page's Dispute section: ``claims.admin.disputes``).
 """
 
 import datetime
@@ -20,12 +20,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
-from claims.admin_disputes import (
+from claims.admin.disputes import (
     DISPUTE_READONLY_FIELDS,
     DisputeAdminMixin,
     rejection_final_note,
 )
-from claims.admin_outbox import NoticeDeliveryAdminMixin
+from claims.admin.outbox import NoticeDeliveryAdminMixin
 from claims.models import (
     REVIEWER_REJECTION_REASONS,
     Claim,
@@ -512,7 +512,3 @@ class PoeDocumentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return claims_for_reviewers(super().get_queryset(request))  # as ClaimAdmin's
-
-
-# The outbox's admin lives in a module of its own; importing it registers it with this site.
-from claims import admin_outbox  # noqa: E402, F401

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_no_control_characters
-from claims.forms_lifecycle import UploadedFilesField, files_check
+from claims.forms.answer import UploadedFilesField, files_check
 from claims.uploads import POE_MAX_FILES
 
 TEXT_MAX_CHARS = 5000

@@ -1,0 +1,136 @@
+"""The Customer associations list (SPEC §4): search, status filter, sorts, pages and the CSV export."""
+
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from associations.access import partner_required
+from claims import exports as claims_exports
+from claims import selectors
+from claims.due import NEEDS_ACTION, claim_due, due_display
+from claims.models import ClaimItem, ClaimStatus
+
+CLAIMS_PER_PAGE = 25
+# What a row of the list shows (the tenant's country gives the time zone of the deadline).
+LIST_COLUMNS = [
+    "name",
+    "domain",
+    "solution_area",
+    "activities",
+    "status",
+    "submitted_at",
+    "opt_out_deadline",
+    "tenant__country",
+    # What is due (claims.due), computed from the row: no query per row.
+    "status_changed_at",
+    "disputed_at",
+    "response_deadline",
+    "draft_saved_at",
+]
+
+
+@require_safe
+@partner_required
+def claim_list(request):
+    search = request.GET.get("q", "").strip()[:200]
+    status = request.GET.get("status", "")
+    status = status if status in ClaimStatus.values or status == NEEDS_ACTION else ""
+    sort = request.GET.get("sort", selectors.CLAIM_DEFAULT_SORT)
+    if sort.lstrip("-") not in selectors.CLAIM_SORTS:
+        sort = selectors.CLAIM_DEFAULT_SORT
+    claims = selectors.claim_list(partner=request.partner, search=search, status=status, sort=sort)
+    if request.GET.get("format") == "csv":
+        return claims_exports.claims_csv(claims)
+
+    # Kept on the request: the navigation's "Needs your action" count reads it (claims.context_processors).
+    counts = request.claim_status_counts = selectors.claim_status_counts(partner=request.partner)
+    total = sum(counts.values())
+    needs_action = sum(counts.get(value, 0) for value in ClaimStatus.needs_action())
+    # Without a search the counters give the page count; a search pages by "previous / next" (no COUNT).
+    known = None if search else (needs_action if status == NEEDS_ACTION else counts.get(status, 0) if status else total)
+    # The page reads only the columns it shows, and its products as plain values (_list_rows).
+    claims = claims.only(*LIST_COLUMNS).prefetch_related(None)
+    page = selectors.claim_page(claims, number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
+    rows = _list_rows(page.object_list, request.membership.can_manage_claims)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": rows,
+        "search": search,
+        "status": status,
+        "sort": sort,
+        "total": total,
+        "needs_action_total": needs_action,
+        "status_counts": [(value, label, counts.get(value, 0)) for value, label in ClaimStatus.choices],
+        "query": query.urlencode(),
+        "sort_links": _sort_links(request, sort),
+        "csv_query": _with(request, format="csv", page=None),
+        "can_manage": request.membership.can_manage_claims,
+    }
+    return render(request, "claims/claim_list.html", context)
+
+
+def _list_rows(claims, can_manage=False):
+    """[(claim, cells)] for the list's rows, every cell ready to print.
+
+    Measured at 200,000 claims: 25 rows of ``date`` filters, ``{% timezone %}`` blocks and ``{% url %}`` took
+    longer to render than the page's SQL, and prefetching items as model instances longer than their query. The
+    products are one query of plain values; the cells are formatted here, as the template's filters did.
+    """
+    products = {}
+    items = ClaimItem.objects.filter(claim__in=claims).order_by("product__sort_order", "product__name")
+    for claim_id, name in items.values_list("claim_id", "product__name"):
+        names = products.setdefault(claim_id, [])
+        if name not in names:
+            names.append(name)
+    rows = []
+    now = timezone.now()
+    for claim in claims:
+        cells = {
+            "url": reverse("claims:detail", args=[claim.pk]),
+            "solution_area": claim.get_solution_area_display(),
+            "activities": claim.get_activities_display(),
+            "products": ", ".join(products.get(claim.pk, [])),
+            "status": claim.get_status_display(),
+            **claims_exports.list_dates(claim),
+            "due": due_display(claim_due(claim, now=now)),
+        }
+        if claim.status == ClaimStatus.DRAFT:
+            cells.update(_draft_cells(claim, can_manage))
+        rows.append((claim, cells))
+    return rows
+
+
+def _draft_cells(claim, can_manage):
+    """A draft's row (no submitted date: ``list_dates``), for those who may manage claims with Continue editing and
+    Delete draft."""
+    cells = {}
+    if can_manage:
+        cells["url"] = reverse("claims:draft_edit", args=[claim.pk])
+        cells["delete_url"] = reverse("claims:draft_delete", args=[claim.pk])
+        cells["draft_actions"] = True
+    return cells
+
+
+def _with(request, **changes):
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+def _sort_links(request, current):
+    """For each sortable column: the query string that sorts by it (toggling direction), and its state."""
+    links = {}
+    for column in selectors.CLAIM_SORTS:
+        if current == column:
+            links[column] = {"query": _with(request, sort=f"-{column}", page=None), "state": "ascending"}
+        elif current == f"-{column}":
+            links[column] = {"query": _with(request, sort=column, page=None), "state": "descending"}
+        else:
+            links[column] = {"query": _with(request, sort=column, page=None), "state": ""}
+    return links

@@ -1,0 +1,184 @@
+"""A claim's page (SPEC §4, §12) and what the partner does on it: the answer to an information request,
+Disassociate, and the POE downloads. The page's context and forms are built here for the other actions' error
+pages too (``claims.views.disputes``)."""
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST, require_safe
+
+from associations.access import admin_role_required, partner_required, scoped
+from claims import selectors
+from claims.forms.answer import ClaimRespondForm, DisassociateForm
+from claims.forms.disputes import DisputeForm, ProtectForm
+from claims.models import Claim, ClaimStatus, PoeDocument
+from claims.services import (
+    AnswerRefused,
+    ClaimStatusConflict,
+    PoeStorageError,
+    claim_disassociate,
+    claim_respond,
+)
+from claims.services.drafts import claim_copyable
+from claims.services.review import ANSWER_CONTACT_FIELDS
+from claims.storage import poe_download_response
+from claims.uploads import POE_TYPES, PoeQuotaExceeded, PoeRoom
+
+
+def _get_claim_for_user(request, claim_id):
+    """The claim if it belongs to the user's partner; 404 otherwise (never 403, which would confirm it exists)."""
+    return get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
+
+
+@require_safe
+@partner_required
+def claim_detail(request, claim_id):
+    claim = _get_claim_for_user(request, claim_id)
+    if claim.status == ClaimStatus.DRAFT and request.membership.can_manage_claims:
+        return redirect("claims:draft_edit", claim.pk)  # a draft's page is the wizard (SPEC §12)
+    context = _claim_page(
+        claim, poe_types=POE_TYPES, can_copy=request.membership.can_manage_claims and claim_copyable(claim)
+    )
+    return render(request, "claims/claim_detail.html", context)
+
+
+def _claim_page(claim, **extra):
+    """The claim page's context and the forms its status offers; ``extra`` (a form sent, with its errors) wins."""
+    items = list(claim.items.select_related("product", "subscription"))
+    documents = list(claim.documents.all())
+    events = list(claim.events.select_related("user"))
+    return {
+        "claim": claim,
+        "items": items,
+        "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
+        "documents": documents,
+        "events": events,
+        "notice": selectors.notice_delivery_for_page(claim, events),
+        **_claim_forms(claim, items, documents, events),
+        **extra,
+    }
+
+
+@require_safe
+@partner_required
+def poe_download(request, claim_id, document_id):
+    """A POE file of one of the partner's claims, through a short-lived link, always as an attachment."""
+    claim = _get_claim_for_user(request, claim_id)
+    document = get_object_or_404(PoeDocument, claim=claim, pk=document_id)
+    return poe_download_response(document)
+
+
+def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", **posted):
+    """The claim page again, with the errors where the partner acted (nothing was saved); ``posted``: the form
+    sent, with its errors, by its name in the page (``answer_form``, ``dispute_form``, ``protect_form``)."""
+    context = _claim_page(
+        claim, lifecycle_errors=errors, lifecycle_comment=comment, lifecycle_reason=disassociate_reason, **posted
+    )
+    return render(request, "claims/claim_detail.html", context, status=400)
+
+
+def _form_errors(form):
+    return [error for errors in form.errors.values() for error in errors]
+
+
+def _claim_forms(claim, items, documents, events):
+    """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
+    of a rejection, more POE for an official association. With any of them, ``poe_room``: what the claim (holding
+    ``documents``) can still take of its POE quota."""
+    status = claim.status
+    answer = None
+    if status == ClaimStatus.ACTION_REQUIRED:
+        answer = ClaimRespondForm(claim=claim, items=items, request_event=selectors.request_current_in(claim, events))
+    forms = {
+        "answer_form": answer,
+        "dispute_form": DisputeForm() if status == ClaimStatus.REJECTED else None,
+        "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
+    }
+    if any(forms.values()):
+        # Said at each form's drop zone; counted from the page's own list of the claim's files (no query).
+        forms["poe_room"] = PoeRoom.left(files=len(documents), size=sum(document.size for document in documents))
+    return forms
+
+
+def _form_done(request, url):
+    """Where a claim-page form goes when it is done: a redirect, or for the uploader's XHR post
+    (static/js/poe-dropzone.js) the address as JSON, which it opens (a followed redirect would use up the
+    message shown there)."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"location": url})
+    return redirect(url)
+
+
+@require_POST
+@admin_role_required
+def claim_respond_view(request, claim_id):
+    """The partner answers a reviewer's information request: a comment, more POE files and the edits allowed
+    while the claim waits (MPN ID, fewer products, contacts). Errors are shown at their fields on the claim page,
+    with what was typed."""
+    claim = _get_claim_for_user(request, claim_id)
+    detail = reverse("claims:detail", args=[claim.pk])
+    if claim.status != ClaimStatus.ACTION_REQUIRED:
+        messages.error(request, gettext("This claim is not waiting for your answer."))
+        return _form_done(request, detail)
+    form = ClaimRespondForm(request.POST, request.FILES, claim=claim)
+    if not form.is_valid():
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
+    data = form.cleaned_data
+    try:
+        claim_respond(
+            claim=claim,
+            user=request.user,
+            comment=data["comment"],
+            files=data["checked"],
+            location=data["location"],
+            contacts=data["contacts"],
+            remove_items=data["remove_items"],
+        )
+    except ClaimStatusConflict:
+        messages.error(request, gettext("This claim is no longer waiting for your answer."))
+        return _form_done(request, detail)
+    except PoeQuotaExceeded as refused:  # more files than the claim can still take: nothing was sent
+        form.add_error("files", refused)
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
+    except AnswerRefused as refused:
+        form.add_error("customer_contact_email" if form.notice_correction else None, str(refused))
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
+    except PoeStorageError:
+        form.add_error(None, gettext("The file storage is not available. Nothing was sent: try again in a moment."))
+        return _lifecycle_error_page(request, claim, [], answer_form=form)
+    if form.notice_correction:
+        messages.success(request, gettext("Thank you. The notice is being sent to the customer contact's new address."))
+    else:
+        messages.success(request, gettext("Thank you. Your answer was sent to the reviewer."))
+    return _form_done(request, detail)
+
+
+# The comment's and the contacts' own messages, at the field, keeping the text (ClaimRespondForm), instead of the
+# middleware's page.
+claim_respond_view.control_characters_allowed = frozenset({"comment", *ANSWER_CONTACT_FIELDS})
+
+
+@require_POST
+@admin_role_required
+def claim_disassociate_view(request, claim_id):
+    """End an official claim's associations, with a reason."""
+    claim = _get_claim_for_user(request, claim_id)
+    if claim.status != ClaimStatus.OFFICIAL:
+        messages.error(request, gettext("Only an official association can be ended."))
+        return redirect("claims:detail", claim_id=claim.pk)
+    form = DisassociateForm(request.POST)
+    if not form.is_valid():
+        reason = form.data.get("reason", "")
+        return _lifecycle_error_page(request, claim, _form_errors(form), disassociate_reason=reason)
+    try:
+        claim_disassociate(claim=claim, user=request.user, reason=form.cleaned_data["reason"])
+    except ClaimStatusConflict:
+        messages.error(request, gettext("Only an official association can be ended."))
+        return redirect("claims:detail", claim_id=claim.pk)
+    messages.success(request, gettext("The association has ended."))
+    return redirect("claims:detail", claim_id=claim.pk)
+
+
+claim_disassociate_view.control_characters_allowed = frozenset({"reason"})
