@@ -93,14 +93,20 @@ def pytest_collection_modifyitems(config, items):
                 and (function.__module__ or "").split(".")[0] in PROJECT_MODULES
             ):
                 names |= _names_used(function, seen)
-        if fixtures & BROWSER_FIXTURES:
+        browser = bool(fixtures & BROWSER_FIXTURES)
+        fault = bool(fixtures & FAULT_FIXTURES) or item.path.name.startswith("test_fault_")
+        if browser:
             item.add_marker(pytest.mark.browser)
         if fixtures & PROCESS_FIXTURES or names & PROCESS_NAMES:
             item.add_marker(pytest.mark.process)
-        if fixtures & FAULT_FIXTURES or item.path.name.startswith("test_fault_"):
+        if fault:
             item.add_marker(pytest.mark.fault)
-        # A module's own servers (a Redis, gunicorn processes) start once, on one xdist worker (--dist loadgroup).
-        if any(
+        # Under xdist (--dist loadgroup): the browser and fault tests run one after another on one worker (one
+        # Chromium at a time; no Chromium of the other worker steals the CPU a fault test's two-second bound
+        # measures), and a module's own servers (a Redis, gunicorn processes) start once, on one worker.
+        if browser or fault:
+            item.add_marker(pytest.mark.xdist_group("browser-and-fault"))
+        elif any(
             item._fixtureinfo.name2fixturedefs[name][-1].scope == "module"
             for name in fixtures
             if hasattr(item, "_fixtureinfo") and item._fixtureinfo.name2fixturedefs.get(name)
@@ -121,8 +127,9 @@ def _wait_for(check, *, seconds, what):
 
 
 def database_url(name):
-    """A URL of database ``name`` on the test server, for a process of its own: a socket directory (the embedded
-    PostgreSQL) is percent-encoded as the host, which is how cpor.env reads it."""
+    """A URL of database ``name`` on the test server, for a process of its own, as the app role once the tests have
+    switched to it: a socket directory (the embedded PostgreSQL) is percent-encoded as the host, which is how
+    cpor.env reads it."""
     db = settings.DATABASES["default"]
     user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"] or "", safe="")
     return f"postgres://{user}:{password}@{quote(db['HOST'] or '127.0.0.1', safe='')}:{db['PORT'] or 5432}/{name}"
