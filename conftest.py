@@ -260,7 +260,19 @@ def s3_server(tmp_path_factory):
             aws_secret_access_key="testing",
         )
         client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
-        yield client
+        from storages.backends.s3 import S3Storage
+
+        save = S3Storage._save
+
+        def noted_save(self, name, content):
+            _s3_stored["since_test_start"] = True
+            return save(self, name, content)
+
+        S3Storage._save = noted_save
+        try:
+            yield client
+        finally:
+            S3Storage._save = save
     finally:
         _stop(process)
 
@@ -278,16 +290,25 @@ def s3_objects(s3_server):
     return list_keys
 
 
+# Whether this process stored a file in S3 since the last test began (S3Storage._save, wrapped by s3_server).
+_s3_stored = {"since_test_start": False}
+
+
 @pytest.fixture(autouse=True)
-def _isolated_storage_and_cache(s3_server):
-    """Each test starts with an empty bucket and an empty cache (rate limits, worker pings)."""
+def _isolated_storage_and_cache(request, s3_server):
+    """Each test starts with an empty cache (rate limits, worker pings) and an empty bucket: a test that stored a
+    file (in this process, the live server's thread included), started processes or drove a browser empties the
+    bucket when it ends; listing it after every test would cost a request to moto each."""
     from django.core.cache import cache
 
     cache.clear()
-    bucket = settings.AWS_STORAGE_BUCKET_NAME
-    keys = [obj["Key"] for obj in s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    if keys:
-        s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+    _s3_stored["since_test_start"] = False
+    yield
+    if _s3_stored["since_test_start"] or any(request.node.get_closest_marker(kind) for kind in ("process", "browser")):
+        bucket = settings.AWS_STORAGE_BUCKET_NAME
+        keys = [obj["Key"] for obj in s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        if keys:
+            s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
 @pytest.fixture
