@@ -6,7 +6,7 @@ PORT ?= 8000
 # Where the embedded defaults keep their data (cpor/settings.py), the embedded PostgreSQL's included.
 VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 
-.PHONY: run test install install-test services lint migrations-check clean bench messages
+.PHONY: run test test-fast install install-test services lint migrations-check clean bench messages
 
 # Migrate, demo data, then web, worker and beat; without DATABASE_URL on the embedded PostgreSQL in var/postgres.
 run: install
@@ -14,8 +14,18 @@ run: install
 
 # scripts/ensure-services wrote the URL of the PostgreSQL the tests use: a server on 127.0.0.1:5432 where one
 # answers, else the embedded one in var/test-postgres.
+# Two pytest-xdist workers (TEST_WORKERS=1 for one); each has its own test database, Redis databases, Celery queue
+# and S3 server (cpor/test_settings.py). Tests sharing a module's servers stay on one worker (--dist loadgroup).
+TEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 test: install-test services lint migrations-check messages
-	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest
+	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest $(PYTEST_XDIST)
+
+# The edit-test loop: every test but the browser, process and fault ones (conftest.py marks them), no lint. The
+# test databases are kept between runs (--reuse-db: new migrations are applied, none is rerun); make test rebuilds.
+test-fast: install-test services messages
+	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest $(PYTEST_XDIST) --reuse-db \
+	  -m "not browser and not process and not fault"
 
 # The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
 # first, then every bench/*.py script with a main. See bench/README.md.

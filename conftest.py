@@ -1,17 +1,30 @@
 """The test bed: real PostgreSQL (pytest-django), a real S3-compatible server, a real Celery worker on Redis,
 and Playwright on Debian's Chromium. Nothing outside the machine is mocked away where a local server exists.
+
+The tests connect to PostgreSQL as the application does in production (SPEC §14, README "Database roles"): the
+test database is created and migrated by the configured user (its owner), then every connection of the tests and
+of the processes they start uses an app role with the production grants (``db_roles_grant``). ``owner_db`` gives a
+test the owner's connection; pytest-django's flush between transactional tests runs as the owner too.
+
+Under pytest-xdist (``make test``) each worker has its own test database, Redis databases, cache key prefix,
+Celery queue and S3 server and bucket (cpor/test_settings.py). Tests are marked by kind from the fixtures and
+helpers they use (``pytest_collection_modifyitems``): ``browser``, ``process``, ``fault``; ``make test-fast``
+leaves those out.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import types
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import boto3
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -36,6 +49,71 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+# Kinds of tests (pytest.ini registers the markers). A test is of a kind when it, or a fixture it uses that is not
+# shared by the whole session, uses one of these fixtures, or calls (itself or through the project's helpers) one of
+# these names.
+BROWSER_FIXTURES = {"page", "browser"}
+PROCESS_FIXTURES = {"celery_worker", "own_redis"}
+PROCESS_NAMES = {"subprocess", "Popen", "celery_worker_start", "RedisServer"}
+FAULT_FIXTURES = {"own_redis"}
+PROJECT_MODULES = ("associations", "claims", "cpor", "conftest")
+
+
+def _names_used(function, seen):
+    """The global names ``function`` uses, with those of the project's functions it calls, transitively."""
+    names, codes = set(), [function.__code__]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    for name in list(names):
+        helper = function.__globals__.get(name)
+        if (
+            isinstance(helper, types.FunctionType)
+            and helper not in seen
+            and (helper.__module__ or "").split(".")[0] in PROJECT_MODULES
+        ):
+            seen.add(helper)
+            names |= _names_used(helper, seen)
+    return names
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        functions = [getattr(item, "function", None)]
+        for name in fixtures:
+            definitions = item._fixtureinfo.name2fixturedefs.get(name) if hasattr(item, "_fixtureinfo") else None
+            if definitions and definitions[-1].scope != "session":
+                functions.append(definitions[-1].func)
+        seen, names = set(), set()
+        for function in functions:
+            if (
+                isinstance(function, types.FunctionType)
+                and (function.__module__ or "").split(".")[0] in PROJECT_MODULES
+            ):
+                names |= _names_used(function, seen)
+        browser = bool(fixtures & BROWSER_FIXTURES)
+        fault = bool(fixtures & FAULT_FIXTURES) or item.path.name.startswith("test_fault_")
+        if browser:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & PROCESS_FIXTURES or names & PROCESS_NAMES:
+            item.add_marker(pytest.mark.process)
+        if fault:
+            item.add_marker(pytest.mark.fault)
+        # Under xdist (--dist loadgroup): the browser and fault tests run one after another on one worker (one
+        # Chromium at a time; no Chromium of the other worker steals the CPU a fault test's two-second bound
+        # measures), and a module's own servers (a Redis, gunicorn processes) start once, on one worker.
+        if browser or fault:
+            item.add_marker(pytest.mark.xdist_group("browser-and-fault"))
+        elif any(
+            item._fixtureinfo.name2fixturedefs[name][-1].scope == "module"
+            for name in fixtures
+            if hasattr(item, "_fixtureinfo") and item._fixtureinfo.name2fixturedefs.get(name)
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
 def _wait_for(check, *, seconds, what):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -49,8 +127,9 @@ def _wait_for(check, *, seconds, what):
 
 
 def database_url(name):
-    """A URL of database ``name`` on the test server, for a process of its own: a socket directory (the embedded
-    PostgreSQL) is percent-encoded as the host, which is how cpor.env reads it."""
+    """A URL of database ``name`` on the test server, for a process of its own, as the app role once the tests have
+    switched to it: a socket directory (the embedded PostgreSQL) is percent-encoded as the host, which is how
+    cpor.env reads it."""
     db = settings.DATABASES["default"]
     user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"] or "", safe="")
     return f"postgres://{user}:{password}@{quote(db['HOST'] or '127.0.0.1', safe='')}:{db['PORT'] or 5432}/{name}"
@@ -68,18 +147,89 @@ def _stop(process):
         process.wait(timeout=5)
 
 
+# The owner's credentials (the configured user, who created and migrated the test database) once the tests switch
+# to the app role: the flush and ``owner_db`` connect with them.
+_owner = {}
+
+
+def owner_credentials():
+    """The test database owner's USER and PASSWORD (the configured user's)."""
+    db = settings.DATABASES["default"]
+    return {"USER": _owner.get("USER", db["USER"]), "PASSWORD": _owner.get("PASSWORD", db["PASSWORD"])}
+
+
+def owner_connect(**options):
+    """A new psycopg connection to the test database as its owner."""
+    db, owner = settings.DATABASES["default"], owner_credentials()
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        dbname=db["NAME"],
+        user=owner["USER"],
+        password=owner["PASSWORD"] or None,
+        **options,
+    )
+
+
+def _flush_as_owner(self, sql_list):
+    """pytest-django empties the database between transactional tests with TRUNCATE, which the app role may not
+    run: the owner does, on a short connection of its own (with the database's ``cpor.maintenance`` hatch)."""
+    with owner_connect() as owner:  # commits on leaving
+        for statement in sql_list:
+            owner.execute(statement)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database, with the tests' one escape hatch from the history rules (migration 0008): pytest-django
-    empties it between transactional tests with TRUNCATE, which PostgreSQL refuses on claims' history unless
-    ``cpor.maintenance`` is 'on' as a setting of the database itself. Only this test database gets it."""
-    from django.db import connection
+    """The test database, migrated by its owner, then served to the tests by an app role with the production grants.
 
+    The owner also opens the tests' one escape hatch from the history rules (migration 0008): pytest-django empties
+    the database between transactional tests with TRUNCATE, which PostgreSQL refuses on claims' history unless
+    ``cpor.maintenance`` is 'on' as a setting of the database itself. Only this test database gets it."""
+    from django.db import connection, connections
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from claims.management.commands.db_roles_grant import db_roles_grant
+
+    db = settings.DATABASES["default"]
+    app_role, password = f"{db['NAME']}_app"[:63], secrets.token_urlsafe(24)
     with django_db_blocker.unblock():
         with connection.cursor() as cursor:
-            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            name, role = connection.ops.quote_name(db["NAME"]), connection.ops.quote_name(app_role)
             cursor.execute(f"ALTER DATABASE {name} SET cpor.maintenance = 'on'")
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role])
+            verb = "ALTER" if cursor.fetchone() else "CREATE"
+            cursor.execute(f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s", [password])
+            db_roles_grant(cursor, app_role, quote=connection.ops.quote_name)
         # Sessions read database settings when they start.
+        connections.close_all()
+    _owner.update(USER=db["USER"], PASSWORD=db["PASSWORD"])
+    db["USER"], db["PASSWORD"] = app_role, password
+    saved_flush = DatabaseOperations.execute_sql_flush
+    DatabaseOperations.execute_sql_flush = _flush_as_owner
+    try:
+        yield
+    finally:
+        DatabaseOperations.execute_sql_flush = saved_flush
+        with django_db_blocker.unblock():
+            connections.close_all()
+        db["USER"], db["PASSWORD"] = _owner.pop("USER"), _owner.pop("PASSWORD")
+        # The role goes with its grants; pytest-django then drops the database as its owner.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+        with django_db_blocker.unblock():
+            connections.close_all()
+
+
+@pytest.fixture
+def owner_db(transactional_db):
+    """A psycopg connection (autocommit off) to the test database as its owner, closed afterwards. What the test
+    wants the owner to see it commits first (this fixture makes the test a transactional one)."""
+    connection = owner_connect(autocommit=False)
+    try:
+        yield connection
+    finally:
         connection.close()
 
 
@@ -96,7 +246,12 @@ def s3_server(tmp_path_factory):
             start_new_session=True,
         )
     try:
-        _wait_for(lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1), seconds=30, what="moto_server")
+        # Its own server answering, not another worker's that took the port first.
+        _wait_for(
+            lambda: process.poll() is None and urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1),
+            seconds=30,
+            what="moto_server",
+        )
         client = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -105,7 +260,19 @@ def s3_server(tmp_path_factory):
             aws_secret_access_key="testing",
         )
         client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
-        yield client
+        from storages.backends.s3 import S3Storage
+
+        save = S3Storage._save
+
+        def noted_save(self, name, content):
+            _s3_stored["since_test_start"] = True
+            return save(self, name, content)
+
+        S3Storage._save = noted_save
+        try:
+            yield client
+        finally:
+            S3Storage._save = save
     finally:
         _stop(process)
 
@@ -123,16 +290,25 @@ def s3_objects(s3_server):
     return list_keys
 
 
+# Whether this process stored a file in S3 since the last test began (S3Storage._save, wrapped by s3_server).
+_s3_stored = {"since_test_start": False}
+
+
 @pytest.fixture(autouse=True)
-def _isolated_storage_and_cache(s3_server):
-    """Each test starts with an empty bucket and an empty cache (rate limits, worker pings)."""
+def _isolated_storage_and_cache(request, s3_server):
+    """Each test starts with an empty cache (rate limits, worker pings) and an empty bucket: a test that stored a
+    file (in this process, the live server's thread included), started processes or drove a browser empties the
+    bucket when it ends; listing it after every test would cost a request to moto each."""
     from django.core.cache import cache
 
     cache.clear()
-    bucket = settings.AWS_STORAGE_BUCKET_NAME
-    keys = [obj["Key"] for obj in s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    if keys:
-        s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+    _s3_stored["since_test_start"] = False
+    yield
+    if _s3_stored["since_test_start"] or any(request.node.get_closest_marker(kind) for kind in ("process", "browser")):
+        bucket = settings.AWS_STORAGE_BUCKET_NAME
+        keys = [obj["Key"] for obj in s3_server.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        if keys:
+            s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
 @pytest.fixture

@@ -86,6 +86,30 @@ def bench_env(database_url, *, var_dir=None):
     return env
 
 
+# The role the bench's web servers and workers connect as: they refuse a superuser or an owner (cpor.database_role).
+APP_ROLE = "cpor_bench_app"
+
+
+def app_env(env):
+    """``env`` with DATABASE_URL naming the app role instead of the owner, for gunicorn and Celery workers (README
+    "Database roles"): the role is created if missing (no password: the bench's server trusts loopback) and given
+    its data rights by the owner (``db_roles_grant``)."""
+    import contextlib
+
+    import psycopg
+
+    url = env["DATABASE_URL"]
+    with _connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
+            # Another bench may make it meanwhile.
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+    manage(env, "db_roles_grant", APP_ROLE)
+    parts = urlsplit(url)
+    netloc = f"{APP_ROLE}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return {**env, "DATABASE_URL": urlunsplit(parts._replace(netloc=netloc))}
+
+
 def _connect(url, **kwargs):
     import psycopg
 

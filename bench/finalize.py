@@ -525,7 +525,7 @@ def worker_memory(env, due_ids, submitted_ids, *, timeout, email_seconds):
             "--without-heartbeat",
         ],
         cwd=ROOT,
-        env=env,
+        env=data.app_env(env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

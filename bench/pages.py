@@ -562,7 +562,7 @@ def main():
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", prefix="cpor-bench-gunicorn-", suffix=".log", delete=False) as log:
         print(f"gunicorn on 127.0.0.1:{port} (2 sync workers; log {log.name}) ...", flush=True)
-        process = gunicorn_start(env, port, log)
+        process = gunicorn_start(data.app_env(env), port, log)
         try:
             results = latency(
                 port, plan, targets, warmup=args.warmup, requests=args.requests, max_seconds=args.max_seconds

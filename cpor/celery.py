@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cpor.settings")
 
@@ -39,3 +40,28 @@ def ping(*, token):
 
     cache.set(f"cpor:ping:{token}", timezone.now().isoformat(), 60)
     return token
+
+
+@worker_init.connect
+def worker_database_role_check(**kwargs):
+    _database_role_check("Celery worker")
+
+
+@beat_init.connect
+def beat_database_role_check(**kwargs):
+    _database_role_check("Celery beat")
+
+
+def _database_role_check(process):
+    """The worker and beat refuse a superuser or owner role as the web server does (cpor.database_role). Celery logs
+    and swallows an exception from a signal handler; SystemExit stops the process."""
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    django.setup()
+    from cpor.database_role import database_role_check
+
+    try:
+        database_role_check(process)
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"django.core.exceptions.ImproperlyConfigured: {exc}") from None

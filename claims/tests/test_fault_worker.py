@@ -9,7 +9,6 @@ import datetime
 import os
 import signal
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -20,22 +19,15 @@ from claims.services.jobs import task_send
 from claims.services.transitions import claim_event_record
 from claims.tests.factories import claim_make
 from claims.tests.invariants import assert_invariants
-from conftest import _stop, _wait_for, celery_worker_start
+from conftest import _stop, _wait_for, celery_worker_start, owner_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _lock_holder():
-    """A connection of the test's own (not Django's) to the test database."""
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        dbname=db["NAME"],
-        autocommit=False,
-    )
+    """A connection of the test's own (not Django's) to the test database, as its owner: locking the history
+    against writers (EXCLUSIVE mode) takes more than the application role's rights on it."""
+    return owner_connect(autocommit=False)
 
 
 def _waiting_on_history():
@@ -99,7 +91,11 @@ def test_fault_worker_killed_mid_validation_claim_validated_once(
             assert claims_requeue_unvalidated(older_than=datetime.timedelta(0)) == 1
             _wait_for(lambda: _status(claim) == ClaimStatus.UNDER_REVIEW, seconds=30, what="validation")
             task_send("claim_validate_task", claim_id=claim.pk)
-            _wait_for(lambda: own_redis.client().llen("celery") == 0, seconds=10, what="the repeated task")
+            _wait_for(
+                lambda: own_redis.client().llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 0,
+                seconds=10,
+                what="the repeated task",
+            )
             _wait_for(lambda: own_redis.client().hlen("unacked") <= 1, seconds=10, what="the repeated task's ack")
         finally:
             _stop(second)

@@ -2,7 +2,9 @@
 status moves outside §5 and status changes without their event, and never deletes a submitted claim's rows.
 
 The test database has the tests' escape hatch on (conftest.py: ``cpor.maintenance``), so every refusal below
-also shows that the hatch lifts nothing but TRUNCATE.
+also shows that the hatch lifts nothing but TRUNCATE. The tests connect as the application's role, which may not
+even try to change history (no UPDATE, DELETE or TRUNCATE right: test_database_roles.py); what the triggers refuse
+is shown on the owner's connection (``owner_db``), the one role that could.
 """
 
 import datetime
@@ -14,10 +16,11 @@ import sys
 import threading
 import time
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from claims.history import FIELDS, GENESIS, event_hash
 from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimItem, ClaimStatus, PoeDocument
@@ -60,48 +63,63 @@ def claim(partner_a, m365_tenant, products):
     return claim
 
 
-def test_history_event_update_delete_truncate_refused(claim):
+def _owner_refused(owner, statement, params=None, *, match):
+    """The owner runs ``statement`` and PostgreSQL refuses it with ``match`` in the message; rolled back."""
+    try:
+        with pytest.raises(psycopg.IntegrityError, match=match):
+            owner.execute(statement, params)
+    finally:
+        owner.rollback()
+
+
+def test_history_event_update_delete_truncate_refused(claim, owner_db):
     event = claim.events.get()
 
-    _refused(
-        "UPDATE claims_claimevent SET message = 'x' WHERE id = %s", [event.pk], match="UPDATE on claims_claimevent"
-    )
-    _refused("DELETE FROM claims_claimevent WHERE id = %s", [event.pk], match="DELETE on claims_claimevent")
-    with pytest.raises(IntegrityError, match="UPDATE on claims_claimevent"), transaction.atomic():
+    # The application's role has no right to try.
+    with pytest.raises(ProgrammingError, match="permission denied for table claims_claimevent"), transaction.atomic():
         ClaimEvent.objects.filter(pk=event.pk).update(message="x")
-    with pytest.raises(IntegrityError, match="DELETE on claims_claimevent"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="permission denied for table claims_claimevent"), transaction.atomic():
         event.delete()
-    _check_deferred()  # TRUNCATE refuses tables with pending foreign-key checks, before any trigger
+    # The owner, who has, is refused by the triggers.
+    _owner_refused(
+        owner_db,
+        "UPDATE claims_claimevent SET message = 'x' WHERE id = %s",
+        [event.pk],
+        match="UPDATE on claims_claimevent",
+    )
+    _owner_refused(
+        owner_db, "DELETE FROM claims_claimevent WHERE id = %s", [event.pk], match="DELETE on claims_claimevent"
+    )
     # With the outbox that references events (an email belongs to its event), as TRUNCATE requires.
-    with pytest.raises(IntegrityError, match="TRUNCATE of claims_claimevent"), transaction.atomic():
-        _sql("SET LOCAL cpor.maintenance = 'off'")
-        _sql("TRUNCATE claims_claimevent, claims_emailnotification")
+    owner_db.execute("SET LOCAL cpor.maintenance = 'off'")
+    _owner_refused(
+        owner_db, "TRUNCATE claims_claimevent, claims_emailnotification", match="TRUNCATE of claims_claimevent"
+    )
 
     assert list(ClaimEvent.objects.values_list("pk", "message")) == [(event.pk, "")]
 
 
-def test_history_truncate_refused_for_claims_items_documents_also_by_cascade(claim):
-    _check_deferred()
+def test_history_truncate_refused_for_claims_items_documents_also_by_cascade(claim, owner_db):
     for statement, table in [
         ("TRUNCATE claims_claim CASCADE", "claims_claim"),
         ("TRUNCATE claims_claimitem", "claims_claimitem"),
         ("TRUNCATE claims_poedocument", "claims_poedocument"),
         ("TRUNCATE associations_partner CASCADE", "claims_claim"),
     ]:
-        with pytest.raises(IntegrityError, match=f"TRUNCATE of {table} is refused"), transaction.atomic():
-            _sql("SET LOCAL cpor.maintenance = 'off'")
-            _sql(statement)
+        owner_db.execute("SET LOCAL cpor.maintenance = 'off'")
+        _owner_refused(owner_db, statement, match=f"TRUNCATE of {table} is refused")
 
     assert (Claim.objects.count(), ClaimItem.objects.count(), PoeDocument.objects.count()) == (1, 1, 1)
 
 
-def test_history_truncate_hatch_needs_the_database_setting_not_a_session_set(claim):
-    # Without the database-level setting (rolled back with the test), a session's own SET opens nothing.
-    _check_deferred()
-    _sql(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} RESET cpor.maintenance")
-    with pytest.raises(IntegrityError, match="TRUNCATE of claims_claimevent"), transaction.atomic():
-        _sql("SET LOCAL cpor.maintenance = 'on'")
-        _sql("TRUNCATE claims_claimevent, claims_emailnotification")
+def test_history_truncate_hatch_needs_the_database_setting_not_a_session_set(claim, owner_db):
+    # Without the database-level setting (rolled back with the owner's transaction), a session's own SET opens
+    # nothing.
+    owner_db.execute(f"ALTER DATABASE {connection.ops.quote_name(owner_db.info.dbname)} RESET cpor.maintenance")
+    owner_db.execute("SET LOCAL cpor.maintenance = 'on'")
+    _owner_refused(
+        owner_db, "TRUNCATE claims_claimevent, claims_emailnotification", match="TRUNCATE of claims_claimevent"
+    )
 
     assert ClaimEvent.objects.count() == 1
 
@@ -222,23 +240,24 @@ def test_history_chain_links_each_event_to_the_previous_signed_with_the_key(clai
     assert len({h for _id, _prev, h, *_values in chain}) == 3
 
 
-def _break(statement, params):
-    """Change history behind the append-only trigger's back (inside the test's transaction, rolled back)."""
-    _check_deferred()  # ALTER TABLE refuses tables with pending foreign-key checks
-    _sql("ALTER TABLE claims_claimevent DISABLE TRIGGER claims_claimevent_append_only")
-    _sql(statement, params)
-    _sql("ALTER TABLE claims_claimevent ENABLE TRIGGER claims_claimevent_append_only")
+def _break(owner, statement, params):
+    """Change history behind the append-only trigger's back, as the owner (committed)."""
+    owner.execute("ALTER TABLE claims_claimevent DISABLE TRIGGER claims_claimevent_append_only")
+    owner.execute(statement, params)
+    owner.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses tables with pending foreign-key checks
+    owner.execute("ALTER TABLE claims_claimevent ENABLE TRIGGER claims_claimevent_append_only")
+    owner.commit()
 
 
-def test_history_verify_ok_then_names_first_changed_row(claim, capsys):
+def test_history_verify_ok_then_names_first_changed_row(claim, capsys, owner_db):
     claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
     claim_transition(claim=claim, to=S.REJECTED, actor="reviewer", action="rejected", message="No proof.")
     call_command("claims_history_verify")
     assert capsys.readouterr().out.splitlines()[0] == "OK: 3 events of 1 claims, every hash chain whole."
 
     second, third = ClaimEvent.objects.filter(claim=claim).order_by("id")[1:]
-    _break("UPDATE claims_claimevent SET message = 'Approved.' WHERE id = %s", [third.pk])
-    _break("UPDATE claims_claimevent SET reason = 'other' WHERE id = %s", [second.pk])
+    _break(owner_db, "UPDATE claims_claimevent SET message = 'Approved.' WHERE id = %s", [third.pk])
+    _break(owner_db, "UPDATE claims_claimevent SET reason = 'other' WHERE id = %s", [second.pk])
 
     with pytest.raises(CommandError) as error:
         call_command("claims_history_verify")
@@ -247,18 +266,18 @@ def test_history_verify_ok_then_names_first_changed_row(claim, capsys):
     )
 
 
-def test_history_verify_names_the_row_after_a_removed_event(claim):
+def test_history_verify_names_the_row_after_a_removed_event(claim, owner_db):
     claim_transition(claim=claim, to=S.UNDER_REVIEW, actor="system", action="validated")
     claim_transition(claim=claim, to=S.REJECTED, actor="reviewer", action="rejected")
     _first, second, third = ClaimEvent.objects.filter(claim=claim).order_by("id")
-    _break("DELETE FROM claims_claimevent WHERE id = %s", [second.pk])
+    _break(owner_db, "DELETE FROM claims_claimevent WHERE id = %s", [second.pk])
 
     with pytest.raises(CommandError, match=rf"Claim {claim.pk}, event {third.pk}: prev_hash {second.hash} is not"):
         call_command("claims_history_verify")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_history_commit_refuses_bare_status_update_and_verify_exits_1(claim):
+def test_history_commit_refuses_bare_status_update_and_verify_exits_1(claim, owner_db):
     """Committed for real: the deferred check at COMMIT, and the command's exit status as an operator sees it."""
     with pytest.raises(IntegrityError, match="has no ClaimEvent in its transaction"):
         _sql("UPDATE claims_claim SET status = 'under_review' WHERE id = %s", [claim.pk])  # autocommit
@@ -280,8 +299,7 @@ def test_history_commit_refuses_bare_status_update_and_verify_exits_1(claim):
     )
 
     event = ClaimEvent.objects.get(claim=claim, new_status=S.UNDER_REVIEW)
-    with transaction.atomic():
-        _break("UPDATE claims_claimevent SET actor = 'reviewer' WHERE id = %s", [event.pk])
+    _break(owner_db, "UPDATE claims_claimevent SET actor = 'reviewer' WHERE id = %s", [event.pk])
     broken = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert f"Claim {claim.pk}, event {event.pk}: stored hash" in broken.stderr

@@ -13,7 +13,6 @@ import io
 import json
 import types
 
-import psycopg
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -44,26 +43,6 @@ from cpor.celery import app
 
 S = ClaimStatus
 KEYED = importlib.import_module("claims.migrations.0012_history_keyed")
-
-
-# stand-in until conftest's owner_db lands
-@pytest.fixture
-def owner_db(transactional_db):
-    """A psycopg connection (autocommit off) to the test database as its owner. Today the tests' own user
-    (postgres) is that owner, and a superuser."""
-    params = connection.settings_dict
-    conninfo = {
-        "dbname": params["NAME"],
-        "user": params["USER"],
-        "password": params["PASSWORD"],
-        "host": params["HOST"],
-        "port": params["PORT"],
-    }
-    owner = psycopg.connect(**{name: value for name, value in conninfo.items() if value})
-    try:
-        yield owner
-    finally:
-        owner.close()
 
 
 def _as_owner(owner_db, statement, params=()):
@@ -448,18 +427,21 @@ def test_history_keyed_insert_trigger_refuses_a_wrong_prev_hash_or_no_signature(
 
 
 @pytest.mark.django_db
-def test_history_keyed_migration_rekeys_unkeyed_chains_with_a_snapshot_on_each_last_event(submitted):
+def test_history_keyed_migration_rekeys_unkeyed_chains_with_a_snapshot_on_each_last_event(submitted, owner_db):
     """Migration 0012 on a database of migration 0010's unkeyed chains (its way back puts them there): every chain
     re-keyed with the configured key, and each claim's last event holding the claim as it is."""
     claim_transition(claim=submitted, to=S.UNDER_REVIEW, actor="system", action="validated")
-    editor = types.SimpleNamespace(connection=connection)
+    # The migration runs as the database's owner (it switches the append-only trigger off while it re-signs).
+    editor = types.SimpleNamespace(connection=owner_db)
     keyed = [e.hash for e in _events(submitted)]
     KEYED.unkey(None, editor)
+    owner_db.commit()
     assert not {e.hash for e in _events(submitted)} & set(keyed)
     with pytest.raises(CommandError, match="stored hash"):
         call_command("claims_history_verify", stdout=io.StringIO())
 
     KEYED.rekey(None, editor)
+    owner_db.commit()
 
     first, last = _events(submitted)
     assert (first.data, first.key_id, last.key_id) == ({}, "test", "test")

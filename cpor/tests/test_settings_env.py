@@ -1,14 +1,19 @@
-"""cpor/settings.py read from the environment, as a deployment starts it: in a fresh Python process each time."""
+"""cpor/settings.py read from the environment, as a deployment starts it: executed afresh in this process each
+time (runpy), with exactly the given settings variables in the environment."""
 
+import io
 import json
 import os
 import runpy
 import secrets
-import subprocess
-import sys
+import traceback
+import types
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.core.management import call_command
 from django.test import Client, override_settings
 
 from associations.tests.fixtures import PASSWORD
@@ -72,7 +77,7 @@ PRODUCTION = {
 
 
 def deployment_env(tmp_path, **env):
-    """This process's environment without any settings variable, plus exactly ``env``."""
+    """This process's environment without any settings variable, plus exactly ``env`` (for a process of its own)."""
     clean = {
         key: value
         for key, value in os.environ.items()
@@ -81,25 +86,48 @@ def deployment_env(tmp_path, **env):
     return clean | {"DJANGO_SETTINGS_MODULE": "cpor.settings", "CPOR_VAR_DIR": str(tmp_path / "var")} | env
 
 
-def run_django(tmp_path, code="", **env):
-    """Run ``django.setup()`` (then ``code``) with cpor.settings and exactly the given settings variables."""
-    return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
-        cwd=ROOT,
-        env=deployment_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def load_settings(tmp_path, **env):
+    """cpor/settings.py executed afresh in this process with exactly the given settings variables (and
+    ``CPOR_VAR_DIR`` in ``tmp_path``): its values as attributes. The environment is restored afterwards."""
+    wanted = {"CPOR_VAR_DIR": str(tmp_path / "var")} | env
+    saved = {key: os.environ.get(key) for key in SETTINGS_VARIABLES | wanted.keys()}
+    for key in SETTINGS_VARIABLES:
+        os.environ.pop(key, None)
+    os.environ.update(wanted)
+    try:
+        return types.SimpleNamespace(**runpy.run_path(str(ROOT / "cpor" / "settings.py")))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class Started:
+    """How reading the settings ended, as a process starting with them would report it."""
+
+    returncode: int
+    stderr: str
+    settings: types.SimpleNamespace | None
+
+
+def run_django(tmp_path, **env):
+    """Read cpor.settings with exactly the given settings variables: a failure comes back as a non-zero
+    ``returncode`` with the traceback in ``stderr``, as a process starting with these settings would print it."""
+    try:
+        return Started(0, "", load_settings(tmp_path, **env))
+    except Exception as exc:
+        return Started(1, "".join(traceback.format_exception(exc)), None)
 
 
 def settings_of(tmp_path, expression, **env):
     """The JSON value of a settings expression, e.g. ``settings.DATABASES['default']``."""
-    result = run_django(
-        tmp_path, f"from django.conf import settings\nimport json\nprint(json.dumps({expression}, default=str))", **env
-    )
+    result = run_django(tmp_path, **env)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    value = eval(expression, {"settings": result.settings})
+    return json.loads(json.dumps(value, default=str))
 
 
 def assert_fails_naming(result, name):
@@ -298,17 +326,16 @@ def test_settings_conn_max_age_zero_turns_persistent_connections_off(tmp_path):
 
 
 def test_settings_email_url_with_starttls_gives_the_smtp_mailer(tmp_path):
-    code = (
-        "from django.conf import settings\nfrom django.core.mail import mailers\nimport json\n"
-        "m = mailers['default']\n"
-        "print(json.dumps([settings.MAILERS, [type(m).__name__, m.host, m.port, m.username, m.password,"
-        " m.use_tls, m.use_ssl]]))"
-    )
-    result = run_django(tmp_path, code, EMAIL_URL="smtp://u:p@mail.example:587?starttls=1")
+    from django.core.mail import mailers
+
+    result = run_django(tmp_path, EMAIL_URL="smtp://u:p@mail.example:587?starttls=1")
 
     assert result.returncode == 0, result.stderr
-    mailers, backend = json.loads(result.stdout.strip().splitlines()[-1])
-    assert mailers == {
+    mailers_setting = json.loads(json.dumps(result.settings.MAILERS))
+    with override_settings(MAILERS=result.settings.MAILERS):
+        m = mailers["default"]
+        backend = [type(m).__name__, m.host, m.port, m.username, m.password, m.use_tls, m.use_ssl]
+    assert mailers_setting == {
         "default": {
             # Django's SMTP backend, which also tells which recipients the server refused (cpor.mail).
             "BACKEND": "cpor.mail.SmtpBackend",
@@ -388,18 +415,25 @@ def test_settings_other_database_url_is_refused_naming_it(tmp_path, scheme, rest
 
 
 def test_settings_production_passes_check_deploy_without_warnings(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=deployment_env(tmp_path, **PRODUCTION),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    production = load_settings(tmp_path, **PRODUCTION)
+    # Every setting production reads differently, but the database (the check does not connect): the apps are the
+    # same, so the registry stays as it is.
+    from django.conf import settings
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
-    assert "WARNINGS" not in result.stdout + result.stderr
+    changed = {
+        name: value
+        for name, value in vars(production).items()
+        if name.isupper() and name != "DATABASES" and getattr(settings, name, object()) != value
+    }
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with override_settings(**changed), mock.patch.dict(os.environ):
+        for name in TEST_PROCESS_VARIABLES:
+            os.environ.pop(name, None)
+        call_command("check", "--deploy", "--fail-level", "WARNING", stdout=stdout, stderr=stderr)
+
+    assert "INSTALLED_APPS" not in changed and changed["ALLOWED_HOSTS"] == ["cpor.example"]
+    assert "System check identified no issues (0 silenced)." in stdout.getvalue()
+    assert "WARNINGS" not in stdout.getvalue() + stderr.getvalue()
 
 
 def test_settings_production_turns_on_the_secure_defaults(tmp_path):
