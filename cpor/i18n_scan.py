@@ -202,7 +202,6 @@ BRAND_NAMES = (
     "OSU-Business Applications",
     "OSU-Microsoft 365",
     "Dynamics 365",
-    "Partner Center",
 )
 _CODE = re.compile(r"\S*(?:[\d@/_\\]|\.\w)\S*")
 _WORD = r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*"
