@@ -696,3 +696,43 @@ def test_i18n_chinese_poe_template(products, reader):
 
     assert "Exchange Online、Yammer" in text and "執行證明" in text
     assert not reader.found, reader.report()
+
+
+# (f) The catalog itself: one term per action, Taiwan's typography in every translation.
+
+
+def test_i18n_chinese_catalog_terms_and_typography():
+    import polib
+    from django.conf import settings
+
+    folder = settings.BASE_DIR / "locale" / "zh_Hant" / "LC_MESSAGES"
+    catalog = [*polib.pofile(str(folder / "django.po")), *polib.pofile(str(folder / "djangojs.po"))]
+    translations = {}
+    for entry in catalog:
+        if entry.obsolete:
+            continue
+        texts = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        translations[(entry.msgctxt, entry.msgid)] = texts
+    everything = [text for texts in translations.values() for text in texts]
+
+    # Disassociate: one term, the glossary's, for the action and its button (never 結束關聯).
+    assert translations[(None, "Disassociate")] == translations[(None, "End the association")] == ["解除關聯"]
+    assert [text for text in everything if "結束關聯" in text] == []
+    # Optional: （選填）, full-width, never (選用) nor half-width parentheses.
+    assert [text for text in everything if "選用" in text or "(選填)" in text] == []
+    # Your company's contact, as the glossary says (the claim page's label and the rejection reasons alike).
+    assert translations[(None, "Your company's contact")] == ["貴公司的連絡人"]
+    assert [text for text in everything if "貴公司連絡人的" in text] == []
+    # Claims are counted with 筆.
+    assert [text for text in everything if re.search(r"個\s*宣告", text) and "另一個宣告" not in text] == []
+    assert translations[(None, "Available to claim")] == ["可宣告"]
+    assert translations[(None, ", ")] == ["、"]
+    # Typography (markup and placeholders aside: %(name)s may be Latin text).
+    problems = {}
+    for (_context, msgid), texts in translations.items():
+        for text in texts:
+            plain = re.sub(r"<[^>]+>", "", text)
+            found = [what for what, _ in typography_problems(plain)]
+            if found:
+                problems[msgid] = (text, found)
+    assert problems == {}
