@@ -22,7 +22,8 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.test import Client, override_settings
+from django.template.loader import render_to_string
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes
@@ -550,8 +551,20 @@ def test_i18n_chinese_error_pages(partner_a, reader):
     csrf = Client(enforce_csrf_checks=True)
     csrf.force_login(partner_a.admin)
     reader.response("csrf", csrf.post(reverse("logout"), **ZH))
+    # Pages of states hard to reach from a test client (a body too large, rate limits), from their templates.
+    request = RequestFactory().get("/")
+    with translation.override("zh-hant"):
+        for template, context in {
+            "request_too_large.html": {"status": 413, "max_mb": 30, "poe_max_mb": 10, "poe_max_files": 5},
+            "request_too_large.html (411)": {"status": 411},
+            "registration/locked_out.html": {"minutes": 15, "client": True},
+            "registration/locked_out.html (account)": {"minutes": 1},
+            "registration/password_reset_limited.html": {"minutes": 60},
+            "claims/optout_limited.html": {},
+        }.items():
+            reader.html(template, render_to_string(template.split(" ")[0], context, request=request))
 
-    assert len(reader.read) == 6
+    assert len(reader.read) == 12
     assert not reader.found, reader.report()
 
 
