@@ -20,17 +20,21 @@ import io
 import re
 from html.parser import HTMLParser
 
+import polib
 import pytest
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from docx import Document
 
-from associations.models import Association, UsageRecord
-from associations.tests.fixtures import make_tenant
+from associations.models import Association, UsageRecord, UserPreference
+from associations.tests.fixtures import make_tenant, make_user
 from claims import emails
 from claims.models import ClaimEvent, ClaimStatus
 from claims.services import claim_request_information
@@ -184,6 +188,13 @@ class Reader:
 @pytest.fixture
 def reader():
     return Reader()
+
+
+@pytest.fixture(autouse=True)
+def _english_after():
+    """The test client runs requests in this thread: a zh-TW request's language would outlive the test."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 # (a) The heuristics themselves: they find what the testers found, and leave names and codes alone.
@@ -349,8 +360,6 @@ def test_i18n_chinese_wizard_steps_and_their_errors(
 
 
 def _file(name, content):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     return SimpleUploadedFile(name, content)
 
 
@@ -599,9 +608,6 @@ def test_i18n_chinese_customer_pages(partner_a, products, reader):
 
 
 def _zh_contact(claim):
-    from associations.models import UserPreference
-    from associations.tests.fixtures import make_user
-
     contact = make_user(claim.partner_contact_email)
     UserPreference.objects.create(user=contact, language="zh-hant")
 
@@ -614,8 +620,6 @@ def _read_email(reader, name, message, allow=()):
 
 
 def test_i18n_chinese_every_email(partner_a, m365_tenant, bizapps_tenant, products, reviewer, reader):
-    from associations.models import UserPreference
-
     m365_tenant.country = "TW"
     m365_tenant.save(update_fields=["country"])
     for user in (partner_a.admin, partner_a.viewer):  # the replaced email's and the password reset's readers
@@ -690,8 +694,6 @@ def test_i18n_chinese_every_email(partner_a, m365_tenant, bizapps_tenant, produc
 
 
 def test_i18n_chinese_poe_template(products, reader):
-    from docx import Document
-
     with translation.override("zh-hant"):
         content = poe_template_docx(
             partner_name="Contoso Partners",
@@ -715,9 +717,6 @@ def test_i18n_chinese_poe_template(products, reader):
 
 
 def test_i18n_chinese_catalog_terms_and_typography():
-    import polib
-    from django.conf import settings
-
     folder = settings.BASE_DIR / "locale" / "zh_Hant" / "LC_MESSAGES"
     catalog = [*polib.pofile(str(folder / "django.po")), *polib.pofile(str(folder / "djangojs.po"))]
     translations = {}
