@@ -303,8 +303,8 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
         "tenant": tenant,
         "solution_area": SolutionArea.MICROSOFT_365,
         "activities": ["usage"],
-        "customer_contact_name": "Morgan Customer",
-        "customer_contact_title": "IT manager",
+        "customer_contact_name": "Morgan Customer",  # i18n: English only (demo data: a person's name)
+        "customer_contact_title": "IT manager",  # i18n: English only (demo data: what the partner typed)
         "customer_contact_email": f"it@{tenant.primary_domain}",
         "partner_contact_name": admin.get_full_name() if admin else "Partner contact",
         "partner_contact_email": admin.email if admin else "partner@example.com",

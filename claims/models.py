@@ -22,6 +22,7 @@ from associations.models import (
     Tenant,
 )
 from associations.validators import ONE_LINE
+from associations.wording import words_list
 from claims import history
 from claims.items import item_key, item_keys_q, programs_for  # noqa: F401 (re-exported)
 
@@ -192,7 +193,7 @@ class Claim(models.Model):
 
     def get_activities_display(self):
         labels = dict(Activity.choices)
-        return ", ".join(str(labels.get(a, a)) for a in self.activities)
+        return words_list(labels.get(a, a) for a in self.activities)
 
 
 class PartnerClaimCount(models.Model):

@@ -14,7 +14,7 @@ import re
 from functools import cache
 
 from django.utils import translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, pgettext, pgettext_lazy
 
 TEMPLATES = {
     "mpn_not_yours": gettext_noop("The MPN ID %(mpn_id)s does not belong to your organization."),
@@ -46,12 +46,21 @@ TEMPLATES = {
     "poe_wrong_type": gettext_noop("The POE file %(name)s is not an allowed type (%(allowed)s)."),
 }
 
-# Whose contact a contact reason is about: the stored English words, translated when shown.
-WHO_CUSTOMER = gettext_noop("The customer contact's")
-WHO_TECHNICAL = gettext_noop("The customer's technical contact's")
-WHO_PARTNER = gettext_noop("Your company's contact")
+# Whose contact a contact reason is about: the stored English words, translated when shown. They begin a sentence
+# ("Your company's contact name is missing."), so they are translated in a context of their own: the same English
+# words as a label of the claim page ("Your company's contact") read differently in Chinese.
+WHO_CONTEXT = "whose contact, at the start of a rejection reason"
+WHO_CUSTOMER = "The customer contact's"
+WHO_TECHNICAL = "The customer's technical contact's"
+WHO_PARTNER = "Your company's contact"
+# For makemessages only (pgettext has no _noop form): the words above, with their context.
+_WHO_MARKED = (
+    pgettext_lazy("whose contact, at the start of a rejection reason", "The customer contact's"),
+    pgettext_lazy("whose contact, at the start of a rejection reason", "The customer's technical contact's"),
+    pgettext_lazy("whose contact, at the start of a rejection reason", "Your company's contact"),
+)
 # Parameters that are words of ours (translated when shown), not data (names, ids, addresses: shown as stored).
-TRANSLATED_PARAMS = {"who", "solution_area"}
+TRANSLATED_PARAMS = {"who": lambda value: pgettext(WHO_CONTEXT, value), "solution_area": gettext}
 
 
 def reason_text(key, **params):
@@ -81,7 +90,7 @@ def reason_display(text):
         match = pattern.fullmatch(text)
         if match:
             params = {
-                name: gettext(value) if name in TRANSLATED_PARAMS else value
+                name: TRANSLATED_PARAMS[name](value) if name in TRANSLATED_PARAMS else value
                 for name, value in match.groupdict().items()
             }
             return gettext(template) % params

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.utils.functional import cached_property
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
@@ -322,11 +322,12 @@ class Availability:
     NOT_ON_TENANT = "not_on_tenant"
 
     LABELS = {
-        FREE: _("Free"),
+        # Nobody holds or claims it: the partner may claim it ("Free" read as "no charge").
+        FREE: _("Available to claim"),
         YOURS: _("Already yours"),
         YOURS_PENDING: _("Pending in your claim"),
         HELD: _("Held by another partner"),
-        PENDING: _("Pending"),
+        PENDING: pgettext_lazy("product availability: in another partner's open claim", "Pending"),
         NOT_ON_TENANT: _("Not on this customer's tenant"),
     }
     # When a product covers several item keys, the most telling one describes it.
@@ -364,7 +365,7 @@ def tenant_products(*, tenant, solution_area, products):
 
 
 def product_availability(*, partner, tenant, solution_area, activities, products, subscriptions):
-    """For each product, and each subscription, whether it is free, already yours, held or pending.
+    """For each product, and each subscription, whether it is available to claim, already yours, held or pending.
 
     ``subscriptions`` is {product_id: [subscriptions]} from ``tenant_products``. Never says which other partner
     holds or claims an item; for the partner's own items it names the claim (to link to it). One query: active

@@ -18,6 +18,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from associations.wording import words_list
 from claims.sniff import DOCX, JPEG, MSG, PDF, PNG, PPTX, XLSX, Refusal, poe_sniff
 
 __all__ = ["DOCX", "JPEG", "MSG", "PDF", "PNG", "PPTX", "XLSX"]
@@ -305,7 +306,7 @@ def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_
         (gettext("Customer"), customer_name),
         (gettext("Domain name"), domain),
         (gettext("Directory ID"), str(directory_id)),
-        (gettext("Product(s)"), gettext(", ").join(products)),
+        (gettext("Product(s)"), words_list(products)),
     ]
     table = document.add_table(rows=0, cols=2)
     table.style = "Table Grid"

@@ -31,6 +31,7 @@ from formtools.wizard.views import SessionWizardView, StepsHelper, normalize_nam
 from associations.access import admin_role_required
 from associations.models import Activity, SolutionArea
 from associations.validators import normalize_domain, parse_guid
+from associations.wording import words_list
 from claims.forms.wizard import (
     ActivityForm,
     AssociateForm,
@@ -375,7 +376,7 @@ class ClaimWizard(SessionWizardView):
         data["is_microsoft_365"] = data.get("solution_area") == SolutionArea.MICROSOFT_365
         data["solution_area_label"] = SolutionArea(data["solution_area"]).label if data.get("solution_area") else ""
         labels = dict(Activity.choices)
-        data["activities_label"] = ", ".join(str(labels[a]) for a in data.get("activities", []))
+        data["activities_label"] = words_list(labels[a] for a in data.get("activities", []))
         return data
 
     # --- the draft (SPEC §12) -----------------------------------------------------------------------------------
@@ -479,7 +480,10 @@ class ClaimWizard(SessionWizardView):
             )
         except PoeStorageError as exc:
             review = form_dict["review"]
-            review.add_error(None, f"{exc} Nothing was submitted: select Submit claim to try again.")
+            review.add_error(
+                None,
+                gettext("%(problem)s Nothing was submitted: select Submit claim to try again.") % {"problem": exc},
+            )
             return self.render(review)
         self._submitted = True
         messages.success(self.request, gettext("Your customer association was submitted. We'll validate it shortly."))

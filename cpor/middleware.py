@@ -10,6 +10,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, gettext_noop
 
 from associations.validators import CONTROL_CHARACTERS
+from associations.wording import words_list
 
 # How many offending places the page names: enough to find them, short for a request with a thousand fields.
 PLACES_SHOWN = 3
@@ -166,7 +167,7 @@ def _places(query_dict, where, where_key, *, allowed=frozenset()):
 def _refused(request, places):
     places = [gettext(msgid) % {"name": name} if name is not None else gettext(msgid) for msgid, name in places]
     places = list(dict.fromkeys(places))
-    where = gettext(", ").join(places[:PLACES_SHOWN])
+    where = words_list(places[:PLACES_SHOWN])
     if len(places) > PLACES_SHOWN:
         where = gettext("%(places)s and elsewhere") % {"places": where}
     message = gettext(

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
+from associations.wording import words_list
 from claims.admin.disputes import (
     DISPUTE_READONLY_FIELDS,
     DisputeAdminMixin,
@@ -315,7 +316,7 @@ class ClaimAdmin(DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request,
                 gettext("Not changed, no longer in a status that allows it: %(claims)s")
-                % {"claims": ", ".join(skipped)},
+                % {"claims": words_list(skipped)},
                 messages.WARNING,
             )
         return moved

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join, linebreaks
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from associations.wording import words_list
 from claims.models import ClaimEvent, ClaimStatus
 
 
@@ -22,7 +23,7 @@ def rejection_final_note(claims):
     return gettext(
         "Disputed once already: rejecting is final (Rejected (final)), and the partner cannot dispute it again: "
         "%(claims)s"
-    ) % {"claims": ", ".join(names)}
+    ) % {"claims": words_list(names)}
 
 
 DISPUTE_READONLY_FIELDS = ["dispute_justification", "dispute_poe"]

@@ -16,6 +16,7 @@ from associations.validators import (
     validate_domain_name,
     validate_single_line,
 )
+from associations.wording import words_list
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
 from claims.uploads import POE_MAX_FILES
@@ -95,10 +96,10 @@ class CustomerForm(forms.Form):
         if tenant is None:
             self.add_error(
                 "directory_id",
-                "We don't know a customer with this Directory ID. Check it with your customer and try again.",
+                gettext("We don't know a customer with this Directory ID. Check it with your customer and try again."),
             )
         elif domain and not tenant.domain_matches:
-            self.add_error("directory_id", "This Directory ID does not match the domain name.")
+            self.add_error("directory_id", gettext("This Directory ID does not match the domain name."))
         else:
             cleaned["tenant"] = tenant
         return cleaned
@@ -129,19 +130,20 @@ class ActivityForm(forms.Form):
         usage, pre_sales = cleaned.get("usage"), cleaned.get("pre_sales")
         if area == SolutionArea.MICROSOFT_365:
             if business_activity or pre_sales:
-                self.add_error("business_activity", "Microsoft 365 offers only Usage.")
+                self.add_error("business_activity", gettext("Microsoft 365 offers only Usage."))
             cleaned["activities"] = [Activity.USAGE]
         elif area == SolutionArea.BUSINESS_APPLICATIONS:
             if not business_activity:
-                self.add_error("business_activity", "Select Usage and/or Pre-sales, or Revenue association.")
+                self.add_error("business_activity", gettext("Select Usage and/or Pre-sales, or Revenue association."))
             elif business_activity == BusinessAppsActivity.REVENUE_ASSOCIATION:
                 if usage or pre_sales:
                     self.add_error(
-                        "business_activity", "Revenue association is claimed alone, without Usage or Pre-sales."
+                        "business_activity",
+                        gettext("Revenue association is claimed alone, without Usage or Pre-sales."),
                     )
                 cleaned["activities"] = [Activity.REVENUE_ASSOCIATION]
             elif not (usage or pre_sales):
-                self.add_error("usage", "Select Usage, Pre-sales or both.")
+                self.add_error("usage", gettext("Select Usage, Pre-sales or both."))
             else:
                 cleaned["activities"] = [Activity.USAGE] * bool(usage) + [Activity.PRE_SALES] * bool(pre_sales)
         return cleaned
@@ -290,7 +292,7 @@ class ProductsForm(forms.Form):
                     len(missing),
                 ),
                 code="not_on_tenant",
-                params={"products": gettext(", ").join(missing)},
+                params={"products": words_list(missing)},
             )
         own = [product.name for product in products if self.availability.get(product.pk) in Availability.OWN]
         if own:
@@ -301,7 +303,7 @@ class ProductsForm(forms.Form):
                     len(own),
                 ),
                 code="own",
-                params={"products": gettext(", ").join(own)},
+                params={"products": words_list(own)},
             )
         return products
 
@@ -312,7 +314,11 @@ class ProductsForm(forms.Form):
             value = cleaned.get(name)
             selected = product in (cleaned.get("products") or [])
             if selected and not value and name not in self.errors:
-                self.add_error(name, f"{product.name} has several subscriptions on this tenant: select one.")
+                self.add_error(
+                    name,
+                    gettext("%(product)s has several subscriptions on this tenant: select one.")
+                    % {"product": product.name},
+                )
             if selected and value:
                 subscription = next(s for s in self.subscriptions[product.pk] if str(s.subscription_id) == value)
                 if self.by_subscription.get(subscription.pk) in Availability.OWN:
@@ -342,14 +348,14 @@ class ContactsForm(forms.Form):
     partner_contact_email = forms.EmailField(label=_("Email"))
 
     REQUIRED = {
-        "customer_contact_name": "Enter the customer's contact name.",
-        "customer_contact_title": "Enter the customer contact's title.",
-        "customer_contact_email": "Enter the customer contact's email address.",
-        "technical_contact_name": "Enter the customer's technical contact name.",
-        "technical_contact_title": "Enter the technical contact's title.",
-        "technical_contact_email": "Enter the technical contact's email address.",
-        "partner_contact_name": "Enter your company's contact name.",
-        "partner_contact_email": "Enter your company's contact email address.",
+        "customer_contact_name": _("Enter the customer's contact name."),
+        "customer_contact_title": _("Enter the customer contact's title."),
+        "customer_contact_email": _("Enter the customer contact's email address."),
+        "technical_contact_name": _("Enter the customer's technical contact name."),
+        "technical_contact_title": _("Enter the technical contact's title."),
+        "technical_contact_email": _("Enter the technical contact's email address."),
+        "partner_contact_name": _("Enter your company's contact name."),
+        "partner_contact_email": _("Enter your company's contact email address."),
     }
 
     # Fields whose address receives the customer's notice.
@@ -372,14 +378,14 @@ class ContactsForm(forms.Form):
         for name, field in self.fields.items():
             field.error_messages["required"] = self.REQUIRED[name]
             if isinstance(field, forms.EmailField):
-                field.error_messages["invalid"] = "Enter a valid email address, like name@example.com."
+                field.error_messages["invalid"] = _("Enter a valid email address, like name@example.com.")
         if self.tenant_domains is not None and self.domain:
             for name in self.AT_CUSTOMER:
                 if name in self.fields:
-                    self.fields[name].help_text = (
-                        f"An address at {self.domain} or another of the customer's domains, or a subdomain of one: "
-                        "the customer's notice goes to it."
-                    )
+                    self.fields[name].help_text = gettext(
+                        "An address at %(domain)s or another of the customer's domains, or a subdomain of one: the "
+                        "customer's notice goes to it."
+                    ) % {"domain": self.domain}
 
     def clean(self):
         cleaned = super().clean()
@@ -396,7 +402,7 @@ class ContactsForm(forms.Form):
                             "domains): the customer's notice goes to this address."
                         ),
                         code="not_at_customer",
-                        params={"domain": self.domain or "the domain of step 1"},
+                        params={"domain": self.domain or gettext("the domain of step 1")},
                     ),
                 )
         return cleaned

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import pgettext
 
 from associations.models import Activity, Partner, SolutionArea
 from claims.deadlines import dispute_deadline
@@ -205,6 +206,21 @@ def step_data_kept(step, data):
     }
 
 
+def claim_copy_name(name):
+    """The name of a copy (SPEC §12): "Copy of <name>" (zh-Hant: the name, then "copy" in full-width parentheses) in
+    the language of the user who copies, so that the list never shows two rows with one name; the original's name is
+    shortened, with an ellipsis, when the whole would pass the column's length. An empty name (a draft never named)
+    stays empty."""
+    name = name.strip()
+    if not name:
+        return ""
+    words = pgettext("the name of a copied claim", "Copy of %(name)s")
+    room = Claim._meta.get_field("name").max_length - len(words % {"name": ""})
+    if len(name) > room:
+        name = name[: room - 1].rstrip() + "…"
+    return words % {"name": name}
+
+
 def _step(step, fields):
     """One step's data as the wizard stores it: {"<step>-<field>": [values]}, with the step's management field."""
     data = {f"{WIZARD_PREFIX}-current_step": [step]}
@@ -223,7 +239,11 @@ def _copied_step_data(claim):
     """
     if claim.status == ClaimStatus.EXPIRED:
         saved = (claim.draft_data or {}).get("step_data") or {}
-        return {step: step_data_kept(step, saved[step]) for step in COPIED_STEPS if isinstance(saved.get(step), dict)}
+        copied = {step: step_data_kept(step, saved[step]) for step in COPIED_STEPS if isinstance(saved.get(step), dict)}
+        names = (copied.get("associate") or {}).get("associate-name")
+        if isinstance(names, list) and names and isinstance(names[0], str):
+            copied["associate"]["associate-name"] = [claim_copy_name(names[0])]
+        return copied
     activity = {"solution_area": claim.solution_area}
     if claim.solution_area == SolutionArea.BUSINESS_APPLICATIONS:
         if Activity.REVENUE_ASSOCIATION in claim.activities:
@@ -231,7 +251,7 @@ def _copied_step_data(claim):
         else:
             activity["business_activity"] = BusinessAppsActivity.USAGE_PRE_SALES
             activity.update({name: "on" for name in (Activity.USAGE, Activity.PRE_SALES) if name in claim.activities})
-    associate = {"name": claim.name}
+    associate = {"name": claim_copy_name(claim.name)}
     if claim.is_revenue_association:
         associate.update(
             dynamics_seller_name=claim.dynamics_seller_name,
@@ -275,7 +295,7 @@ def claim_copy_to_draft(*, claim, user):
             partner_id=claim.partner_id,
             location_id=claim.location_id,
             created_by=user,
-            name=claim.name,
+            name=claim_copy_name(claim.name),
             domain=claim.domain,
             directory_id=claim.directory_id,
             tenant_id=claim.tenant_id,

@@ -3,6 +3,7 @@ answer, the expiry of unanswered requests, and the customer's opt-out."""
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Tenant
@@ -136,7 +137,7 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
             if address.strip().lower() == locked.customer_contact_email.strip().lower():
                 raise AnswerRefused(NOTICE_ADDRESS_UNCHANGED)
             if files or remove_items or (location is not None and location.pk != locked.location_id):
-                raise AnswerRefused("An answer to an undeliverable notice changes only the contacts.")
+                raise AnswerRefused(gettext("An answer to an undeliverable notice changes only the contacts."))
         _answer_edits_apply(
             claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
         )

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from associations.models import Partner, SolutionArea, Subscription
 from claims.history import claim_content, documents_data
@@ -73,7 +74,7 @@ def pending_upload_store(*, partner, user, wizard_key, uploaded_file, checked, b
         stored_name = default_storage.save(upload.file.name, uploaded_file)
     except Exception as exc:
         upload.delete()
-        raise PoeStorageError("The file storage is not available. Try again in a moment.") from exc
+        raise PoeStorageError(gettext("The file storage is not available. Try again in a moment.")) from exc
     if stored_name != upload.file.name:  # the storage chose another name (it never should for a fresh uuid)
         PendingUpload.objects.filter(pk=upload.pk).update(file=stored_name)
         upload.file.name = stored_name
@@ -245,14 +246,17 @@ def claim_submit(*, user, partner, data, submission_key):
             if claim is not None and claim.status != ClaimStatus.DRAFT:
                 return claim
             if not uploads:
-                raise PoeStorageError("Your proof of execution files are no longer available. Upload them again.")
+                raise PoeStorageError(
+                    gettext("Your proof of execution files are no longer available. Upload them again.")
+                )
             try:
                 missing = [upload for upload in uploads if not default_storage.exists(upload.file.name)]
             except Exception as exc:
-                raise PoeStorageError("The file storage is not available.") from exc
+                raise PoeStorageError(gettext("The file storage is not available.")) from exc
             if missing:
                 raise PoeStorageError(
-                    f"“{missing[0].original_name}” is no longer available. Remove it and upload it again."
+                    gettext("“%(name)s” is no longer available. Remove it and upload it again.")
+                    % {"name": missing[0].original_name}
                 )
 
             now = timezone.now()

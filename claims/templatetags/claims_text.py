@@ -3,10 +3,13 @@
 import re
 
 from django import template
-from django.utils.html import format_html
+from django.utils import translation
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
 from associations.validators import SINGLE_LINE_REFUSED
+from associations.wording import words_list as _words_list
 
 register = template.Library()
 
@@ -64,3 +67,17 @@ def partner_details(claim):
             (gettext("Name of ISV product/solution"), claim.isv_solution_name),
         ]
     return [(label, one_line(value)) for label, value in details if value]
+
+
+@register.simple_tag
+def words_list(*values):
+    """The non-empty ``values`` (a contact's name, title and address), each escaped unless already safe, separated
+    as the active language separates the items of a list (``associations.wording.words_list``)."""
+    return mark_safe(_words_list(conditional_escape(value) for value in values if value))  # noqa: S308 (escaped)
+
+
+@register.simple_tag
+def gap():
+    """The space between two sentences, or a sentence and what follows it (a link, a count): one space in English,
+    none in Chinese, which ends its sentences with full-width punctuation that carries its own space (「…。下一句」)."""
+    return "" if (translation.get_language() or "").startswith("zh") else " "

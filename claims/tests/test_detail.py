@@ -59,7 +59,7 @@ def test_detail_shows_every_field_status_files_and_history(client_a, claim_a):
     ]:
         assert text in html, text
     assert [event.action for event in response.context["events"]] == ["validated", "submitted"]
-    assert html.index("Validated") < html.index("<td>Submitted</td>")
+    assert html.index("Validated") < html.index('<td data-label="What">Submitted</td>')
 
 
 def test_detail_query_count(client_a, claim_a, django_assert_max_num_queries):

@@ -407,8 +407,9 @@ def test_drafts_copy_prefills_every_step_but_the_poe(client_a, partner_a, bizapp
     )
     response = post_step(client_a, "activity", {**BIZ_BOTH})
     form = response.context["form"]
-    assert _step(response) == "associate" and form["name"].value() == "AW again"
-    response = post_step(client_a, "associate", {"name": "AW again"})
+    # The copy is named as one (SPEC §12): the list never shows two rows with one name.
+    assert _step(response) == "associate" and form["name"].value() == "Copy of AW again"
+    response = post_step(client_a, "associate", {"name": "Copy of AW again"})
     form = response.context["form"]
     assert form["products"].value() == [str(products["d365-sales"].pk)]
     assert form["subscription_d365-sales"].value() == str(sales.subscription_id)
@@ -437,9 +438,9 @@ def test_drafts_copy_of_an_expired_draft_keeps_its_step_data(client_a, partner_a
     claims_expire_drafts()
     _copy(client_a, old)
     copy = Claim.objects.get(status=ClaimStatus.DRAFT)
-    assert copy.pk != old.pk and copy.name == "Expired one"
+    assert copy.pk != old.pk and copy.name == "Copy of Expired one"
     assert copy.draft_data["step"] == "customer"
-    assert copy.draft_data["step_data"]["associate"]["associate-name"] == ["Expired one"]
+    assert copy.draft_data["step_data"]["associate"]["associate-name"] == ["Copy of Expired one"]
     assert copy.draft_data["extra_data"]["submission_key"] == str(copy.submission_key)
 
 

@@ -214,7 +214,7 @@ def test_due_display_words_never_negative():
     with translation.override("zh-hant"):
         words = due_display(_due(ClaimStatus.SUBMITTED, now=changed, status_changed_at=changed))
         assert words["left"] == "剩餘 5 個工作天"
-        assert words["waiting"] == "等待審核者"
+        assert words["waiting"] == "等候審核中"
         assert due_display(None) is None
 
 
@@ -271,7 +271,7 @@ def test_due_list_in_traditional_chinese(client_a, partner_a, waiting, reviewing
         html = client_a.get(LIST, headers={"accept-language": "zh-TW"}).content.decode()
     text = _text(html)
     assert "到期日 2026-12-07 · 剩餘 2 個工作天 等待您的回覆" in text
-    assert "到期日 2026-12-01 · 已逾期 等待審核者" in text
+    assert "到期日 2026-12-01 · 已逾期 等候審核中" in text
     assert "business day" not in text and "Waiting for" not in text
 
 

@@ -182,7 +182,7 @@ def test_history_display_changes_in_traditional_chinese(client_a, disputed_life)
         "已移除產品：Yammer",  # noqa: RUF001 (zh-Hant punctuation)
         "已新增執行證明",
         "已對拒絕提出爭議 已拒絕 → 有爭議",
-        "審核者 已駁回爭議 有爭議 → 已拒絕 (最終)",
+        "審核者 已駁回爭議 有爭議 → 已拒絕（最終）",  # noqa: RUF001 (zh-Hant punctuation)
     ]:
         assert text in history, text
     assert "Changed" not in history and "Disputed" not in history

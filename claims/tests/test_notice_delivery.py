@@ -396,14 +396,15 @@ def test_notice_reviewers_cannot_give_the_systems_reason(claim, reviewer, review
 
 
 @pytest.mark.parametrize(
-    ("language", "sending", "delivered", "failed"),
+    ("language", "sending", "delivered", "failed", "quoted"),
     [
-        ("en", "Sending to the customer", "Delivered 2026-11-30", "Could not be delivered"),
-        ("zh-TW", "正在寄送給客戶", "已於 2026-11-30", "無法送達"),
+        ("en", "Sending to the customer", "Delivered 2026-11-30", "Could not be delivered", "“%s”"),
+        # Chinese quotes the mail server's words in its own quotation marks (「…」).
+        ("zh-TW", "正在寄送給客戶", "已於 2026-11-30", "無法送達", "「%s」"),
     ],
 )
 def test_notice_delivery_state_on_the_partners_and_the_reviewers_claim_pages(
-    partner_a, m365_tenant, products, reviewer, reviewer_client, language, sending, delivered, failed
+    partner_a, m365_tenant, products, reviewer, reviewer_client, language, sending, delivered, failed, quoted
 ):
     claim = claim_make(
         partner_a,
@@ -430,7 +431,7 @@ def test_notice_delivery_state_on_the_partners_and_the_reviewers_claim_pages(
         assert delivered in page
     EmailNotification.objects.filter(pk=notice.pk).update(state="failed", last_error="Bounced: 5.1.1 unknown user")
     for page in pages():
-        assert failed in page and "“Bounced: 5.1.1 unknown user”" in page
+        assert failed in page and quoted % "Bounced: 5.1.1 unknown user" in page
 
 
 def test_notice_claim_pages_with_a_notice_stay_within_the_query_bar(

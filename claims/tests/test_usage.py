@@ -1,13 +1,18 @@
 """Usage data of official associations: chart and table, CSV; 404 before official and for other partners."""
 
 import datetime
+import itertools
 import re
+from types import SimpleNamespace
 
 import pytest
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import pgettext
 
 from associations.models import UsageRecord
-from claims.charts import nice_ticks
+from claims.charts import label_width, nice_ticks, usage_chart
 from claims.models import ClaimStatus
 from claims.tests.factories import claim_make, claim_make_official
 
@@ -120,3 +125,27 @@ def test_usage_anonymous_goes_to_login(client, official):
 
 def test_usage_post_not_allowed(client_a, official):
     assert client_a.post(reverse("claims:usage", args=[official.pk])).status_code == 405
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hant"])
+@pytest.mark.parametrize("months", [1, 2, 3, 4, 6, 12, 13, 24])
+def test_usage_chart_month_labels_never_overlap(language, months):
+    """The month labels at the phone's font size (claims.charts.label_width): the first and the newest month always,
+    none overlapping its neighbour (a Chinese 2026年10月 is wider than Oct 2026), all within the chart."""
+    records = [
+        SimpleNamespace(month=datetime.date(2025 + n // 12, n % 12 + 1, 1), active_users=n, paid_units=n)
+        for n in range(months)
+    ]
+    with translation.override(language):
+        chart = usage_chart(records)
+        month = pgettext("month on the usage chart's axis", "M Y")
+        first, newest = date_filter(records[0].month, month), date_filter(records[-1].month, month)
+    labels = chart["labels"]
+    spans = []
+    for label in labels:
+        x, width = float(label["x"]), label_width(label["text"])
+        start = {"start": x, "middle": x - width / 2, "end": x - width}[label["anchor"]]
+        spans.append((start, start + width))
+    assert (labels[0]["text"], labels[-1]["text"]) == (first, newest)
+    assert all(before[1] < after[0] for before, after in itertools.pairwise(spans))
+    assert spans[0][0] >= 0 and spans[-1][1] <= chart["width"]

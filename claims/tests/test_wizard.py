@@ -306,8 +306,8 @@ def test_products_step_shows_availability_without_naming_partners(wizard, produc
     assert options["Exchange Online"] == "Already yours"
     assert options["SharePoint Online"] == "Held by another partner"
     assert options["Microsoft Teams"] == "Pending"
-    assert options["Yammer"] == "Free"
-    assert options["OneDrive for Business"] == "Free"
+    assert options["Yammer"] == "Available to claim"
+    assert options["OneDrive for Business"] == "Available to claim"
     html = response.content.decode()
     assert "Fabrikam" not in html and "B&#x27;s pending claim" not in html and "B's pending claim" not in html
 
@@ -324,7 +324,7 @@ def test_products_step_availability_per_subscription_and_program(wizard, product
     # Held for OSA Sell, free for OSU-Business Applications: a Usage-only claim sees it free.
     response = _to_products(wizard, BIZAPPS_CUSTOMER, BIZ_USAGE)
     options = {o.choice_label: label for o, _s, label, _c in response.context["form"].product_options()}
-    assert options["Power BI Pro"] == "Free"
+    assert options["Power BI Pro"] == "Available to claim"
     assert options["Dynamics 365 Finance"] == "Not on this customer's tenant"
     start(wizard)
     response = _to_products(wizard, BIZAPPS_CUSTOMER, {**BIZ_USAGE, "pre_sales": "on"})

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from associations.access import partner_required
+from associations.wording import words_list
 from claims import exports as claims_exports
 from claims import selectors
 from claims.due import NEEDS_ACTION, claim_due, due_display
@@ -92,7 +93,7 @@ def _list_rows(claims, can_manage=False):
             "url": reverse("claims:detail", args=[claim.pk]),
             "solution_area": claim.get_solution_area_display(),
             "activities": claim.get_activities_display(),
-            "products": ", ".join(products.get(claim.pk, [])),
+            "products": words_list(products.get(claim.pk, [])),
             "status": claim.get_status_display(),
             **claims_exports.list_dates(claim),
             "due": due_display(claim_due(claim, now=now)),

@@ -26,14 +26,17 @@ def mail_bounce(request):
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         return JsonResponse(
-            {"error": "A valid bearer token is required."}, status=401, headers={"WWW-Authenticate": "Bearer"}
+            {"error": "A valid bearer token is required."},  # i18n: English only (JSON for a mail server)
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
         )
     try:
         raw = request.body
     except RequestDataTooBig:
-        return JsonResponse({"error": "Too large for a bounce report."}, status=413)
+        return JsonResponse({"error": "Too large for a bounce report."}, status=413)  # i18n: English only (JSON)
     except RawPostDataException:  # a multipart form post: not a raw message
-        return JsonResponse({"error": "Send the message itself as the body (message/rfc822)."}, status=400)
+        message = "Send the message itself as the body (message/rfc822)."
+        return JsonResponse({"error": message}, status=400)
     try:
         result = email_bounce_receive(raw=raw, recipient=request.GET.get("recipient", "")[:320])
     except BounceRefused as refused:

@@ -150,6 +150,54 @@ class Filter(admin.SimpleListFilter):
     ]
 
 
+def test_i18n_scanner_finds_messages_in_dicts_error_messages_and_item_assignments():
+    """What the wizard's contacts step held in English (a dict of required messages looked up later, error messages
+    and help texts set on its fields after they were made, add_error with a plain string) is found too; code-like
+    values, marked strings and lines that say they are English only are not."""
+    source = """
+from django import forms
+from django.utils.translation import gettext as _
+
+class ContactsForm(forms.Form):
+    REQUIRED = {"name": "Enter the customer's contact name.", "email": _("Enter the email.")}
+    SORTS = {"name": "name", "status": "-submitted_at", "allow": "GET, HEAD, POST"}
+
+    def __init__(self, *args, domain, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.error_messages["required"] = self.REQUIRED[name]
+            field.error_messages["invalid"] = "Enter a valid email address."
+            self.fields[name].error_messages["max_length"] = f"Keep {name} short."
+        self.fields["email"].help_text = f"An address at {domain}, or a subdomain of one."
+        self.fields["email"].label = _("Email")
+        self.error_messages = {"mismatch": "The two do not match."}
+
+    def clean(self):
+        self.add_error("email", "Dynamics 365 Sales has several subscriptions on this tenant: select one.")
+        self.add_error("email", _("Select one."))
+        errors = {}
+        errors["name"] = "Enter a shorter name."
+        errors["code"] = "too_long"
+        raise PoeStorageError("The file storage is not available.")
+
+DEMO = {"contact": "Morgan Customer"}  # i18n: English only (demo data)
+"""
+    found = unmarked_in_source(source)
+    assert [why for _line, why in found] == [
+        "dict value",
+        "error_messages[...]",
+        "error_messages[...]",
+        ".help_text",
+        "error_messages",
+        "add_error",
+        "[...] =",
+        "PoeStorageError",
+    ]
+    lines = source.splitlines()
+    assert "Enter the customer's contact name." in lines[found[0][0] - 1]
+    assert "Enter a shorter name." in lines[found[6][0] - 1]
+
+
 # (c) The language switch, remembered per user.
 
 
