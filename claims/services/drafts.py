@@ -17,7 +17,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from associations.models import Activity, Partner, SolutionArea
-from claims.deadlines import dispute_deadline
 from claims.models import (
     CONTACT_FIELDS,
     DRAFT_DAYS,
@@ -27,6 +26,7 @@ from claims.models import (
     ClaimStatus,
     PendingUpload,
 )
+from claims.policy import ClaimRules
 from claims.services.transitions import claims_transition
 
 # The header columns a wizard step fills while the claim is a draft (the list shows them); everything else is
@@ -180,19 +180,6 @@ def claims_expire_drafts(*, now=None):
             expired += len(drafts)
 
 
-def claim_copyable(claim, now=None):
-    """Whether the claim page offers Copy into a new claim (SPEC §12): the claim cannot move on any more. A
-    rejection once its dispute is no longer possible (disputed already, or its 30 days are over: the same
-    deadline as the dispute form's, ``claims.deadlines.dispute_deadline``), a final
-    rejection, an expired draft."""
-    if claim.status in (ClaimStatus.REJECTED_FINAL, ClaimStatus.EXPIRED):
-        return True
-    if claim.status != ClaimStatus.REJECTED:
-        return False
-    now = now or timezone.now()
-    return claim.disputed_at is not None or now > dispute_deadline(claim.status_changed_at, time_zone=claim.time_zone)
-
-
 def step_data_kept(step, data):
     """A step's saved data without anything but the step's own fields and the wizard's management field, for data
     saved before the wizard kept only those (``ClaimWizard.get_form_step_data``): read back, copied, never grown."""
@@ -258,9 +245,14 @@ def _copied_step_data(claim):
 def claim_copy_to_draft(*, claim, user):
     """Copy into a new claim: a new draft (new submission key) holding what was entered on ``claim`` except its
     POE files, at the wizard's first step. Raises ClaimNotCopyable when the claim may still move on, and
-    DraftLimitReached when the user has DRAFTS_MAX_OPEN drafts open. Returns the new draft."""
-    if not claim_copyable(claim):
-        raise ClaimNotCopyable(f"Claim {claim.pk} is {claim.status}: it cannot be copied.")
+    DraftLimitReached when the user has DRAFTS_MAX_OPEN drafts open. Returns the new draft.
+
+    The rule book decides (``claims.policy.ClaimRules.copy``): a claim that can no longer move on (a rejection past
+    its dispute window or disputed already, a final rejection, an expired draft), copied by an incentives admin of
+    its partner."""
+    copy = ClaimRules(claim, user).copy
+    if not copy:
+        raise ClaimNotCopyable(copy.why_not)
     key = uuid.uuid4()
     now = timezone.now()
     draft_data = {
