@@ -79,6 +79,14 @@ STEP_TITLES = {
 }
 # The name of the file input of the POE step (without JavaScript the step posts its files itself).
 POE_FILES_FIELD = "poe-files"
+# The POE step's drop zone (templates/claims/_poe_dropzone.html): its input, and the ids its script and tests use.
+POE_ZONE = {
+    "name": POE_FILES_FIELD,
+    "input_id": "id_poe_files",
+    "zone_id": "drop-zone",
+    "errors_id": "upload-errors",
+    "list_id": "uploads",
+}
 
 
 class ClaimWizard(SessionWizardView):
@@ -355,9 +363,8 @@ class ClaimWizard(SessionWizardView):
         context["submission_key"] = self.submission_key
         if self.steps.current == "poe":
             context.update(
-                poe_files_field=POE_FILES_FIELD,
                 poe_rules=POE_RULES,
-                upload_url=reverse("claims:poe_upload"),
+                poe_zone={**POE_ZONE, "upload_url": reverse("claims:poe_upload")},
                 template_url=reverse("claims:poe_template"),
             )
         if self.steps.current == "review":

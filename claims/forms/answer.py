@@ -1,6 +1,8 @@
 """The claim page's forms (SPEC §5, §12): the partner's answer to an information request (with the edits allowed
 while ``action_required``) and disassociate. They validate and clean; they never write."""
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
@@ -59,9 +61,9 @@ class UploadedFilesField(forms.Field):
 
 
 def files_check(uploads, *, too_many=None):
-    """(errors, [(uploaded file, CheckedUpload)]) for the files of a claim-page form: each checked by content and
-    size (``poe_check``), at most the rules' ``max_files`` (``too_many``: the form's own message for more, with
-    %(max)s)."""
+    """(errors, [(uploaded file, CheckedUpload)], refused names) for the files of a claim-page form: each checked by
+    content and size (``poe_check``), at most the rules' ``max_files`` (``too_many``: the form's own message for
+    more, with %(max)s). The names of the files refused are what the uploader takes off its list."""
     max_files = POE_RULES.max_files
     errors = []
     if len(uploads) > max_files:
@@ -69,16 +71,26 @@ def files_check(uploads, *, too_many=None):
             "You can add at most %(max)s file at a time.", "You can add at most %(max)s files at a time.", max_files
         )
         errors.append(too_many % {"max": max_files})
-    checked = []
+    checked, refused = [], []
     for upload in uploads[:max_files]:
         try:
             checked.append((upload, poe_check(upload, already=len(checked))))
         except ValidationError as exc:
             errors += exc.messages
-    return errors, checked
+            refused.append(upload.name)
+    return errors, checked, refused
 
 
-class ClaimRespondForm(ContactsForm):
+class RefusedFilesMixin:
+    """The names of the posted files the form refused (``files_check``), for the uploader to take off its list."""
+
+    refused_files = ()
+
+    def refused_files_json(self):
+        return json.dumps(list(self.refused_files))
+
+
+class ClaimRespondForm(RefusedFilesMixin, ContactsForm):
     """The partner's answer (SPEC §12): a comment, more POE files, and the edits allowed while the claim waits for
     it: another of the partner's MPN IDs, fewer products (never none), the contacts (validated as in the wizard's
     contacts step, the contact rule included). Something must be said, added or changed.
@@ -220,7 +232,7 @@ class ClaimRespondForm(ContactsForm):
             "You can add at most %(max)s files to an answer.",
             POE_RULES.max_files,
         )
-        errors, cleaned["checked"] = files_check(uploads, too_many=too_many)
+        errors, cleaned["checked"], self.refused_files = files_check(uploads, too_many=too_many)
         if errors:
             for error in errors:
                 self.add_error("files", error)

@@ -10,12 +10,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_no_control_characters
-from claims.forms.answer import UploadedFilesField, files_check
+from claims.forms.answer import RefusedFilesMixin, UploadedFilesField, files_check
 
 TEXT_MAX_CHARS = 5000
 
 
-class _PoeWithTextForm(forms.Form):
+class _PoeWithTextForm(RefusedFilesMixin, forms.Form):
     """A text and POE files; ``cleaned_data["checked"]`` is [(uploaded file, CheckedUpload)] for the service.
     Every error belongs to its field (the text's, or the files'), so the page shows it there."""
 
@@ -30,7 +30,7 @@ class _PoeWithTextForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         uploads = cleaned.get("files") or []
-        errors, checked = files_check(uploads)
+        errors, checked, self.refused_files = files_check(uploads)
         if self.files_required and not uploads:
             errors.insert(0, gettext("Add at least one proof of execution file."))
         if errors:
