@@ -166,3 +166,48 @@ def test_disassociate_reason_too_long_or_with_nul_is_refused_and_kept(client_a, 
     official.refresh_from_db()
     assert official.status == ClaimStatus.OFFICIAL
     assert not _new_events().exists()
+
+
+# --- Disassociate asks first (issue 15): a confirmation page, then the POST that acts ---------------------------
+
+
+def test_disassociate_get_shows_what_ends_and_asks_for_the_reason(client_a, official):
+    response = client_a.get(_url(official))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "End the association “Claim" in page
+    assert "Yammer · OSU-Microsoft 365" in page  # what ends: the claim's items
+    assert "The customer's usage data of these products is no longer shown to your organization." in page
+    assert "This cannot be undone" in page
+    assert '<textarea id="disassociate-reason" name="reason"' in page
+    assert f'<form method="post" action="{_url(official)}"' in page and 'name="confirm" value="1"' in page
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL and not _new_events().exists()
+
+
+def test_disassociate_page_in_traditional_chinese(client_a, official):
+    page = client_a.get(_url(official), HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+
+    assert "要結束關聯「" in page and "此動作無法復原" in page and "使用量資料" in page
+    assert "End the association" not in page
+
+
+def test_disassociate_one_click_post_without_confirming_only_asks(client_a, official):
+    """The claim page's old one-click form posted the reason straight away: such a post now gets the confirmation
+    page, with the reason kept, and ends nothing."""
+    response = client_a.post(_url(official), {"reason": "Moved in-house."})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This cannot be undone" in page and ">Moved in-house.</textarea>" in page
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL and not _new_events().exists()
+    assert official.items.get().association.status == "active"
+
+
+def test_claim_page_disassociate_button_leads_to_the_confirmation(client_a, official):
+    page = client_a.get(reverse("claims:detail", args=[official.pk])).content.decode()
+
+    assert f'<a class="button" href="{_url(official)}">Disassociate</a>' in page
+    assert f'action="{_url(official)}"' not in page  # no form that ends it from the claim page
