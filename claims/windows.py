@@ -111,7 +111,7 @@ class ClaimWindows:
         """A draft's life: DRAFT_DAYS after its last save, then it expires. None unless the claim is a draft."""
         if self.status != ClaimStatus.DRAFT or self.draft_saved_at is None:
             return None
-        until = (self.draft_saved_at + datetime.timedelta(days=DRAFT_DAYS)).astimezone(self.time_zone)
+        until = (self.draft_saved_at + DRAFT_LIFE).astimezone(self.time_zone)
         return Window("draft", PARTNER, until, _now(now) <= until)
 
     def window_now(self, now=None):
@@ -131,6 +131,16 @@ class ClaimWindows:
 
 def _now(now):
     return now or timezone.now()
+
+
+# How long a draft lives after its last save.
+DRAFT_LIFE = datetime.timedelta(days=DRAFT_DAYS)
+
+
+def drafts_expired_before(now):
+    """The last save before which a draft's window has closed at ``now`` (``draft_window``), for the expiry sweep's
+    query: a draft saved earlier than this expires."""
+    return now - DRAFT_LIFE
 
 
 @dataclasses.dataclass

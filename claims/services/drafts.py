@@ -8,7 +8,6 @@ draft has no history until it is submitted (migrations 0008 and 0010), so nothin
 the expiry, which is a status move.
 """
 
-import datetime
 import uuid
 
 from django.conf import settings
@@ -19,7 +18,6 @@ from django.utils import timezone
 from associations.models import Activity, Partner, SolutionArea
 from claims.models import (
     CONTACT_FIELDS,
-    DRAFT_DAYS,
     BusinessAppsActivity,
     Claim,
     ClaimEvent,
@@ -28,6 +26,7 @@ from claims.models import (
 )
 from claims.policy import ClaimRules
 from claims.services.transitions import claims_transition
+from claims.windows import drafts_expired_before
 
 # The header columns a wizard step fills while the claim is a draft (the list shows them); everything else is
 # written when the draft is submitted (claims.services.submission.claim_submit).
@@ -150,7 +149,7 @@ def claims_expire_drafts(*, now=None):
     the objects go first (see ``_uploads_delete``).
     """
     now = now or timezone.now()
-    due = now - datetime.timedelta(days=DRAFT_DAYS)
+    due = drafts_expired_before(now)  # the draft window's end (claims.windows), as a query
     expired = 0
     while True:
         with transaction.atomic():
