@@ -165,13 +165,15 @@ class Viewer:
     def of(cls, user):
         if user is None or not user.is_authenticated or not user.is_active:
             return cls(Role.NOBODY)
+        if user.is_staff:
+            # Staff review (with the permission) and never act for a partner, whatever membership they may have:
+            # who decides on claims makes none (and the admin's pages ask no membership query).
+            return cls(Role.REVIEWER if user.has_perm(REVIEW_PERMISSION) else Role.NOBODY)
         membership = get_membership(user)
-        if membership is not None:
-            kind = Role.PARTNER_ADMIN if membership.can_manage_claims else Role.PARTNER_VIEWER
-            return cls(kind, membership.partner_id)
-        if user.is_staff and user.has_perm(REVIEW_PERMISSION):
-            return cls(Role.REVIEWER)
-        return cls(Role.NOBODY)
+        if membership is None:
+            return cls(Role.NOBODY)
+        kind = Role.PARTNER_ADMIN if membership.can_manage_claims else Role.PARTNER_VIEWER
+        return cls(kind, membership.partner_id)
 
     @property
     def acts(self):

@@ -11,15 +11,9 @@ from claims.models import (
 )
 from claims.policy import ClaimRules
 from claims.services.submission import claim_poe_add
-from claims.services.transitions import claim_event_record, claim_transition
+from claims.services.transitions import PartnerActionRefused, claim_event_record, claim_transition
 
-
-class PartnerActionRefused(Exception):
-    """The claim does not allow what the partner asked (any more): ``message`` says why, in plain words."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+__all__ = ["PartnerActionRefused", "claim_dispute", "claim_protect"]
 
 
 def _rule_check(decision):

@@ -367,3 +367,45 @@ def test_rule_book_template_status_check_can_fail():
     for line in ('{% if claim.status == "official" %}', "{% if original.status != 'draft' %}", "status in ('a',)"):
         assert pattern.search(line), line
     assert not pattern.search("{% if rules.stage.official %}")
+
+
+# --- the services ask again, under the claim's row lock --------------------------------------------------------
+
+
+def test_rule_book_services_ask_again_under_the_row_lock(partner_a, partner_b, m365_tenant, products):
+    """Called directly (as an API or a stale page would), each partner service refuses what the rule book refuses
+    for the locked claim: a view-only user, another partner's admin, a claim past its window; nothing is written."""
+    from claims.services import AnswerRefused, PartnerActionRefused, claim_disassociate, claim_respond
+    from claims.services.disputes import claim_dispute, claim_protect
+    from claims.uploads import poe_check
+
+    def pdf():
+        upload = SimpleUploadedFile("more.pdf", PDF_BYTES)
+        return [(upload, poe_check(upload))]
+
+    with time_machine.travel(T0, tick=False):
+        official = claim_make(
+            partner_a, tenant=m365_tenant, products=[products["yammer"]], status=S.OFFICIAL, documents=()
+        )
+        rejected = claim_make(partner_a, tenant=m365_tenant, products=[products["exchange-online"]], status=S.REJECTED)
+        waiting = claim_make(
+            partner_a, tenant=m365_tenant, products=[products["microsoft-teams"]], status=S.ACTION_REQUIRED
+        )
+    events = ClaimEvent.objects.count()
+    with time_machine.travel(INSIDE, tick=False):
+        for user in (partner_a.viewer, partner_b.admin):
+            with pytest.raises(PartnerActionRefused):
+                claim_disassociate(claim=official, user=user, reason="Done.")
+            with pytest.raises(PartnerActionRefused):
+                claim_protect(claim=official, user=user, comment="More.", files=pdf())
+            with pytest.raises(PartnerActionRefused):
+                claim_dispute(claim=rejected, user=user, justification="Why.", files=[])
+            with pytest.raises(AnswerRefused):
+                claim_respond(claim=waiting, user=user, comment="Here.", files=[])
+    with time_machine.travel(OUTSIDE[S.REJECTED], tick=False), pytest.raises(PartnerActionRefused) as refused:
+        claim_dispute(claim=rejected, user=partner_a.admin, justification="Late.", files=[])
+    assert refused.value.message == "The 30 days to dispute this rejection ended on Dec. 31, 2026."
+    assert ClaimEvent.objects.count() == events
+    statuses = dict(Claim.objects.filter(pk__in=[official.pk, rejected.pk, waiting.pk]).values_list("pk", "status"))
+    assert statuses == {official.pk: S.OFFICIAL, rejected.pk: S.REJECTED, waiting.pk: S.ACTION_REQUIRED}
+    assert not official.documents.exists()

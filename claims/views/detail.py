@@ -21,6 +21,7 @@ from claims.policy import ADMINS_ONLY, ClaimRules, Refusal, Viewer
 from claims.services import (
     AnswerRefused,
     ClaimStatusConflict,
+    PartnerActionRefused,
     PoeStorageError,
     claim_disassociate,
     claim_respond,
@@ -205,6 +206,9 @@ def claim_disassociate_view(request, claim_id):
         claim_disassociate(claim=claim, user=request.user, reason=form.cleaned_data["reason"])
     except ClaimStatusConflict:
         messages.error(request, gettext("Only an official association can be ended."))
+        return redirect("claims:detail", claim_id=claim.pk)
+    except PartnerActionRefused as refused:  # the rule book again, under the row lock
+        messages.error(request, refused.message)
         return redirect("claims:detail", claim_id=claim.pk)
     messages.success(request, gettext("The association has ended."))
     return redirect("claims:detail", claim_id=claim.pk)
