@@ -7,7 +7,9 @@ from django.utils.functional import cached_property
 
 from associations.access import get_membership
 from claims import selectors
+from claims.due import NEEDS_ACTION
 from claims.models import ClaimStatus
+from claims.policy import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,14 @@ class NeedsAction:
 
 
 def needs_action(request):
+    """``needs_action`` (the count) for the partner users who act on claims (incentives admins); a view-only user's
+    company may have claims waiting, none of them waiting for that user (the list says "Waiting for your company"
+    instead). ``needs_action_filter``: whether the page is the list filtered to those claims."""
     user = getattr(request, "user", None)
     membership = get_membership(user) if user is not None else None
     if membership is None:
         return {}
-    return {"needs_action": NeedsAction(request, membership.partner)}
+    context = {"needs_action_filter": request.GET.get("status") == NEEDS_ACTION}
+    if Viewer.of(user).acts:
+        context["needs_action"] = NeedsAction(request, membership.partner)
+    return context

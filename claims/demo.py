@@ -19,7 +19,6 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from associations.models import Association, PartnerLocation, Program, SolutionArea, Tenant, TenantLicense
-from claims.deadlines import deadline_after
 from claims.history import claim_content, documents_data
 from claims.models import (
     DRAFT_DAYS,
@@ -34,6 +33,7 @@ from claims.models import (
 )
 from claims.reasons import english
 from claims.services import claim_event_record, claims_transition
+from claims.windows import ClaimDates
 
 NAMESPACE = uuid.UUID("2f5e7a10-4c1b-5d3e-9f8a-6b7c8d9e0f1a")
 POE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -125,7 +125,9 @@ class _Story:
         self.notice = None  # when the customer's notice was delivered
 
     def deadline(self, moment):
-        return deadline_after(moment, country=self.tenant.country, time_zone=self.tenant.time_zone)
+        """The end of an answer (or opt-out) window that starts at ``moment``, as the claim's own (claims.windows)."""
+        dates = ClaimDates(status=self.status, country=self.tenant.country, time_zone=self.tenant.time_zone)
+        return dates.answer_deadline_after(moment)
 
     def move(self, at, to, *, actor, action, user=None, **extra):
         self.events.append(

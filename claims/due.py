@@ -1,19 +1,7 @@
 """Deadlines in sight (SPEC §12): when each open claim is due, whose turn it is, and the business days left.
 
-Pure functions: no database, no clock (callers pass ``now``). What is due, per status:
-
-=================  ===========================================================  ==============
-status             due                                                          waiting on
-=================  ===========================================================  ==============
-draft              ``draft_saved_at`` + DRAFT_DAYS calendar days (then expired)  the partner
-submitted,         5 business days after the status was entered (submission     the reviewer
-under_review       or answer): 23:59:59 local on that day
-disputed           5 business days after ``disputed_at``                        the reviewer
-action_required    ``response_deadline`` (stored when the request was made)     the partner
-customer_notified  ``opt_out_deadline`` (stored when the notice was delivered)  the customer
-rejected           23:59:59 local on the DISPUTE_DAYS-th day after the           the partner
-                   rejection (``dispute_deadline``), while not yet disputed
-=================  ===========================================================  ==============
+Pure functions: no database, no clock (callers pass ``now``). What is due is the end of the window the claim waits
+in now, as ``claims.windows`` computes each (review, answer, opt-out, dispute, draft), with whose turn it is.
 
 Every other status (and a rejected claim past its dispute window) has nothing due. Dates are the tenant's: its
 country's public holidays and main time zone; a claim with no tenant (unresolved) uses UTC and weekends only.
@@ -24,15 +12,11 @@ import datetime
 
 from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
-from claims.deadlines import business_days_between, deadline_after, dispute_deadline
-from claims.vocabulary import DRAFT_DAYS, ClaimStatus
+from claims.deadlines import business_days_between
+from claims.windows import CUSTOMER, PARTNER, REVIEWER, ClaimDates  # noqa: F401 (re-exported)
 
 # The list's filter of the claims waiting for the partner (ClaimStatus.needs_action), as the navigation links to it.
 NEEDS_ACTION = "needs_action"
-
-PARTNER = "partner"
-REVIEWER = "reviewer"
-CUSTOMER = "customer"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,67 +35,28 @@ class Due:
         return self.at.date()
 
 
-def due_moment(
-    *,
-    status,
-    status_changed_at,
-    disputed_at,
-    response_deadline,
-    opt_out_deadline,
-    draft_saved_at,
-    country,
-    time_zone,
-    now,
-):
-    """(kind, waiting on, aware moment in ``time_zone``) of what a claim in ``status`` waits for; None if nothing."""
-    if status in (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.DISPUTED):
-        start = disputed_at if status == ClaimStatus.DISPUTED and disputed_at else status_changed_at
-        return "review", REVIEWER, deadline_after(start, country=country, time_zone=time_zone)
-    if status == ClaimStatus.ACTION_REQUIRED and response_deadline:
-        return "answer", PARTNER, response_deadline.astimezone(time_zone)
-    if status == ClaimStatus.CUSTOMER_NOTIFIED and opt_out_deadline:
-        return "customer", CUSTOMER, opt_out_deadline.astimezone(time_zone)
-    if status == ClaimStatus.REJECTED and disputed_at is None:
-        # The window the dispute form checks (claims.services.disputes); past it there is nothing left to do: the
-        # claim page offers a copy instead (SPEC §12).
-        until = dispute_deadline(status_changed_at, time_zone=time_zone)
-        return None if now > until else ("dispute", PARTNER, until)
-    if status == ClaimStatus.DRAFT and draft_saved_at:
-        return "draft", PARTNER, (draft_saved_at + datetime.timedelta(days=DRAFT_DAYS)).astimezone(time_zone)
-    return None
-
-
-def due_for(*, now, country, time_zone, **dates):
-    """The Due of a claim from its status and dates (``due_moment``'s keywords), or None."""
-    found = due_moment(now=now, country=country, time_zone=time_zone, **dates)
-    if found is None:
+def claim_due(claim, *, now):
+    """The Due of a claim (its tenant loaded, or at least the tenant's country), or None: the window it waits in
+    now (``claims.windows``). A rejection past its dispute window (or disputed already) has nothing left to do: the
+    claim page offers a copy instead (SPEC §12); every other window past its end is overdue."""
+    window = claim.window_now(now)
+    if window is None or (window.kind == "dispute" and not window.open):
         return None
-    kind, waiting_on, at = found
-    today = now.astimezone(time_zone).date()
-    overdue = now > at
+    today = now.astimezone(claim.time_zone).date()
+    overdue = now > window.until
     return Due(
-        kind=kind,
-        waiting_on=waiting_on,
-        at=at,
-        days_left=0 if overdue else business_days_between(today, at.date(), country=country),
-        today=not overdue and at.date() == today,
+        kind=window.kind,
+        waiting_on=window.waiting_on,
+        at=window.until,
+        days_left=0 if overdue else business_days_between(today, window.until.date(), country=claim.country),
+        today=not overdue and window.until.date() == today,
         overdue=overdue,
     )
 
 
-def claim_due(claim, *, now):
-    """The Due of a claim (its tenant loaded, or at least the tenant's country), or None."""
-    return due_for(
-        now=now,
-        country=claim.tenant.country if claim.tenant_id else None,
-        time_zone=claim.time_zone,
-        status=claim.status,
-        status_changed_at=claim.status_changed_at,
-        disputed_at=claim.disputed_at,
-        response_deadline=claim.response_deadline,
-        opt_out_deadline=claim.opt_out_deadline,
-        draft_saved_at=claim.draft_saved_at,
-    )
+def due_for(*, now, country, time_zone, **dates):
+    """The Due of a claim from its status and dates (``claims.windows.ClaimDates``' fields), or None."""
+    return claim_due(ClaimDates(country=country, time_zone=time_zone, **dates), now=now)
 
 
 WAITING = {
@@ -123,14 +68,25 @@ WAITING = {
 }
 
 
-def _waiting(due):
+# The same, to a partner user who views and never acts (an incentives user, claims.policy): what waits for the
+# partner waits for their company, never for them.
+WAITING_COMPANY = {
+    "answer": gettext_noop("Waiting for your company's answer"),
+    "dispute": gettext_noop("Waiting for your company: it may dispute the rejection until then"),
+    "draft": gettext_noop("Waiting for your company: the draft expires unless it is submitted"),
+}
+
+
+def _waiting(due, acts=True):
     # One lookup per row: the list shows 25 of them.
-    return gettext(WAITING[due.kind])
+    return gettext(WAITING[due.kind] if acts else WAITING_COMPANY.get(due.kind, WAITING[due.kind]))
 
 
-def due_display(due):
+def due_display(due, *, acts=True):
     """The words of a Due, ready to print (the list formats its cells in Python: filters per row cost more than
-    its SQL), or None. ``left`` is never negative: "due today", "overdue" or the business days left."""
+    its SQL), or None. ``left`` is never negative: "due today", "overdue" or the business days left. ``acts``:
+    whether the reader acts for the partner (``claims.policy.Viewer.acts``); otherwise what waits for the partner
+    is said to wait for their company."""
     if due is None:
         return None
     if due.overdue:
@@ -148,5 +104,5 @@ def due_display(due):
         "left": left,
         "state": state,
         "who": due.waiting_on,
-        "waiting": _waiting(due),
+        "waiting": _waiting(due, acts),
     }

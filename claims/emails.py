@@ -23,8 +23,8 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from associations.language import email_language, user_language
 from associations.models import Membership
-from claims.deadlines import deadline_after
 from claims.models import ClaimEvent, ClaimStatus, InformationReason
+from claims.policy import current_request, notice_recipients
 from claims.reasons import reason_display
 from claims.templatetags.claims_text import partner_details
 from claims.templatetags.lifecycle import reason_label
@@ -94,7 +94,7 @@ def notice_deadline(claim, attempted_at):
     """The end of the opt-out window that a notice sent at ``attempted_at`` states (SPEC §6): 23:59:59 on the fifth
     business day after that day, in the tenant's zone. The same moment is stored on the claim when the mail server
     accepts that attempt (``claims.services.notices``), so the email, its link and the claim agree."""
-    return deadline_after(attempted_at, country=claim.tenant.country, time_zone=claim.tenant.time_zone)
+    return claim.opt_out_deadline_after(attempted_at)
 
 
 def _last_event(claim, action):
@@ -107,9 +107,7 @@ def customer_notified_email(claim, deadline=None):
     the one this attempt states, ``notice_deadline``; by default the claim's) and the link. What the partner typed
     appears only in the quoted "details the partner entered" block (``partner_details``)."""
     deadline = deadline or claim.opt_out_deadline or notice_deadline(claim, timezone.now())
-    to = [claim.customer_contact_email]
-    if claim.technical_contact_email and claim.items.filter(product__is_dynamics=True).exists():
-        to.append(claim.technical_contact_email)
+    to = notice_recipients(claim).to
     return _message(
         "customer_notified",
         {
@@ -127,12 +125,8 @@ def customer_notified_email(claim, deadline=None):
 
 def request_event_current(claim):
     """The claim's current information request: the latest event that moved it to ``action_required`` (a
-    reviewer's request, or a dispute answered with one), or None."""
-    return (
-        claim.events.filter(new_status=ClaimStatus.ACTION_REQUIRED).order_by("-created_at", "-pk").first()
-        if claim.status == ClaimStatus.ACTION_REQUIRED
-        else None
-    )
+    reviewer's request, or a dispute answered with one), or None (``claims.policy.current_request``)."""
+    return current_request(claim)
 
 
 def _request_deadline(claim, event):

@@ -38,6 +38,7 @@ from claims.vocabulary import (  # noqa: F401
     OptOutWindow,
     RejectionReason,
 )
+from claims.windows import ClaimWindows
 
 # The contact columns of a claim (SPEC §4 step 5), which an answer to an information request may change (§12).
 CONTACT_FIELDS = (
@@ -52,7 +53,7 @@ CONTACT_FIELDS = (
 )
 
 
-class Claim(models.Model):
+class Claim(ClaimWindows, models.Model):
     """A partner's customer association request, as the wizard submits it.
 
     The fields a partner entered are frozen once the claim is submitted (a PostgreSQL trigger guards them);
@@ -178,14 +179,13 @@ class Claim(models.Model):
         """Where deadlines are shown: the customer tenant's main time zone, in which they were computed (SPEC §6)."""
         return self.tenant.time_zone if self.tenant_id else datetime.UTC
 
-    def opt_out_window(self, now=None):
-        """Whether the customer can still opt out: only while awaiting the customer and before the deadline."""
-        if self.status == ClaimStatus.OPTED_OUT:
-            return OptOutWindow.OPTED_OUT
-        now = now or timezone.now()
-        if self.status != ClaimStatus.CUSTOMER_NOTIFIED or self.opt_out_deadline is None or now > self.opt_out_deadline:
-            return OptOutWindow.CLOSED
-        return OptOutWindow.OPEN
+    @property
+    def country(self):
+        """Whose public holidays its business days skip (SPEC §6): the customer tenant's country; None (weekends
+        only) while the claim has no tenant."""
+        return self.tenant.country if self.tenant_id else None
+
+    # The windows (review, answer, opt-out, dispute, draft) are ClaimWindows' methods (claims.windows).
 
     @property
     def is_revenue_association(self):

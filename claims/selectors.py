@@ -23,6 +23,7 @@ from claims.models import (
     item_key,
     programs_for,
 )
+from claims.policy import current_request
 from claims.uploads import PoeRoom
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
@@ -172,9 +173,7 @@ def request_current_in(claim, events):
     """The claim's current information request among its ``events`` (newest first), as
     ``claims.emails.request_event_current`` reads it, without a query: the latest move to ``action_required``
     while the claim is there."""
-    if claim.status != ClaimStatus.ACTION_REQUIRED:
-        return None
-    return next((event for event in events if event.new_status == ClaimStatus.ACTION_REQUIRED), None)
+    return current_request(claim, events)
 
 
 def notice_delivery_for_page(claim, events):

@@ -1,6 +1,12 @@
 """Proof of execution files: what they are (by content, never by name), whether we accept them and the name
 they are stored, shown and downloaded under.
 
+The upload rules are one object, ``POE_RULES`` (SPEC §17): how many files a form post (or the wizard's run) takes,
+which types (judged by content), how large each file and all of a claim's may be. It drives the server's checks
+(``poe_check``, the forms' ``files_check``, the wizard's step, validation), the fields' limits and the browser's
+checks: the drop zone carries them as data attributes (templates/claims/_poe_dropzone.html) and the one uploader
+(static/js/poe-upload.js) reads them from there, never from its own copy.
+
 The wizard's upload endpoint, its no-JavaScript step form, the partner's answer (``poe_check``) and the
 lifecycle's automatic validation (``detect_poe_type``) judge content with ``claims.sniff``, under its caps;
 writes (storing a PendingUpload, purging abandoned ones) live in ``claims.services``, reads of stored files
@@ -44,10 +50,6 @@ POE_EXTENSIONS = {
 }
 # A stored row whose type is not a POE type (never written by the upload paths) is served as opaque bytes.
 OPAQUE = "application/octet-stream"
-POE_MAX_FILES = settings.POE_MAX_FILES
-POE_MAX_BYTES = settings.POE_MAX_BYTES
-# What the file input's accept attribute suggests to the browser; the server still checks the content.
-POE_ACCEPT = ".pdf,.docx,.xlsx,.pptx,.png,.jpg,.jpeg,.msg"
 HEAD_BYTES = 8
 NAME_MAX_CHARS = 255  # PoeDocument.original_name and PendingUpload.original_name
 
@@ -146,12 +148,67 @@ def poe_download(document):
     return poe_file_name(document.original_name, content_type), content_type
 
 
+class PoeRules:
+    """The upload rules (SPEC §5, §14, §17), read from the settings when asked (tests may change them):
+
+    - ``max_files`` files per form post, or per wizard run (``POE_MAX_FILES``);
+    - ``max_bytes`` per file (``POE_MAX_BYTES``);
+    - ``claim_max_files`` and ``claim_max_bytes`` per claim, over its whole life (``POE_CLAIM_MAX_FILES``,
+      ``POE_CLAIM_MAX_MB``): what is left of them is a claim's ``room``;
+    - ``types``: the allowed types, judged by content on the server (``claims.sniff``); the browser, which cannot
+      read content, goes by a file's name (``accept``: the types' extensions) or the type it reports
+      (``mime_types``), and the server checks again.
+    """
+
+    types = POE_TYPES
+    extensions = POE_EXTENSIONS
+
+    @property
+    def max_files(self):
+        return settings.POE_MAX_FILES
+
+    @property
+    def max_bytes(self):
+        return settings.POE_MAX_BYTES
+
+    @property
+    def claim_max_files(self):
+        return settings.POE_CLAIM_MAX_FILES
+
+    @property
+    def claim_max_bytes(self):
+        return settings.POE_CLAIM_MAX_BYTES
+
+    @property
+    def accept(self):
+        """The file input's ``accept``: every allowed type's extensions."""
+        return ",".join(extension for extensions in self.extensions.values() for extension in extensions)
+
+    @property
+    def mime_types(self):
+        """The allowed types, as the browser may report them (comma-separated, for a data attribute)."""
+        return ",".join(self.types)
+
+    def help_text(self):
+        """What a drop zone says of the rules, under its label."""
+        return gettext(
+            "Up to %(files)s files of %(size)s each: PDF, Word, Excel, PowerPoint, PNG, JPEG or Outlook message."
+        ) % {"files": self.max_files, "size": filesizeformat(self.max_bytes)}
+
+    def room(self, *, files, size):
+        """What a claim that holds ``files`` POE files of ``size`` bytes in all can still take."""
+        return PoeRoom.left(files=files, size=size)
+
+
+POE_RULES = PoeRules()
+
+
 def poe_check_count(*, display_name, already):
-    if already >= settings.POE_MAX_FILES:
+    if already >= POE_RULES.max_files:
         raise ValidationError(
             gettext("You can upload at most %(max)d files. Remove one before adding “%(name)s”."),
             code="too_many",
-            params={"max": settings.POE_MAX_FILES, "name": display_name},
+            params={"max": POE_RULES.max_files, "name": display_name},
         )
 
 
@@ -166,9 +223,7 @@ class PoeRoom:
     @classmethod
     def left(cls, *, files, size):
         """The room of a claim that holds ``files`` POE files of ``size`` bytes in all."""
-        return cls(
-            files=max(settings.POE_CLAIM_MAX_FILES - files, 0), bytes=max(settings.POE_CLAIM_MAX_BYTES - size, 0)
-        )
+        return cls(files=max(POE_RULES.claim_max_files - files, 0), bytes=max(POE_RULES.claim_max_bytes - size, 0))
 
     @property
     def full(self):
@@ -189,7 +244,7 @@ def poe_room_full_text():
     return gettext(
         "This claim holds as many proof of execution files as a claim can (%(files)s files, %(size)s in all): "
         "no more can be added."
-    ) % {"files": settings.POE_CLAIM_MAX_FILES, "size": filesizeformat(settings.POE_CLAIM_MAX_BYTES)}
+    ) % {"files": POE_RULES.claim_max_files, "size": filesizeformat(POE_RULES.claim_max_bytes)}
 
 
 class PoeQuotaExceeded(ValidationError):
@@ -266,11 +321,11 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
     size = uploaded_file.size
     if not size:
         raise ValidationError(gettext("“%(name)s” is empty."), code="empty", params={"name": name})
-    if size > settings.POE_MAX_BYTES:
+    if size > POE_RULES.max_bytes:
         raise ValidationError(
             gettext("“%(name)s” is larger than %(max)s: each file can be at most %(max)s."),
             code="too_large",
-            params={"name": name, "max": f"{settings.POE_MAX_BYTES // (1024 * 1024)} MB"},
+            params={"name": name, "max": _size_words(POE_RULES.max_bytes)},
         )
     uploaded_file.seek(0)
     try:
@@ -285,6 +340,12 @@ def poe_check(uploaded_file, *, display_name=None, already=0):
     return CheckedUpload(
         display_name=poe_file_name(name, content_type), content_type=content_type, size=size, sha256=digest.hexdigest()
     )
+
+
+def _size_words(size):
+    """A limit in the words the messages have always used ("10 MB"); a limit under a megabyte (tests) in bytes."""
+    mb = 1024 * 1024
+    return f"{size // mb} MB" if size >= mb and not size % mb else filesizeformat(size)
 
 
 def poe_template_docx(*, partner_name, mpn_id, customer_name, domain, directory_id, products):

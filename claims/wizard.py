@@ -42,6 +42,7 @@ from claims.forms.wizard import (
     ReviewForm,
 )
 from claims.models import Claim, ClaimStatus
+from claims.policy import ClaimRules, needs_technical_contact
 from claims.services import (
     PoeStorageError,
     claim_submit,
@@ -57,7 +58,7 @@ from claims.services.drafts import (
     drafts_limit_reached,
     step_data_kept,
 )
-from claims.uploads import POE_ACCEPT, POE_MAX_BYTES, POE_MAX_FILES, POE_TYPES
+from claims.uploads import POE_RULES
 
 STEPS = [
     ("customer", CustomerForm),
@@ -79,6 +80,14 @@ STEP_TITLES = {
 }
 # The name of the file input of the POE step (without JavaScript the step posts its files itself).
 POE_FILES_FIELD = "poe-files"
+# The POE step's drop zone (templates/claims/_poe_dropzone.html): its input, and the ids its script and tests use.
+POE_ZONE = {
+    "name": POE_FILES_FIELD,
+    "input_id": "id_poe_files",
+    "zone_id": "drop-zone",
+    "errors_id": "upload-errors",
+    "list_id": "uploads",
+}
 
 
 class ClaimWizard(SessionWizardView):
@@ -282,7 +291,7 @@ class ClaimWizard(SessionWizardView):
             customer = self.get_cleaned_data_for_step("customer") or {}
             products = (self.get_cleaned_data_for_step("products") or {}).get("products", [])
             return {
-                "needs_technical_contact": any(product.is_dynamics for product in products),
+                "needs_technical_contact": needs_technical_contact(products),
                 "tenant": customer.get("tenant"),
                 "domain": customer.get("domain", ""),
             }
@@ -355,12 +364,8 @@ class ClaimWizard(SessionWizardView):
         context["submission_key"] = self.submission_key
         if self.steps.current == "poe":
             context.update(
-                poe_files_field=POE_FILES_FIELD,
-                poe_accept=POE_ACCEPT,
-                poe_max_files=POE_MAX_FILES,
-                poe_max_bytes=POE_MAX_BYTES,
-                poe_types=POE_TYPES,
-                upload_url=reverse("claims:poe_upload"),
+                poe_rules=POE_RULES,
+                poe_zone={**POE_ZONE, "upload_url": reverse("claims:poe_upload")},
                 template_url=reverse("claims:poe_template"),
             )
         if self.steps.current == "review":
@@ -431,11 +436,12 @@ class ClaimWizard(SessionWizardView):
         """Open a draft in this session at its saved step, with its step data; its uploads are the PendingUploads
         of its submission key, which becomes this session's run."""
         claim = get_object_or_404(
-            Claim.objects.filter(partner=self.request.partner).only("pk", "status", "draft_data", "submission_key"),
+            Claim.objects.filter(partner=self.request.partner).select_related("tenant"),
             pk=claim_id,
         )
-        if claim.status != ClaimStatus.DRAFT:
-            messages.info(self.request, gettext("This customer association is no longer a draft."))
+        decision = ClaimRules(claim, self.request.user).continue_editing
+        if not decision:
+            messages.info(self.request, decision.why_not)
             return redirect("claims:detail", claim.pk)
         saved = claim.draft_data if isinstance(claim.draft_data, dict) else {}
         step_data = saved.get("step_data") if isinstance(saved.get("step_data"), dict) else {}

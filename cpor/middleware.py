@@ -11,6 +11,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from associations.validators import CONTROL_CHARACTERS
 from associations.wording import words_list
+from claims.uploads import POE_RULES
 
 # How many offending places the page names: enough to find them, short for a request with a thousand fields.
 PLACES_SHOWN = 3
@@ -65,8 +66,9 @@ def _body_refusal(request):
         context = {
             "status": status,
             "max_mb": settings.REQUEST_MAX_BYTES // MB,
-            "poe_max_files": settings.POE_MAX_FILES,
-            "poe_max_mb": settings.POE_MAX_BYTES // MB,
+            # The upload rules (claims.uploads.POE_RULES), as the drop zones say them.
+            "poe_max_files": POE_RULES.max_files,
+            "poe_max_mb": POE_RULES.max_bytes // MB,
         }
         response = render(request, "request_too_large.html", context, status=status)
     response.headers["Content-Language"] = language

@@ -1,66 +1,41 @@
 """The reviewers' tool (SPEC §8): claim list with filters and search, a read-only claim page, and the actions
-Approve, Request more information and Reject, on the list and as buttons on the claim page. Every action calls the
-same services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer; a disputed
-claim gets the same three (its page's Dispute section: ``claims.admin.disputes``).
+Approve, Request more information and Reject, on the list and as buttons on the claim page. Which of them a claim
+offers is the rule book's answer (``claims.policy.ClaimRules``: ``approve``, ``request_information``, ``reject``),
+read by the claim page's buttons, the decision pages and the list actions alike. Every action calls the same
+services as everything else (``claims.services``) and so writes a ClaimEvent with the reviewer; a disputed claim
+gets the same three (its page's Dispute section: ``claims.admin.disputes``).
 """
 
 import datetime
 import uuid
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
-from associations.wording import words_list
+from claims.admin.decisions import ReviewDecisionsMixin
 from claims.admin.disputes import (
     DISPUTE_READONLY_FIELDS,
     DisputeAdminMixin,
-    rejection_final_note,
 )
 from claims.admin.outbox import NoticeDeliveryAdminMixin
 from claims.models import (
-    REVIEWER_REJECTION_REASONS,
     Claim,
     ClaimEvent,
     ClaimItem,
     ClaimStatus,
-    InformationReason,
     PendingUpload,
     PoeDocument,
 )
 from claims.reasons import reason_display
 from claims.selectors import claims_for_reviewers
-from claims.services import ClaimStatusConflict, claim_approve, claim_reject, claim_request_information
 from claims.storage import poe_download_response
-
-
-class InformationRequestForm(forms.Form):
-    # Not the system's own reason (an undeliverable customer's notice: claims.services.notices).
-    reason = forms.ChoiceField(choices=InformationReason.for_reviewers)
-    message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-        max_length=5000,
-        help_text=_("The partner sees this on the claim's page and in the email."),
-    )
-
-
-class RejectForm(forms.Form):
-    reason = forms.ChoiceField(choices=REVIEWER_REJECTION_REASONS)
-    message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        max_length=5000,
-        required=False,
-        help_text=_("Optional: shown to the partner with the reason."),
-    )
 
 
 class ProgramFilter(admin.SimpleListFilter):
@@ -158,7 +133,7 @@ class ClaimEventInline(ReadOnlyInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
+class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "partner",
@@ -292,161 +267,12 @@ class ClaimAdmin(DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _claim_or_404(self, request, claim_id):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        claims = self.get_queryset(request).select_related("partner", "location", "tenant")
-        return get_object_or_404(claims, pk=claim_id)
-
-    def _decide(self, request, claims, decide, done):
-        """Run one decision per claim; a claim someone else already moved is reported, not an error."""
-        moved, skipped = 0, []
-        for claim in claims:
-            try:
-                decide(claim)
-                moved += 1
-            except ClaimStatusConflict:
-                claim.refresh_from_db(fields=["status"])
-                skipped.append(f"{claim.name} ({claim.get_status_display()})")
-        if moved:
-            self.message_user(
-                request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": moved}, messages.SUCCESS
-            )
-        if skipped:
-            self.message_user(
-                request,
-                gettext("Not changed, no longer in a status that allows it: %(claims)s")
-                % {"claims": words_list(skipped)},
-                messages.WARNING,
-            )
-        return moved
-
-    def _form_page(self, request, *, title, form, claims, action=None, button, note=""):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "note": note,
-            "form": form,
-            "claims": claims,
-            "action": action,
-            "button": button,
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "claims/_lifecycle_admin_action.html", context)
-
-    def approve_view(self, request, claim_id):
-        claim = self._claim_or_404(request, claim_id)
-        if request.method == "POST":
-            self._decide(request, [claim], lambda c: claim_approve(claim=c, user=request.user), gettext("Approved"))
-            return redirect("admin:claims_claim_change", claim.pk)
-        return self._form_page(
-            request,
-            title=gettext("Approve “%(claim)s”") % {"claim": claim.name},
-            form=None,
-            claims=[claim],
-            button=gettext("Approve and notify customer"),
-        )
-
-    def request_information_view(self, request, claim_id):
-        claim = self._claim_or_404(request, claim_id)
-        form = InformationRequestForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            self._decide(
-                request,
-                [claim],
-                lambda c: claim_request_information(claim=c, user=request.user, **form.cleaned_data),
-                gettext("Asked for more information"),
-            )
-            return redirect("admin:claims_claim_change", claim.pk)
-        return self._form_page(
-            request,
-            title=gettext("Request more information on “%(claim)s”") % {"claim": claim.name},
-            form=form,
-            claims=[claim],
-            button=gettext("Send"),
-        )
-
-    def reject_view(self, request, claim_id):
-        claim = self._claim_or_404(request, claim_id)
-        form = RejectForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            self._decide(
-                request,
-                [claim],
-                lambda c: claim_reject(claim=c, user=request.user, **form.cleaned_data),
-                gettext("Rejected"),
-            )
-            return redirect("admin:claims_claim_change", claim.pk)
-        return self._form_page(
-            request,
-            title=gettext("Reject “%(claim)s”") % {"claim": claim.name},
-            form=form,
-            claims=[claim],
-            button=gettext("Reject"),
-            note=rejection_final_note([claim]),
-        )
-
     def poe_view(self, request, claim_id, document_id):
         """A POE file through a short-lived link (S3: presigned, POE_LINK_SECONDS), always as an attachment."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         document = get_object_or_404(claims_for_reviewers(PoeDocument.objects.all()), claim_id=claim_id, pk=document_id)
         return poe_download_response(document)
-
-    # The same decisions as list actions.
-
-    @admin.action(description=_("Approve and notify the customer"), permissions=["change"])
-    def approve_selected(self, request, queryset):
-        self._decide(
-            request,
-            queryset.order_by("pk"),
-            lambda c: claim_approve(claim=c, user=request.user),
-            gettext("Approved"),
-        )
-
-    def _action_with_form(self, request, queryset, *, form_class, decide, done, title, action, button, note=None):
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            self._decide(request, queryset.order_by("pk"), lambda c: decide(c, form.cleaned_data), done)
-            return None
-        claims = list(queryset.order_by("pk"))
-        return self._form_page(
-            request,
-            title=title,
-            form=form,
-            claims=claims,
-            action=action,
-            button=button,
-            note=note(claims) if note else "",
-        )
-
-    @admin.action(description=_("Request more information"), permissions=["change"])
-    def request_information_selected(self, request, queryset):
-        return self._action_with_form(
-            request,
-            queryset,
-            form_class=InformationRequestForm,
-            decide=lambda c, data: claim_request_information(claim=c, user=request.user, **data),
-            done=gettext("Asked for more information"),
-            title=gettext("Request more information"),
-            action="request_information_selected",
-            button=gettext("Send"),
-        )
-
-    @admin.action(description=_("Reject"), permissions=["change"])
-    def reject_selected(self, request, queryset):
-        return self._action_with_form(
-            request,
-            queryset,
-            form_class=RejectForm,
-            decide=lambda c, data: claim_reject(claim=c, user=request.user, **data),
-            done=gettext("Rejected"),
-            title=gettext("Reject claims"),
-            action="reject_selected",
-            button=gettext("Reject"),
-            note=rejection_final_note,
-        )
 
 
 @admin.register(ClaimEvent)

@@ -12,12 +12,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.wording import words_list
-from claims.models import ClaimEvent, ClaimStatus
+from claims.models import ClaimEvent
+from claims.policy import rejection_is_final
 
 
 def rejection_final_note(claims):
     """The reject page's warning when a rejection would be final (the claim was disputed), else ''."""
-    names = [claim.name for claim in claims if claim.status == ClaimStatus.DISPUTED or claim.disputed_at]
+    names = [claim.name for claim in claims if rejection_is_final(claim)]
     if not names:
         return ""
     return gettext(

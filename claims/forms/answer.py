@@ -1,8 +1,9 @@
 """The claim page's forms (SPEC §5, §12): the partner's answer to an information request (with the edits allowed
 while ``action_required``) and disassociate. They validate and clean; they never write."""
 
+import json
+
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -10,13 +11,20 @@ from django.utils.translation import gettext_lazy as _
 from associations.models import PartnerLocation
 from associations.validators import validate_no_control_characters, validate_single_line
 from claims.forms.wizard import ContactsForm, LocationChoiceField
-from claims.models import InformationReason
+from claims.policy import Edit, needs_technical_contact
 from claims.services.review import ANSWER_CONTACT_FIELDS as CONTACT_FIELDS
-from claims.services.review import NOTICE_ADDRESS_UNCHANGED, answer_is_notice_correction, item_label
-from claims.uploads import POE_ACCEPT, poe_check
+from claims.services.review import NOTICE_ADDRESS_UNCHANGED, item_label
+from claims.uploads import POE_RULES, poe_check
 
-RESPONSE_MAX_FILES = 5
 RESPONSE_MAX_CHARS = 5000
+# The answer's fields of each edit the rule book may allow (claims.policy.Edit).
+ANSWER_FIELDS = {
+    Edit.COMMENT: ("comment",),
+    Edit.POE: ("files",),
+    Edit.LOCATION: ("location",),
+    Edit.REMOVE_ITEMS: ("remove_items",),
+    Edit.CONTACTS: CONTACT_FIELDS,
+}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,17 +34,25 @@ class MultipleFileInput(forms.ClearableFileInput):
 class UploadedFilesField(forms.Field):
     """Every file sent under the field's name, as a list; the form checks them by content (``poe_check``).
 
-    ``max_files``, ``max_bytes`` and ``accept`` are what the uploader (templates/claims/_poe_dropzone.html)
-    checks in the browser before sending; ``files_check`` checks them again, by content.
+    Its limits are the upload rules (``rules``: ``claims.uploads.POE_RULES``), which the drop zone
+    (templates/claims/_poe_dropzone.html) hands to the uploader in the browser; ``files_check`` checks them again,
+    by content.
     """
 
     widget = MultipleFileInput
+    rules = POE_RULES
 
-    def __init__(self, *, max_files=RESPONSE_MAX_FILES, **kwargs):
-        super().__init__(**kwargs)
-        self.max_files = max_files
-        self.max_bytes = settings.POE_MAX_BYTES
-        self.accept = POE_ACCEPT
+    @property
+    def max_files(self):
+        return self.rules.max_files
+
+    @property
+    def max_bytes(self):
+        return self.rules.max_bytes
+
+    @property
+    def accept(self):
+        return self.rules.accept
 
     def to_python(self, value):
         if not value:
@@ -44,25 +60,37 @@ class UploadedFilesField(forms.Field):
         return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def files_check(uploads, *, max_files=RESPONSE_MAX_FILES, too_many=None):
-    """(errors, [(uploaded file, CheckedUpload)]) for the files of a claim-page form: each checked by content and
-    size (``poe_check``), at most ``max_files`` (``too_many``: the form's own message for more, with %(max)s)."""
+def files_check(uploads, *, too_many=None):
+    """(errors, [(uploaded file, CheckedUpload)], refused names) for the files of a claim-page form: each checked by
+    content and size (``poe_check``), at most the rules' ``max_files`` (``too_many``: the form's own message for
+    more, with %(max)s). The names of the files refused are what the uploader takes off its list."""
+    max_files = POE_RULES.max_files
     errors = []
     if len(uploads) > max_files:
         too_many = too_many or ngettext(
             "You can add at most %(max)s file at a time.", "You can add at most %(max)s files at a time.", max_files
         )
         errors.append(too_many % {"max": max_files})
-    checked = []
+    checked, refused = [], []
     for upload in uploads[:max_files]:
         try:
             checked.append((upload, poe_check(upload, already=len(checked))))
         except ValidationError as exc:
             errors += exc.messages
-    return errors, checked
+            refused.append(upload.name)
+    return errors, checked, refused
 
 
-class ClaimRespondForm(ContactsForm):
+class RefusedFilesMixin:
+    """The names of the posted files the form refused (``files_check``), for the uploader to take off its list."""
+
+    refused_files = ()
+
+    def refused_files_json(self):
+        return json.dumps(list(self.refused_files))
+
+
+class ClaimRespondForm(RefusedFilesMixin, ContactsForm):
     """The partner's answer (SPEC §12): a comment, more POE files, and the edits allowed while the claim waits for
     it: another of the partner's MPN IDs, fewer products (never none), the contacts (validated as in the wizard's
     contacts step, the contact rule included). Something must be said, added or changed.
@@ -107,8 +135,11 @@ class ClaimRespondForm(ContactsForm):
         "files": "",
     }
 
-    def __init__(self, data=None, files=None, *, claim, items=None, request_event=False, **kwargs):
+    def __init__(self, data=None, files=None, *, claim, answer, items=None, **kwargs):
+        """``answer``: the rule book's Answer for this claim and user (``claims.policy.ClaimRules.answer``), which
+        says the edits this answer may make."""
         self.claim = claim
+        self.answer = answer
         self.items = list(items if items is not None else claim.items.select_related("product", "subscription"))
         tenant = claim.tenant
         if tenant is not None:
@@ -124,7 +155,7 @@ class ClaimRespondForm(ContactsForm):
         super().__init__(
             data,
             files,
-            needs_technical_contact=any(item.product.is_dynamics for item in self.items),
+            needs_technical_contact=needs_technical_contact(item.product for item in self.items),
             tenant=tenant,
             domain=claim.domain,
             initial=current,
@@ -150,18 +181,15 @@ class ClaimRespondForm(ContactsForm):
             self.fields["remove_items"].help_text = gettext("Products cannot be added; at least one must remain.")
         else:
             del self.fields["remove_items"]
-        # The system's request after an undeliverable notice asks for a corrected customer contact address: the
-        # answer is the contacts and a comment (claims.services.notices), then the notice is sent again.
-        # ``request_event``: the claim's current request when the caller has it (the claim page reads the history).
-        if request_event is False:
-            self.notice_correction = answer_is_notice_correction(claim)
-        else:
-            self.notice_correction = request_event is not None and (
-                request_event.reason == InformationReason.NOTICE_UNDELIVERABLE
-            )
+        # The fields of the edits the rule book does not allow this answer. The system's request after an
+        # undeliverable notice asks for a corrected customer contact address: the answer is the contacts and a
+        # comment (claims.services.notices), then the notice is sent again.
+        self.notice_correction = answer.notice_correction
+        for edit, names in ANSWER_FIELDS.items():
+            if not answer.may(edit):
+                for name in names:
+                    self.fields.pop(name, None)
         if self.notice_correction:
-            for name in ("location", "remove_items", "files"):
-                self.fields.pop(name, None)
             self.fields["customer_contact_email"].help_text = gettext(
                 "The customer's notice could not be delivered to %(address)s. Enter the address at which the "
                 "customer contact receives email: the notice is sent to it again."
@@ -199,13 +227,12 @@ class ClaimRespondForm(ContactsForm):
                     gettext("Your answer is empty: write a comment, add a file or change the claim."), code="empty"
                 ),
             )
-        max_files = self.fields["files"].max_files
         too_many = ngettext(
             "You can add at most %(max)s file to an answer.",
             "You can add at most %(max)s files to an answer.",
-            max_files,
+            POE_RULES.max_files,
         )
-        errors, cleaned["checked"] = files_check(uploads, max_files=max_files, too_many=too_many)
+        errors, cleaned["checked"], self.refused_files = files_check(uploads, too_many=too_many)
         if errors:
             for error in errors:
                 self.add_error("files", error)

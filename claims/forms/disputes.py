@@ -10,13 +10,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_no_control_characters
-from claims.forms.answer import UploadedFilesField, files_check
-from claims.uploads import POE_MAX_FILES
+from claims.forms.answer import RefusedFilesMixin, UploadedFilesField, files_check
 
 TEXT_MAX_CHARS = 5000
 
 
-class _PoeWithTextForm(forms.Form):
+class _PoeWithTextForm(RefusedFilesMixin, forms.Form):
     """A text and POE files; ``cleaned_data["checked"]`` is [(uploaded file, CheckedUpload)] for the service.
     Every error belongs to its field (the text's, or the files'), so the page shows it there."""
 
@@ -31,7 +30,7 @@ class _PoeWithTextForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         uploads = cleaned.get("files") or []
-        errors, checked = files_check(uploads, max_files=self.fields["files"].max_files)
+        errors, checked, self.refused_files = files_check(uploads)
         if self.files_required and not uploads:
             errors.insert(0, gettext("Add at least one proof of execution file."))
         if errors:
@@ -52,7 +51,7 @@ class DisputeForm(_PoeWithTextForm):
             "max_length": _("Keep your justification under 5,000 characters."),
         },
     )
-    files = UploadedFilesField(label=_("More proof of execution (optional)"), required=False, max_files=POE_MAX_FILES)
+    files = UploadedFilesField(label=_("More proof of execution (optional)"), required=False)
 
 
 class ProtectForm(_PoeWithTextForm):
@@ -67,4 +66,4 @@ class ProtectForm(_PoeWithTextForm):
             "max_length": _("Keep your comment under 5,000 characters."),
         },
     )
-    files = UploadedFilesField(label=_("Proof of execution (POE)"), required=False, max_files=POE_MAX_FILES)
+    files = UploadedFilesField(label=_("Proof of execution (POE)"), required=False)

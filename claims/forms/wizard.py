@@ -19,7 +19,7 @@ from associations.validators import (
 from associations.wording import words_list
 from claims.models import BusinessAppsActivity, PendingUpload
 from claims.selectors import Availability, product_availability, tenant_products
-from claims.uploads import POE_MAX_FILES
+from claims.uploads import POE_RULES
 
 
 class LocationChoiceIterator(forms.models.ModelChoiceIterator):
@@ -445,11 +445,11 @@ class PoeForm(forms.Form):
             raise ValidationError(self.upload_errors)
         if not uploads:
             raise ValidationError(gettext("Add at least one proof of execution file."), code="required")
-        if len(uploads) > POE_MAX_FILES:
+        if len(uploads) > POE_RULES.max_files:
             raise ValidationError(
                 gettext("You can upload at most %(max)s files. Remove one."),
                 code="too_many",
-                params={"max": POE_MAX_FILES},
+                params={"max": POE_RULES.max_files},
             )
         cleaned["uploads"] = uploads
         return cleaned

@@ -46,7 +46,13 @@ from claims.services.submission import (
     pending_uploads_discard,
     pending_uploads_purge,
 )
-from claims.services.transitions import ClaimStatusConflict, claim_event_record, claim_transition, claims_transition
+from claims.services.transitions import (
+    ClaimStatusConflict,
+    PartnerActionRefused,
+    claim_event_record,
+    claim_transition,
+    claims_transition,
+)
 from claims.services.validation import (
     claim_validate,
     claims_requeue_unvalidated,
@@ -60,6 +66,7 @@ __all__ = [
     "BounceResult",
     "ClaimStatusConflict",
     "OptOutResult",
+    "PartnerActionRefused",
     "PoeStorageError",
     "answer_reminders_send",
     "associations_end_expired",

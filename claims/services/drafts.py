@@ -8,7 +8,6 @@ draft has no history until it is submitted (migrations 0008 and 0010), so nothin
 the expiry, which is a status move.
 """
 
-import datetime
 import uuid
 
 from django.conf import settings
@@ -18,17 +17,17 @@ from django.utils import timezone
 from django.utils.translation import pgettext
 
 from associations.models import Activity, Partner, SolutionArea
-from claims.deadlines import dispute_deadline
 from claims.models import (
     CONTACT_FIELDS,
-    DRAFT_DAYS,
     BusinessAppsActivity,
     Claim,
     ClaimEvent,
     ClaimStatus,
     PendingUpload,
 )
+from claims.policy import ClaimRules
 from claims.services.transitions import claims_transition
+from claims.windows import drafts_expired_before
 
 # The header columns a wizard step fills while the claim is a draft (the list shows them); everything else is
 # written when the draft is submitted (claims.services.submission.claim_submit).
@@ -151,7 +150,7 @@ def claims_expire_drafts(*, now=None):
     the objects go first (see ``_uploads_delete``).
     """
     now = now or timezone.now()
-    due = now - datetime.timedelta(days=DRAFT_DAYS)
+    due = drafts_expired_before(now)  # the draft window's end (claims.windows), as a query
     expired = 0
     while True:
         with transaction.atomic():
@@ -179,19 +178,6 @@ def claims_expire_drafts(*, now=None):
             ]
             _uploads_delete(uploads)
             expired += len(drafts)
-
-
-def claim_copyable(claim, now=None):
-    """Whether the claim page offers Copy into a new claim (SPEC §12): the claim cannot move on any more. A
-    rejection once its dispute is no longer possible (disputed already, or its 30 days are over: the same
-    deadline as the dispute form's, ``claims.deadlines.dispute_deadline``), a final
-    rejection, an expired draft."""
-    if claim.status in (ClaimStatus.REJECTED_FINAL, ClaimStatus.EXPIRED):
-        return True
-    if claim.status != ClaimStatus.REJECTED:
-        return False
-    now = now or timezone.now()
-    return claim.disputed_at is not None or now > dispute_deadline(claim.status_changed_at, time_zone=claim.time_zone)
 
 
 def step_data_kept(step, data):
@@ -278,9 +264,14 @@ def _copied_step_data(claim):
 def claim_copy_to_draft(*, claim, user):
     """Copy into a new claim: a new draft (new submission key) holding what was entered on ``claim`` except its
     POE files, at the wizard's first step. Raises ClaimNotCopyable when the claim may still move on, and
-    DraftLimitReached when the user has DRAFTS_MAX_OPEN drafts open. Returns the new draft."""
-    if not claim_copyable(claim):
-        raise ClaimNotCopyable(f"Claim {claim.pk} is {claim.status}: it cannot be copied.")
+    DraftLimitReached when the user has DRAFTS_MAX_OPEN drafts open. Returns the new draft.
+
+    The rule book decides (``claims.policy.ClaimRules.copy``): a claim that can no longer move on (a rejection past
+    its dispute window or disputed already, a final rejection, an expired draft), copied by an incentives admin of
+    its partner."""
+    copy = ClaimRules(claim, user).copy
+    if not copy:
+        raise ClaimNotCopyable(copy.why_not)
     key = uuid.uuid4()
     now = timezone.now()
     draft_data = {

@@ -10,8 +10,14 @@ from django.utils import timezone
 
 from associations.models import Association, Subscription
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, item_key, item_keys_q
+from claims.policy import ClaimRules, Refusal
 from claims.services.notifications import outbox_add
-from claims.services.transitions import claim_transition, claims_transition
+from claims.services.transitions import (
+    ClaimStatusConflict,
+    PartnerActionRefused,
+    claim_transition,
+    claims_transition,
+)
 
 
 def _item_keys_lock(keys):
@@ -246,10 +252,18 @@ def claims_finalize_due(*, now=None, batch_size=500):
 
 
 def claim_disassociate(*, claim, user, reason):
-    """The partner ends an official claim's associations (SPEC §5 ``ended``)."""
+    """The partner ends an official claim's associations (SPEC §5 ``ended``). Under the claim's row lock the rule book
+    is asked again (``claims.policy``: official, and ``user`` an incentives admin of its partner): a claim moved
+    meanwhile is ClaimStatusConflict, anything else it refuses PartnerActionRefused; nothing is written then."""
     reason = reason.strip()
     now = timezone.now()
     with transaction.atomic():
+        locked = Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim.pk)
+        decision = ClaimRules(locked, user, now=now).disassociate
+        if decision.refusal == Refusal.STATUS:
+            raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.ENDED)
+        if not decision:
+            raise PartnerActionRefused(decision.why_not)
         claim_transition(
             claim=claim,
             to=ClaimStatus.ENDED,

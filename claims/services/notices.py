@@ -35,9 +35,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from claims.bounces import NotADeliveryReport, bounce_address_read, dsn_read
-from claims.deadlines import deadline_after
 from claims.emails import notice_deadline
 from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification, InformationReason
+from claims.policy import notice_recipients
 from claims.services.notifications import DELIVERY_HOOKS
 from claims.services.transitions import claim_event_record, claims_transition
 
@@ -93,7 +93,6 @@ def claim_notice_undeliverable(*, notification, error, now=None):
     claim = _claim_locked(notification.claim_id)
     if claim.status != ClaimStatus.CUSTOMER_NOTIFIED or notice_current_id(claim.pk) != notification.pk:
         return False
-    tenant = claim.tenant
     claims_transition(
         claim_ids=[claim.pk],
         old_status=ClaimStatus.CUSTOMER_NOTIFIED,
@@ -105,7 +104,7 @@ def claim_notice_undeliverable(*, notification, error, now=None):
         changes={
             "customer_notified_at": None,
             "opt_out_deadline": None,
-            "response_deadline": deadline_after(now, country=tenant.country, time_zone=tenant.time_zone),
+            "response_deadline": claim.answer_deadline_after(now),
         },
         now=now,
     )
@@ -173,10 +172,11 @@ def _bounce_row_id(report, recipient):
 
 
 def _technical_copy(row, failure):
-    """Whether ``failure`` is about the technical contact's copy of a notice (which does not decide it)."""
-    claim = row.claim
-    technical = (claim.technical_contact_email or "").strip().lower()
-    return bool(technical) and failure.is_for(technical) and not failure.is_for(claim.customer_contact_email)
+    """Whether ``failure`` is about the technical contact's copy of a notice (which does not decide it): who gets
+    which copy is ``claims.policy.notice_recipients``."""
+    recipients = notice_recipients(row.claim)
+    technical, customer = recipients.technical, recipients.customer
+    return bool(technical) and failure.is_for(technical) and not failure.is_for(customer)
 
 
 def email_bounce_receive(*, raw, recipient=""):

@@ -1,14 +1,14 @@
 """Review and the answers to it: the reviewer's decisions (approve, request information, reject), the partner's
 answer, the expiry of unanswered requests, and the customer's opt-out."""
 
+import copy
+
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Tenant
-from claims.deadlines import deadline_after
-from claims.emails import request_event_current
 from claims.models import (
     CONTACT_FIELDS,
     Claim,
@@ -19,6 +19,7 @@ from claims.models import (
     OptOutWindow,
     RejectionReason,
 )
+from claims.policy import APPROVABLE, REJECTABLE, ClaimRules, Edit, Refusal
 from claims.reasons import english
 from claims.services.submission import claim_poe_add
 from claims.services.transitions import (
@@ -29,16 +30,19 @@ from claims.services.transitions import (
 )
 
 
-def _tenant_deadline(claim, now):
-    tenant = claim.tenant
-    if tenant is None:
-        tenant = Tenant.objects.get(directory_id=claim.directory_id)
-    return deadline_after(now, country=tenant.country, time_zone=tenant.time_zone)
+def _answer_deadline(claim, now):
+    """The answer window's end for a request made ``now`` (``Claim.answer_deadline_after``); a claim whose tenant was
+    not resolved yet counts in the tenant of its Directory ID."""
+    if claim.tenant_id is None:
+        claim = copy.copy(claim)
+        claim.tenant = Tenant.objects.get(directory_id=claim.directory_id)
+    return claim.answer_deadline_after(now)
 
 
 # What a reviewer decides on: a claim under review, or a disputed one (SPEC §12: the same three decisions; a
-# rejection of a claim that was disputed is final).
-REVIEWABLE = [ClaimStatus.UNDER_REVIEW, ClaimStatus.DISPUTED]
+# rejection of a claim that was disputed is final). The rule book's lists (claims.policy), checked again by the
+# compare-and-set of each move.
+REVIEWABLE = list(APPROVABLE)
 
 
 def claim_approve(*, claim, user):
@@ -68,7 +72,7 @@ def claim_request_information(*, claim, user, reason, message):
         action=ClaimEvent.Action.INFORMATION_REQUESTED,
         reason=reason,
         message=message.strip(),
-        changes={"response_deadline": _tenant_deadline(claim, timezone.now())},
+        changes={"response_deadline": _answer_deadline(claim, timezone.now())},
         from_statuses=REVIEWABLE,
     )
 
@@ -90,19 +94,12 @@ def claim_reject(*, claim, user, reason, message=""):
             reason=reason,
             message=message.strip(),
             changes={"rejection_reasons": reasons},
-            from_statuses=[*REVIEWABLE, ClaimStatus.ACTION_REQUIRED],
+            from_statuses=list(REJECTABLE),
         )
 
 
 class AnswerRefused(ValueError):
     """The answer does not do what its request asks (checked again under the row lock; the form says it first)."""
-
-
-def answer_is_notice_correction(claim):
-    """Whether ``claim`` waits for a corrected customer contact address: its current request is the system's
-    ``notice_undeliverable`` (``claims.services.notices``)."""
-    request = request_event_current(claim)
-    return request is not None and request.reason == InformationReason.NOTICE_UNDELIVERABLE
 
 
 def claim_respond(*, claim, user, comment, files, location=None, contacts=None, remove_items=()):
@@ -121,23 +118,32 @@ def claim_respond(*, claim, user, comment, files, location=None, contacts=None, 
 
     1. Store each file as a PendingUpload (row first, then object), like the wizard: a crash leaves only rows
        that the purge job cleans up.
-    2. In one transaction, under the claim's row lock and while it is still ``action_required`` (PostgreSQL
-       allows these edits only then): each edit with its CHANGED event (field, old and new value as text), then
-       the move back to review (RESPONDED, the comment as its message), and the uploads become PoeDocuments
-       (same keys).
+    2. In one transaction, under the claim's row lock, the rule book again (``claims.policy``: still
+       ``action_required``, within the answer window, by an incentives admin of its partner, and only the edits
+       its request allows; PostgreSQL allows these edits only then): each edit with its CHANGED event (field,
+       old and new value as text), then the move back to review (RESPONDED, the comment as its message), and the
+       uploads become PoeDocuments (same keys).
     3. If the claim was moved meanwhile (or anything fails), delete the stored files again.
     """
 
     def write(locked, now, added):
-        if locked.status != ClaimStatus.ACTION_REQUIRED:
-            raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
-        correction = answer_is_notice_correction(locked)
+        answer = ClaimRules(locked, user, now=now).answer
+        if not answer:
+            if answer.refusal in (Refusal.STATUS, Refusal.WINDOW):
+                raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.UNDER_REVIEW)
+            raise AnswerRefused(answer.why_not)
+        correction = answer.notice_correction
         if correction:
             address = (contacts or {}).get("customer_contact_email", locked.customer_contact_email)
             if address.strip().lower() == locked.customer_contact_email.strip().lower():
                 raise AnswerRefused(NOTICE_ADDRESS_UNCHANGED)
-            if files or remove_items or (location is not None and location.pk != locked.location_id):
-                raise AnswerRefused(gettext("An answer to an undeliverable notice changes only the contacts."))
+        relocated = location is not None and location.pk != locked.location_id
+        if (
+            (files and not answer.may(Edit.POE))
+            or (remove_items and not answer.may(Edit.REMOVE_ITEMS))
+            or (relocated and not answer.may(Edit.LOCATION))
+        ):
+            raise AnswerRefused(gettext("An answer to an undeliverable notice changes only the contacts."))
         _answer_edits_apply(
             claim=locked, user=user, location=location, contacts=contacts or {}, remove_items=remove_items
         )

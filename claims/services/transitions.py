@@ -23,6 +23,15 @@ class ClaimStatusConflict(Exception):
         self.to = to
 
 
+class PartnerActionRefused(Exception):
+    """The claim does not allow what the partner asked (any more): ``message`` says why, in plain words (the rule
+    book's ``why_not``, asked again under the claim's row lock)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
 def claim_event_record(
     *,
     claim,

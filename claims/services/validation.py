@@ -5,7 +5,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
@@ -15,11 +14,12 @@ from django.utils import timezone
 from associations.models import Association, Program, SolutionArea, Tenant, TenantDomain, TenantLicense
 from associations.validators import email_domain_within, normalize_domain
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, RejectionReason, item_key, item_keys_q
+from claims.policy import needs_technical_contact
 from claims.reasons import WHO_CUSTOMER, WHO_PARTNER, WHO_TECHNICAL, english, reason_text
 from claims.services.jobs import task_send
 from claims.services.transitions import claims_transition
 from claims.storage import poe_opener
-from claims.uploads import HEAD_BYTES, POE_TYPES, detect_poe_type
+from claims.uploads import HEAD_BYTES, POE_RULES, POE_TYPES, detect_poe_type
 
 # Validation ---------------------------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ def _poe_content_types(documents):
     counts as not allowed; a storage that does not answer raises (the claim stays submitted and is validated
     again later). Files over the size limit are not read: their size is their reason.
     """
-    documents = [d for d in documents if d.size <= settings.POE_MAX_BYTES]
+    documents = [d for d in documents if d.size <= POE_RULES.max_bytes]
     types = {d.pk: d.content_type for d in documents if d.content_checked}
     documents = [d for d in documents if not d.content_checked]
     if not documents:
@@ -196,7 +196,7 @@ def _claim_problems(claim, *, facts, closed, today):
 
     reasons += _contact_problems(
         claim,
-        needs_technical=any(i.product.is_dynamics for i in items),
+        needs_technical=needs_technical_contact(i.product for i in items),
         tenant_domains=facts.tenant_domains.get(tenant_id, []) if tenant else None,
     )
     reasons += _poe_problems(list(claim.documents.all()), facts.poe_types)
@@ -255,11 +255,11 @@ def _poe_problems(documents, poe_types):
     if not documents:
         return [reason_text("no_poe")]
     reasons = []
-    if len(documents) > settings.POE_MAX_FILES:
-        reasons.append(reason_text("too_many_poe", max=settings.POE_MAX_FILES, count=len(documents)))
+    if len(documents) > POE_RULES.max_files:
+        reasons.append(reason_text("too_many_poe", max=POE_RULES.max_files, count=len(documents)))
     allowed = ", ".join(english(label) for label in POE_TYPES.values())
     for document in documents:
-        if document.size > settings.POE_MAX_BYTES:
+        if document.size > POE_RULES.max_bytes:
             reasons.append(reason_text("poe_too_large", name=document.original_name))
             continue
         if poe_types.get(document.pk) not in POE_TYPES:

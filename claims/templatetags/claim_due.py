@@ -10,6 +10,7 @@ register = template.Library()
 
 
 @register.filter
-def claim_due(claim):
-    """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None."""
-    return due_display(_claim_due(claim, now=timezone.now()))
+def claim_due(claim, acts=True):
+    """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None; ``acts``:
+    whether the reader acts for the partner (the rule book's ``rules.acts``)."""
+    return due_display(_claim_due(claim, now=timezone.now()), acts=acts)

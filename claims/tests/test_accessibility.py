@@ -194,8 +194,10 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     expect(page.locator("[data-poe-list] li")).to_have_count(1)
     check("claim page, answer edits with errors")
     page.goto(f"{LIST}{claims[ClaimStatus.OFFICIAL].pk}/")
-    page.locator("details.disassociate summary").click()
-    check("claim page, disassociate form open")
+    page.locator("p.disassociate a").click()  # Disassociate asks first, on a page of its own
+    expect(page.locator("#disassociate-reason")).to_be_visible()
+    check("disassociate confirmation")
+    page.go_back()
     page.locator("details.protect-details summary").click()
     check("claim page, protect form open")
     page.locator(".protect-form button[type=submit]").click()  # the drop zone puts the returned form in place

@@ -30,8 +30,12 @@ def _url(claim, name="disassociate"):
     return reverse(f"claims:{name}", args=[claim.pk])
 
 
+# The confirmation page's POST (Disassociate asks first: a POST without it only asks again).
+CONFIRM = {"confirm": "1"}
+
+
 def test_disassociate_ends_claim_and_associations(client_a, partner_a, official):
-    response = client_a.post(_url(official), {"reason": "The customer moved in-house."})
+    response = client_a.post(_url(official), {"reason": "The customer moved in-house.", **CONFIRM})
 
     assert response.status_code == 302
     official.refresh_from_db()
@@ -53,7 +57,7 @@ def test_disassociate_ends_claim_and_associations(client_a, partner_a, official)
 
 
 def test_disassociate_needs_a_reason(client_a, official):
-    response = client_a.post(_url(official), {"reason": "  "})
+    response = client_a.post(_url(official), {"reason": "  ", **CONFIRM})
 
     assert response.status_code == 400
     assert "Give a reason for ending the association." in response.content.decode()
@@ -62,8 +66,8 @@ def test_disassociate_needs_a_reason(client_a, official):
 
 
 def test_disassociate_twice_changes_nothing_more(client_a, official):
-    client_a.post(_url(official), {"reason": "Done."})
-    client_a.post(_url(official), {"reason": "Again."})
+    client_a.post(_url(official), {"reason": "Done.", **CONFIRM})
+    client_a.post(_url(official), {"reason": "Again.", **CONFIRM})
 
     assert _new_events().count() == 1
     assert Association.objects.get().end_message == "Done."
@@ -71,11 +75,14 @@ def test_disassociate_twice_changes_nothing_more(client_a, official):
 
 def test_disassociate_refused_to_viewer_other_partner_and_get(client, partner_a, partner_b, official):
     client.force_login(partner_a.viewer)
-    assert client.post(_url(official), {"reason": "x"}).status_code == 403
+    assert client.post(_url(official), {"reason": "x", **CONFIRM}).status_code == 403
+    assert client.get(_url(official)).status_code == 403
     client.force_login(partner_b.admin)
-    assert client.post(_url(official), {"reason": "x"}).status_code == 404
+    assert client.post(_url(official), {"reason": "x", **CONFIRM}).status_code == 404
+    assert client.get(_url(official)).status_code == 404
     client.force_login(partner_a.admin)
-    assert client.get(_url(official)).status_code == 405
+    # Behaviour change (issue 15): GET is the confirmation page (it was 405); it changes nothing either.
+    assert client.get(_url(official)).status_code == 200
     official.refresh_from_db()
     assert official.status == ClaimStatus.OFFICIAL
 
@@ -147,15 +154,60 @@ def test_respond_when_not_waiting_changes_nothing(client_a, official):
 
 def test_disassociate_reason_too_long_or_with_nul_is_refused_and_kept(client_a, official):
     long_reason = "x" * 1001
-    response = client_a.post(_url(official), {"reason": long_reason})
+    response = client_a.post(_url(official), {"reason": long_reason, **CONFIRM})
     assert response.status_code == 400
     page = response.content.decode()
     assert "Keep the reason under 1,000 characters." in page
     assert f">{long_reason}</textarea>" in page
 
-    response = client_a.post(_url(official), {"reason": "a\x00b"})
+    response = client_a.post(_url(official), {"reason": "a\x00b", **CONFIRM})
     assert response.status_code == 400
     assert "Null characters are not allowed." in response.content.decode()
     official.refresh_from_db()
     assert official.status == ClaimStatus.OFFICIAL
     assert not _new_events().exists()
+
+
+# --- Disassociate asks first (issue 15): a confirmation page, then the POST that acts ---------------------------
+
+
+def test_disassociate_get_shows_what_ends_and_asks_for_the_reason(client_a, official):
+    response = client_a.get(_url(official))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "End the association “Claim" in page
+    assert "Yammer · OSU-Microsoft 365" in page  # what ends: the claim's items
+    assert "The customer's usage data of these products is no longer shown to your organization." in page
+    assert "This cannot be undone" in page
+    assert '<textarea id="disassociate-reason" name="reason"' in page
+    assert f'<form method="post" action="{_url(official)}"' in page and 'name="confirm" value="1"' in page
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL and not _new_events().exists()
+
+
+def test_disassociate_page_in_traditional_chinese(client_a, official):
+    page = client_a.get(_url(official), HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+
+    assert "要結束關聯「" in page and "此動作無法復原" in page and "使用量資料" in page
+    assert "End the association" not in page
+
+
+def test_disassociate_one_click_post_without_confirming_only_asks(client_a, official):
+    """The claim page's old one-click form posted the reason straight away: such a post now gets the confirmation
+    page, with the reason kept, and ends nothing."""
+    response = client_a.post(_url(official), {"reason": "Moved in-house."})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This cannot be undone" in page and ">Moved in-house.</textarea>" in page
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL and not _new_events().exists()
+    assert official.items.get().association.status == "active"
+
+
+def test_claim_page_disassociate_button_leads_to_the_confirmation(client_a, official):
+    page = client_a.get(reverse("claims:detail", args=[official.pk])).content.decode()
+
+    assert f'<a class="button" href="{_url(official)}">Disassociate</a>' in page
+    assert f'action="{_url(official)}"' not in page  # no form that ends it from the claim page

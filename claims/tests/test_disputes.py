@@ -510,7 +510,7 @@ def test_dispute_and_protect_forms_use_the_shared_drop_zone_once(client_a, rejec
             in form
         )
         assert f'name="files" multiple id="{form_id.removesuffix("-form")}-files"' in form
-        assert page.count("js/poe-dropzone.js") == 1
+        assert page.count("js/poe-upload.js") == 1
         assert "Up to 5 files of 10.0\xa0MB each" in form
     assert '<label for="dispute-files">More proof of execution (optional)</label>' in dispute_page
     assert '<label for="protect-files">Proof of execution (POE)</label>' in protect_page

@@ -44,10 +44,10 @@ def _tab_to(page, selector, *, key="Tab", most=60):
 
 
 def _file_chooser_by_space(page, attempts=3):
-    """Space on the focused file input opens the chooser. Under load Chromium sometimes drops the first key press's
-    user activation for a file input, so a person (and this test) presses Space again."""
+    """Space on the drop zone's focused "Choose files" button opens the chooser. Under load Chromium sometimes drops
+    the first key press's user activation for a file input, so a person (and this test) presses Space again."""
     for attempt in range(attempts):
-        assert page.evaluate("document.activeElement.id") == "id_poe_files"
+        assert page.evaluate("document.activeElement.id") == "id_poe_files_choose"
         try:
             with page.expect_file_chooser(timeout=5000) as chooser:
                 page.keyboard.press("Space")
@@ -121,9 +121,9 @@ def test_keyboard_wizard_completed_with_the_keyboard_alone(page, live_server, pa
         _type_into(page, f"#id_contacts-{name}", CONTACTS[name])
     _continue(page, "Proof of execution (POE)")
 
-    # POE: the drop zone's browse control is the file input itself; Space on it opens the file chooser.
+    # POE: the drop zone's own "Choose files" button (the file input is hidden); Space on it opens the file chooser.
     expect(page.locator("#drop-zone")).to_have_attribute("data-ready", "true")
-    _tab_to(page, "#id_poe_files")
+    _tab_to(page, "#id_poe_files_choose")
     chooser = _file_chooser_by_space(page)
     chooser.set_files(files=[{"name": "sow.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     expect(page.locator("#uploads li.done progress")).to_have_js_property("value", 100)

@@ -213,9 +213,10 @@ def _partner_pages(page, shared):
     expect(page.locator("#respond-customer_contact_email")).to_have_attribute("aria-invalid", "true")
     _fits(page, "claim answer with errors and a file")
     page.goto(f"/incentives/customer-associations/{shared['official'].pk}/")
-    page.get_by_text("Disassociate").click()
+    page.get_by_text("Disassociate").click()  # Disassociate asks first, on a page of its own
     expect(page.get_by_label("Reason")).to_be_visible()
     _fits(page, "claim disassociate open")
+    page.go_back()
     page.locator("details.protect-details summary").click()
     expect(page.get_by_label("Your comment")).to_be_visible()
     _fits(page, "claim protect open")

@@ -66,9 +66,7 @@ def _contacts_step(page, *, contacts=CONTACTS, technical=False):
 def _upload_with_input(page, name, content, mime="application/pdf"):
     expect(page.get_by_role("heading", level=2)).to_have_text("Proof of execution (POE)")
     expect(page.locator("#drop-zone")).to_have_attribute("data-ready", "true")
-    page.get_by_label("Drag files here, or browse").set_input_files(
-        files=[{"name": name, "mimeType": mime, "buffer": content}]
-    )
+    page.locator("#id_poe_files").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": content}])
     row = page.locator("#uploads li.done", has_text=name)
     expect(row.locator("progress")).to_have_js_property("value", 100)
 

@@ -33,9 +33,7 @@ def _to_poe(page, user):
 
 
 def _choose(page, name, content, mime="application/pdf"):
-    page.get_by_label("Drag files here, or browse").set_input_files(
-        files=[{"name": name, "mimeType": mime, "buffer": content}]
-    )
+    page.locator("#id_poe_files").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": content}])
 
 
 def test_browser_continue_waits_for_the_upload_in_flight(page, partner_a, m365_tenant, products, s3_objects):

@@ -2,29 +2,33 @@
 Disassociate, and the POE downloads. The page's context and forms are built here for the other actions' error
 pages too (``claims.views.disputes``)."""
 
+from functools import wraps
+
 from django.contrib import messages
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from associations.access import admin_role_required, partner_required, scoped
+from associations.access import partner_required, scoped
 from claims import selectors
 from claims.forms.answer import ClaimRespondForm, DisassociateForm
 from claims.forms.disputes import DisputeForm, ProtectForm
-from claims.models import Claim, ClaimStatus, PoeDocument
+from claims.models import Claim, PoeDocument
+from claims.policy import ADMINS_ONLY, ClaimRules, Refusal, Viewer
 from claims.services import (
     AnswerRefused,
     ClaimStatusConflict,
+    PartnerActionRefused,
     PoeStorageError,
     claim_disassociate,
     claim_respond,
 )
-from claims.services.drafts import claim_copyable
 from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
-from claims.uploads import POE_TYPES, PoeQuotaExceeded, PoeRoom
+from claims.uploads import POE_RULES, PoeQuotaExceeded, PoeRoom
 
 
 def _get_claim_for_user(request, claim_id):
@@ -32,31 +36,58 @@ def _get_claim_for_user(request, claim_id):
     return get_object_or_404(scoped(Claim.objects.select_related("location", "tenant"), request), pk=claim_id)
 
 
+def acts_required(view):
+    """Partner users who act for their company (the rule book's ``Viewer.acts``: incentives admins). A view-only
+    user gets 403 before any claim is looked up, so that another partner's ids tell them nothing; the rule book
+    refuses them the same (``Refusal.ROLE``) for each claim."""
+
+    @partner_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not Viewer.of(request.user).acts:
+            raise PermissionDenied(str(ADMINS_ONLY))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _refuse(request, claim, decision):
+    """What a view answers when the rule book refuses (``claims.policy``): 404 for someone else's claim, 403 for
+    someone who never does this (a view-only user), otherwise the claim page with the reason."""
+    if decision.refusal == Refusal.NOT_YOURS:
+        raise Http404("Not one of your organization's claims.")
+    if decision.refusal == Refusal.ROLE:
+        raise PermissionDenied(decision.why_not)
+    messages.error(request, decision.why_not)
+    return _form_done(request, reverse("claims:detail", args=[claim.pk]))
+
+
 @require_safe
 @partner_required
 def claim_detail(request, claim_id):
     claim = _get_claim_for_user(request, claim_id)
-    if claim.status == ClaimStatus.DRAFT and request.membership.can_manage_claims:
+    if ClaimRules(claim, request.user).continue_editing:
         return redirect("claims:draft_edit", claim.pk)  # a draft's page is the wizard (SPEC §12)
-    context = _claim_page(
-        claim, poe_types=POE_TYPES, can_copy=request.membership.can_manage_claims and claim_copyable(claim)
-    )
-    return render(request, "claims/claim_detail.html", context)
+    return render(request, "claims/claim_detail.html", _claim_page(request, claim))
 
 
-def _claim_page(claim, **extra):
-    """The claim page's context and the forms its status offers; ``extra`` (a form sent, with its errors) wins."""
+def _claim_page(request, claim, **extra):
+    """The claim page's context: the claim, its rule book for this user (``rules``: what the page offers and says),
+    and the forms the rules allow; ``extra`` (a form sent, with its errors) wins."""
     items = list(claim.items.select_related("product", "subscription"))
     documents = list(claim.documents.all())
     events = list(claim.events.select_related("user"))
+    rules = ClaimRules(claim, request.user, events=events)
     return {
         "claim": claim,
+        "rules": rules,
         "items": items,
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
         "documents": documents,
         "events": events,
         "notice": selectors.notice_delivery_for_page(claim, events),
-        **_claim_forms(claim, items, documents, events),
+        "poe_rules": POE_RULES,
+        **_claim_forms(claim, rules, items, documents),
         **extra,
     }
 
@@ -70,12 +101,10 @@ def poe_download(request, claim_id, document_id):
     return poe_download_response(document)
 
 
-def _lifecycle_error_page(request, claim, errors, *, comment="", disassociate_reason="", **posted):
+def _lifecycle_error_page(request, claim, errors, **posted):
     """The claim page again, with the errors where the partner acted (nothing was saved); ``posted``: the form
     sent, with its errors, by its name in the page (``answer_form``, ``dispute_form``, ``protect_form``)."""
-    context = _claim_page(
-        claim, lifecycle_errors=errors, lifecycle_comment=comment, lifecycle_reason=disassociate_reason, **posted
-    )
+    context = _claim_page(request, claim, lifecycle_errors=errors, **posted)
     return render(request, "claims/claim_detail.html", context, status=400)
 
 
@@ -83,18 +112,14 @@ def _form_errors(form):
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _claim_forms(claim, items, documents, events):
-    """The claim page's forms its status offers (SPEC §12), empty: the answer to an information request, the dispute
-    of a rejection, more POE for an official association. With any of them, ``poe_room``: what the claim (holding
-    ``documents``) can still take of its POE quota."""
-    status = claim.status
-    answer = None
-    if status == ClaimStatus.ACTION_REQUIRED:
-        answer = ClaimRespondForm(claim=claim, items=items, request_event=selectors.request_current_in(claim, events))
+def _claim_forms(claim, rules, items, documents):
+    """The claim page's forms the rule book allows this user (SPEC §12), empty: the answer to an information
+    request (with the edits it may make), the dispute of a rejection, more POE for an official association. With any
+    of them, ``poe_room``: what the claim (holding ``documents``) can still take of its POE quota."""
     forms = {
-        "answer_form": answer,
-        "dispute_form": DisputeForm() if status == ClaimStatus.REJECTED else None,
-        "protect_form": ProtectForm() if status == ClaimStatus.OFFICIAL else None,
+        "answer_form": ClaimRespondForm(claim=claim, items=items, answer=rules.answer) if rules.answer else None,
+        "dispute_form": DisputeForm() if rules.dispute else None,
+        "protect_form": ProtectForm() if rules.protect else None,
     }
     if any(forms.values()):
         # Said at each form's drop zone; counted from the page's own list of the claim's files (no query).
@@ -112,17 +137,17 @@ def _form_done(request, url):
 
 
 @require_POST
-@admin_role_required
+@acts_required
 def claim_respond_view(request, claim_id):
     """The partner answers a reviewer's information request: a comment, more POE files and the edits allowed
     while the claim waits (MPN ID, fewer products, contacts). Errors are shown at their fields on the claim page,
     with what was typed."""
     claim = _get_claim_for_user(request, claim_id)
     detail = reverse("claims:detail", args=[claim.pk])
-    if claim.status != ClaimStatus.ACTION_REQUIRED:
-        messages.error(request, gettext("This claim is not waiting for your answer."))
-        return _form_done(request, detail)
-    form = ClaimRespondForm(request.POST, request.FILES, claim=claim)
+    answer = ClaimRules(claim, request.user).answer
+    if not answer:
+        return _refuse(request, claim, answer)
+    form = ClaimRespondForm(request.POST, request.FILES, claim=claim, answer=answer)
     if not form.is_valid():
         return _lifecycle_error_page(request, claim, [], answer_form=form)
     data = form.cleaned_data
@@ -160,25 +185,40 @@ def claim_respond_view(request, claim_id):
 claim_respond_view.control_characters_allowed = frozenset({"comment", *ANSWER_CONTACT_FIELDS})
 
 
-@require_POST
-@admin_role_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@acts_required
 def claim_disassociate_view(request, claim_id):
-    """End an official claim's associations, with a reason."""
+    """Disassociate asks first (SPEC §5 ``ended``, §12): GET shows what ends (the items, the usage data no longer
+    shown, that it cannot be undone) with the reason to give; a POST of that page (``confirm``) ends the claim's
+    associations. A POST without ``confirm`` (a form from before this page, a crafted post) only asks."""
     claim = _get_claim_for_user(request, claim_id)
-    if claim.status != ClaimStatus.OFFICIAL:
-        messages.error(request, gettext("Only an official association can be ended."))
-        return redirect("claims:detail", claim_id=claim.pk)
+    decision = ClaimRules(claim, request.user).disassociate
+    if not decision:
+        return _refuse(request, claim, decision)
+    if request.method != "POST":
+        return _disassociate_page(request, claim, DisassociateForm())
     form = DisassociateForm(request.POST)
     if not form.is_valid():
-        reason = form.data.get("reason", "")
-        return _lifecycle_error_page(request, claim, _form_errors(form), disassociate_reason=reason)
+        return _disassociate_page(request, claim, form, status=400)
+    if not request.POST.get("confirm"):
+        return _disassociate_page(request, claim, form)
     try:
         claim_disassociate(claim=claim, user=request.user, reason=form.cleaned_data["reason"])
     except ClaimStatusConflict:
         messages.error(request, gettext("Only an official association can be ended."))
         return redirect("claims:detail", claim_id=claim.pk)
+    except PartnerActionRefused as refused:  # the rule book again, under the row lock
+        messages.error(request, refused.message)
+        return redirect("claims:detail", claim_id=claim.pk)
     messages.success(request, gettext("The association has ended."))
     return redirect("claims:detail", claim_id=claim.pk)
+
+
+def _disassociate_page(request, claim, form, status=200):
+    items = list(claim.items.select_related("product", "subscription"))
+    return render(
+        request, "claims/disassociate_confirm.html", {"claim": claim, "items": items, "form": form}, status=status
+    )
 
 
 claim_disassociate_view.control_characters_allowed = frozenset({"reason"})
