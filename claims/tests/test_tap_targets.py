@@ -215,9 +215,11 @@ def test_tap_targets_at_least_24_px_on_every_partner_and_customer_page(page, liv
     taps.measure("claim: action_required, the edits open")
     official = claims[ClaimStatus.OFFICIAL]
     page.goto(f"/incentives/customer-associations/{official.pk}/")
-    page.get_by_text("Disassociate", exact=True).click()
     page.locator("details.protect-details summary").click()
-    taps.measure("claim: official, disassociate and protect open")
+    taps.measure("claim: official, protect open")
+    # Disassociate asks first, on a page of its own (the rule book's confirmation).
+    page.get_by_role("link", name="Disassociate").click()
+    taps.measure("claim: official, disassociate confirmation")
     page.goto(f"/incentives/customer-associations/{official.pk}/usage/")
     taps.measure("usage")
     _wizard(page, taps)
