@@ -29,6 +29,7 @@ PASS: at least 500 emails/s while sending and at beat's pace. Exit status 1 when
 import argparse
 import asyncio
 import datetime
+import logging
 import os
 import resource
 import signal
@@ -186,6 +187,8 @@ def _setup(database_url, var_dir, smtp_port):
     import django
 
     django.setup()
+    # Queuing the emails enqueues their wake-up tasks to a file-system broker nobody reads: kombu warns.
+    logging.getLogger("kombu").setLevel(logging.ERROR)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -443,6 +446,7 @@ def main():
 
 def _run(args, sink):
     from django.db import connection
+    from django.utils import timezone
 
     from claims.models import Claim, ClaimEvent, EmailNotification
 
@@ -457,6 +461,16 @@ def _run(args, sink):
         cursor.execute("ANALYZE")  # fresh statistics, as autovacuum keeps them in production
     connection.close()  # a worker's warm connection: opened once, outside the timing
     connection.ensure_connection()
+    # A worker's warm state: the public holidays (imported on the first deadline) and the templates (compiled on
+    # their first use) are loaded once per process, not per email.
+    from django.template.loader import get_template
+
+    from claims.deadlines import deadline_after
+
+    for country in ("TW", "US"):
+        deadline_after(timezone.now(), country=country, time_zone=datetime.UTC)
+    for name in [f"emails/{kind}{suffix}" for kind in set(MIX) for suffix in ("_subject.txt", ".txt", ".html")]:
+        get_template(name)
 
     runs, statements, cpu = _drain(args.profile, sink.pid)
     messages, recipients = _sink_stop(sink)

@@ -120,13 +120,15 @@ def message_bytes(message):
     or base64 (the shorter), as Python's email package chooses. CRLF line ends.
 
     None for a message of any other shape (attachments, Cc, Reply-To, another alternative or charset, an address
-    that is not plain, a header that is not plain text): Django builds those.
+    that is not plain, a header that is not short plain text, a class that builds its own message): Django builds
+    those.
     """
-    if not isinstance(message, EmailMessage) or message.message.__func__ not in _DJANGO_MESSAGE_METHODS:
-        return None
+    if not isinstance(message, EmailMessage) or type(message).message is not EmailMessage.message:
+        return None  # a class that builds its own message
     alternatives = getattr(message, "alternatives", [])
     if (
         message.attachments
+        or (alternatives and not message.body)
         or message.cc
         or message.reply_to
         or message.content_subtype != "plain"
@@ -157,26 +159,29 @@ def message_bytes(message):
     if "message-id" not in extra:
         headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
     for name, value in extra.values():
-        value = str(value)
-        if not _HEADER_NAME.match(name) or not value.isascii() or "\r" in value or "\n" in value:
-            return None
+        if (
+            not isinstance(value, str)
+            or not _HEADER_NAME.match(name)
+            or not value.isascii()
+            or "\r" in value
+            or "\n" in value
+            or len(name) + 2 + len(value) > _LINE_LENGTH
+        ):
+            return None  # a date object, a long or non-ASCII value: Django folds and encodes it
         headers.append((name, value))
     parts = [_text_part("plain", message.body)] + [_text_part("html", a.content) for a in alternatives]
     head = b"MIME-Version: 1.0\r\n"
     if len(parts) == 1:
-        head += parts[0][0]
-        body = parts[0][1]
+        (part_head, body), *_ = parts
+        head += part_head
     else:
         boundary = _boundary(parts)
         head += b'Content-Type: multipart/alternative;\r\n boundary="' + boundary + b'"\r\n'
-        delimiter = b"--" + boundary
-        body = b"".join(delimiter + _CRLF + part_head + _CRLF + part_body for part_head, part_body in parts)
-        body = _CRLF + body + delimiter + b"--" + _CRLF
+        # The CRLF before a delimiter belongs to the delimiter (RFC 2046): each part's own last line end stays.
+        body = b"".join(b"--" + boundary + _CRLF + part_head + _CRLF + part + _CRLF for part_head, part in parts)
+        body += b"--" + boundary + b"--" + _CRLF
     head += b"".join(f"{name}: {value}".encode("ascii") + _CRLF for name, value in headers)
     return head + _CRLF + body
-
-
-_DJANGO_MESSAGE_METHODS = {EmailMessage.message}
 
 
 def _header_text(name, value):

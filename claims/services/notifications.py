@@ -19,7 +19,6 @@ by ``claims.services.notices`` for the customer's notice, whose acceptance start
 permanent failure sends the claim back to the partner) run in the transaction that records the outcome.
 """
 
-import contextlib
 import dataclasses
 import datetime
 import logging
@@ -37,6 +36,14 @@ from claims import emails
 from claims.bounces import bounce_address
 from claims.models import ClaimStatus, EmailNotification
 from claims.services.jobs import task_send_on_commit
+from claims.services.smtp_replies import (
+    answers_lowered,
+    mailer_close,
+    refused_text,
+    smtp_error_text,
+    smtp_session_usable_after,
+    smtp_transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -133,28 +140,6 @@ def email_retry_delay(attempts, *, jitter=None):
     sooner at random so that emails that failed together (an outage) do not all come back in the same second."""
     base = min(EMAIL_RETRY_CAP, EMAIL_RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 20))
     return base * (1 - EMAIL_RETRY_JITTER * (random.random() if jitter is None else jitter))
-
-
-def _smtp_transient(exc, recipient=None):
-    """4xx replies, lost connections and network errors are worth retrying; 5xx replies are not. When the
-    server refused every recipient and ``recipient``'s copy decides the row, its own answer says which."""
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = _lowered(exc.recipients)
-        if recipient is not None and recipient in answers:
-            return 400 <= answers[recipient][0] < 500
-        return any(400 <= code < 500 for code, _ in exc.recipients.values())
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return True
-    # SMTPException subclasses OSError: anything else from smtplib is permanent, plain network errors are not.
-    return not isinstance(exc, smtplib.SMTPException)
-
-
-def _smtp_connection_usable_after(exc):
-    """Whether the session survives ``exc``: smtplib resets it after recipients are refused (greylisting one
-    mailbox), unless the server said 421 (closing) and hung up."""
-    return isinstance(exc, smtplib.SMTPRecipientsRefused) and all(code != 421 for code, _ in exc.recipients.values())
 
 
 def _message_id_domain():
@@ -371,17 +356,17 @@ def _emails_send_rows(rows, *, mailer, now, outcomes):
             try:
                 mailer.open()
             except (smtplib.SMTPException, OSError) as exc:
-                server_error = f"Could not connect to the mail server: {_error_text(exc)}"
+                server_error = f"Could not connect to the mail server: {smtp_error_text(exc)}"
                 _email_failed(row, server_error, transient=True, now=now, outcomes=outcomes)
                 continue
             try:
                 mailer.send_messages([message])
             except (smtplib.SMTPException, OSError) as exc:
-                transient = _smtp_transient(exc, recipient)
-                _email_failed(row, _error_text(exc), transient=transient, now=now, outcomes=outcomes)
-                if transient and not _smtp_connection_usable_after(exc):
-                    server_error = f"Not tried: the mail server failed the batch ({_error_text(exc)})"
-                    _mailer_close(mailer)
+                transient = smtp_transient(exc, recipient)
+                _email_failed(row, smtp_error_text(exc), transient=transient, now=now, outcomes=outcomes)
+                if transient and not smtp_session_usable_after(exc):
+                    server_error = f"Not tried: the mail server failed the batch ({smtp_error_text(exc)})"
+                    mailer_close(mailer)
                 continue
             except Exception as exc:  # an address the backend refuses (ValueError), a backend bug
                 logger.exception("email %s could not be sent", row.pk)
@@ -390,12 +375,12 @@ def _emails_send_rows(rows, *, mailer, now, outcomes):
             # The server took the message, maybe not for every recipient (cpor.mail.SmtpBackend): when the copy
             # that decides the row was refused, the row failed (a retry sends the others' copies again, under the
             # same Message-ID); other refusals are noted on the sent row.
-            refused = _lowered(getattr(message, "refused_recipients", None) or {})
+            refused = answers_lowered(getattr(message, "refused_recipients", None) or {})
             if recipient is not None and recipient in refused:
                 code, _ = refused[recipient]
-                _email_failed(row, _refused_text(refused), transient=400 <= code < 500, now=now, outcomes=outcomes)
+                _email_failed(row, refused_text(refused), transient=400 <= code < 500, now=now, outcomes=outcomes)
                 continue
-            note = f"Not accepted for: {_refused_text(refused)}" if refused else ""
+            note = f"Not accepted for: {refused_text(refused)}" if refused else ""
         outcomes.sent(row, note, hooks=message is not None)
         sent += 1
     return sent, server_error is not None
@@ -409,35 +394,6 @@ def _awaited(rows):
         if of_kind:
             awaited |= hook.awaited_among(of_kind)
     return awaited
-
-
-def _lowered(answers):
-    return {str(address).lower(): answer for address, answer in answers.items()}
-
-
-def _reply_text(code, reply):
-    reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(f"{code} {reply}".split())
-
-
-def _refused_text(refused):
-    return "; ".join(f"{address}: {_reply_text(code, reply)}" for address, (code, reply) in refused.items())
-
-
-def _error_text(exc):
-    """The server's answer, as it said it ("451 4.3.2 Try again later"; per recipient when it refused them),
-    without the envelope sender (each row's own): else the exception's text."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return _refused_text(exc.recipients)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _reply_text(exc.smtp_code, exc.smtp_error)
-    return str(exc) or repr(exc)
-
-
-def _mailer_close(mailer):
-    # Closing a session the server already dropped may raise; there is nothing left to close then.
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        mailer.close()
 
 
 def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=None, seconds=EMAIL_SWEEP_SECONDS):
@@ -468,7 +424,7 @@ def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=
             if server_failed or len(claimed) < batch_size or done == batches or _clock() - started >= seconds:
                 break
     finally:
-        _mailer_close(mailer)
+        mailer_close(mailer)
     return sent
 
 
