@@ -10,8 +10,10 @@ every 30 seconds (``emails_send_due_task``): a run goes on batch after batch whi
 A batch costs a few statements whatever its size (SPEC §11: a backlog drains at hundreds of emails a second per
 worker): the rows claimed in one UPDATE, read with their claims in one query and what their messages show in a few
 more (``claims.emails.notification_emails_prefetch``), their outcomes written in one UPDATE at the end.
-No task carries a countdown and no failure enqueues anything: however many times the sweep or the wake-up task
-run, a row is only tried when it is due, so each email has exactly one retry chain, its row.
+
+No task carries a countdown and no failure enqueues anything (a sweep run that runs out of time sends the next run
+at once, nothing more): however many times the sweep or the wake-up task run, a row is only tried when it is due,
+so each email has exactly one retry chain, its row.
 
 Every message goes out with an envelope sender of its own (``claims.bounces``: VERP, signed), so that a bounce
 names its row. What an outcome means beyond the row is the business of the layer above: ``DELIVERY_HOOKS`` (filled
@@ -72,8 +74,9 @@ EMAIL_BATCH_SIZE = 50
 # A sweep run claims batch after batch while due rows are left (a backlog after an outage drains at the worker's
 # rate, not a fixed number per run), and starts no new batch after this many seconds. A constant, not a setting:
 # it follows beat's 30-second schedule of the sweep (cpor/celery.py). The run ends before the next one is due, so
-# runs do not pile up behind each other, and the worker takes its other tasks (validation, finalization) between
-# them; the next run goes on with the backlog.
+# runs never pile up in the queue behind each other, and the worker takes its other tasks (validation,
+# finalization) between them; a run that ran out of time sends the next one at once, which goes on with the
+# backlog.
 EMAIL_SWEEP_SECONDS = 25.0
 
 # {kind: hooks} for the outcomes that matter beyond the outbox, filled by the services above this module (which
@@ -396,11 +399,15 @@ def _awaited(rows):
     return awaited
 
 
-def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=None, seconds=EMAIL_SWEEP_SECONDS):
+def emails_send_due(
+    *, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=None, seconds=EMAIL_SWEEP_SECONDS, follow_up=False
+):
     """Send the due pending rows (only among ``ids`` when given), batch after batch over one SMTP connection, while
     full batches come; returns how many were sent. Stops at the first batch the server failed (the rest wait for
     their next attempt), after ``batches`` batches when given, and starts no batch once ``seconds`` have passed
-    (the first always runs): what is left is due for the next run.
+    (the first always runs): what is left is due for the next run. With ``follow_up`` (the sweep task), a run that
+    ran out of time sends the sweep task again at once: a backlog drains without waiting for beat's next tick,
+    the worker's other queued tasks going first.
 
     Each batch is due at its own moment (``now`` when given, for all of them): a batch started 20 seconds into a
     run states the deadlines of its notices from when it started.
@@ -412,6 +419,7 @@ def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=
     sent = 0
     done = 0
     started = _clock()
+    out_of_time = False
     try:
         while True:
             moment = now or timezone.now()
@@ -421,10 +429,17 @@ def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=
             batch_sent, server_failed = _emails_send_batch(claimed, mailer=mailer, now=moment)
             sent += batch_sent
             done += 1
-            if server_failed or len(claimed) < batch_size or done == batches or _clock() - started >= seconds:
+            if server_failed or len(claimed) < batch_size or done == batches:
+                break
+            if _clock() - started >= seconds:
+                out_of_time = True
                 break
     finally:
         mailer_close(mailer)
+    if out_of_time and follow_up:
+        # Not a retry (nothing failed, no countdown): the next run of the sweep, now. A broker that is down only
+        # leaves the rows to beat's next run.
+        task_send_on_commit("emails_send_due_task")
     return sent
 
 

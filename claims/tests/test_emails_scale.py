@@ -89,6 +89,27 @@ def test_email_sweep_starts_no_batch_once_its_time_budget_is_spent(partner_a, m3
     assert len(smtp.messages) == 10
 
 
+def test_email_sweep_out_of_time_sends_its_next_run_at_once(
+    partner_a, m365_tenant, products, smtp, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Beat's sweep task whose run stops at its budget with rows left sends the sweep task again (no countdown: it
+    runs after what else waits in the queue); a run that drains everything sends nothing."""
+    from claims.tasks import emails_send_due_task
+
+    rows = _opted_out_emails(partner_a, m365_tenant, products, outbox.EMAIL_BATCH_SIZE + 1)
+    ticks = itertools.count(0, 30)
+    monkeypatch.setattr(outbox, "_clock", lambda: next(ticks))
+
+    with django_capture_on_commit_callbacks(execute=False) as out_of_time:
+        assert emails_send_due_task() == outbox.EMAIL_BATCH_SIZE
+    assert [(callback.args, callback.keywords) for callback in out_of_time] == [(("emails_send_due_task",), {})]
+
+    with django_capture_on_commit_callbacks(execute=False) as drained:
+        assert emails_send_due_task() == 1
+    assert drained == []
+    assert {row.state for row in EmailNotification.objects.filter(pk__in=[r.pk for r in rows])} == {"sent"}
+
+
 def test_email_sweep_budget_ends_a_run_before_beat_sends_the_next():
     from cpor.celery import app
 
