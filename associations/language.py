@@ -36,6 +36,20 @@ def email_language(email):
     return user_language(user) or settings.LANGUAGE_CODE
 
 
+def email_languages(emails):
+    """``email_language`` of many addresses in one query: {address as given: language}."""
+    usernames = {email: (email or "").strip().lower() for email in emails}
+    saved = dict(
+        UserPreference.objects.filter(user__username__in=set(usernames.values())).values_list(
+            "user__username", "language"
+        )
+    )
+    return {
+        email: saved[name] if saved.get(name) in LANGUAGE_CODES else settings.LANGUAGE_CODE
+        for email, name in usernames.items()
+    }
+
+
 @require_POST
 def language_set(request):
     """Django's set_language (the cookie, the redirect to a safe ``next``), and for a signed-in user the choice

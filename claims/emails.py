@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,9 +22,9 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from associations.language import email_language, user_language
+from associations.language import email_language, email_languages, user_language
 from associations.models import Membership
-from claims.models import ClaimEvent, ClaimStatus, InformationReason
+from claims.models import ClaimEvent, ClaimItem, ClaimStatus, InformationReason
 from claims.policy import current_request, notice_recipients
 from claims.reasons import reason_display
 from claims.templatetags.claims_text import partner_details
@@ -46,7 +47,7 @@ def _in_language(language_of):
 
 
 def _partner_language(claim):
-    return email_language(claim.partner_contact_email)
+    return getattr(claim, _PARTNER_LANGUAGE, None) or email_language(claim.partner_contact_email)
 
 
 def _message(template, context, *, to):
@@ -59,9 +60,17 @@ def _message(template, context, *, to):
     return message
 
 
+def _items(claim):
+    """The claim's items with their products and subscriptions, in catalog order: read once for a batch of emails
+    (``notification_emails_prefetch``), else one query."""
+    if "items" in getattr(claim, "_prefetched_objects_cache", {}):
+        return list(claim.items.all())
+    return list(claim.items.select_related("product", "subscription").order_by(*_ITEMS_ORDER))
+
+
 def _products(claim):
     names = []
-    for item in claim.items.select_related("product", "subscription").order_by("product__sort_order", "pk"):
+    for item in _items(claim):
         label = item.product.name
         if item.subscription_id:
             label = _("%(product)s (subscription %(subscription_id)s)") % {
@@ -101,13 +110,22 @@ def _last_event(claim, action):
     return claim.events.filter(action=action).order_by("-created_at", "-pk").first()
 
 
+def _last_move_to(claim, status):
+    """The claim's latest event that moved it to ``status`` (read once for a batch of emails, else one query)."""
+    events = getattr(claim, _STATUS_EVENTS, None)
+    if events is not None:
+        return next((event for event in events if event.new_status == status), None)
+    return claim.events.filter(new_status=status).order_by("-created_at", "-pk").first()
+
+
 @_in_language(lambda claim: claim.tenant.language)
 def customer_notified_email(claim, deadline=None):
     """To the customer contact, and the technical contact for Dynamics 365: the request, the deadline (``deadline``:
     the one this attempt states, ``notice_deadline``; by default the claim's) and the link. What the partner typed
     appears only in the quoted "details the partner entered" block (``partner_details``)."""
     deadline = deadline or claim.opt_out_deadline or notice_deadline(claim, timezone.now())
-    to = notice_recipients(claim).to
+    # The notice's recipients are the rule book's (one place); the items were read once for the batch.
+    to = notice_recipients(claim, dynamics=any(item.product.is_dynamics for item in _items(claim))).to
     return _message(
         "customer_notified",
         {
@@ -125,8 +143,10 @@ def customer_notified_email(claim, deadline=None):
 
 def request_event_current(claim):
     """The claim's current information request: the latest event that moved it to ``action_required`` (a
-    reviewer's request, or a dispute answered with one), or None (``claims.policy.current_request``)."""
-    return current_request(claim)
+    reviewer's request, or a dispute answered with one), or None (``claims.policy.current_request``; the events
+    were read once for a batch of emails, else one query)."""
+    events = getattr(claim, _STATUS_EVENTS, None)
+    return current_request(claim, events)
 
 
 def _request_deadline(claim, event):
@@ -244,7 +264,7 @@ ENDED_BECAUSE = {
 
 @_in_language(_partner_language)
 def ended_email(claim):
-    event = claim.events.filter(new_status=ClaimStatus.ENDED).order_by("-created_at", "-pk").first()
+    event = _last_move_to(claim, ClaimStatus.ENDED)
     return _message(
         "ended",
         {
@@ -334,3 +354,43 @@ def notification_email(notification, *, attempted_at=None):
         "ended": ended_email,
     }
     return builders[kind](claim)
+
+
+# Many rows' emails at once ---------------------------------------------------------------------------------------
+
+_ITEMS_ORDER = ("product__sort_order", "pk")
+# Where notification_emails_prefetch leaves what it read on each claim (the builders above read it from there).
+_PARTNER_LANGUAGE = "_email_partner_language"
+_STATUS_EVENTS = "_email_status_events"
+# The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email), and
+# the partner contact's language.
+_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended"})
+_KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended"})
+_PARTNER_KINDS = frozenset(
+    {"action_required", "answer_reminder", "rejected", "rejected_final", "official", "opted_out", "ended"}
+)
+
+
+def notification_emails_prefetch(notifications):
+    """Read what building the messages of many outbox rows needs, for all of them at once: the items of their
+    claims (one query), the claims' latest moves to action_required and ended (one query), the partner contacts'
+    saved languages (one query); none when no row needs it. The builders then read these from the claims instead
+    of querying per email. ``notifications`` come with their claims (``select_related``)."""
+
+    def claims_of(kinds):
+        return [row.claim for row in notifications if row.claim_id is not None and row.kind in kinds]
+
+    if with_items := claims_of(_KINDS_READING_ITEMS):
+        items = ClaimItem.objects.select_related("product", "subscription").order_by(*_ITEMS_ORDER)
+        prefetch_related_objects(with_items, Prefetch("items", queryset=items))
+    if with_moves := claims_of(_KINDS_READING_MOVES):
+        moves = (
+            ClaimEvent.objects.filter(new_status__in=[ClaimStatus.ACTION_REQUIRED, ClaimStatus.ENDED])
+            .defer("data")
+            .order_by("-created_at", "-pk")
+        )
+        prefetch_related_objects(with_moves, Prefetch("events", queryset=moves, to_attr=_STATUS_EVENTS))
+    if partner_claims := claims_of(_PARTNER_KINDS):
+        languages = email_languages({claim.partner_contact_email for claim in partner_claims})
+        for claim in partner_claims:
+            setattr(claim, _PARTNER_LANGUAGE, languages[claim.partner_contact_email])

@@ -22,10 +22,11 @@ def claim_validate_task(*, claim_id):
 
 @shared_task
 def emails_send_due_task():
-    """The outbox sweep (beat, every 30 seconds): every due email, on its row's schedule."""
+    """The outbox sweep (beat, every 30 seconds): every due email, on its row's schedule. A run that runs out of
+    time (a backlog) sends this task again at once."""
     from claims.services import emails_send_due
 
-    return emails_send_due()
+    return emails_send_due(follow_up=True)
 
 
 @shared_task

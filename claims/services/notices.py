@@ -30,7 +30,7 @@ notice (one a corrected address replaced) is recorded on its row only.
 
 import logging
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -39,7 +39,7 @@ from claims.emails import notice_deadline
 from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification, InformationReason
 from claims.policy import notice_recipients
 from claims.services.notifications import DELIVERY_HOOKS
-from claims.services.transitions import claim_event_record, claims_transition
+from claims.services.transitions import claim_event_record, claims_event_record, claims_transition
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,28 @@ def notice_current_id(claim_id):
     )
 
 
+def notices_current_ids(claim_ids):
+    """{claim_id: its current notice's id} for many claims, in one query (``notice_current_id``)."""
+    return dict(
+        EmailNotification.objects.filter(claim_id__in=claim_ids, kind=NOTICE)
+        .order_by("claim_id", "-pk")
+        .distinct("claim_id")
+        .values_list("claim_id", "pk")
+    )
+
+
 def _claim_locked(claim_id):
     return Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim_id)
+
+
+def _awaits(claim, notification_id, current):
+    """Whether ``claim`` still waits for the notice ``notification_id`` to be delivered (``current``: the
+    claims' current notices, ``notices_current_ids``)."""
+    return (
+        claim.status == ClaimStatus.CUSTOMER_NOTIFIED
+        and claim.opt_out_deadline is None
+        and current.get(claim.pk) == notification_id
+    )
 
 
 def claim_notice_delivered(*, notification, attempted_at):
@@ -66,23 +86,46 @@ def claim_notice_delivered(*, notification, attempted_at):
     transaction): the opt-out window starts, counted from ``attempted_at`` as the message stated. Nothing happens
     for a notice that is not the claim's current one, or a claim no longer waiting for it. Returns whether the
     window started."""
-    claim = _claim_locked(notification.claim_id)
-    if (
-        claim.status != ClaimStatus.CUSTOMER_NOTIFIED
-        or claim.opt_out_deadline is not None
-        or notice_current_id(claim.pk) != notification.pk
-    ):
-        return False
-    Claim.objects.filter(pk=claim.pk).update(
-        customer_notified_at=attempted_at, opt_out_deadline=notice_deadline(claim, attempted_at)
-    )
-    claim_event_record(
-        claim=claim,
+    return bool(claims_notice_delivered(notifications=[notification], attempted_at=attempted_at))
+
+
+def claims_notice_delivered(*, notifications, attempted_at):
+    """``claim_notice_delivered`` for the notices of a batch the mail server accepted (marked sent in the caller's
+    transaction), in a few statements for the lot: the claims locked (in id order) and their current notices read,
+    then the windows started and their NOTICE_DELIVERED events written in one statement each. Returns the ids of
+    the claims whose window started."""
+    claim_ids = sorted({notification.claim_id for notification in notifications})
+    claims = {
+        claim.pk: claim
+        for claim in Claim.objects.select_for_update(of=("self",))
+        .select_related("tenant")
+        .filter(pk__in=claim_ids)
+        .order_by("pk")
+    }
+    current = notices_current_ids(claim_ids)
+    deadlines = {}
+    for notification in notifications:
+        claim = claims.get(notification.claim_id)
+        if claim is not None and _awaits(claim, notification.pk, current):
+            deadlines[claim.pk] = notice_deadline(claim, attempted_at)
+    if not deadlines:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE claims_claim AS c SET customer_notified_at = %s, opt_out_deadline = v.deadline
+            FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, deadline)
+            WHERE c.id = v.id
+            """,
+            [attempted_at, list(deadlines), list(deadlines.values())],
+        )
+    claims_event_record(
+        claim_ids=list(deadlines),
         actor=ClaimEvent.Actor.SYSTEM,
         action=ClaimEvent.Action.NOTICE_DELIVERED,
-        message=claim.customer_contact_email,
+        messages={claim_id: claims[claim_id].customer_contact_email for claim_id in deadlines},
     )
-    return True
+    return list(deadlines)
 
 
 def claim_notice_undeliverable(*, notification, error, now=None):
@@ -118,16 +161,12 @@ class _NoticeDelivery:
     def message_recipient(self, row):
         return row.claim.customer_contact_email.strip().lower()
 
-    def awaited(self, row):
-        claim = row.claim
-        return (
-            claim.status == ClaimStatus.CUSTOMER_NOTIFIED
-            and claim.opt_out_deadline is None
-            and notice_current_id(claim.pk) == row.pk
-        )
+    def awaited_among(self, rows):
+        current = notices_current_ids({row.claim_id for row in rows})
+        return {row.pk for row in rows if _awaits(row.claim, row.pk, current)}
 
-    def sent(self, row, *, attempted_at):
-        claim_notice_delivered(notification=row, attempted_at=attempted_at)
+    def sent(self, rows, *, attempted_at):
+        claims_notice_delivered(notifications=rows, attempted_at=attempted_at)
 
     def failed(self, row, *, error, now):
         claim_notice_undeliverable(notification=row, error=error, now=now)

@@ -1,12 +1,19 @@
 """The outbox: one EmailNotification row per email, written in the transaction that caused it, sent at most once
 (SPEC §5, §11) on one retry schedule driven by the row (SPEC §14 "Outages").
 
-A pending row is due at its ``next_attempt_at``. ``emails_send_due`` claims due rows (pending -> sending,
-committed before anything is sent), sends them over one SMTP connection and either marks them sent, or puts them
-back to pending with a later ``next_attempt_at`` (transient failure), or marks them failed. Beat runs it every
-30 seconds (``emails_send_due_task``); after a commit that queued emails, a task wakes it for those rows at once.
-No task carries a countdown and no failure enqueues anything: however many times the sweep or the wake-up task
-run, a row is only tried when it is due, so each email has exactly one retry chain, its row.
+A pending row is due at its ``next_attempt_at``. ``emails_send_due`` claims due rows in batches (pending ->
+sending, committed before anything is sent), sends them over one SMTP connection and either marks them sent, or
+puts them back to pending with a later ``next_attempt_at`` (transient failure), or marks them failed. Beat runs it
+every 30 seconds (``emails_send_due_task``): a run goes on batch after batch while due rows are left, for up to
+``EMAIL_SWEEP_SECONDS``; after a commit that queued emails, a task wakes it for those rows at once.
+
+A batch costs a few statements whatever its size (SPEC §11: a backlog drains at hundreds of emails a second per
+worker): the rows claimed in one UPDATE, read with their claims in one query and what their messages show in a few
+more (``claims.emails.notification_emails_prefetch``), their outcomes written in one UPDATE at the end.
+
+No task carries a countdown and no failure enqueues anything (a sweep run that runs out of time sends the next run
+at once, nothing more): however many times the sweep or the wake-up task run, a row is only tried when it is due,
+so each email has exactly one retry chain, its row.
 
 Every message goes out with an envelope sender of its own (``claims.bounces``: VERP, signed), so that a bounce
 names its row. What an outcome means beyond the row is the business of the layer above: ``DELIVERY_HOOKS`` (filled
@@ -14,24 +21,31 @@ by ``claims.services.notices`` for the customer's notice, whose acceptance start
 permanent failure sends the claim back to the partner) run in the transaction that records the outcome.
 """
 
-import contextlib
+import dataclasses
 import datetime
 import logging
 import random
 import smtplib
+import time
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import mailers
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, When
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from claims import emails
 from claims.bounces import bounce_address
 from claims.models import ClaimStatus, EmailNotification
 from claims.services.jobs import task_send_on_commit
+from claims.services.smtp_replies import (
+    answers_lowered,
+    mailer_close,
+    refused_text,
+    smtp_error_text,
+    smtp_session_usable_after,
+    smtp_transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +67,26 @@ EMAIL_RETRY_FIRST = datetime.timedelta(minutes=1)
 EMAIL_RETRY_CAP = datetime.timedelta(hours=24)
 EMAIL_RETRY_JITTER = 0.2
 EMAIL_MAX_ATTEMPTS = 14
-# Rows claimed per batch (sent over one SMTP connection) and batches per sweep run.
+# Rows claimed per batch: each batch costs a handful of statements whatever its size (claimed in one UPDATE, read
+# in a few queries, its outcomes written in one UPDATE), and a worker that dies mid-batch leaves at most this many
+# rows in ``sending``. Batches go over one SMTP connection.
 EMAIL_BATCH_SIZE = 50
-EMAIL_SWEEP_BATCHES = 20
+# A sweep run claims batch after batch while due rows are left (a backlog after an outage drains at the worker's
+# rate, not a fixed number per run), and starts no new batch after this many seconds. A constant, not a setting:
+# it follows beat's 30-second schedule of the sweep (cpor/celery.py). The run ends before the next one is due, so
+# runs never pile up in the queue behind each other, and the worker takes its other tasks (validation,
+# finalization) between them; a run that ran out of time sends the next one at once, which goes on with the
+# backlog.
+EMAIL_SWEEP_SECONDS = 25.0
 
 # {kind: hooks} for the outcomes that matter beyond the outbox, filled by the services above this module (which
 # sits below the transition write they need: .importlinter). Each hook object has
 # ``message_recipient(row)``: the address whose copy decides the row (None: any recipient's);
-# ``awaited(row)``: whether the row is still worth sending (False: it is marked failed, unsent);
-# ``sent(row, attempted_at)`` and ``failed(row, error, now)``: called in the transaction that marks the row sent,
-# or failed for good (a permanent refusal, or the retry schedule giving up).
+# ``awaited_among(rows)``: the ids of those rows (a batch, read with their claims) still worth sending (the others
+# are marked failed, unsent);
+# ``sent(rows, attempted_at)``: called in the transaction that marks those rows sent (a batch's, at its end);
+# ``failed(row, error, now)``: called in the transaction that marks the row failed for good (a permanent refusal,
+# or the retry schedule giving up), at once.
 DELIVERY_HOOKS = {}
 
 
@@ -121,28 +145,6 @@ def email_retry_delay(attempts, *, jitter=None):
     return base * (1 - EMAIL_RETRY_JITTER * (random.random() if jitter is None else jitter))
 
 
-def _smtp_transient(exc, recipient=None):
-    """4xx replies, lost connections and network errors are worth retrying; 5xx replies are not. When the
-    server refused every recipient and ``recipient``'s copy decides the row, its own answer says which."""
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = _lowered(exc.recipients)
-        if recipient is not None and recipient in answers:
-            return 400 <= answers[recipient][0] < 500
-        return any(400 <= code < 500 for code, _ in exc.recipients.values())
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return True
-    # SMTPException subclasses OSError: anything else from smtplib is permanent, plain network errors are not.
-    return not isinstance(exc, smtplib.SMTPException)
-
-
-def _smtp_connection_usable_after(exc):
-    """Whether the session survives ``exc``: smtplib resets it after recipients are refused (greylisting one
-    mailbox), unless the server said 421 (closing) and hung up."""
-    return isinstance(exc, smtplib.SMTPRecipientsRefused) and all(code != 421 for code, _ in exc.recipients.values())
-
-
 def _message_id_domain():
     """The domain of the Message-IDs: the sender's, so receivers see ids of the domain that sends."""
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
@@ -151,105 +153,201 @@ def _message_id_domain():
 def _emails_claim(*, now, ids, limit):
     """Claim up to ``limit`` due rows: pending -> sending, one more attempt, a Message-ID drawn at the first.
 
-    Committed before anything is sent (at most once): a row another sweep holds is skipped (SKIP LOCKED), one
-    already claimed is no longer pending. Returns the claimed ids, the longest-waiting first.
+    One statement, committed before anything is sent (at most once): a row another sweep holds is skipped (SKIP
+    LOCKED), one already claimed is no longer pending. Returns the claimed ids, the longest-waiting first.
     """
-    due = EmailNotification.objects.filter(state=EmailNotification.State.PENDING, next_attempt_at__lte=now)
-    if ids is not None:
-        due = due.filter(pk__in=ids)
-    with transaction.atomic():
-        picked = list(
-            due.order_by("next_attempt_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH picked AS (
+                SELECT id, next_attempt_at AS due FROM claims_emailnotification
+                WHERE state = %(pending)s AND next_attempt_at <= %(now)s
+                    AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+                ORDER BY next_attempt_at, id
+                LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE claims_emailnotification AS e
+            SET state = %(sending)s,
+                attempts = e.attempts + 1,
+                -- From now on: when this attempt started (a notice states the deadline counted from it).
+                next_attempt_at = %(now)s,
+                message_id = CASE WHEN e.message_id = ''
+                    THEN '<' || replace(gen_random_uuid()::text, '-', '') || '@' || %(domain)s || '>'
+                    ELSE e.message_id END
+            FROM picked
+            WHERE e.id = picked.id
+            RETURNING e.id, picked.due
+            """,
+            {
+                "pending": str(EmailNotification.State.PENDING),
+                "sending": str(EmailNotification.State.SENDING),
+                "now": now,
+                "ids": list(ids) if ids is not None else None,
+                "limit": limit,
+                "domain": _message_id_domain(),
+            },
         )
-        if picked:
-            new_id = RawSQL(
-                "'<' || replace(gen_random_uuid()::text, '-', '') || '@' || %s || '>'",
-                [_message_id_domain()],
-                output_field=CharField(),
-            )
-            EmailNotification.objects.filter(pk__in=picked).update(
-                state=EmailNotification.State.SENDING,
-                attempts=F("attempts") + 1,
-                # From now on: when this attempt started (a notice states the deadline counted from it).
-                next_attempt_at=now,
-                message_id=Case(When(message_id="", then=new_id), default=F("message_id")),
-            )
-    return picked
+        return [pk for pk, _ in sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))]
 
 
-def _email_failed(row, error, *, transient, now, hooks=True):
+@dataclasses.dataclass
+class _Outcomes:
+    """A batch's outcomes, written at its end (``write``) rather than one UPDATE per email: the rows whose kind has
+    no ``sent`` hook to run in one UPDATE; the rows sent whose kind has one (the customer's notice) in one more,
+    in one transaction with their hooks. A permanent failure of a row with hooks is written at once, with its
+    hook (``_email_failed``)."""
+
+    now: datetime.datetime
+    # (row, state, next_attempt_at, last_error, sent_at)
+    rows: list = dataclasses.field(default_factory=list)
+    delivered: list = dataclasses.field(default_factory=list)
+
+    def sent(self, row, note="", *, hooks=True):
+        """``note``: the recipients whose copies the server refused while it took the others'. ``hooks`` False:
+        nothing was sent (nobody to send it to), so no hook runs."""
+        outcome = (row, EmailNotification.State.SENT, None, note, self.now)
+        (self.delivered if hooks and row.kind in DELIVERY_HOOKS else self.rows).append(outcome)
+
+    def retry(self, row, delay, error):
+        self.rows.append((row, EmailNotification.State.PENDING, self.now + delay, error, None))
+
+    def failed(self, row, error):
+        self.rows.append((row, EmailNotification.State.FAILED, None, error, None))
+
+    def write(self):
+        rows, self.rows = self.rows, []
+        delivered, self.delivered = self.delivered, []
+        if rows:
+            _outcomes_update(rows)
+        if delivered:
+            with transaction.atomic():
+                marked = _outcomes_update(delivered)
+                for kind in dict.fromkeys(row.kind for row, *_ in delivered):
+                    sent = [row for row, *_ in delivered if row.kind == kind and row.pk in marked]
+                    if sent:
+                        DELIVERY_HOOKS[kind].sent(sent, attempted_at=self.now)
+
+
+def _outcomes_update(outcomes):
+    """One UPDATE for ``outcomes`` (row, state, next_attempt_at, last_error, sent_at; None keeps the row's value);
+    only rows still in ``sending`` (ours) change. Returns the ids it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE claims_emailnotification AS e
+            SET state = v.state,
+                next_attempt_at = coalesce(v.next_attempt_at, e.next_attempt_at),
+                last_error = v.last_error,
+                sent_at = coalesce(v.sent_at, e.sent_at)
+            FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::timestamptz[])
+                AS v(id, state, next_attempt_at, last_error, sent_at)
+            WHERE e.id = v.id AND e.state = %s
+            RETURNING e.id
+            """,
+            [
+                [row.pk for row, *_ in outcomes],
+                [str(state) for _, state, *_ in outcomes],
+                [due for _, _, due, *_ in outcomes],
+                [error[:2000] for *_, error, _ in outcomes],
+                [sent_at for *_, sent_at in outcomes],
+                str(EmailNotification.State.SENDING),
+            ],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def _email_failed(row, error, *, transient, now, outcomes, hooks=True):
     """Record a failed attempt: a transient one puts the row back on its schedule (or, at the last attempt, gives
     up), a permanent one marks it failed, and in the same transaction its kind's ``failed`` hook runs (unless
     ``hooks`` is False: a row not sent because nobody waits for it any more). Only a row still in ``sending``
-    (ours) is changed."""
-    mark = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING)
+    (ours) is changed. Without a hook to run, the outcome joins the batch's ``outcomes``."""
     if transient and row.attempts < EMAIL_MAX_ATTEMPTS:
         delay = email_retry_delay(row.attempts)
         logger.warning("email %s: attempt %s failed, next in %s: %s", row.pk, row.attempts, delay, error)
-        mark.update(state=EmailNotification.State.PENDING, next_attempt_at=now + delay, last_error=error[:2000])
+        outcomes.retry(row, delay, error)
         return
     if transient:
         error = f"Gave up after {row.attempts} attempts: {error}"
     logger.error("email %s failed: %s", row.pk, error)
     hook = DELIVERY_HOOKS.get(row.kind) if hooks else None
-    with _hook_transaction(hook):
-        marked = mark.update(state=EmailNotification.State.FAILED, last_error=error[:2000])
-        if marked and hook is not None:
+    if hook is None:
+        outcomes.failed(row, error)
+        return
+    with transaction.atomic():
+        marked = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
+            state=EmailNotification.State.FAILED, last_error=error[:2000]
+        )
+        if marked:
             hook.failed(row, error=error[:2000], now=now)
 
 
-def _email_sent(row, *, now, note="", hooks=True):
-    """Mark the row sent (``note``: the recipients whose copies the server refused while it took the others') and
-    run its kind's ``sent`` hook in the same transaction (unless ``hooks`` is False: nothing was sent)."""
-    hook = DELIVERY_HOOKS.get(row.kind) if hooks else None
-    with _hook_transaction(hook):
-        marked = EmailNotification.objects.filter(pk=row.pk, state=EmailNotification.State.SENDING).update(
-            state=EmailNotification.State.SENT, sent_at=now, last_error=note[:2000]
-        )
-        if marked and hook is not None:
-            hook.sent(row, attempted_at=now)
-
-
-def _hook_transaction(hook):
-    """One transaction for the row's update and its hook; none for a kind without hooks (a lone UPDATE is atomic,
-    and the drain rate of partner emails pays no BEGIN/COMMIT round trips)."""
-    return transaction.atomic() if hook is not None else contextlib.nullcontext()
+def _batch_rows(ids):
+    """The claimed rows ``ids`` in that order, with what their messages are built from: the row, its claim (with
+    partner, location and tenant), event, association and user in one query, then what the builders read for the
+    whole batch (``emails.notification_emails_prefetch``: a few queries, none per email)."""
+    rows = EmailNotification.objects.select_related(
+        "claim__partner",
+        "claim__location",
+        "claim__tenant",
+        "event",
+        "association__partner",
+        "association__product",
+        "user",
+    ).filter(pk__in=ids)
+    order = {pk: index for index, pk in enumerate(ids)}
+    rows = sorted(rows, key=lambda row: order[row.pk])
+    emails.notification_emails_prefetch(rows)
+    return rows
 
 
 def _emails_send_batch(ids, *, mailer, now):
     """Send the claimed rows ``ids`` over ``mailer``'s one connection. Returns (sent, server_failed).
 
-    1. Build each message with the row's Message-ID. A row that cannot be built (a bug) is marked failed and
-       the others go on; a row with nobody to send to is marked sent.
-    2. Send each on the open connection and mark it sent at once (a worker that dies mid-batch leaves only the
-       rows it had not finished in ``sending``).
+    1. Read the rows and what their messages need in a few queries (``_batch_rows``); build each message with
+       the row's Message-ID. A row that cannot be built (a bug) is marked failed and the others go on; a row with
+       nobody to send to is marked sent.
+    2. Send each on the open connection. The outcomes are written together at the end of the batch, also when
+       it stops on an error (``_Outcomes``): one UPDATE, and one more with the ``sent`` hooks in its
+       transaction for the rows sent whose kind has them (the customer's notice: its opt-out window starts). A
+       permanent failure of such a row is written at once, with its hook. A worker that dies mid-batch leaves
+       this batch's rows, the ones whose outcome was not written yet, in ``sending``: never sent twice.
     3. A transient failure that is the server's, not one mailbox's (refused connection, 4xx, lost session)
        counts as this batch's attempt for every row left: they wait their backoff instead of hammering a
        server in trouble. Errors opening the connection (down, TLS, credentials) are never an email's fault:
        always transient.
     """
-    rows = EmailNotification.objects.select_related(
-        "claim__partner", "claim__location", "claim__tenant", "association__partner", "association__product", "user"
-    ).filter(pk__in=ids)
-    order = {pk: index for index, pk in enumerate(ids)}
-    rows = sorted(rows, key=lambda row: order[row.pk])
+    outcomes = _Outcomes(now=now)
+    try:
+        return _emails_send_rows(_batch_rows(ids), mailer=mailer, now=now, outcomes=outcomes)
+    finally:
+        outcomes.write()
+
+
+def _emails_send_rows(rows, *, mailer, now, outcomes):
     sent = 0
     server_error = None
+    awaited = _awaited(rows)
     for row in rows:
         if server_error is not None:
-            _email_failed(row, server_error, transient=True, now=now)
+            _email_failed(row, server_error, transient=True, now=now, outcomes=outcomes)
             continue
         hook = DELIVERY_HOOKS.get(row.kind)
-        if hook is not None and not hook.awaited(row):
-            _email_failed(row, "Not sent: nobody waits for this email any more.", transient=False, now=now, hooks=False)
+        if hook is not None and row.pk not in awaited:
+            _email_failed(
+                row,
+                "Not sent: nobody waits for this email any more.",
+                transient=False,
+                now=now,
+                outcomes=outcomes,
+                hooks=False,
+            )
             continue
         try:
             message = emails.notification_email(row, attempted_at=now)
         except Exception as exc:
             logger.exception("email %s could not be built", row.pk)
-            _email_failed(row, f"The message could not be built: {exc!r}", transient=False, now=now)
+            _email_failed(row, f"The message could not be built: {exc!r}", transient=False, now=now, outcomes=outcomes)
             continue
         note = ""
         if message is not None:
@@ -261,87 +359,92 @@ def _emails_send_batch(ids, *, mailer, now):
             try:
                 mailer.open()
             except (smtplib.SMTPException, OSError) as exc:
-                server_error = f"Could not connect to the mail server: {_error_text(exc)}"
-                _email_failed(row, server_error, transient=True, now=now)
+                server_error = f"Could not connect to the mail server: {smtp_error_text(exc)}"
+                _email_failed(row, server_error, transient=True, now=now, outcomes=outcomes)
                 continue
             try:
                 mailer.send_messages([message])
             except (smtplib.SMTPException, OSError) as exc:
-                transient = _smtp_transient(exc, recipient)
-                _email_failed(row, _error_text(exc), transient=transient, now=now)
-                if transient and not _smtp_connection_usable_after(exc):
-                    server_error = f"Not tried: the mail server failed the batch ({_error_text(exc)})"
-                    _mailer_close(mailer)
+                transient = smtp_transient(exc, recipient)
+                _email_failed(row, smtp_error_text(exc), transient=transient, now=now, outcomes=outcomes)
+                if transient and not smtp_session_usable_after(exc):
+                    server_error = f"Not tried: the mail server failed the batch ({smtp_error_text(exc)})"
+                    mailer_close(mailer)
                 continue
             except Exception as exc:  # an address the backend refuses (ValueError), a backend bug
                 logger.exception("email %s could not be sent", row.pk)
-                _email_failed(row, repr(exc), transient=False, now=now)
+                _email_failed(row, repr(exc), transient=False, now=now, outcomes=outcomes)
                 continue
             # The server took the message, maybe not for every recipient (cpor.mail.SmtpBackend): when the copy
             # that decides the row was refused, the row failed (a retry sends the others' copies again, under the
             # same Message-ID); other refusals are noted on the sent row.
-            refused = _lowered(getattr(message, "refused_recipients", None) or {})
+            refused = answers_lowered(getattr(message, "refused_recipients", None) or {})
             if recipient is not None and recipient in refused:
                 code, _ = refused[recipient]
-                _email_failed(row, _refused_text(refused), transient=400 <= code < 500, now=now)
+                _email_failed(row, refused_text(refused), transient=400 <= code < 500, now=now, outcomes=outcomes)
                 continue
-            note = f"Not accepted for: {_refused_text(refused)}" if refused else ""
-        _email_sent(row, now=now, note=note, hooks=message is not None)
+            note = f"Not accepted for: {refused_text(refused)}" if refused else ""
+        outcomes.sent(row, note, hooks=message is not None)
         sent += 1
     return sent, server_error is not None
 
 
-def _lowered(answers):
-    return {str(address).lower(): answer for address, answer in answers.items()}
+def _awaited(rows):
+    """The ids of the rows with hooks that are still worth sending (one question per kind for the batch)."""
+    awaited = set()
+    for kind, hook in DELIVERY_HOOKS.items():
+        of_kind = [row for row in rows if row.kind == kind]
+        if of_kind:
+            awaited |= hook.awaited_among(of_kind)
+    return awaited
 
 
-def _reply_text(code, reply):
-    reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(f"{code} {reply}".split())
+def emails_send_due(
+    *, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=None, seconds=EMAIL_SWEEP_SECONDS, follow_up=False
+):
+    """Send the due pending rows (only among ``ids`` when given), batch after batch over one SMTP connection, while
+    full batches come; returns how many were sent. Stops at the first batch the server failed (the rest wait for
+    their next attempt), after ``batches`` batches when given, and starts no batch once ``seconds`` have passed
+    (the first always runs): what is left is due for the next run. With ``follow_up`` (the sweep task), a run that
+    ran out of time sends the sweep task again at once: a backlog drains without waiting for beat's next tick,
+    the worker's other queued tasks going first.
 
-
-def _refused_text(refused):
-    return "; ".join(f"{address}: {_reply_text(code, reply)}" for address, (code, reply) in refused.items())
-
-
-def _error_text(exc):
-    """The server's answer, as it said it ("451 4.3.2 Try again later"; per recipient when it refused them),
-    without the envelope sender (each row's own): else the exception's text."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return _refused_text(exc.recipients)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _reply_text(exc.smtp_code, exc.smtp_error)
-    return str(exc) or repr(exc)
-
-
-def _mailer_close(mailer):
-    # Closing a session the server already dropped may raise; there is nothing left to close then.
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        mailer.close()
-
-
-def emails_send_due(*, now=None, ids=None, batch_size=EMAIL_BATCH_SIZE, batches=EMAIL_SWEEP_BATCHES):
-    """Send the due pending rows (only among ``ids`` when given), in batches over one SMTP connection; returns how
-    many were sent. Stops at the first batch the server failed: the rest wait for their next attempt.
+    Each batch is due at its own moment (``now`` when given, for all of them): a batch started 20 seconds into a
+    run states the deadlines of its notices from when it started.
 
     Safe to run any number of times at once: rows are claimed with SKIP LOCKED and a conditional update, and
     a row not yet due is not touched, so running it more often never adds attempts.
     """
-    now = now or timezone.now()
     mailer = mailers.default
     sent = 0
+    done = 0
+    started = _clock()
+    out_of_time = False
     try:
-        for _ in range(batches):
-            claimed = _emails_claim(now=now, ids=ids, limit=batch_size)
+        while True:
+            moment = now or timezone.now()
+            claimed = _emails_claim(now=moment, ids=ids, limit=batch_size)
             if not claimed:
                 break
-            batch_sent, server_failed = _emails_send_batch(claimed, mailer=mailer, now=now)
+            batch_sent, server_failed = _emails_send_batch(claimed, mailer=mailer, now=moment)
             sent += batch_sent
-            if server_failed or len(claimed) < batch_size:
+            done += 1
+            if server_failed or len(claimed) < batch_size or done == batches:
+                break
+            if _clock() - started >= seconds:
+                out_of_time = True
                 break
     finally:
-        _mailer_close(mailer)
+        mailer_close(mailer)
+    if out_of_time and follow_up:
+        # Not a retry (nothing failed, no countdown): the next run of the sweep, now. A broker that is down only
+        # leaves the rows to beat's next run.
+        task_send_on_commit("emails_send_due_task")
     return sent
+
+
+# The sweep's time budget is measured on this clock (tests replace it: they never measure durations).
+_clock = time.monotonic
 
 
 def email_notification_send(*, notification_id):
@@ -381,5 +484,5 @@ def email_notifications_mark_sent(*, notification_ids):
                 marked += 1
                 hook = DELIVERY_HOOKS.get(row.kind)
                 if hook is not None:
-                    hook.sent(row, attempted_at=row.next_attempt_at or row.created_at)
+                    hook.sent([row], attempted_at=row.next_attempt_at or row.created_at)
     return marked

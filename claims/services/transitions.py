@@ -70,6 +70,28 @@ def claim_event_record(
     )
 
 
+def claims_event_record(*, claim_ids, actor, action, messages, now=None):
+    """``claim_event_record`` for many claims at once: one history row each that records no status move (a
+    batch's notices delivered), ``messages`` ({claim_id: message}) their messages, signed and written in two
+    statements for the lot. Callers hold the claims' rows locked in their transaction. Returns {claim_id: event
+    id}."""
+    if not claim_ids:
+        return {}
+    return _events_insert(
+        claim_ids=list(claim_ids),
+        old_status="",
+        new_status="",
+        actor=actor,
+        user=None,
+        action=action,
+        reason="",
+        message="",
+        messages=messages,
+        data=None,
+        now=now or timezone.now(),
+    )
+
+
 def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, data, now):
     """One ClaimEvent per claim in one INSERT from arrays (bulk_create's per-object work cost more than the
     insert at batch sizes), each signed here after one SELECT of the claims' last hashes: the caller's UPDATE

@@ -8,16 +8,11 @@ POST the session's wizard data is saved on it, so the draft survives signing out
 (``/customer-associations/<id>/edit/`` loads it into that session). Submitting turns the draft into the claim.
 """
 
-import copy
-import json
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import filesizeformat
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from django.utils.decorators import method_decorator
@@ -42,7 +37,7 @@ from claims.forms.wizard import (
     ReviewForm,
 )
 from claims.models import Claim, ClaimStatus
-from claims.policy import ClaimRules, needs_technical_contact
+from claims.policy import needs_technical_contact
 from claims.services import (
     PoeStorageError,
     claim_submit,
@@ -51,14 +46,11 @@ from claims.services import (
     pending_uploads_discard,
 )
 from claims.services.drafts import (
-    DraftLimitReached,
-    claim_draft_create,
-    claim_draft_update,
     draft_columns,
     drafts_limit_reached,
-    step_data_kept,
 )
 from claims.uploads import POE_RULES
+from claims.wizard.drafts import WizardDraftMixin, draft_limit_page
 
 STEPS = [
     ("customer", CustomerForm),
@@ -90,7 +82,7 @@ POE_ZONE = {
 }
 
 
-class ClaimWizard(SessionWizardView):
+class ClaimWizard(WizardDraftMixin, SessionWizardView):
     form_list = STEPS
 
     @method_decorator(admin_role_required)
@@ -202,27 +194,6 @@ class ClaimWizard(SessionWizardView):
     @property
     def _current_step_key(self):
         return f"{self.prefix}-current_step"
-
-    def _draft_too_large(self, step):
-        """The step again with a message, nothing of this post stored, when saving it would make the run's data
-        (the session's and the draft's) larger than DRAFT_MAX_BYTES; None when it fits."""
-        form = self.get_form(step=step, data=self.request.POST)
-        data = copy.deepcopy(self.storage.data)
-        data.setdefault(self.storage.step_data_key, {})[step] = dict(self.get_form_step_data(form).lists())
-        size = len(json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).encode())
-        if size <= settings.DRAFT_MAX_BYTES:
-            return None
-        self._draft_done = True  # the draft keeps what it had
-        form.add_error(
-            None,
-            gettext(
-                "What you entered is more than a draft can keep (%(max)s for the whole customer association). "
-                "Shorten it and try again: nothing of this step was saved."
-            )
-            % {"max": filesizeformat(settings.DRAFT_MAX_BYTES)},
-        )
-        self.storage.current_step = step
-        return self.render(form)
 
     def _customer_changed(self, before, cleaned):
         prefix = self.get_form_prefix("customer", None)
@@ -384,78 +355,6 @@ class ClaimWizard(SessionWizardView):
         data["activities_label"] = words_list(labels[a] for a in data.get("activities", []))
         return data
 
-    # --- the draft (SPEC §12) -----------------------------------------------------------------------------------
-
-    @cached_property
-    def _draft_columns(self):
-        """The header columns of the step validated by this request's Continue (``process_step``)."""
-        return {}
-
-    def _draft_save(self, response):
-        """Save the session's wizard data on this run's draft after a POST; the draft is created by the first
-        valid Continue of step 1 (the customer is known then). A draft deleted, expired or submitted meanwhile
-        (another device, the expiry job) ends this run: the partner goes to the list and is told."""
-        if getattr(self, "_submitted", False) or getattr(self, "_draft_done", False):
-            return response
-        extra = self.storage.extra_data
-        key = extra.get("submission_key")
-        if key is None:
-            return response
-        draft_data = copy.deepcopy(self.storage.data)
-        if extra.get("draft_id") is None:
-            if "location" not in self._draft_columns:
-                return response  # no valid Continue on step 1 yet: no draft
-            try:
-                draft_id = claim_draft_create(
-                    partner=self.request.partner,
-                    user=self.request.user,
-                    submission_key=uuid.UUID(key),
-                    draft_data=draft_data,
-                    columns=self._draft_columns,
-                )
-            except DraftLimitReached:  # drafts started meanwhile (another tab, Copy into a new claim)
-                self.storage.reset()
-                return draft_limit_page(self.request)
-            self.storage.extra_data = {**self.storage.extra_data, "draft_id": draft_id}
-            if getattr(response, "context_data", None) is not None:  # a step's page, rendered after this
-                response.context_data["draft_id"] = draft_id
-            return response
-        saved = claim_draft_update(
-            partner=self.request.partner,
-            submission_key=uuid.UUID(key),
-            draft_data=draft_data,
-            columns=self._draft_columns,
-        )
-        if saved:
-            return response
-        self.storage.reset()
-        messages.warning(self.request, gettext("This draft no longer exists: it was submitted, deleted or it expired."))
-        return redirect("claims:list")
-
-    def _draft_resume(self, claim_id):
-        """Open a draft in this session at its saved step, with its step data; its uploads are the PendingUploads
-        of its submission key, which becomes this session's run."""
-        claim = get_object_or_404(
-            Claim.objects.filter(partner=self.request.partner).select_related("tenant"),
-            pk=claim_id,
-        )
-        decision = ClaimRules(claim, self.request.user).continue_editing
-        if not decision:
-            messages.info(self.request, decision.why_not)
-            return redirect("claims:detail", claim.pk)
-        saved = claim.draft_data if isinstance(claim.draft_data, dict) else {}
-        step_data = saved.get("step_data") if isinstance(saved.get("step_data"), dict) else {}
-        self.storage.reset()
-        self.storage.data = {
-            "step": saved.get("step") if saved.get("step") in self.get_form_list() else self.steps.first,
-            "step_data": {
-                step: step_data_kept(step, data) for step, data in step_data.items() if step in self.get_form_list()
-            },
-            "step_files": {},
-            "extra_data": {"submission_key": str(claim.submission_key), "draft_id": claim.pk},
-        }
-        return self.render(self.get_form(data=self.storage.current_step_data))
-
     # --- submit ------------------------------------------------------------------------------------------------
 
     def render_done(self, form, **kwargs):
@@ -494,12 +393,6 @@ class ClaimWizard(SessionWizardView):
         self._submitted = True
         messages.success(self.request, gettext("Your customer association was submitted. We'll validate it shortly."))
         return redirect("claims:detail", claim.pk)
-
-
-def draft_limit_page(request):
-    """The page instead of a new claim while the user has DRAFTS_MAX_OPEN drafts open (409), with a link to them."""
-    context = {"max": settings.DRAFTS_MAX_OPEN}
-    return render(request, "claims/draft_limit.html", context, status=409)
 
 
 def claim_wizard_for(request):
