@@ -68,9 +68,14 @@ def _items(claim):
     return list(claim.items.select_related("product", "subscription").order_by(*_ITEMS_ORDER))
 
 
-def _products(claim):
+def _products(claim, *, outcomes=("",)):
+    """The names of the claim's products (with their subscriptions), in catalog order, of the items whose outcome
+    is one of ``outcomes``: by default those that go on (none a reviewer rejected or the customer opted out of or
+    ended: SPEC §7, §8)."""
     names = []
     for item in _items(claim):
+        if item.outcome not in outcomes:
+            continue
         label = item.product.name
         if item.subscription_id:
             label = _("%(product)s (subscription %(subscription_id)s)") % {
@@ -271,7 +276,8 @@ def ended_email(claim):
             "claim": claim,
             "because": ENDED_BECAUSE.get(event.action if event else "", gettext_lazy("it was ended")),
             "message": event.message if event else "",
-            "products": _products(claim),
+            # What was official and ended: the items that went on, and those the customer ended one by one.
+            "products": _products(claim, outcomes=("", ClaimItem.Outcome.DECLINED)),
             "claim_url": _claim_url(claim),
         },
         to=[claim.partner_contact_email],

@@ -166,14 +166,25 @@ def documents_data(documents):
     return sorted((_row(DOCUMENT_COLUMNS, d) for d in documents), key=lambda d: d["id"])
 
 
+def _outcome(item):
+    return (item.get("outcome") if isinstance(item, dict) else getattr(item, "outcome", "")) or ""
+
+
 def claim_content(claim, items, documents):
     """A claim's content as its history records it: the ``SNAPSHOT_COLUMNS`` of ``claim`` (a Claim or a mapping),
-    its items' ``ITEM_COLUMNS`` and its documents' ``DOCUMENT_COLUMNS``, by id."""
+    its items' ``ITEM_COLUMNS`` and its documents' ``DOCUMENT_COLUMNS``, by id; and ``outcomes``, the items that
+    ended while the claim went on ({str(item id): outcome}, ``ClaimItem.outcome``)."""
     return {
         "claim": _row(SNAPSHOT_COLUMNS, claim),
         "items": sorted((_row(ITEM_COLUMNS, i) for i in items), key=lambda i: i["id"]),
         "documents": documents_data(documents),
+        "outcomes": {str(_row(("id",), i)["id"]): _outcome(i) for i in items if _outcome(i)},
     }
+
+
+def item_outcomes_data(items, outcome):
+    """What the event that ends ``items`` (ClaimItems) with ``outcome`` carries in its ``data``."""
+    return {"item_outcomes": {str(item.pk): str(outcome) for item in sorted(items, key=lambda item: item.pk)}}
 
 
 def history_state(events):
@@ -187,7 +198,12 @@ def history_state(events):
         if "snapshot" in data:
             # Copies of what the events below change (the claim's columns, the lists); rows are never changed.
             snapshot = data["snapshot"]
-            content = {"claim": dict(snapshot["claim"]), "items": snapshot["items"], "documents": snapshot["documents"]}
+            content = {
+                "claim": dict(snapshot["claim"]),
+                "items": snapshot["items"],
+                "documents": snapshot["documents"],
+                "outcomes": dict(snapshot.get("outcomes", {})),
+            }
         if content is None:
             continue
         content["claim"].update(data.get("set", {}))
@@ -196,6 +212,7 @@ def history_state(events):
             content["items"] = [i for i in content["items"] if i["id"] not in removed]
         if data.get("documents_added"):
             content["documents"] = sorted(content["documents"] + data["documents_added"], key=lambda d: d["id"])
+        content["outcomes"].update(data.get("item_outcomes", {}))
     return status, content
 
 
@@ -222,6 +239,10 @@ def state_difference(history_status, history_content, status, content):
         for row_id in sorted(said.keys() | has.keys()):
             if said.get(row_id) != has.get(row_id):
                 return f"{label} {row_id}", said.get(row_id, "(none)"), has.get(row_id, "(none)")
+    said, has = history_content["outcomes"], content["outcomes"]
+    for item_id in sorted(said.keys() | has.keys(), key=int):
+        if said.get(item_id) != has.get(item_id):
+            return f"item {item_id} outcome", said.get(item_id, "(going on)"), has.get(item_id, "(going on)")
     return None
 
 

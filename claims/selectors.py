@@ -398,9 +398,8 @@ def product_availability(*, partner, tenant, solution_area, activities, products
         .order_by()
     )
     claimed = (
-        ClaimItem.objects.filter(
-            tenant=tenant, program__in=programs, product_id__in=product_ids, claim__status__in=ClaimStatus.open()
-        )
+        ClaimItem.objects.going_on()
+        .filter(tenant=tenant, program__in=programs, product_id__in=product_ids, claim__status__in=ClaimStatus.open())
         .values_list(
             "program",
             "product_id",

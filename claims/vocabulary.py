@@ -111,6 +111,16 @@ class RejectionReason(models.TextChoices):
 REVIEWER_REJECTION_REASONS = RejectionReason.for_reviewers()
 
 
+class ItemOutcome(models.TextChoices):
+    """How one item of a claim ended while the claim went on with the others (SPEC §7, §8); empty while it goes on.
+    The reason (a reviewer's rejection reason, a customer's words) and the moment are stored beside it."""
+
+    GOING_ON = "", _("Going on")
+    REJECTED = "rejected", _("Rejected by the reviewer")
+    OPTED_OUT = "opted_out", _("The customer opted out")
+    DECLINED = "declined", _("The customer ended it")
+
+
 class OptOutWindow(models.TextChoices):
     """Where a claim stands for its customer's opt-out (SPEC §7)."""
 

@@ -179,7 +179,7 @@ def _bucket_rows(start, end):
         for claim in Claim.objects.filter(pk__gte=start, pk__lt=end).values("id", "status", *SNAPSHOT_COLUMNS)
     }
     items, documents = {}, {}
-    for row in ClaimItem.objects.filter(**claim_range).values("claim_id", *ITEM_COLUMNS):
+    for row in ClaimItem.objects.filter(**claim_range).values("claim_id", "outcome", *ITEM_COLUMNS):
         items.setdefault(row.pop("claim_id"), []).append(row)
     for row in PoeDocument.objects.filter(**claim_range).values("claim_id", *DOCUMENT_COLUMNS):
         documents.setdefault(row.pop("claim_id"), []).append(row)

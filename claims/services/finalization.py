@@ -82,7 +82,9 @@ def _claims_finalize_locked(claim_ids, *, now):
     5. A claim left with no active association ends; the replaced partners are told.
     """
     items = list(
-        ClaimItem.objects.filter(claim_id__in=claim_ids)
+        # The items that go on (SPEC §7, §8): none a reviewer rejected or the customer opted out of.
+        ClaimItem.objects.going_on()
+        .filter(claim_id__in=claim_ids)
         .order_by()
         .annotate(
             key_tenant_id=Coalesce("tenant_id", "claim__tenant_id"),

@@ -109,9 +109,11 @@ def _validation_facts(claims):
             .values_list("program", "tenant_id", "product_id", "subscription_id", "partner_id")
         ):
             held.setdefault(item_key(program, t_id, product_id, sub_id), []).append(partner_id)
-        for program, t_id, product_id, sub_id, partner_id, item_id, claim_id in ClaimItem.objects.filter(
-            keys_q, claim__status__in=ClaimStatus.open()
-        ).values_list("program", "tenant_id", "product_id", "subscription_id", "claim__partner_id", "pk", "claim_id"):
+        for program, t_id, product_id, sub_id, partner_id, item_id, claim_id in (
+            ClaimItem.objects.going_on()
+            .filter(keys_q, claim__status__in=ClaimStatus.open())
+            .values_list("program", "tenant_id", "product_id", "subscription_id", "claim__partner_id", "pk", "claim_id")
+        ):
             pending.setdefault(item_key(program, t_id, product_id, sub_id), []).append((partner_id, item_id, claim_id))
     poe_types = _poe_content_types([d for c in claims for d in c.documents.all()])
     return _ValidationFacts(tenants, domains, tenant_domains, licences, held, pending, poe_types)

@@ -6,7 +6,6 @@ import uuid
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
-from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +34,7 @@ from claims.vocabulary import (  # noqa: F401
     BusinessAppsActivity,
     ClaimStatus,
     InformationReason,
+    ItemOutcome,
     OptOutWindow,
     RejectionReason,
 )
@@ -196,50 +196,21 @@ class Claim(ClaimWindows, models.Model):
         return words_list(labels.get(a, a) for a in self.activities)
 
 
-class PartnerClaimCount(models.Model):
-    """How many claims a partner has in a status, for the list page's counts and page total.
-
-    On PostgreSQL, statement-level triggers on claims_claim log every change as PartnerClaimCountDelta rows
-    (migration 0007), whatever writes claims: the ORM, QuerySet.update() or raw SQL. Only
-    ``claim_counts_compact`` writes this table, folding the deltas in (and ``claims_counts_verify --fix``
-    rebuilding it); a count is this row plus the partner's deltas.
-    """
-
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=20, choices=ClaimStatus.choices)
-    count = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["partner", "status"], name="partnerclaimcount_unique"),
-        ]
-
-    def __str__(self):
-        return f"{self.partner_id} {self.status}: {self.count}"
-
-
-class PartnerClaimCountDelta(models.Model):
-    """A change to a partner's claim count in a status, logged by the claims_claim triggers (migration 0007).
-
-    Insert-only for writers: each statement that changes claims adds one row per (partner, status) it changed,
-    so writers never update a shared row and never wait on each other for counting. The list page reads
-    PartnerClaimCount plus these rows; ``claim_counts_compact`` (beat, every minute) folds them into
-    PartnerClaimCount and deletes them.
-    """
-
-    # No foreign key constraint: checking one would take a KEY SHARE lock on the partner row in every
-    # transaction that changes a claim's status (the wizard's upload count locks that row FOR UPDATE). The
-    # trigger copies partner_id from claims_claim, whose own constraint already checked it.
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    status = models.CharField(max_length=20, choices=ClaimStatus.choices)
-    delta = models.BigIntegerField()
-
-    def __str__(self):
-        return f"{self.partner_id} {self.status}: {self.delta:+d}"
+class ClaimItemQuerySet(models.QuerySet):
+    def going_on(self):
+        """The items nobody ended (no reviewer rejected them, no customer opted out of or declined them)."""
+        return self.filter(outcome="")
 
 
 class ClaimItem(models.Model):
-    """One thing a claim asks for in one program: (tenant, workload) for osu_m365, a subscription otherwise."""
+    """One thing a claim asks for in one program: (tenant, workload) for osu_m365, a subscription otherwise.
+
+    Decisions are per item (SPEC §7, §8): a reviewer may reject some items and approve the others, a customer may
+    opt out of some or end some after they became official; the claim goes on with the rest. ``outcome`` records
+    such an end, once (PostgreSQL refuses to change it afterwards), through ``claims.services.items``.
+    """
+
+    Outcome = ItemOutcome
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
     program = models.CharField(max_length=30, choices=Program.choices)
@@ -250,10 +221,19 @@ class ClaimItem(models.Model):
     association = models.OneToOneField(
         Association, on_delete=models.PROTECT, null=True, blank=True, related_name="claim_item"
     )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="", db_default="")
+    outcome_reason = models.TextField(blank=True, default="", db_default="")
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClaimItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=ItemOutcome.values) & (Q(outcome="") | Q(outcome_at__isnull=False)),
+                name="claimitem_outcome_known_and_dated",
+            ),
             models.UniqueConstraint(
                 fields=["claim", "program", "product"],
                 condition=Q(subscription__isnull=True),
@@ -309,6 +289,10 @@ class ClaimEvent(models.Model):
         # The customer's notice (claims.services.notices): accepted (the window starts), or bounced too late.
         NOTICE_DELIVERED = "notice_delivered", _("Notice delivered to the customer")
         NOTICE_BOUNCED = "notice_bounced", _("Notice to the customer bounced")
+        # SPEC §7, §8: one item ended while the claim goes on (ClaimItem.outcome).
+        ITEM_REJECTED = "item_rejected", _("Product rejected")
+        ITEM_OPTED_OUT = "item_opted_out", _("Customer opted out of a product")
+        ITEM_DECLINED = "item_declined", _("Customer ended the association")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
@@ -409,94 +393,6 @@ class PendingUpload(models.Model):
         return self.original_name
 
 
-class EmailNotification(models.Model):
-    """The outbox: one row per (event, kind), so that each email is sent at most once per event; and one per
-    password reset asked for (no claim: the account's ``user``, the ``address`` asked for, the user-less row of an
-    address without an account sends nothing).
-
-    Delivery is one retry schedule driven by the row (``claims.services.notifications``): a pending row is due
-    at ``next_attempt_at`` and a sweep sends the due rows; a transient failure moves ``next_attempt_at`` later.
-    """
-
-    class Kind(models.TextChoices):
-        CUSTOMER_NOTIFIED = "customer_notified", _("Customer: opt-out notice")
-        ACTION_REQUIRED = "action_required", _("Partner: action required")
-        REJECTED = "rejected", _("Partner: rejected")
-        OFFICIAL = "official", _("Partner: official")
-        OPTED_OUT = "opted_out", _("Partner: customer opted out")
-        ENDED = "ended", _("Partner: ended")
-        REPLACED = "replaced", _("Other partner: association replaced")
-        REJECTED_FINAL = "rejected_final", _("Partner: rejected (final)")
-        ANSWER_REMINDER = "answer_reminder", _("Partner: answer due tomorrow")
-        PASSWORD_RESET = "password_reset", _("User: password reset link")
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, null=True, blank=True, related_name="emails")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    # PASSWORD_RESET: the account (none for an address without one) and the address asked for, lower-cased. No
-    # token: the link is made when the message is built, valid for PASSWORD_RESET_TIMEOUT from then.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    address = models.EmailField(blank=True, default="", db_default="")
-    # The event that caused it (SPEC §5): one email of a kind per event, so a second information request gets
-    # its own. Null for rows written before emails belonged to events (one per claim and kind, as then).
-    event = models.ForeignKey(ClaimEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="emails")
-    # For REPLACED: the association that was ended (one email per replaced association).
-    association = models.ForeignKey(Association, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    # When a pending row is next due; once claimed, when its attempt started (a notice's deadline counts from it).
-    # db_default: rows inserted by plain SQL (the benchmarks') are due at once.
-    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now, db_default=Now())
-    # The Message-ID of every attempt, drawn at the first one, so that a message resent after a lost reply
-    # (the server took it, the connection died before its "250") carries the same id and receivers drop it.
-    message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(state="pending") | Q(next_attempt_at__isnull=False),
-                name="emailnotification_pending_is_scheduled",
-            ),
-            # Claims' emails have a claim; a password reset has none, an address, and perhaps a user.
-            models.CheckConstraint(
-                condition=Q(kind="password_reset", claim=None, event=None, association=None, address__gt="")
-                | (~Q(kind="password_reset") & Q(claim__isnull=False, user=None, address="")),
-                name="emailnotification_claim_or_password_reset",
-            ),
-            models.UniqueConstraint(
-                fields=["event", "kind"],
-                condition=Q(association__isnull=True, event__isnull=False),
-                name="emailnotification_one_per_event_kind",
-            ),
-            models.UniqueConstraint(
-                fields=["claim", "kind"],
-                condition=Q(association__isnull=True, event__isnull=True),
-                name="emailnotification_one_per_claim_kind",
-            ),
-            models.UniqueConstraint(
-                fields=["claim", "kind", "association"],
-                condition=Q(association__isnull=False),
-                name="emailnotification_one_per_association",
-            ),
-        ]
-        indexes = [
-            # The sweep: pending rows by due time.
-            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="emailnotification_due"),
-            # The password reset's limit per address: its recent rows.
-            models.Index(
-                fields=["address", "created_at"], condition=Q(kind="password_reset"), name="emailnotification_reset"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.claim_id or self.address}: {self.kind} ({self.state})"
+# The list's counters and the outbox live in modules of their own (claims.models.counts, claims.models.outbox).
+from claims.models.counts import PartnerClaimCount, PartnerClaimCountDelta  # noqa: E402, F401
+from claims.models.outbox import EmailNotification  # noqa: E402, F401
