@@ -189,7 +189,7 @@ def test_disassociate_get_shows_what_ends_and_asks_for_the_reason(client_a, offi
 def test_disassociate_page_in_traditional_chinese(client_a, official):
     page = client_a.get(_url(official), HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
 
-    assert "要結束關聯「" in page and "此動作無法復原" in page and "使用量資料" in page
+    assert "要解除關聯「" in page and "此動作無法復原" in page and "使用量資料" in page
     assert "End the association" not in page
 
 
