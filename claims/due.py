@@ -63,7 +63,10 @@ def due_moment(
     time_zone,
     now,
 ):
-    """(kind, waiting on, aware moment in ``time_zone``) of what a claim in ``status`` waits for; None if nothing."""
+    """(kind, waiting on, aware moment in ``time_zone``) of what a claim in ``status`` waits for; None if nothing.
+
+    ``now`` None: whatever the clock says (a rejection's dispute window then counts until its end), as stored in
+    ``Claim.due_at`` (``due_at_stored``)."""
     if status in (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.DISPUTED):
         start = disputed_at if status == ClaimStatus.DISPUTED and disputed_at else status_changed_at
         return "review", REVIEWER, deadline_after(start, country=country, time_zone=time_zone)
@@ -75,10 +78,22 @@ def due_moment(
         # The window the dispute form checks (claims.services.disputes); past it there is nothing left to do: the
         # claim page offers a copy instead (SPEC §12).
         until = dispute_deadline(status_changed_at, time_zone=time_zone)
-        return None if now > until else ("dispute", PARTNER, until)
+        return None if now is not None and now > until else ("dispute", PARTNER, until)
     if status == ClaimStatus.DRAFT and draft_saved_at:
-        return "draft", PARTNER, (draft_saved_at + datetime.timedelta(days=DRAFT_DAYS)).astimezone(time_zone)
+        return "draft", PARTNER, draft_due_at(draft_saved_at).astimezone(time_zone)
     return None
+
+
+def due_at_stored(*, country, time_zone, **dates):
+    """``Claim.due_at``: the moment of what a claim waits for (``due_moment``'s keywords), or None. The list sorts
+    by it; ``claims.services.due`` keeps it, and clears a dispute window's once it has passed."""
+    found = due_moment(now=None, country=country, time_zone=time_zone, **dates)
+    return None if found is None else found[2]
+
+
+def draft_due_at(saved_at):
+    """When a draft saved at ``saved_at`` expires (its ``due_at``)."""
+    return saved_at + datetime.timedelta(days=DRAFT_DAYS)
 
 
 def due_for(*, now, country, time_zone, **dates):
@@ -128,11 +143,13 @@ def _waiting(due):
     return gettext(WAITING[due.kind])
 
 
-def due_display(due):
+def due_display(due, zone=None):
     """The words of a Due, ready to print (the list formats its cells in Python: filters per row cost more than
-    its SQL), or None. ``left`` is never negative: "due today", "overdue" or the business days left."""
+    its SQL), or None. ``left`` is never negative: "due today", "overdue" or the business days left. ``zone``:
+    the viewer's, in which the date is given (the business days are the customer's)."""
     if due is None:
         return None
+    at = due.at if zone is None else due.at.astimezone(zone)
     if due.overdue:
         left, state = pgettext("deadline", "overdue"), "overdue"
     elif due.today:
@@ -143,8 +160,9 @@ def due_display(due):
         }
         state = ""
     return {
-        "date": f"{due.at:%Y-%m-%d}",
-        "iso": due.at.isoformat(),
+        "date": f"{at:%Y-%m-%d}",
+        "iso": at.isoformat(),
+        "at": due.at,
         "left": left,
         "state": state,
         "who": due.waiting_on,

@@ -73,8 +73,9 @@ def claim_notice_delivered(*, notification, attempted_at):
         or notice_current_id(claim.pk) != notification.pk
     ):
         return False
+    deadline = notice_deadline(claim, attempted_at)
     Claim.objects.filter(pk=claim.pk).update(
-        customer_notified_at=attempted_at, opt_out_deadline=notice_deadline(claim, attempted_at)
+        customer_notified_at=attempted_at, opt_out_deadline=deadline, due_at=deadline
     )
     claim_event_record(
         claim=claim,

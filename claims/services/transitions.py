@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from claims.history import GENESIS, data_text, event_hash, signing_key
 from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimStatus
+from claims.services.due import NOTHING_DUE, claims_due_refresh
 from claims.services.notifications import outbox_add_for_transition
 
 
@@ -146,7 +147,7 @@ def claims_transition(
     2. One UPDATE, a compare-and-set on the old status, that also sets ``status_changed_at`` and ``changes``.
        If fewer rows moved than asked, someone else moved one meanwhile: ClaimStatusConflict, and the caller's
        transaction rolls the whole batch back rather than write half of it. (Batch jobs hold their rows locked,
-       so for them this never happens.)
+       so for them this never happens.) Then what each claim now waits for (``claims.services.due``).
     3. One ClaimEvent per claim, signed (``messages`` gives claims a message of their own; ``data``, what the move
        changed in a claim's content, e.g. the SUBMITTED snapshot, is every event's), and the outbox rows of the new
        status, each belonging to its claim's event (SPEC §5: one email per event); their emails are enqueued after
@@ -163,13 +164,17 @@ def claims_transition(
     now = now or timezone.now()
     # No savepoint inside a caller's transaction: a batch's statements stay what they were.
     with transaction.atomic(savepoint=False):
+        # Nothing is due in a final status (nor official): cleared in the same UPDATE, no statement more.
+        cleared = {"due_at": None} if to in NOTHING_DUE else {}
         moved = Claim.objects.filter(pk__in=claim_ids, status=old_status).update(
-            status=to, status_changed_at=now, **(changes or {})
+            status=to, status_changed_at=now, **cleared, **(changes or {})
         )
         if moved != len(claim_ids):
             raise ClaimStatusConflict(
                 claim_id=claim_ids[0] if len(claim_ids) == 1 else None, current="(changed meanwhile)", to=to
             )
+        if not cleared:
+            claims_due_refresh(claim_ids=claim_ids)
         event_ids = _events_insert(
             claim_ids=claim_ids,
             old_status=old_status,

@@ -12,4 +12,4 @@ register = template.Library()
 @register.filter
 def claim_due(claim):
     """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None."""
-    return due_display(_claim_due(claim, now=timezone.now()))
+    return due_display(_claim_due(claim, now=timezone.now()), zone=timezone.get_current_timezone())
