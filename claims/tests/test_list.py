@@ -200,7 +200,7 @@ def test_list_csv_dates_as_the_page_shows_them(client_a, partner_a, m365_tenant,
     body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode("utf-8-sig")
     csv_row = list(csv.reader(io.StringIO(body)))[1]
     # Both in the viewer's zone (New York), as the page shows them; the page names the zone once.
-    assert page[7:9] == csv_row[-2:] == ["2026-11-02", "2026-11-09 23:59"]
+    assert page[6:8] == csv_row[-2:] == ["2026-11-02", "2026-11-09 23:59"]
 
 
 def test_list_csv_neutralises_formulas(client_a, partner_a, m365_tenant, products):
@@ -363,4 +363,4 @@ def test_list_csv_shows_no_submitted_date_for_a_draft_as_the_page(client_a, part
     assert submitted == {"Unfinished": "", "Abandoned": "", "Sent": "2026-11-02"}
     assert statuses == {"Unfinished": "Draft", "Abandoned": "Expired", "Sent": "Submitted"}
     for name in submitted:
-        assert _row_texts(html, name)[7] == submitted[name], name  # the customer's column came before it
+        assert _row_texts(html, name)[6] == submitted[name], name
