@@ -49,8 +49,12 @@ def search_directory_id(search):
 
 # "CA-000123", "ca-123", "CA 123": a claim number (Claim.number), whatever the case, dash and zeros.
 _CLAIM_NUMBER = re.compile(r"^ca[- ]?0*(\d{1,18})$", re.IGNORECASE)
+_NUMBER = re.compile(r"^[\d.\-]+$")
 # A close match needs a few letters to be close to anything (pg_trgm's trigrams).
 FUZZY_MIN_LENGTH = 3
+# How close a word must be (pg_trgm's word similarity: shared trigrams over all): its default, 0.6, misses a letter
+# dropped from most words ("custmer" is 0.55 of "customer"); 0.4 finds one in words of five letters or more.
+FUZZY_THRESHOLD = 0.4
 # At most this many words, each of which must appear (a search is no query language).
 SEARCH_WORDS_MAX = 8
 
@@ -84,12 +88,21 @@ def claim_search_filter(search, *, fuzzy=False):
     condition = Q()
     for word in search.lower().split()[:SEARCH_WORDS_MAX]:
         found = Q(search_text__contains=word)
-        if fuzzy and len(word) >= FUZZY_MIN_LENGTH:
+        # A number (an MPN ID, a claim's or a customer's) one digit off is another one: numbers match as typed.
+        if fuzzy and len(word) >= FUZZY_MIN_LENGTH and not _NUMBER.match(word):
             # Each word as typed or within a letter or so: the words that do match keep the search narrow (a
             # customer's number), so the trigram index reads few rows whatever the other words' typo.
             found |= Q(_WordSimilar(Value(word), F("search_text")))
         condition &= found
     return condition
+
+
+def _close_threshold_set():
+    """FUZZY_THRESHOLD for this connection's ``<%`` (the close matches' queries follow on it). A session setting,
+    written before each search for close matches (one statement, in the rare case a search found nothing): only
+    that operator reads it, and a pooled connection that lost it answers with pg_trgm's stricter default."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET pg_trgm.word_similarity_threshold = %s", [FUZZY_THRESHOLD])
 
 
 def search_may_be_fuzzy(search):
@@ -113,6 +126,8 @@ def claim_list(*, partner, search="", status="", sort=CLAIM_DEFAULT_SORT, fuzzy=
         claims = claims.filter(status__in=ClaimStatus.needs_action())
     search = search.strip()
     if search:
+        if fuzzy:
+            _close_threshold_set()
         claims = claims.filter(claim_search_filter(search, fuzzy=fuzzy))
     items = ClaimItem.objects.select_related("product").only("claim_id", "product__name", "product__sort_order")
     # The tenant (joined, no extra query) gives the time zone the deadlines are shown in.
@@ -210,16 +225,29 @@ def _rows(claims, start, stop):
     return list(claims.filter(pk__in=ids))
 
 
-class LookaheadPage:
-    """A page of a search: no COUNT(*) over the matches, only "previous" and "next" (one row more is read)."""
+# A search counts its matches up to here ("More than 200"), in the page's own query: counting every match of a
+# common word would cost what the page must not.
+SEARCH_COUNT_MAX = 200
+
+
+class SearchPage:
+    """A page of a search: no COUNT(*) over every match. One query reads the ids of this page's matches and of up
+    to SEARCH_COUNT_MAX after them, in the list's order (``found``: how many from the start of this page's, at most
+    that; ``more``: whether there are more), a second the page's rows by id (the conditions rechecked on those
+    rows only). "Previous" and "next" page through them."""
 
     counted = False
 
     def __init__(self, object_list, number, per_page):
-        rows = list(object_list[(number - 1) * per_page : number * per_page + 1])
+        start = (number - 1) * per_page
+        window = SEARCH_COUNT_MAX
+        ids = list(object_list.values_list("pk", flat=True)[start : start + max(window, per_page) + 1])
+        shown = ids[:per_page]
+        self.object_list = list(object_list.filter(pk__in=shown)) if shown else []
         self.number = number
-        self.object_list = rows[:per_page]
-        self._has_next = len(rows) > per_page
+        self.found = start + min(len(ids), window) if ids else 0
+        self.more = len(ids) > window
+        self._has_next = len(ids) > per_page
 
     def has_next(self):
         return self._has_next
@@ -234,23 +262,11 @@ class LookaheadPage:
         return self.number - 1
 
 
-# A search's count stops here ("1,000+"): counting every match of a common word costs what the page should not.
-SEARCH_COUNT_MAX = 1000
-
-
-def claim_search_count(claims):
-    """(how many claims a search found, whether there are more than that): one COUNT over at most
-    SEARCH_COUNT_MAX + 1 matches, in any order (no sort to pay for), whatever the page (the same queries for 3
-    matches as for 3,000)."""
-    found = claims.order_by()[: SEARCH_COUNT_MAX + 1].count()
-    return min(found, SEARCH_COUNT_MAX), found > SEARCH_COUNT_MAX
-
-
 def claim_page(claims, *, number, per_page, count=None):
     """Page ``number`` of the list (invalid numbers mean 1).
 
     With ``count`` (no search: the counters give it) a numbered page, and past the end the last page; without
-    (a search), a LookaheadPage: counting every match of a substring search is what made searches slow.
+    (a search), a SearchPage: counting every match of a substring search is what made searches slow.
     """
     if count is not None:
         page = _CountedPaginator(claims, per_page, count=count).get_page(number)
@@ -261,4 +277,4 @@ def claim_page(claims, *, number, per_page, count=None):
     except (TypeError, ValueError):
         number = 1
     # Far past any real page: the OFFSET would scan every match for nothing.
-    return LookaheadPage(claims, max(1, min(number, 10_000)), per_page)
+    return SearchPage(claims, max(1, min(number, 10_000)), per_page)

@@ -95,6 +95,8 @@ def test_list_search_finds_by_claim_number_in_any_form(client_a, claims):
         ("Northwid", ["Alpha teams rollout"]),  # the tenant's name
         ("Alpha rolout", ["Alpha teams rollout"]),  # the claim's name, a word as typed and one with a letter missing
         ("Dynamcs 365", ["Charlie sales"]),
+        ("Airlnes", ["Charlie sales"]),  # a letter dropped from a longer word ("custmer" was missed at pg_trgm's 0.6)
+        ("Nortwind Traders", ["Alpha teams rollout"]),
         ("adventure-wroks", ["Charlie sales"]),  # the domain, two letters swapped
     ],
 )
@@ -104,6 +106,13 @@ def test_list_search_finds_with_a_one_letter_typo_and_says_so(client_a, claims, 
     html = response.content.decode()
     assert f"No claim holds “{typo}”. Claims close to it:" in html
     assert response.context["close"] is True
+
+
+def test_list_search_numbers_match_as_typed(client_a, claims, partner_a):
+    """An MPN ID (or any number) one digit off is another one: no close matches for numbers."""
+    assert partner_a.locations[0].mpn_id == "1000001"
+    response = client_a.get(URL, {"q": "1000003"})
+    assert _names(response) == [] and response.context["close"] is False
 
 
 def test_list_search_close_matches_only_when_nothing_holds_the_words(client_a, claims):

@@ -65,7 +65,7 @@ def claim_list(request):
         # No claim holds the words: the claims within a letter or so of them, said as such on the page.
         close, claims = True, listed(True)
         page = selectors.claim_page(_shown(claims), number=1, per_page=CLAIMS_PER_PAGE)
-    found, more = selectors.claim_search_count(claims) if search else (None, False)
+    found, more = (page.found, page.more) if search else (None, False)
     rows = _list_rows(page.object_list, request.membership.can_manage_claims)
     query = request.GET.copy()
     query.pop("page", None)
