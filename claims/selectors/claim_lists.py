@@ -106,12 +106,13 @@ def _close_threshold_set():
 
 
 def search_may_be_fuzzy(search):
-    """Whether a search that found nothing is worth a second look for close matches: text of a few letters,
-    not a Directory ID nor a claim number (those are exact)."""
+    """Whether a search that found nothing is worth a second look for close matches: not a Directory ID nor a
+    claim number (those are exact), and a word of a few letters that is not a number."""
     search = search.strip()
-    return (
-        len(search) >= FUZZY_MIN_LENGTH and search_directory_id(search) is None and search_claim_number(search) is None
-    )
+    if search_directory_id(search) is not None or search_claim_number(search) is not None:
+        return False
+    words = search.lower().split()[:SEARCH_WORDS_MAX]
+    return any(len(word) >= FUZZY_MIN_LENGTH and not _NUMBER.match(word) for word in words)
 
 
 def claim_list(*, partner, search="", status="", sort=CLAIM_DEFAULT_SORT, fuzzy=False):

@@ -63,8 +63,9 @@ def claim_list(request):
     page = selectors.claim_page(_shown(claims), number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
     if search and not close and page.number == 1 and not page.object_list and selectors.search_may_be_fuzzy(search):
         # No claim holds the words: the claims within a letter or so of them, said as such on the page.
-        close, claims = True, listed(True)
+        claims = listed(True)
         page = selectors.claim_page(_shown(claims), number=1, per_page=CLAIMS_PER_PAGE)
+        close = bool(page.object_list)
     found, more = (page.found, page.more) if search else (None, False)
     rows = _list_rows(page.object_list, request.membership.can_manage_claims)
     query = request.GET.copy()
