@@ -69,7 +69,8 @@ def deadline_long(moment, zone):
 @register.filter
 def in_zone_long(moment, zone):
     """``moment`` written out on the clock of ``zone``, named by its city, for a reader in that zone (a customer's
-    page): "Wednesday 6 January 2027, 23:59 Taipei time" (「台北時間 2027年1月6日 星期三 23:59」)."""
+    page), to the second as the customer's email gives it: "Wednesday 6 January 2027, 23:59:59 Taipei time"
+    (「台北時間 2027年1月6日 星期三 23:59:59」)."""
     if not moment or zone is None:
         return ""
-    return zone_time(zone, date_format(moment.astimezone(zone), pgettext("a deadline, written out", "l j F Y, H:i")))
+    return zone_time(zone, date_format(moment.astimezone(zone), pgettext("deadline in an email", "l j F Y, H:i:s")))

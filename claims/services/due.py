@@ -1,10 +1,11 @@
 """``Claim.due_at``: what each claim waits for, by when (``claims.due``), stored for the list's Due sort.
 
 The review's five business days are counted in the tenant's calendar (the ``holidays`` package), which PostgreSQL
-does not have, so the application writes the column: ``claims_transition`` with every status change (a status
-without anything due clears it in its own UPDATE), the notice's delivery (the opt-out deadline), and the drafts'
-writes (``draft_due_at``). A rejection's dispute window is due until it ends; ``claims_due_lapse`` (beat, hourly)
-then clears it, as the pages stop showing it.
+does not have, so the application writes the column: ``claims_transition`` with every status change, in the
+statements it makes anyway (``DUE_COLUMN`` and ``NOTHING_DUE`` in its UPDATE, the others with its history rows),
+the notice's delivery (the opt-out deadline), and the drafts' writes (``draft_due_at``); ``claims_due_refresh``
+for rows written otherwise (the demo). A rejection's dispute window is due until it ends; ``claims_due_lapse``
+(beat, hourly) then clears it, as the pages stop showing it.
 """
 
 import datetime
@@ -18,35 +19,29 @@ from claims.models import Claim, ClaimStatus
 
 # Statuses in which nothing is ever due: a move to one of them clears due_at in the move's own UPDATE.
 NOTHING_DUE = frozenset(ClaimStatus.final()) | {ClaimStatus.OFFICIAL}
+# Statuses whose due is one of the claim's own deadlines (set in the move's own UPDATE); the others' (the review's
+# business days, the dispute window) are counted in the tenant's calendar here, in the move's other statements.
+DUE_COLUMN = {ClaimStatus.ACTION_REQUIRED: "response_deadline", ClaimStatus.CUSTOMER_NOTIFIED: "opt_out_deadline"}
+# What the due of a claim is computed from (with its tenant's country), as a SELECT reads them.
+DUE_INPUTS = ("status", "status_changed_at", "disputed_at", "response_deadline", "opt_out_deadline", "draft_saved_at")
+
+
+def due_of_row(row, country):
+    """The due moment of a claim from ``row`` ({DUE_INPUTS: values}) and its tenant's country (None: no tenant)."""
+    return due_at_stored(
+        **{name: row[name] for name in DUE_INPUTS},
+        country=country,
+        time_zone=country_time_zone(country) if country else datetime.UTC,
+    )
 
 
 def claims_due_refresh(*, claim_ids):
     """Store the due moment of each of ``claim_ids``, from its status, dates and tenant: one SELECT, one UPDATE."""
-    rows = Claim.objects.filter(pk__in=list(claim_ids)).values_list(
-        "pk",
-        "status",
-        "status_changed_at",
-        "disputed_at",
-        "response_deadline",
-        "opt_out_deadline",
-        "draft_saved_at",
-        "tenant__country",
-    )
+    rows = Claim.objects.filter(pk__in=list(claim_ids)).values("pk", *DUE_INPUTS, "tenant__country")
     ids, dues = [], []
-    for pk, status, changed, disputed, response, opt_out, saved, country in rows:
-        ids.append(pk)
-        dues.append(
-            due_at_stored(
-                status=status,
-                status_changed_at=changed,
-                disputed_at=disputed,
-                response_deadline=response,
-                opt_out_deadline=opt_out,
-                draft_saved_at=saved,
-                country=country,
-                time_zone=country_time_zone(country) if country else datetime.UTC,
-            )
-        )
+    for row in rows:
+        ids.append(row["pk"])
+        dues.append(due_of_row(row, row["tenant__country"]))
     if not ids:
         return
     with connection.cursor() as cursor:
