@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from associations.zones import zone_time
 from claims import selectors
 from claims.models import ClaimStatus
 
@@ -44,6 +45,12 @@ def list_dates(claim):
         cells["deadline_iso"] = local.isoformat()
         cells["deadline_date"] = f"{local:%Y-%m-%d}"
         cells["deadline_time"] = f"{local:%H:%M}"
+        # The page also gives it on the customer's clock when that reads otherwise (SPEC §15); the CSV does not.
+        if claim.tenant_id:
+            customer = claim.opt_out_deadline.astimezone(claim.time_zone)
+            if customer.replace(tzinfo=None) != local.replace(tzinfo=None):
+                text = f"{customer:%H:%M}" if customer.date() == local.date() else f"{customer:%Y-%m-%d %H:%M}"
+                cells["deadline_customer"] = zone_time(claim.time_zone, text)
     return cells
 
 

@@ -41,6 +41,8 @@ def test_deadline_list_shows_the_viewers_time(in_taipei, notified):
         '<span class="nowrap">06:59</span></time>'
     ) in page
     assert page.count("Times on this page are in Taipei time (your time zone).") == 1
+    # The customer's clock beside it, named by its city (SPEC §15).
+    assert '<span class="cell-sub">2026-12-01 23:59 Berlin time</span>' in page
     assert "CET" not in page and "+08" not in page.replace("+08:00", "") and "Asia/" not in page
 
 
