@@ -74,6 +74,10 @@ IMPORTABLE_BIZAPPS = [*DYNAMICS_CODES, "power-bi-pro"]
 NORTHWIND = "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d"
 ADVENTURE_WORKS = "5e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 TAILSPIN = "c0ffee00-1234-4abc-8def-0123456789ab"
+# A Taiwanese customer (Asia/Taipei, Taiwan's holidays, its emails and page in zh-Hant): the demo has a claim
+# awaiting it (claims.demo), so that the customer's side can be seen in Traditional Chinese.
+RELECLOUD_TAIWAN = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+RELECLOUD_TAIWAN_NAME = "Relecloud Taiwan"
 
 # The generated customers (Microsoft's fictitious company names), cycled over these countries: the tenant's
 # country drives the opt-out deadline's time zone and holidays.
@@ -218,7 +222,14 @@ def _sample_tenants(today):
             started=month_add(today, -4),
         )
     )
-    return [northwind, adventure_works, tailspin]
+    relecloud = TenantPlan(
+        directory_id=uuid.UUID(RELECLOUD_TAIWAN),
+        name=RELECLOUD_TAIWAN_NAME,
+        country="TW",
+        domains=["relecloudtw.onmicrosoft.com", "relecloud.com.tw.example"],
+        licenses=dict(every_workload),
+    )
+    return [northwind, adventure_works, tailspin, relecloud]
 
 
 def _generated_tenant(rng, index, name, today):
@@ -481,7 +492,9 @@ def demo_ensure(*, today=None):
         batch_size=1000,
     )
 
-    samples = [tenants[uuid.UUID(directory_id)] for directory_id in (NORTHWIND, ADVENTURE_WORKS, TAILSPIN)]
+    samples = [
+        tenants[uuid.UUID(directory_id)] for directory_id in (NORTHWIND, ADVENTURE_WORKS, TAILSPIN, RELECLOUD_TAIWAN)
+    ]
     logins = [(email, f"{partner} · {Membership.Role(role).label}") for email, _, _, partner, role in PARTNER_USERS]
     logins.append((REVIEWER[0], "Reviewer (staff in Reviewers, Django admin at /admin/ with a TOTP code)"))
     counts = {

@@ -4,7 +4,6 @@ Nothing here knows about claims: ``claims`` builds on these models, never the ot
 """
 
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 import pytz
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from associations.validators import validate_domain_name, validate_mpn_id
+from associations.zones import country_time_zone
 
 
 class SolutionArea(models.TextChoices):
@@ -90,12 +90,15 @@ class Membership(models.Model):
 
 
 class UserPreference(models.Model):
-    """What a user chose for themselves: their language, remembered across sign-outs and browsers (SPEC §15).
+    """What a user chose for themselves: their language and time zone, remembered across sign-outs and browsers
+    (SPEC §15). Empty: not chosen yet (the time zone is first guessed from the browser at sign-in).
 
     A model of its own rather than a field on Membership: reviewers have no membership."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    # An IANA zone key (associations.zones.time_zone_valid); never shown as such: pages name it by its city.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     def __str__(self):
         return f"{self.user}: {self.language}"
@@ -115,11 +118,10 @@ class Tenant(models.Model):
     def __str__(self):
         return self.name
 
-    @cached_property
+    @property
     def time_zone(self):
-        """The country's main time zone: the first one the tz database lists for it."""
-        zones = pytz.country_timezones.get(self.country) or ["UTC"]
-        return ZoneInfo(zones[0])
+        """The country's main time zone (``associations.zones.country_time_zone``)."""
+        return country_time_zone(self.country)
 
     @property
     def language(self):

@@ -502,6 +502,20 @@ def fill(url, *, claims, say=print):
                    48213, repeat('0', 64), submitted_at, created_by, false
             FROM bench_claim""",
         )
+        step(
+            "due dates",
+            # What claims.services.due stores (the list's Due sort), with calendar days for the review's five
+            # business days: the bench needs their spread, not the holidays. A passed dispute window: nothing due.
+            """
+            UPDATE claims_claim c SET due_at = CASE c.status
+                WHEN 'action_required' THEN c.response_deadline
+                WHEN 'customer_notified' THEN c.opt_out_deadline
+                WHEN 'submitted' THEN c.status_changed_at + interval '7 days'
+                WHEN 'under_review' THEN c.status_changed_at + interval '7 days'
+                WHEN 'rejected' THEN nullif(greatest(c.status_changed_at + interval '30 days', now()), now())
+            END
+            FROM bench_claim b WHERE c.id = b.claim_id""",
+        )
         t = time.perf_counter()
         count = events_insert(conn, history_rows=HISTORY, paths=PATHS, reviewer=reviewer)
         say(f"  events (signed in Python): {count:,} rows in {time.perf_counter() - t:.1f}s")

@@ -230,7 +230,8 @@ def effect(ids):
         cursor.execute(
             """
             SELECT
-              (SELECT count(*) FROM claims_claim WHERE id = ANY(%(ids)s) AND status = 'official'),
+              (SELECT count(*) FROM claims_claim WHERE id = ANY(%(ids)s) AND status = 'official'
+                 AND due_at IS NULL),
               (SELECT count(*) FROM claims_claimevent WHERE claim_id = ANY(%(ids)s) AND action = 'finalized'
                  AND old_status = 'customer_notified' AND new_status = 'official'),
               (SELECT count(*) FROM claims_claimitem i JOIN associations_association a ON a.id = i.association_id
@@ -268,8 +269,8 @@ def reset(ids):
         cursor.execute("DELETE FROM claims_claimevent WHERE claim_id = ANY(%s) AND action = 'finalized'", [ids])
         cursor.execute("DELETE FROM claims_emailnotification WHERE claim_id = ANY(%s) AND kind = 'official'", [ids])
         cursor.execute(
-            "UPDATE claims_claim SET status = 'customer_notified', status_changed_at = customer_notified_at "
-            "WHERE id = ANY(%s)",
+            "UPDATE claims_claim SET status = 'customer_notified', status_changed_at = customer_notified_at, "
+            "due_at = opt_out_deadline WHERE id = ANY(%s)",
             [ids],
         )
         # ALTER TABLE refuses tables with pending (deferred) trigger events: run them first.
@@ -293,7 +294,7 @@ FINALIZE_SQL = [
     # 1. Claims -> official (rows a customer is opting out right now are skipped, as the service does).
     """
     WITH moved AS (
-        UPDATE claims_claim c SET status = 'official', status_changed_at = %(now)s
+        UPDATE claims_claim c SET status = 'official', status_changed_at = %(now)s, due_at = NULL
         WHERE c.id IN (SELECT id FROM claims_claim WHERE status = 'customer_notified' AND opt_out_deadline < %(now)s
                        FOR UPDATE SKIP LOCKED)
         RETURNING c.id, c.partner_id, c.location_id, c.tenant_id

@@ -213,6 +213,7 @@ def pages_plan(targets):
     claims = targets["claims"]
     base = "/incentives/customer-associations/"
     search = claims["official"].name.split(" · ")[0]  # "Bench customer 0xxxx": a handful of matches
+    typo = search.replace("customer", "custmer")  # "Bench custmer 0xxxx": one letter missing
     plan = [
         (HEALTHZ, "get", "/healthz", None),
         (FLOOR, "get", FLOOR_PATH, None),
@@ -221,6 +222,14 @@ def pages_plan(targets):
         ("list ?sort=name", "get", base + "?sort=name", VARIANT_BAR),
         ("list ?page=2000", "get", base + "?page=2000", VARIANT_BAR),
         (f"list ?q={search}", "get", base + "?" + urlencode({"q": search}), VARIANT_BAR),
+        # The search over every field (issue 15): a product most claims hold (the count stops at 1,000), the MPN ID
+        # of nine claims in ten, a claim number, the customer with a typo (nothing holds it: the close matches).
+        ("list ?q=Microsoft Teams", "get", base + "?" + urlencode({"q": "Microsoft Teams"}), VARIANT_BAR),
+        ("list ?q=4100001", "get", base + "?q=4100001", VARIANT_BAR),
+        (f"list ?q={claims['official'].number}", "get", base + f"?q={claims['official'].number}", VARIANT_BAR),
+        (f"list ?q={typo}", "get", base + "?" + urlencode({"q": typo}), VARIANT_BAR),
+        ("list ?sort=due", "get", base + "?sort=due", VARIANT_BAR),
+        ("list ?sort=due&page=2000", "get", base + "?sort=due&page=2000", VARIANT_BAR),
         ("claim page (ended, 2 items)", "get", f"{base}{claims['ended'].pk}/", PAGE_BAR),
         ("claim page (action required)", "get", f"{base}{claims['action_required'].pk}/", PAGE_BAR),
         ("usage page", "get", f"{base}{claims['official'].pk}/usage/", PAGE_BAR),

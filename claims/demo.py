@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from associations.demo import RELECLOUD_TAIWAN_NAME
 from associations.models import Association, PartnerLocation, Program, SolutionArea, Tenant, TenantLicense
 from claims.history import claim_content, documents_data
 from claims.models import (
@@ -33,12 +34,18 @@ from claims.models import (
 )
 from claims.reasons import english
 from claims.services import claim_event_record, claims_transition
+from claims.services.due import claims_due_refresh
 from claims.windows import ClaimDates
 
 NAMESPACE = uuid.UUID("2f5e7a10-4c1b-5d3e-9f8a-6b7c8d9e0f1a")
 POE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-# Wizard samples stay free for the new user to claim.
-SAMPLES = {"Northwind Traders", "Adventure Works", "Tailspin Toys"}
+# Wizard samples stay free for the new user to claim (but for the Taiwanese customer's one claim, below).
+SAMPLES = {"Northwind Traders", "Adventure Works", "Tailspin Toys", RELECLOUD_TAIWAN_NAME}
+# Claims on a tenant of their own: the Taiwanese customer's, whose email and page are in zh-Hant (README "Try it").
+TAIWAN_CLAIM = "Demo · awaiting customer (Taiwan)"
+DEMO_TENANTS = {TAIWAN_CLAIM: RELECLOUD_TAIWAN_NAME}
+# Where seed_demo writes that customer's email, for the README's link.
+TAIWAN_EMAIL = "demo-customer-taiwan.eml"
 DAY = datetime.timedelta(days=1)
 MINUTE = datetime.timedelta(minutes=1)
 Action = ClaimEvent.Action
@@ -52,6 +59,7 @@ DEMO_CLAIMS = [
     ("Demo · under review (Fabrikam)", "5200001", "under_review_late"),
     ("Demo · partner action required", "4100001", "action_required"),
     ("Demo · awaiting customer", "4100001", "customer_notified"),
+    (TAIWAN_CLAIM, "4100001", "customer_notified"),
     ("Demo · awaiting customer, deadline passed", "4100001", "due"),
     ("Demo · awaiting customer, deadline passed (Fabrikam)", "5200001", "due"),
     ("Demo · official", "4100001", "official"),
@@ -69,20 +77,20 @@ JUSTIFICATION = "The customer confirmed the engagement in writing; the signed st
 PROTECT = "Signed renewal of the managed-services agreement, for the record."
 
 
-def _free_workloads():
-    """(tenant, product) pairs licensed, not held and not claimed, in a fixed order."""
+def _free_workloads(tenant_names=None):
+    """(tenant, product) pairs licensed, not held and not claimed, in a fixed order: of ``tenant_names``, or of
+    every tenant but the wizard's samples."""
     held = set(
         Association.objects.filter(program=Program.OSU_M365)
         .exclude(status=Association.Status.ENDED)
         .values_list("tenant_id", "product_id")
     )
     held |= set(ClaimItem.objects.filter(program=Program.OSU_M365).values_list("tenant_id", "product_id"))
+    licenses = TenantLicense.objects.filter(product__solution_area=SolutionArea.MICROSOFT_365)
     licenses = (
-        TenantLicense.objects.filter(product__solution_area=SolutionArea.MICROSOFT_365)
-        .exclude(tenant__name__in=SAMPLES)
-        .select_related("tenant", "product")
-        .order_by("tenant__name", "product__sort_order")
+        licenses.filter(tenant__name__in=tenant_names) if tenant_names else licenses.exclude(tenant__name__in=SAMPLES)
     )
+    licenses = licenses.select_related("tenant", "product").order_by("tenant__name", "product__sort_order")
     for license in licenses:
         if (license.tenant_id, license.product_id) not in held:
             yield license.tenant, license.product
@@ -103,10 +111,34 @@ def demo_claims_ensure(*, now=None):
         pair = next(free, None)
         if location is None or pair is None:
             continue
+        if name in DEMO_TENANTS:
+            pair = next(_free_workloads([DEMO_TENANTS[name]]), None)
+            if pair is None:
+                continue
         tenant, product = pair
-        _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer)
+        claim = _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer)
+        claims_due_refresh(claim_ids=[claim.pk])
         created += 1
     return created
+
+
+def demo_customer_email_write(folder):
+    """The Taiwanese customer's notice of its demo claim, written to ``folder`` as TAIWAN_EMAIL (the email its
+    outbox row sent, in zh-Hant, with the link to the customer's page), for the README's one click. Returns (the
+    file, the page's address), or None when that claim is not there."""
+    from claims.emails import customer_notified_email, opt_out_url
+
+    claim = (
+        Claim.objects.select_related("tenant", "partner", "location")
+        .filter(name=TAIWAN_CLAIM, status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__isnull=False)
+        .first()
+    )
+    if claim is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TAIWAN_EMAIL
+    path.write_bytes(customer_notified_email(claim).message().as_bytes())
+    return path, opt_out_url(claim)
 
 
 class _Story:

@@ -13,7 +13,7 @@ import datetime
 from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
 from claims.deadlines import business_days_between
-from claims.windows import CUSTOMER, PARTNER, REVIEWER, ClaimDates  # noqa: F401 (re-exported)
+from claims.windows import CUSTOMER, DRAFT_LIFE, PARTNER, REVIEWER, ClaimDates  # noqa: F401 (re-exported)
 
 # The list's filter of the claims waiting for the partner (ClaimStatus.needs_action), as the navigation links to it.
 NEEDS_ACTION = "needs_action"
@@ -54,6 +54,21 @@ def claim_due(claim, *, now):
     )
 
 
+def due_at_stored(*, country, time_zone, **dates):
+    """``Claim.due_at``: when what a claim waits for ends (``ClaimDates``' fields), or None; the list sorts by it
+    and ``claims.services.due`` keeps it. Unlike the pages, a rejection's dispute window counts until its end,
+    whatever the clock says (``claims_due_lapse`` then clears it); one that was disputed has nothing due."""
+    window = ClaimDates(country=country, time_zone=time_zone, **dates).window_now()
+    if window is None or (window.kind == "dispute" and dates.get("disputed_at") is not None):
+        return None
+    return window.until
+
+
+def draft_due_at(saved_at):
+    """When a draft saved at ``saved_at`` expires (its ``due_at``)."""
+    return saved_at + DRAFT_LIFE
+
+
 def due_for(*, now, country, time_zone, **dates):
     """The Due of a claim from its status and dates (``claims.windows.ClaimDates``' fields), or None."""
     return claim_due(ClaimDates(country=country, time_zone=time_zone, **dates), now=now)
@@ -82,13 +97,15 @@ def _waiting(due, acts=True):
     return gettext(WAITING[due.kind] if acts else WAITING_COMPANY.get(due.kind, WAITING[due.kind]))
 
 
-def due_display(due, *, acts=True):
+def due_display(due, *, acts=True, zone=None):
     """The words of a Due, ready to print (the list formats its cells in Python: filters per row cost more than
     its SQL), or None. ``left`` is never negative: "due today", "overdue" or the business days left. ``acts``:
     whether the reader acts for the partner (``claims.policy.Viewer.acts``); otherwise what waits for the partner
-    is said to wait for their company."""
+    is said to wait for their company. ``zone``: the viewer's, in which the date is given (the business days are
+    the customer's)."""
     if due is None:
         return None
+    at = due.at if zone is None else due.at.astimezone(zone)
     if due.overdue:
         left, state = pgettext("deadline", "overdue"), "overdue"
     elif due.today:
@@ -99,8 +116,9 @@ def due_display(due, *, acts=True):
         }
         state = ""
     return {
-        "date": f"{due.at:%Y-%m-%d}",
-        "iso": due.at.isoformat(),
+        "date": f"{at:%Y-%m-%d}",
+        "iso": at.isoformat(),
+        "at": due.at,
         "left": left,
         "state": state,
         "who": due.waiting_on,

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from associations.language import email_language, email_languages, user_language
 from associations.models import Membership
+from associations.zones import zone_time
 from claims.models import ClaimEvent, ClaimItem, ClaimStatus, InformationReason
 from claims.policy import current_request, notice_recipients
 from claims.reasons import reason_display
@@ -88,11 +89,11 @@ def _products(claim, *, outcomes=("",)):
 
 
 def _local_deadline(claim, moment):
+    """A deadline on the customer's clock, its zone named by its city (SPEC §7, §15): "Monday 7 December 2026,
+    23:59:59 Berlin time" (「柏林時間 2026年12月7日 星期一 23:59:59」), never an IANA name or an offset."""
     zone = claim.tenant.time_zone
-    local = moment.astimezone(zone)
     # Day and month names in the active language; the format itself is translated too (Taiwan writes the year first).
-    day_and_time = date_format(local, pgettext("deadline in an email", "l j F Y, H:i:s"))
-    return f"{day_and_time} {local.tzname()} ({zone.key})"
+    return zone_time(zone, date_format(moment.astimezone(zone), pgettext("deadline in an email", "l j F Y, H:i:s")))
 
 
 def _claim_url(claim):

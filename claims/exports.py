@@ -4,11 +4,11 @@ them, and nothing a spreadsheet would run as a formula, whichever separator it s
 import re
 
 from django.http import StreamingHttpResponse
-from django.template.defaultfilters import date as date_filter
-from django.utils import dateformat, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from associations.zones import zone_time
 from claims import selectors
 from claims.models import ClaimStatus
 
@@ -16,6 +16,8 @@ from claims.models import ClaimStatus
 CSV_BOM = "\ufeff"
 CSV_COLUMNS = [
     _("Claim name"),
+    _("Claim number"),
+    _("Customer"),
     _("Customer domain"),
     _("Directory ID"),
     _("MPN ID"),
@@ -38,11 +40,17 @@ def list_dates(claim):
         submitted = timezone.localtime(claim.submitted_at)
         cells = {"submitted_iso": submitted.isoformat(), "submitted": f"{submitted:%Y-%m-%d}"}
     if claim.opt_out_deadline:
-        # In the customer's time zone, as the customer's email shows it.
-        local = timezone.localtime(claim.opt_out_deadline, claim.time_zone)
-        cells["deadline_iso"] = timezone.localtime(claim.opt_out_deadline).isoformat()
+        # In the viewer's time zone, as every time of the page (SPEC §15); the page names the zone once.
+        local = timezone.localtime(claim.opt_out_deadline)
+        cells["deadline_iso"] = local.isoformat()
         cells["deadline_date"] = f"{local:%Y-%m-%d}"
-        cells["deadline_time"] = dateformat.format(local, "H:i T")
+        cells["deadline_time"] = f"{local:%H:%M}"
+        # The page also gives it on the customer's clock when that reads otherwise (SPEC §15); the CSV does not.
+        if claim.tenant_id:
+            customer = claim.opt_out_deadline.astimezone(claim.time_zone)
+            if customer.replace(tzinfo=None) != local.replace(tzinfo=None):
+                text = f"{customer:%H:%M}" if customer.date() == local.date() else f"{customer:%Y-%m-%d %H:%M}"
+                cells["deadline_customer"] = zone_time(claim.time_zone, text)
     return cells
 
 
@@ -77,10 +85,12 @@ def csv_row(cells):
 
 def claims_csv(claims):
     """The filtered list as CSV, streamed in chunks: memory stays flat however many claims there are."""
-    language = translation.get_language()  # the rows are made while streaming, after the view returned
+    # The rows are made while streaming, after the view and the middleware returned: in the request's language
+    # and the viewer's time zone, kept here.
+    language, zone = translation.get_language(), timezone.get_current_timezone()
 
     def rows():
-        with translation.override(language):
+        with translation.override(language), timezone.override(zone):
             yield from _claims_csv_rows(claims)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
@@ -96,6 +106,8 @@ def _claims_csv_rows(claims):
         yield csv_row(
             [
                 claim.name,
+                claim.number,
+                claim.tenant.name if claim.tenant_id else claim.customer_name,
                 claim.domain,
                 claim.directory_id,
                 claim.location.mpn_id,
@@ -110,7 +122,7 @@ def _claims_csv_rows(claims):
 
 
 def usage_csv_write(response, claim):
-    """The usage data of an official claim as CSV rows written to ``response`` (months as the page shows them)."""
+    """The usage data of an official claim as CSV rows written to ``response`` (months as dates)."""
     response.write(CSV_BOM)
     header = [
         gettext("Customer"),
@@ -129,8 +141,8 @@ def usage_csv_write(response, claim):
                         claim.tenant.name,
                         claim.tenant.directory_id,
                         product.name,
-                        # The month as the page shows it, in the page's language.
-                        date_filter(record.month, gettext("F Y")),
+                        # A date (the month's first day, ISO 8601) that a spreadsheet reads as a date, not text.
+                        record.month.isoformat(),
                         record.active_users,
                         record.paid_units,
                     ]

@@ -108,6 +108,15 @@ def claims_expire_drafts_task():
 
 
 @shared_task
+def claims_due_lapse_task():
+    """Rejections whose dispute window has passed have nothing due any more: their due date is cleared, so the
+    list's Due sort stops counting it (beat, hourly). Idempotent."""
+    from claims.services.due import claims_due_lapse
+
+    return claims_due_lapse()
+
+
+@shared_task
 def history_checkpoint_task():
     """History is evidence (SPEC §14): a signed checkpoint of every claim's chain head, outside PostgreSQL (beat,
     hourly). Idempotent: a second run writes a second, equally valid checkpoint."""

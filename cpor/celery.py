@@ -22,6 +22,8 @@ app.conf.beat_schedule = {
     "associations-end-expired": {"task": "claims.tasks.associations_end_expired_task", "schedule": 300.0},
     "pending-uploads-purge": {"task": "claims.tasks.pending_uploads_purge_task", "schedule": 600.0},
     "claims-expire-drafts": {"task": "claims.tasks.claims_expire_drafts_task", "schedule": 3600.0},
+    # The list's Due sort: a rejection's dispute window, once passed, is due no more.
+    "claims-due-lapse": {"task": "claims.tasks.claims_due_lapse_task", "schedule": 3600.0},
     # The outbox: each pending email is sent when its row says it is due (retries back off up to 24 hours).
     "emails-send-due": {"task": "claims.tasks.emails_send_due_task", "schedule": 30.0},
     "lifecycle-requeue": {"task": "claims.tasks.lifecycle_requeue_task", "schedule": 60.0},

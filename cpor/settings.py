@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The viewer's time zone (SPEC §15), from its cookie: no query.
+    "associations.timezones.ViewerTimeZoneMiddleware",
     "associations.middleware.SessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -401,6 +403,8 @@ _COOKIE_PREFIX = "__Host-" if SECURE_COOKIES else ""
 SESSION_COOKIE_NAME = f"{_COOKIE_PREFIX}sessionid"
 CSRF_COOKIE_NAME = f"{_COOKIE_PREFIX}csrftoken"
 LANGUAGE_COOKIE_NAME = f"{_COOKIE_PREFIX}django_language"
+# The viewer's time zone (associations.timezones): set at sign-in from the saved choice and by the settings page.
+TIME_ZONE_COOKIE_NAME = f"{_COOKIE_PREFIX}cpor_time_zone"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

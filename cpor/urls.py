@@ -27,6 +27,7 @@ urlpatterns = [
     path("login/", association_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", association_language.language_set, name="set_language"),
+    path("settings/", association_views.preferences, name="preferences"),
     path("password-reset/", cpor_views.password_reset, name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

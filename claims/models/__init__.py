@@ -123,6 +123,11 @@ class Claim(ClaimWindows, models.Model):
     # One submit creates one claim, however often the final POST arrives.
     submission_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
 
+    # The list's search text (number, name, domain, Directory ID, customer, MPN ID, products): migration 0015.
+    search_text = models.TextField(default="", editable=False)
+    # What the claim waits for, by when (claims.due), stored for the list's Due sort (claims.services.due).
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-submitted_at", "-id"]
         indexes = [
@@ -135,6 +140,8 @@ class Claim(ClaimWindows, models.Model):
             models.Index(fields=["partner", "domain", "id"], name="claim_partner_domain"),
             models.Index(fields=["partner", "solution_area", "id"], name="claim_partner_solution_area"),
             models.Index(fields=["partner", "opt_out_deadline", "id"], name="claim_partner_opt_out_deadline"),
+            models.Index(fields=["partner", "due_at", "id"], name="claim_partner_due"),
+            models.Index(fields=["due_at"], condition=Q(status="rejected"), name="claim_dispute_due"),
             models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
             # The deadline sweeps scan only the claims that wait on a deadline.
             models.Index(
@@ -169,6 +176,11 @@ class Claim(ClaimWindows, models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def number(self):
+        """What partners and customers quote: "CA-000123", the id on 6 digits or more (as migration 0015's SQL)."""
+        return f"CA-{self.pk:06d}"
 
     @property
     def is_open(self):

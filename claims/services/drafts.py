@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import pgettext
 
 from associations.models import Activity, Partner, SolutionArea
+from claims.due import draft_due_at
 from claims.models import (
     CONTACT_FIELDS,
     BusinessAppsActivity,
@@ -88,6 +89,7 @@ def claim_draft_create(*, partner, user, submission_key, draft_data, columns):
                 submission_key=submission_key,
                 draft_data=draft_data,
                 draft_saved_at=now,
+                due_at=draft_due_at(now),
                 submitted_at=now,
                 status_changed_at=now,
                 **columns,
@@ -106,9 +108,10 @@ def claim_draft_update(*, partner, submission_key, draft_data, columns=None):
     A compare-and-set on the status: a draft deleted, expired or submitted meanwhile (from another device, or by
     the expiry job) is left alone, and False tells the wizard so.
     """
+    now = timezone.now()
     return bool(
         Claim.objects.filter(partner=partner, submission_key=submission_key, status=ClaimStatus.DRAFT).update(
-            draft_data=draft_data, draft_saved_at=timezone.now(), **(columns or {})
+            draft_data=draft_data, draft_saved_at=now, due_at=draft_due_at(now), **(columns or {})
         )
     )
 
@@ -296,6 +299,7 @@ def claim_copy_to_draft(*, claim, user):
             submission_key=key,
             draft_data=draft_data,
             draft_saved_at=now,
+            due_at=draft_due_at(now),
             submitted_at=now,
             status_changed_at=now,
         )

@@ -113,7 +113,7 @@ def claims_notice_delivered(*, notifications, attempted_at):
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE claims_claim AS c SET customer_notified_at = %s, opt_out_deadline = v.deadline
+            UPDATE claims_claim AS c SET customer_notified_at = %s, opt_out_deadline = v.deadline, due_at = v.deadline
             FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, deadline)
             WHERE c.id = v.id
             """,

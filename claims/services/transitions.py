@@ -6,10 +6,12 @@ status, writes one ClaimEvent per claim and the outbox rows; the emails are enqu
 """
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from claims.history import GENESIS, data_text, event_hash, signing_key
 from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimStatus
+from claims.services.due import DUE_COLUMN, DUE_INPUTS, NOTHING_DUE, due_of_row
 from claims.services.notifications import outbox_add_for_transition
 
 
@@ -92,18 +94,47 @@ def claims_event_record(*, claim_ids, actor, action, messages, now=None):
     )
 
 
-def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, data, now):
+# The claims' last hashes, and with ``due`` what each claim's due is computed from (claims.services.due).
+_HEADS = (
+    "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
+    "ORDER BY claim_id, id DESC"
+)
+_HEADS_AND_DUE = f"""
+    SELECT c.id, h.hash, t.country, {", ".join(f"c.{name}" for name in DUE_INPUTS)}
+    FROM claims_claim c LEFT JOIN associations_tenant t ON t.id = c.tenant_id
+    LEFT JOIN LATERAL (SELECT e.hash FROM claims_claimevent e WHERE e.claim_id = c.id ORDER BY e.id DESC LIMIT 1)
+         AS h ON true
+    WHERE c.id = ANY(%s)
+"""  # noqa: S608 (column names of this module)
+# With ``due``: each claim's due moment, written by the INSERT's statement itself.
+_DUE_UPDATE = """
+    WITH due AS (
+        UPDATE claims_claim c SET due_at = d.due
+        FROM unnest(%(claims)s::bigint[], %(dues)s::timestamptz[]) AS d(id, due) WHERE c.id = d.id
+    )
+"""
+
+
+def _events_insert(
+    *, claim_ids, old_status, new_status, actor, user, action, reason, message, messages, data, now, due=False
+):
     """One ClaimEvent per claim in one INSERT from arrays (bulk_create's per-object work cost more than the
     insert at batch sizes), each signed here after one SELECT of the claims' last hashes: the caller's UPDATE
     holds the claims' rows locked, so no other writer appends meanwhile. ``messages`` ({claim_id: message}) gives
-    claims a message of their own. Returns {claim_id: event id}: the emails of the move belong to these events."""
+    claims a message of their own. ``due``: the same SELECT also reads what each claim's due is counted from (its
+    tenant's calendar), and the INSERT's statement writes it (claims.services.due): no statement more. Returns
+    {claim_id: event id}: the emails of the move belong to these events."""
+    dues = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT ON (claim_id) claim_id, hash FROM claims_claimevent WHERE claim_id = ANY(%s) "
-            "ORDER BY claim_id, id DESC",
-            [list(claim_ids)],
-        )
-        heads = dict(cursor.fetchall())
+        cursor.execute(_HEADS_AND_DUE if due else _HEADS, [list(claim_ids)])
+        if due:
+            heads = {}
+            for claim_id, head, country, *inputs in cursor.fetchall():
+                if head is not None:
+                    heads[claim_id] = head
+                dues[claim_id] = due_of_row(dict(zip(DUE_INPUTS, inputs, strict=True)), country)
+        else:
+            heads = dict(cursor.fetchall())
     values = {
         "created_at": now,
         "actor": str(actor),
@@ -131,7 +162,8 @@ def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, re
         )
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            (_DUE_UPDATE if due else "")  # noqa: S608 (constants of this module)
+            + """
             INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status,
                                            reason, message, data, prev_hash, hash, key_id)
             SELECT v.claim_id, %(now)s, %(actor)s, %(user)s, %(action)s, %(old)s, %(new)s, %(reason)s, v.message,
@@ -151,6 +183,7 @@ def _events_insert(*, claim_ids, old_status, new_status, actor, user, action, re
                 "reason": values["reason"],
                 "data": data_text(values["data"]) or "{}",
                 "key_id": key_id,
+                "dues": [dues.get(claim_id) for claim_id in rows["claims"]],
             },
         )
         return dict(cursor.fetchall())
@@ -177,11 +210,12 @@ def claims_transition(
     2. One UPDATE, a compare-and-set on the old status, that also sets ``status_changed_at`` and ``changes``.
        If fewer rows moved than asked, someone else moved one meanwhile: ClaimStatusConflict, and the caller's
        transaction rolls the whole batch back rather than write half of it. (Batch jobs hold their rows locked,
-       so for them this never happens.)
+       so for them this never happens.) It also writes what each claim now waits for, when that is one of its
+       own deadlines or nothing (``claims.services.due``).
     3. One ClaimEvent per claim, signed (``messages`` gives claims a message of their own; ``data``, what the move
        changed in a claim's content, e.g. the SUBMITTED snapshot, is every event's), and the outbox rows of the new
        status, each belonging to its claim's event (SPEC §5: one email per event); their emails are enqueued after
-       commit.
+       commit. A due counted in the tenant's calendar (the review's, the dispute's) is written with the events.
 
     Returns the ids it moved.
     """
@@ -194,8 +228,18 @@ def claims_transition(
     now = now or timezone.now()
     # No savepoint inside a caller's transaction: a batch's statements stay what they were.
     with transaction.atomic(savepoint=False):
+        changes = changes or {}
+        # What the claim waits for now (claims.services.due): nothing in a final status (nor official), or one of
+        # its own deadlines (its new value when this move sets it), in this UPDATE; else counted with its history.
+        if to in NOTHING_DUE:
+            due = {"due_at": None}
+        elif to in DUE_COLUMN:
+            column = DUE_COLUMN[to]
+            due = {"due_at": changes[column] if column in changes else F(column)}
+        else:
+            due = {}
         moved = Claim.objects.filter(pk__in=claim_ids, status=old_status).update(
-            status=to, status_changed_at=now, **(changes or {})
+            status=to, status_changed_at=now, **due, **changes
         )
         if moved != len(claim_ids):
             raise ClaimStatusConflict(
@@ -213,6 +257,7 @@ def claims_transition(
             messages=messages or {},
             data=data,
             now=now,
+            due=not due,
         )
         outbox_add_for_transition(event_ids=event_ids, status=to)
     return claim_ids

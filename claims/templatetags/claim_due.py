@@ -11,6 +11,6 @@ register = template.Library()
 
 @register.filter
 def claim_due(claim, acts=True):
-    """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None; ``acts``:
-    whether the reader acts for the partner (the rule book's ``rules.acts``)."""
-    return due_display(_claim_due(claim, now=timezone.now()), acts=acts)
+    """The words of what ``claim`` (its tenant loaded) waits for (``claims.due.due_display``), or None, its date in
+    the viewer's zone; ``acts``: whether the reader acts for the partner (the rule book's ``rules.acts``)."""
+    return due_display(_claim_due(claim, now=timezone.now()), acts=acts, zone=timezone.get_current_timezone())

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from associations.models import Activity, Program, SolutionArea, UsageRecord
 from claims.models import Claim, ClaimItem, ClaimStatus, EmailNotification, PoeDocument
+from claims.services.due import claims_due_refresh
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -108,6 +109,8 @@ def claim_make(
         document.file.save(filename, ContentFile(content), save=True)
     if status == ClaimStatus.CUSTOMER_NOTIFIED:
         notices_make([claim], state=notice)
+    # What it waits for, by when (Claim.due_at), as the services write it.
+    claims_due_refresh(claim_ids=[claim.pk])
     return claim
 
 

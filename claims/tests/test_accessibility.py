@@ -5,6 +5,8 @@ axe-core is vendored in static/vendor/axe-core (npm's axe-core 4.14.1) and loade
 ``add_script_tag(url=...)``: the Content-Security-Policy allows scripts only from 'self', so an inlined copy would
 be refused. One browser, one context per language, the pages in sequence on data made once."""
 
+import re
+
 import pytest
 from django.templatetags.static import static
 from playwright.sync_api import expect
@@ -166,6 +168,14 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     check("list, filtered")
     page.goto(f"{LIST}?q=nothing-matches-this")
     check("list, filtered to nothing")
+    page.goto(f"{LIST}?q=Northwnd&sort=due")  # a typo: the close matches, sorted by what is due
+    check("list, close matches sorted by due")
+    page.goto("/settings/")
+    check("settings")
+    page.locator("#id_time_zone").select_option("Asia/Taipei")
+    page.get_by_role("button", name=re.compile("Save|儲存")).click()
+    expect(page.locator(".messages")).to_be_visible()
+    check("settings saved")
     page.goto(f"{LIST}?status=needs_action")
     expect(page.locator(".sidenav .needs-action .badge")).to_be_visible()
     check("list, needs your action")

@@ -12,6 +12,7 @@ TASK_NAMES = [
     "claims.tasks.associations_end_expired_task",
     "claims.tasks.claim_counts_compact_task",
     "claims.tasks.claim_validate_task",
+    "claims.tasks.claims_due_lapse_task",
     "claims.tasks.claims_expire_drafts_task",
     "claims.tasks.claims_expire_information_requests_task",
     "claims.tasks.claims_finalize_due_task",

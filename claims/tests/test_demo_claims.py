@@ -2,6 +2,8 @@
 in the past, a hash chain that verifies, and a second seed that changes nothing."""
 
 import datetime
+import email
+import email.policy
 import io
 import itertools
 
@@ -17,11 +19,19 @@ NOW = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
-def seeded(db, settings):
+def seeded(db, settings, tmp_path):
     settings.DEBUG = True  # seed_demo runs only with DEBUG on
+    settings.MAIL_DIR = tmp_path  # where it writes the Taiwanese customer's email
+    out = io.StringIO()
     with time_machine.travel(NOW, tick=False):
-        call_command("seed_demo", stdout=io.StringIO())
-    return {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
+        call_command("seed_demo", stdout=out)
+    seeded = {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
+    seeded_output[id(seeded)] = out.getvalue()
+    return seeded
+
+
+# What seed_demo printed, by the fixture's dict.
+seeded_output = {}
 
 
 def _events(claim):
@@ -135,7 +145,7 @@ def test_demo_claims_past_their_deadline_become_official_at_the_next_sweep(seede
     from claims.services import claims_finalize_due
 
     notified = [claim for claim in seeded.values() if claim.status == ClaimStatus.CUSTOMER_NOTIFIED]
-    assert len(notified) == 3
+    assert len(notified) == 4  # with the Taiwanese customer's (still in its window)
     for claim in notified:
         notice = EmailNotification.objects.get(claim=claim, kind="customer_notified")
         assert (notice.state, notice.sent_at) == ("sent", claim.customer_notified_at)
@@ -145,6 +155,39 @@ def test_demo_claims_past_their_deadline_become_official_at_the_next_sweep(seede
     statuses = {claim.name: Claim.objects.get(pk=claim.pk).status for claim in notified}
     assert statuses == {
         "Demo · awaiting customer": ClaimStatus.CUSTOMER_NOTIFIED,
+        "Demo · awaiting customer (Taiwan)": ClaimStatus.CUSTOMER_NOTIFIED,
         "Demo · awaiting customer, deadline passed": ClaimStatus.OFFICIAL,
         "Demo · awaiting customer, deadline passed (Fabrikam)": ClaimStatus.OFFICIAL,
     }
+
+
+def test_demo_claims_a_taiwanese_customer_awaits_with_its_notice_delivered(seeded, settings):
+    """Issue 15: the customer's side in zh-Hant, one click from the README: the Taiwanese customer's notice (its
+    email file and its page), counted in Taiwan's calendar and named by Taipei's time."""
+    from claims.demo import TAIWAN_CLAIM, TAIWAN_EMAIL
+    from claims.models import EmailNotification
+
+    claim = seeded[TAIWAN_CLAIM]
+    assert claim.tenant.country == "TW" and claim.tenant.time_zone.key == "Asia/Taipei"
+    assert claim.tenant.language == "zh-hant"
+    assert claim.status == ClaimStatus.CUSTOMER_NOTIFIED
+    notice = EmailNotification.objects.get(claim=claim, kind="customer_notified")
+    assert (notice.state, notice.sent_at) == ("sent", claim.customer_notified_at)
+    assert claim.opt_out_deadline > NOW and claim.due_at == claim.opt_out_deadline
+    # Its deadline ends a Taipei day: 23:59:59 there.
+    local = claim.opt_out_deadline.astimezone(claim.tenant.time_zone)
+    assert (local.hour, local.minute, local.second) == (23, 59, 59)
+
+    message = email.message_from_bytes((settings.MAIL_DIR / TAIWAN_EMAIL).read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Contoso Partners 要求成為您的記錄合作夥伴"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "台北時間" in body and "Asia/Taipei" not in body
+    assert f"參考編號：{claim.number}" in body  # noqa: RUF001 (zh-Hant punctuation)
+    link = next(line.strip() for line in body.splitlines() if "/customer/opt-out/" in line)
+    output = seeded_output[id(seeded)]
+    assert f"page:  {link}" in output and TAIWAN_EMAIL in output
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        from django.test import Client
+
+        page = Client().get(link.replace(settings.SITE_URL, "")).content.decode()
+    assert '<html lang="zh-Hant">' in page and "台北時間" in page

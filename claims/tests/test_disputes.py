@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
 from django.urls import reverse
@@ -59,6 +60,7 @@ def _dispute(client, claim, at=REJECTED_AT + datetime.timedelta(days=1), **data)
 
 
 def _page(client, claim):
+    client.cookies[settings.TIME_ZONE_COOKIE_NAME] = "America/New_York"  # the viewer's zone, as the customer's
     response = client.get(reverse("claims:detail", args=[claim.pk]))
     assert response.status_code == 200, response
     return response.content.decode()
@@ -81,7 +83,7 @@ def test_dispute_claim_page_of_a_rejected_claim_shows_the_form_and_the_deadline(
     assert f'action="{reverse("claims:dispute", args=[rejected.pk])}"' in page
     assert '<label for="dispute-justification">Business justification</label>' in page
     assert 'type="file" name="files" multiple' in page
-    assert "until <strong>Wednesday 1 April 2026, 23:59:59 EDT</strong>" in page
+    assert "until <strong>Wednesday 1 April 2026, 23:59 (23:59 New York time)</strong>" in page
 
 
 def test_dispute_with_justification_and_file_moves_the_claim_to_disputed(

@@ -253,19 +253,21 @@ def reviewing(partner_a, bizapps_tenant):
     )
 
 
-def test_due_list_shows_date_days_left_and_whose_turn(client_a, partner_a, waiting, reviewing):
+def test_due_list_shows_date_days_left_and_whose_turn(client_a, partner_a, waiting, reviewing, settings):
+    client_a.cookies[settings.TIME_ZONE_COOKIE_NAME] = "America/New_York"  # the viewer's zone (SPEC §15)
     with time_machine.travel(NOW, tick=False):
         client_a.force_login(partner_a.admin)  # a session of that day (they end after 8 idle hours)
         html = client_a.get(LIST).content.decode()
     text = _text(html)
-    assert "<th>Due</th>" in html
+    assert re.search(r'<th scope="col"><a href="\?sort=due">Due</a></th>', html)  # sortable now
     assert "Due 2026-12-07 · 2 business days left Waiting for your answer" in text
     assert "Due 2026-12-01 · overdue Waiting for the reviewer" in text
     assert '<time datetime="2026-12-07T23:59:59-05:00">2026-12-07</time>' in html
     assert "due-partner" in html and "due-reviewer due-overdue" in html
 
 
-def test_due_list_in_traditional_chinese(client_a, partner_a, waiting, reviewing):
+def test_due_list_in_traditional_chinese(client_a, partner_a, waiting, reviewing, settings):
+    client_a.cookies[settings.TIME_ZONE_COOKIE_NAME] = "America/New_York"
     with time_machine.travel(NOW, tick=False):
         client_a.force_login(partner_a.admin)
         html = client_a.get(LIST, headers={"accept-language": "zh-TW"}).content.decode()
@@ -275,7 +277,8 @@ def test_due_list_in_traditional_chinese(client_a, partner_a, waiting, reviewing
     assert "business day" not in text and "Waiting for" not in text
 
 
-def test_due_claim_page_near_the_status(client_a, partner_a, waiting):
+def test_due_claim_page_near_the_status(client_a, partner_a, waiting, settings):
+    client_a.cookies[settings.TIME_ZONE_COOKIE_NAME] = "America/New_York"
     with time_machine.travel(NOW, tick=False):
         client_a.force_login(partner_a.admin)
         html = client_a.get(reverse("claims:detail", args=[waiting.pk])).content.decode()

@@ -151,6 +151,8 @@ def test_list_csv_export_of_filtered_list(client_a, claims_a, django_assert_max_
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == [
         "Claim name",
+        "Claim number",
+        "Customer",
         "Customer domain",
         "Directory ID",
         "MPN ID",
@@ -161,8 +163,10 @@ def test_list_csv_export_of_filtered_list(client_a, claims_a, django_assert_max_
         "Submitted",
         "Opt-out deadline",
     ]
-    assert rows[1][:8] == [
+    assert rows[1][:10] == [
         "Alpha teams",
+        claims_a[0].number,
+        "Northwind Traders",
         "northwindtraders.onmicrosoft.com",
         "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d",
         "1000001",
@@ -180,7 +184,8 @@ def _row_texts(html, name):
     return [" ".join(re.sub(r"<[^>]+>", "", td).split()) for td in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
 
 
-def test_list_csv_dates_as_the_page_shows_them(client_a, partner_a, m365_tenant, products):
+def test_list_csv_dates_as_the_page_shows_them(client_a, partner_a, m365_tenant, products, settings):
+    client_a.cookies[settings.TIME_ZONE_COOKIE_NAME] = "America/New_York"  # the viewer's zone (SPEC §15)
     make_claim(
         partner_a,
         m365_tenant,
@@ -194,8 +199,8 @@ def test_list_csv_dates_as_the_page_shows_them(client_a, partner_a, m365_tenant,
     page = _row_texts(client_a.get(URL).content.decode(), "Waiting")
     body = b"".join(client_a.get(URL, {"format": "csv"}).streaming_content).decode("utf-8-sig")
     csv_row = list(csv.reader(io.StringIO(body)))[1]
-    # Submitted in the site's zone; the deadline in the customer's (Northwind: New York), as the page shows them.
-    assert page[6:8] == csv_row[-2:] == ["2026-11-02", "2026-11-09 23:59 EST"]
+    # Both in the viewer's zone (New York), as the page shows them; the page names the zone once.
+    assert page[6:8] == csv_row[-2:] == ["2026-11-02", "2026-11-09 23:59"]
 
 
 def test_list_csv_neutralises_formulas(client_a, partner_a, m365_tenant, products):

@@ -157,7 +157,7 @@ def test_notice_answered_554_goes_back_to_the_partner_and_a_corrected_address_re
     claim.refresh_from_db()
     deadline = datetime.datetime(2026, 12, 11, 4, 59, 59, tzinfo=UTC)
     assert (claim.customer_notified_at, claim.opt_out_deadline) == (accepted, deadline)
-    assert _deadline_in_body(sent).group(1) == "Thursday 10 December 2026, 23:59:59 EST (America/New_York)"
+    assert _deadline_in_body(sent).group(1) == "Thursday 10 December 2026, 23:59:59 New York time"
     with time_machine.travel(accepted, tick=False):
         assert opt_out_token_read(_link_token(sent)) == (claim.submission_key, int(deadline.timestamp()))
     assert claim.events.filter(action="notice_delivered", message=corrected).count() == 1
@@ -226,7 +226,7 @@ def test_notice_transient_failure_then_success_counts_the_deadline_from_the_succ
     assert claim.customer_notified_at == success
     assert claim.opt_out_deadline == datetime.datetime(2026, 12, 10, 4, 59, 59, tzinfo=UTC)
     (message,) = smtp.messages
-    assert _deadline_in_body(message).group(1) == "Wednesday 9 December 2026, 23:59:59 EST (America/New_York)"
+    assert _deadline_in_body(message).group(1) == "Wednesday 9 December 2026, 23:59:59 New York time"
     notice.refresh_from_db()
     assert (notice.state, notice.attempts, notice.sent_at) == ("sent", 2, success)
 

@@ -38,10 +38,11 @@ def test_notify_customer_email_names_partner_products_deadline_and_link(
 
     assert message.to == ["dana@northwindtraders.onmicrosoft.com"]
     assert message.subject == "Contoso Partners asks to be your partner of record"
-    # Monday 30 Nov (04:00 in New York): Tue 1 ... Mon 7 Dec, 23:59:59 EST.
+    # Monday 30 Nov (04:00 in New York): Tue 1 ... Mon 7 Dec, 23:59:59 in New York, named by its city (SPEC §15).
     assert "Contoso Partners (MPN ID 1000001)" in message.body
     assert "  - Microsoft Teams" in message.body
-    assert "Monday 7 December 2026, 23:59:59 EST (America/New_York)" in message.body
+    assert "Monday 7 December 2026, 23:59:59 New York time" in message.body
+    assert "America/" not in message.body and "EST" not in message.body
     link = next(line for line in message.body.splitlines() if "/customer/opt-out/" in line).strip()
     assert link.startswith("http://127.0.0.1:8000/customer/opt-out/")
     token = link.rstrip("/").rsplit("/", 1)[1]
@@ -67,8 +68,8 @@ def test_notify_dynamics_claim_also_emails_the_technical_contact(partner_a, revi
     assert f"Dynamics 365 Field Service (subscription {bizapps_tenant.field_service_subscription.subscription_id})" in (
         message.body
     )
-    # Berlin: Monday 30 Nov 10:00 CET; Tue 1 ... Mon 7 Dec 23:59:59 CET.
-    assert "Monday 7 December 2026, 23:59:59 CET (Europe/Berlin)" in message.body
+    # Berlin: Monday 30 Nov 10:00; Tue 1 ... Mon 7 Dec 23:59:59 in Berlin, named by its city (SPEC §15).
+    assert "Monday 7 December 2026, 23:59:59 Berlin time" in message.body
 
 
 def test_notify_power_bi_claim_emails_only_the_customer_contact(partner_a, reviewer, bizapps_tenant, mailoutbox):

@@ -183,7 +183,9 @@ def _partner_pages(page, shared):
     page.goto("/incentives/customer-associations/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Customer associations")
     # What the search box searches is said by its visible label, not by a placeholder a phone would cut off.
-    expect(page.get_by_label("Search by claim name, domain or Directory ID")).to_be_visible()
+    expect(
+        page.get_by_label("Search by claim number, name, customer, domain, Directory ID, MPN ID or product")
+    ).to_be_visible()
     _fits(page, "list")
     page.goto("/incentives/customer-associations/?q=nothing-matches")
     _fits(page, "list empty")

@@ -56,12 +56,12 @@ def test_usage_csv(client_a, official):
     assert "attachment" in response["Content-Disposition"]
     directory_id = "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d"
     assert response.content.startswith(b"\xef\xbb\xbfCustomer,")  # a UTF-8 BOM: Excel then reads it as UTF-8
-    # Months as the page's table shows them ("October 2026").
+    # Months as dates (ISO 8601, the month's first day) that a spreadsheet reads as dates, not text.
     assert response.content.decode("utf-8-sig").splitlines() == [
         "Customer,Directory ID,Product,Month,Monthly active users,Paid units",
-        f"Northwind Traders,{directory_id},Microsoft Teams,August 2026,120,150",
-        f"Northwind Traders,{directory_id},Microsoft Teams,September 2026,135,150",
-        f"Northwind Traders,{directory_id},Microsoft Teams,October 2026,142,160",
+        f"Northwind Traders,{directory_id},Microsoft Teams,2026-08-01,120,150",
+        f"Northwind Traders,{directory_id},Microsoft Teams,2026-09-01,135,150",
+        f"Northwind Traders,{directory_id},Microsoft Teams,2026-10-01,142,160",
     ]
     page = client_a.get(reverse("claims:usage", args=[official.pk])).content.decode()
     assert "<td>October 2026</td><td>142</td><td>160</td>" in page

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims.models import Claim, ClaimEvent, ClaimItem
+from claims.services.due import claims_due_refresh
 
 PREFIX = "claim_wizard"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -136,6 +137,8 @@ def make_claim(actor, tenant, products, *, status=Claim.Status.SUBMITTED, name="
     )
     if status != "draft":  # a draft has no history yet, so its partner may still delete it (migration 0008)
         ClaimEvent.objects.create(claim=claim, actor="partner", action="submitted", new_status=status)
+    # What it waits for, by when (Claim.due_at), as the services write it.
+    claims_due_refresh(claim_ids=[claim.pk])
     return claim
 
 

@@ -3,6 +3,8 @@
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_safe
 
 from associations.access import partner_required
@@ -19,6 +21,8 @@ LIST_COLUMNS = [
     "partner",  # whose claim it is: the rule book's first question (claims.policy)
     "name",
     "domain",
+    "customer_name",
+    "tenant__name",
     "solution_area",
     "activities",
     "status",
@@ -42,7 +46,13 @@ def claim_list(request):
     sort = request.GET.get("sort", selectors.CLAIM_DEFAULT_SORT)
     if sort.lstrip("-") not in selectors.CLAIM_SORTS:
         sort = selectors.CLAIM_DEFAULT_SORT
-    claims = selectors.claim_list(partner=request.partner, search=search, status=status, sort=sort)
+    # close=1: the close matches of a search whose words matched nothing (a typo), as its first page showed them.
+    close = bool(search and request.GET.get("close")) and selectors.search_may_be_fuzzy(search)
+
+    def listed(fuzzy):
+        return selectors.claim_list(partner=request.partner, search=search, status=status, sort=sort, fuzzy=fuzzy)
+
+    claims = listed(close)
     if request.GET.get("format") == "csv":
         return claims_exports.claims_csv(claims)
 
@@ -53,29 +63,45 @@ def claim_list(request):
     # Without a search the counters give the page count; a search pages by "previous / next" (no COUNT).
     known = None if search else (needs_action if status == NEEDS_ACTION else counts.get(status, 0) if status else total)
     # The page reads only the columns it shows, and its products as plain values (_list_rows).
-    claims = claims.only(*LIST_COLUMNS).prefetch_related(None)
-    page = selectors.claim_page(claims, number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
+    page = selectors.claim_page(_shown(claims), number=request.GET.get("page"), per_page=CLAIMS_PER_PAGE, count=known)
+    if search and not close and page.number == 1 and not page.object_list and selectors.search_may_be_fuzzy(search):
+        # No claim holds the words: the claims within a letter or so of them, said as such on the page.
+        claims = listed(True)
+        page = selectors.claim_page(_shown(claims), number=1, per_page=CLAIMS_PER_PAGE)
+        close = bool(page.object_list)
+    found, more = (page.found, page.more) if search else (None, False)
     # The rule book's viewer (claims.policy): who acts on the rows' claims, or only views them.
     viewer = Viewer.of(request.user)
     rows = _list_rows(page.object_list, viewer)
     query = request.GET.copy()
     query.pop("page", None)
+    if close:
+        query["close"] = "1"
     context = {
         "page": page,
         "rows": rows,
         "search": search,
         "status": status,
         "sort": sort,
+        "close": close,
+        "found": found,
+        "found_more": more,
         "total": total,
         "needs_action_total": needs_action,
         "status_counts": [(value, label, counts.get(value, 0)) for value, label in ClaimStatus.choices],
+        "status_label": dict(ClaimStatus.choices).get(status, ""),
         "query": query.urlencode(),
         "sort_links": _sort_links(request, sort),
-        "csv_query": _with(request, format="csv", page=None),
+        "sort_choices": _sort_choices(),
+        "csv_query": _with(request, format="csv", page=None, close="1" if close else None),
         "can_manage": viewer.acts,
         "needs_action_selected": status == NEEDS_ACTION,
     }
     return render(request, "claims/claim_list.html", context)
+
+
+def _shown(claims):
+    return claims.only(*LIST_COLUMNS).prefetch_related(None)
 
 
 def _list_rows(claims, viewer):
@@ -92,16 +118,19 @@ def _list_rows(claims, viewer):
         if name not in names:
             names.append(name)
     rows = []
-    now = timezone.now()
+    now, zone = timezone.now(), timezone.get_current_timezone()
     for claim in claims:
         cells = {
             "url": reverse("claims:detail", args=[claim.pk]),
+            "number": claim.number,
+            # The tenant's display name; a revenue association's customer name for a claim with no tenant yet.
+            "customer": claim.tenant.name if claim.tenant_id else claim.customer_name,
             "solution_area": claim.get_solution_area_display(),
             "activities": claim.get_activities_display(),
             "products": words_list(products.get(claim.pk, [])),
             "status": claim.get_status_display(),
             **claims_exports.list_dates(claim),
-            "due": due_display(claim_due(claim, now=now), acts=viewer.acts),
+            "due": due_display(claim_due(claim, now=now), acts=viewer.acts, zone=zone),
         }
         cells.update(_draft_cells(claim, ClaimRules(claim, viewer, now=now)))
         rows.append((claim, cells))
@@ -128,6 +157,27 @@ def _with(request, **changes):
         if value is not None:
             query[key] = value
     return query.urlencode()
+
+
+# The sortable columns' names, for the sort control of phones (the table's header row is hidden there).
+SORT_COLUMNS = {
+    "submitted": pgettext_lazy("column: date of submission", "Submitted"),
+    "due": pgettext_lazy("column: what the claim waits for, by when", "Due"),
+    "name": _("Claim name"),
+    "domain": _("Customer domain"),
+    "solution_area": _("Solution area"),
+    "status": _("Status"),
+    "opt_out_deadline": _("Opt-out deadline"),
+}
+
+
+def _sort_choices():
+    """[(sort, label)] for the sort control: each column, ascending then descending."""
+    choices = []
+    for column, label in SORT_COLUMNS.items():
+        choices.append((column, pgettext("sort order", "%(column)s, ascending") % {"column": label}))
+        choices.append((f"-{column}", pgettext("sort order", "%(column)s, descending") % {"column": label}))
+    return choices
 
 
 def _sort_links(request, current):

@@ -321,9 +321,10 @@ def test_i18n_customer_email_for_a_taiwan_tenant_is_in_zh_hant(partner_a, review
 
     message = _approve_and_send(claim, reviewer, mailoutbox)
 
-    # Taipei: Monday 30 Nov 17:00; five business days later, Monday 7 December, 23:59:59 CST.
-    assert "2026年12月7日 星期一 23:59:59 CST (Asia/Taipei)" in message.body
-    assert "2026年12月7日 星期一 23:59:59 CST (Asia/Taipei)" in message.alternatives[0][0]
+    # Taipei: Monday 30 Nov 17:00; five business days later, Monday 7 December, 23:59:59, named by its city.
+    assert "台北時間 2026年12月7日 星期一 23:59:59" in message.body
+    assert "台北時間 2026年12月7日 星期一 23:59:59" in message.alternatives[0][0]
+    assert "Asia/Taipei" not in message.body and "CST" not in message.body
 
 
 def test_i18n_customer_email_for_a_us_tenant_is_in_english(partner_a, reviewer, m365_tenant, products, mailoutbox):
@@ -337,7 +338,7 @@ def test_i18n_customer_email_for_a_us_tenant_is_in_english(partner_a, reviewer, 
     message = _approve_and_send(claim, reviewer, mailoutbox)
 
     assert message.subject == "Contoso Partners asks to be your partner of record"
-    assert "Monday 7 December 2026, 23:59:59 EST (America/New_York)" in message.body
+    assert "Monday 7 December 2026, 23:59:59 New York time" in message.body
 
 
 def _rejected_email(claim, reviewer, mailoutbox):

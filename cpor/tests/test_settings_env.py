@@ -513,6 +513,14 @@ def test_settings_production_cookie_names_start_with_host_prefix(tmp_path):
     assert settings_of(tmp_path, COOKIE_NAMES) == plain
 
 
+def test_settings_production_time_zone_cookie_has_the_host_prefix(tmp_path):
+    """The viewer's time zone cookie (associations.timezones) follows the language cookie's rules."""
+    assert settings_of(tmp_path, "[settings.TIME_ZONE_COOKIE_NAME]", **PRODUCTION) == ["__Host-cpor_time_zone"]
+    assert settings_of(tmp_path, "[settings.TIME_ZONE_COOKIE_NAME]", **PRODUCTION, SECURE_COOKIES="0") == [
+        "cpor_time_zone"
+    ]
+
+
 COOKIE_SETTINGS = [
     "SESSION_COOKIE_NAME",
     "SESSION_COOKIE_SECURE",

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from associations.demo import REVIEWER, demo_ensure
-from claims.demo import demo_claims_ensure
+from claims.demo import demo_claims_ensure, demo_customer_email_write
 from claims.reviewers import reviewers_group_ensure
 
 
@@ -32,6 +32,12 @@ class Command(BaseCommand):
             reviewer.groups.set([reviewers_group_ensure()])
         self._print(demo)
         self.stdout.write(f"Demo claims created: {demo_claims_ensure()} (existing ones are kept).")
+        written = demo_customer_email_write(settings.MAIL_DIR)
+        if written is not None:
+            path, page = written
+            self.stdout.write("The Taiwanese customer's notice, in Traditional Chinese (README, Try it):")
+            self.stdout.write(f"  email: {path}")
+            self.stdout.write(f"  page:  {page}")
 
     def _print(self, demo):
         out = self.stdout

@@ -1,18 +1,14 @@
-"""Read-only queries: the Customer associations list, the availability of products on a tenant, usage data."""
+"""Read-only queries: the availability of products on a tenant, usage data, a claim's notice and POE room; the
+Customer associations list's (search, sorts, counts, pages) are in ``claim_lists``, re-exported here."""
 
 import dataclasses
 import datetime
-import uuid
 
-from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
-from django.utils.functional import cached_property
+from django.db.models import BooleanField, Count, OuterRef, Subquery, Sum, Value
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association, SolutionArea, Subscription, TenantLicense, UsageRecord
-from claims.due import NEEDS_ACTION
 from claims.models import (
     Claim,
     ClaimItem,
@@ -24,20 +20,22 @@ from claims.models import (
     programs_for,
 )
 from claims.policy import current_request
+from claims.selectors.claim_lists import (  # noqa: F401 (the list's queries, re-exported)
+    CLAIM_DEFAULT_SORT,
+    CLAIM_SORTS,
+    SEARCH_COUNT_MAX,
+    SearchPage,
+    claim_list,
+    claim_page,
+    claim_search_filter,
+    claim_sort_ordering,
+    claim_status_count_mismatches,
+    claim_status_counts,
+    search_claim_number,
+    search_directory_id,
+    search_may_be_fuzzy,
+)
 from claims.uploads import PoeRoom
-
-# Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
-# pages never overlap). Each ordering, forwards or reversed, is one (partner, ...) index of Claim.Meta read in
-# order, so a page costs the same at 30 claims as at 200,000. Anything else falls back to the default.
-CLAIM_SORTS = {
-    "name": ["name", "id"],
-    "domain": ["domain", "id"],
-    "solution_area": ["solution_area", "id"],
-    "status": ["status", "submitted_at", "id"],
-    "submitted": ["submitted_at", "id"],
-    "opt_out_deadline": ["opt_out_deadline", "id"],
-}
-CLAIM_DEFAULT_SORT = "-submitted"
 
 
 def claims_for_reviewers(queryset=None):
@@ -64,53 +62,6 @@ def claim_poe_room(claim):
     """How much of its POE quota ``claim`` can still take (``claims.uploads.PoeRoom``): one aggregate query."""
     held = PoeDocument.objects.filter(claim_id=claim.pk).aggregate(files=Count("pk"), size=Sum("size"))
     return PoeRoom.left(files=held["files"], size=held["size"] or 0)
-
-
-def claim_sort_ordering(sort):
-    """The ORDER BY for a whitelisted sort key ("name", "-name", ...); unknown keys get the default."""
-    descending = sort.startswith("-")
-    columns = CLAIM_SORTS.get(sort.lstrip("-"))
-    if columns is None:
-        return claim_sort_ordering(CLAIM_DEFAULT_SORT)
-    if descending:
-        return [f"-{column}" for column in columns]
-    return columns
-
-
-def search_directory_id(search):
-    """The Directory ID (GUID) the search is, with or without braces and in any case; None for other text."""
-    try:
-        return uuid.UUID(search.strip().strip("{}"))
-    except ValueError:
-        return None
-
-
-def claim_list(*, partner, search="", status="", sort=CLAIM_DEFAULT_SORT):
-    """The partner's claims, filtered and sorted, with their products prefetched (one query for all items).
-
-    A search that is a Directory ID matches that tenant's claims exactly (an index lookup); any other text is a
-    case-insensitive substring of the claim name or the domain, which the trigram indexes of migration 0005
-    answer on PostgreSQL.
-    """
-    claims = Claim.objects.filter(partner=partner)
-    if status in ClaimStatus.values:
-        claims = claims.filter(status=status)
-    elif status == NEEDS_ACTION:
-        claims = claims.filter(status__in=ClaimStatus.needs_action())
-    search = search.strip()
-    if search:
-        directory_id = search_directory_id(search)
-        if directory_id is not None:
-            claims = claims.filter(directory_id=directory_id)
-        else:
-            claims = claims.filter(Q(name__icontains=search) | Q(domain__icontains=search))
-    items = ClaimItem.objects.select_related("product").only("claim_id", "product__name", "product__sort_order")
-    # The tenant (joined, no extra query) gives the time zone the deadlines are shown in.
-    return (
-        claims.select_related("tenant")
-        .order_by(*claim_sort_ordering(sort))
-        .prefetch_related(Prefetch("items", queryset=items))
-    )
 
 
 def claim_products(claim):
@@ -181,135 +132,6 @@ def notice_delivery_for_page(claim, events):
     request = request_current_in(claim, events)
     undeliverable = request is not None and request.reason == InformationReason.NOTICE_UNDELIVERABLE
     return notice_delivery(claim) if claim.status in NOTICE_STATUSES or undeliverable else None
-
-
-def claim_status_counts(*, partner):
-    """{status: count} for the partner's claims (statuses without claims left out).
-
-    A count is the partner's PartnerClaimCount row plus the deltas the claims_claim triggers have logged since
-    the last compaction (migration 0007), summed in one query: one snapshot, so a compaction that moves deltas
-    into the counters is seen wholly or not at all. Both tables are read by their partner index: counting
-    200,000 rows on every page view took tens of milliseconds.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT status, sum(n)::bigint FROM (
-                SELECT status, count AS n FROM claims_partnerclaimcount WHERE partner_id = %(partner)s
-                UNION ALL
-                SELECT status, delta FROM claims_partnerclaimcountdelta WHERE partner_id = %(partner)s
-            ) AS counted
-            GROUP BY status
-            """,
-            {"partner": partner.pk},
-        )
-        rows = cursor.fetchall()
-    return {status: count for status, count in rows if count}
-
-
-def claim_status_count_mismatches():
-    """[(partner_id, status, counted, real count)] where counters plus deltas differ from a real GROUP BY
-    (PostgreSQL). The counted side is one query, so a compaction running meanwhile cannot be seen half-way."""
-    real = {
-        (partner_id, status): n
-        for partner_id, status, n in Claim.objects.values_list("partner_id", "status").annotate(n=Count("*")).order_by()
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT partner_id, status, sum(n)::bigint FROM (
-                SELECT partner_id, status, count AS n FROM claims_partnerclaimcount
-                UNION ALL
-                SELECT partner_id, status, delta FROM claims_partnerclaimcountdelta
-            ) AS counted
-            GROUP BY partner_id, status
-            """
-        )
-        counted = {(partner_id, status): n for partner_id, status, n in cursor.fetchall()}
-    return sorted(
-        (*key, counted.get(key, 0), real.get(key, 0))
-        for key in real.keys() | counted.keys()
-        if counted.get(key, 0) != real.get(key, 0)
-    )
-
-
-class _CountedPaginator(Paginator):
-    """A Paginator told its count (from the counters), so it never runs COUNT(*).
-
-    A page past the middle is read from the other end of the index with the ordering reversed: the last page
-    of 200,000 claims skips 0 rows instead of 199,975.
-    """
-
-    def __init__(self, object_list, per_page, *, count):
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self):
-        return self._known_count
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = min(bottom + self.per_page, self.count)
-        if bottom <= self.count - top:
-            return self._get_page(_rows(self.object_list, bottom, top), number, self)
-        rows = _rows(self.object_list.reverse(), self.count - top, self.count - bottom)
-        rows.reverse()
-        return self._get_page(rows, number, self)
-
-
-def _rows(claims, start, stop):
-    """claims[start:stop] as a list. Deep in the list, the rows skipped are only ids: the OFFSET runs in a
-    subquery that the (partner, column, id) index answers alone (an index-only scan), then the page's rows are
-    fetched by id."""
-    if start == 0:
-        return list(claims[start:stop])
-    ids = claims.values_list("pk", flat=True)[start:stop]
-    # Same filters, ordering (also when reversed) and prefetch; the filters are rechecked on 25 rows only.
-    return list(claims.filter(pk__in=ids))
-
-
-class LookaheadPage:
-    """A page of a search: no COUNT(*) over the matches, only "previous" and "next" (one row more is read)."""
-
-    counted = False
-
-    def __init__(self, object_list, number, per_page):
-        rows = list(object_list[(number - 1) * per_page : number * per_page + 1])
-        self.number = number
-        self.object_list = rows[:per_page]
-        self._has_next = len(rows) > per_page
-
-    def has_next(self):
-        return self._has_next
-
-    def has_previous(self):
-        return self.number > 1
-
-    def next_page_number(self):
-        return self.number + 1
-
-    def previous_page_number(self):
-        return self.number - 1
-
-
-def claim_page(claims, *, number, per_page, count=None):
-    """Page ``number`` of the list (invalid numbers mean 1).
-
-    With ``count`` (no search: the counters give it) a numbered page, and past the end the last page; without
-    (a search), a LookaheadPage: counting every match of a substring search is what made searches slow.
-    """
-    if count is not None:
-        page = _CountedPaginator(claims, per_page, count=count).get_page(number)
-        page.counted = True
-        return page
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        number = 1
-    # Far past any real page: the OFFSET would scan every match for nothing.
-    return LookaheadPage(claims, max(1, min(number, 10_000)), per_page)
 
 
 class Availability:
