@@ -81,3 +81,12 @@ def gap():
     """The space between two sentences, or a sentence and what follows it (a link, a count): one space in English,
     none in Chinese, which ends its sentences with full-width punctuation that carries its own space (「…。下一句」)."""
     return "" if (translation.get_language() or "").startswith("zh") else " "
+
+
+@register.filter
+def parenthesized(value):
+    """``value`` in parentheses as the active language writes them: "(…)" in English, full-width ones in Chinese,
+    which needs no space before it (the caller puts ``{% gap %}`` there)."""
+    if not value:
+        return ""
+    return format_html(gettext("({text})"), text=value)
