@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
-from ninja import Body, File, Form, Header, Path, Query
+from ninja import Body, File, Form, Header, Path, Query, Status
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import Field
