@@ -12,7 +12,7 @@ from associations.models import Activity, PartnerLocation, Product, SolutionArea
 from claims.forms.wizard import ActivityForm, CustomerForm, ProductsForm
 from claims.selectors import Availability
 
-ERRORS = dict.fromkeys((401, 422, 429), schemas.Problem)
+ERRORS = dict.fromkeys((400, 401, 422, 429), schemas.Problem)
 
 
 class LocationOut(Schema):

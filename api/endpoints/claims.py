@@ -50,7 +50,7 @@ from claims.services.drafts import ClaimNotCopyable, DraftLimitReached, claim_co
 from claims.uploads import PoeQuotaExceeded
 
 ID = Path(..., ge=1, le=2**63 - 1)
-ERRORS = dict.fromkeys((401, 403, 404, 409, 422, 429, 503), schemas.Problem)
+ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422, 429, 503), schemas.Problem)
 IDEMPOTENCY_HEADER = Header(
     None,
     alias="Idempotency-Key",
