@@ -112,8 +112,17 @@ def post(target, *, body, headers):
         connection = http.client.HTTPConnection(target.host, target.port, timeout=CONNECT_SECONDS)
 
     def connect_to_checked_address(address, timeout=None, source_address=None, **kwargs):
-        # http.client asks for (host, port): the host's checked address instead, no new lookup.
-        return socket.create_connection((target.address, address[1]), timeout, source_address)
+        # http.client asks for (host, port): a socket to the host's checked address instead, with no lookup at all
+        # (socket.create_connection would ask the resolver again, even if only for the address itself).
+        family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((target.address, address[1]))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     connection._create_connection = connect_to_checked_address
     try:
