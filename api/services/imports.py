@@ -248,8 +248,14 @@ def _row_submit(*, partner, user, key, fields, row, archive):
     except ValidationError as exc:
         pending_uploads_discard(partner=partner, wizard_key=str(key))
         raise DraftInvalid([("poe_files", message) for message in exc.messages]) from None
-    step_data = {**step_data, "poe": step_of("poe", {}), "review": step_data.get("review") or step_of("review", {})}
-    steps = DraftSteps(partner=partner, step_data=step_data, wizard_key=str(key))
+    # The POE and review steps now (their uploads exist); the steps checked above keep their forms.
+    steps.step_data = {
+        **step_data,
+        "poe": step_of("poe", {}),
+        "review": step_data.get("review") or step_of("review", {}),
+    }
+    for step in ("poe", "review"):
+        steps._forms.pop(step, None)
     data = steps.merged()
     if data is None:
         pending_uploads_discard(partner=partner, wizard_key=str(key))
