@@ -2,6 +2,7 @@
 step 4, §13): whether each product of a customer's tenant is free, already yours, pending, held by another partner
 (never by whom) or not on the tenant, as the wizard's products step says it."""
 
+from django.utils.translation import gettext
 from ninja import Query, Schema
 from pydantic import Field
 
@@ -66,7 +67,7 @@ def availability(request, query: Query[AvailabilityQuery]):
             for field, messages in form.errors.items():
                 errors += [(names.get(field, field), message) for message in messages]
     if errors:
-        raise ApiProblem(422, "The request is not valid", "", errors=errors, type_="invalid")
+        raise ApiProblem(422, gettext("The request is not valid"), "", errors=errors, type_="invalid")
     tenant = customer.cleaned_data["tenant"]
     form = ProductsForm(
         partner=request.auth.partner,
