@@ -116,7 +116,10 @@ def _rate_limited(request, exc):
 def _invalid(request, exc):
     errors = []
     for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "form")]
+        # ("body", "payload", "comments") -> "comments": the source and the operation's own parameter name go.
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "form", "file")]
+        if len(location) > 1 and location[0] in ("payload", "query", "form"):
+            location = location[1:]
         errors.append({"field": ".".join(location) or "request", "message": error.get("msg", "")})
     return problem_response(422, _("The request is not valid"), "", errors=errors, type_="invalid")
 
