@@ -44,14 +44,19 @@ class ApiKey(models.Model):
     def active(self):
         return self.revoked_at is None
 
+    @property
+    def masked(self):
+        """The key as the partner's page shows it: its prefix, never its secret."""
+        return f"cpor_{self.prefix}_…"
+
 
 class IdempotencyRecord(models.Model):
     """The answer to a POST sent with an ``Idempotency-Key`` (``api.idempotency``): the same key gets the same
     answer, a different body with it 422. Kept for IDEMPOTENCY_HOURS."""
 
     class State(models.TextChoices):
-        STARTED = "started", "started"
-        DONE = "done", "done"
+        STARTED = "started", "started"  # i18n: English only (internal)
+        DONE = "done", "done"  # i18n: English only (internal)
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)

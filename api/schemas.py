@@ -51,7 +51,9 @@ StatusValue = Literal[
 
 
 class FieldError(Schema):
-    field: str = Field(description="The request's field (or the wizard step) the message is about.")
+    field: str = Field(
+        description="The request's field (or the wizard step) the message is about.",  # i18n: English only (schema)
+    )
     message: str
 
 
@@ -69,18 +71,39 @@ class ClaimFieldsOut(Schema):
     """A claim's fields as the wizard asks for them (SPEC §4). In a draft every field may be missing; each step
     given is checked as the wizard checks it."""
 
-    location: str | None = Field(default=None, max_length=10, description="The MPN ID of one of your locations.")
-    domain: str | None = Field(default=None, max_length=253, description="The customer's domain name.")
-    directory_id: str | None = Field(default=None, max_length=40, description="The customer's Directory ID (GUID).")
+    location: str | None = Field(
+        default=None,
+        max_length=10,
+        description="The MPN ID of one of your locations.",  # i18n: English only (schema)
+    )
+    domain: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The customer's domain name.",  # i18n: English only (schema)
+    )
+    directory_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The customer's Directory ID (GUID).",  # i18n: English only (schema)
+    )
     solution_area: SolutionAreaValue | None = None
     activities: list[ActivityValue] | None = Field(default=None, max_length=3)
-    name: str | None = Field(default=None, max_length=120, description="Your name for the claim.")
+    name: str | None = Field(
+        default=None,
+        max_length=120,
+        description="Your name for the claim.",  # i18n: English only (schema)
+    )
     dynamics_seller_name: str | None = Name
     customer_name: str | None = Name
     isv_solution_name: str | None = Name
-    products: list[str] | None = Field(default=None, max_length=30, description="Product codes (GET /products).")
+    products: list[str] | None = Field(
+        default=None,
+        max_length=30,
+        description="Product codes (GET /products).",  # i18n: English only (schema)
+    )
     subscriptions: dict[str, str] | None = Field(
-        default=None, description="For a Dynamics 365 product with several subscriptions: {product code: ID}."
+        default=None,
+        description="A Dynamics 365 product with several subscriptions: {code: ID}.",  # i18n: English only (schema)
     )
     customer_contact_name: str | None = Name
     customer_contact_title: str | None = Name
@@ -99,18 +122,29 @@ class ClaimFields(ClaimFieldsOut, In):
 
 
 class DraftCreate(ClaimFields):
-    location: str = Field(max_length=10, description="The MPN ID of one of your locations.")
-    domain: str = Field(max_length=253, description="The customer's domain name.")
-    directory_id: str = Field(max_length=40, description="The customer's Directory ID (GUID).")
+    location: str = Field(
+        max_length=10,
+        description="The MPN ID of one of your locations.",  # i18n: English only (schema)
+    )
+    domain: str = Field(
+        max_length=253,
+        description="The customer's domain name.",  # i18n: English only (schema)
+    )
+    directory_id: str = Field(
+        max_length=40,
+        description="The customer's Directory ID (GUID).",  # i18n: English only (schema)
+    )
 
 
 class Item(Schema):
     id: int
     program: str
-    product: str = Field(description="The product's code.")
+    product: str = Field(description="The product's code.")  # i18n: English only (schema)
     product_name: str
     subscription_id: str | None
-    outcome: str = Field(description="Empty while the item goes on; rejected, opted_out or declined once it ended.")
+    outcome: str = Field(
+        description="Empty while it goes on; else rejected, opted_out or declined.",  # i18n: English only (schema)
+    )
     official: bool
 
 
@@ -168,23 +202,37 @@ class ClaimSummary(Schema):
 
 
 class ClaimDetail(ClaimSummary):
-    data: ClaimFieldsOut = Field(description="What was entered: a draft's steps so far, or the submitted claim's.")
+    data: ClaimFieldsOut = Field(
+        description="What was entered: a draft's steps, or the submitted claim's.",  # i18n: English only (schema)
+    )
     items: list[Item]
     documents: list[Document]
-    uploads: list["UploadOut"] = Field(description="A draft's POE files, uploaded to be submitted with it.")
+    uploads: list["UploadOut"] = Field(
+        description="A draft's POE files, uploaded to be submitted with it.",  # i18n: English only (schema)
+    )
     history: list[Event]
     actions: Actions
 
 
 class ClaimPage(Schema):
     items: list[ClaimSummary]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page.",  # i18n: English only (schema)
+    )
 
 
 class AnswerIn(In):
     comment: str | None = Field(default=None, max_length=5000)
-    location: str | None = Field(default=None, max_length=10, description="Another of your MPN IDs.")
-    remove_items: list[int] | None = Field(default=None, max_length=100, description="Item ids to remove.")
+    location: str | None = Field(
+        default=None,
+        max_length=10,
+        description="Another of your MPN IDs.",  # i18n: English only (schema)
+    )
+    remove_items: list[int] | None = Field(
+        default=None,
+        max_length=100,
+        description="Item ids to remove.",  # i18n: English only (schema)
+    )
     customer_contact_name: str | None = Name
     customer_contact_title: str | None = Name
     customer_contact_email: str | None = Field(default=None, max_length=254)

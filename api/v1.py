@@ -95,7 +95,7 @@ def _unauthorized(request, exc):
     response = problem_response(
         401, _("Not signed in"), _("Send a valid API key: Authorization: Bearer cpor_…"), type_="unauthorized"
     )
-    response["WWW-Authenticate"] = 'Bearer realm="cpor"'
+    response["WWW-Authenticate"] = 'Bearer realm="cpor"'  # i18n: English only (a header)
     return response
 
 

@@ -221,12 +221,12 @@ def import_template(request):
         "directory_id": "9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d",
         "solution_area": "microsoft_365",
         "activities": "usage",
-        "name": "Northwind Teams rollout",
+        "name": "Northwind Teams rollout",  # i18n: English only (sample data)
         "products": "microsoft-teams",
-        "customer_contact_name": "Dana Whitley",
-        "customer_contact_title": "IT manager",
+        "customer_contact_name": "Dana Whitley",  # i18n: English only (sample data)
+        "customer_contact_title": "IT manager",  # i18n: English only (sample data)
         "customer_contact_email": "it@northwindtraders.example",
-        "partner_contact_name": "Alex Kim",
+        "partner_contact_name": "Alex Kim",  # i18n: English only (sample data)
         "partner_contact_email": request.user.email,
         "poe_files": "northwind-teams.pdf",
     }

@@ -42,8 +42,14 @@ def locations(request):
 
 
 class AvailabilityQuery(schemas.In):
-    directory_id: str = Field(max_length=40, description="The customer's Directory ID.")
-    domain: str = Field(max_length=253, description="One of the customer's domain names.")
+    directory_id: str = Field(
+        max_length=40,
+        description="The customer's Directory ID.",  # i18n: English only (schema)
+    )
+    domain: str = Field(
+        max_length=253,
+        description="One of the customer's domain names.",  # i18n: English only (schema)
+    )
     solution_area: schemas.SolutionAreaValue
     activities: list[schemas.ActivityValue] = Field(default=["usage"], max_length=3)
 

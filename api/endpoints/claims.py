@@ -55,7 +55,7 @@ IDEMPOTENCY_HEADER = Header(
     None,
     alias="Idempotency-Key",
     max_length=255,
-    description="A key of yours that makes the POST safe to send again: the same key gets the same answer.",
+    description="Your key that makes the POST safe to send again: the same answer.",  # i18n: English only (schema)
 )
 
 
@@ -247,7 +247,11 @@ def _upload(upload):
 
 class ListQuery(schemas.In):
     status: schemas.StatusValue | None = None
-    q: str | None = Field(default=None, max_length=200, description="Search, as the list page's.")
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Search, as the list page's.",  # i18n: English only (schema)
+    )
     cursor: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=50, ge=1, le=100)
 
@@ -423,8 +427,15 @@ def draft_submit(
 
 class AnswerForm(schemas.In):
     comment: str | None = Field(default=None, max_length=5000)
-    location: str | None = Field(default=None, max_length=10, description="Another of your MPN IDs.")
-    remove_items: list[int] | None = Field(default=None, description="Item ids to remove (never all).")
+    location: str | None = Field(
+        default=None,
+        max_length=10,
+        description="Another of your MPN IDs.",  # i18n: English only (schema)
+    )
+    remove_items: list[int] | None = Field(
+        default=None,
+        description="Item ids to remove (never all).",  # i18n: English only (schema)
+    )
     customer_contact_name: str | None = Field(default=None, max_length=200)
     customer_contact_title: str | None = Field(default=None, max_length=200)
     customer_contact_email: str | None = Field(default=None, max_length=254)
