@@ -154,6 +154,6 @@ def _error(request, exc):
 
 
 # The operations (each module adds its own to ``api``).
-from api.endpoints import catalog, claims, imports  # noqa: E402, F401
+from api.endpoints import catalog, claims, drafts, imports  # noqa: E402, F401
 
 __all__ = ["PROBLEM_TYPE", "HttpResponse", "api"]

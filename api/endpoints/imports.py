@@ -9,7 +9,7 @@ from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 
 from api import schemas
-from api.endpoints.claims import ERRORS, IDEMPOTENCY_HEADER, _writes
+from api.endpoints.common import ERRORS, IDEMPOTENCY_HEADER, writes_required
 from api.idempotency import idempotent
 from api.models import BulkImport, ImportRow
 from api.problems import ApiProblem
@@ -52,7 +52,7 @@ def imports_create(
 ):
     """Import claims from a CSV (``csv``: one row per claim, the columns of the template) with their POE files in a
     ZIP (``poe``). Rows are imported by a background job: follow ``rows_done``, then read the results."""
-    _writes(request)
+    writes_required(request)
     try:
         bulk_import = bulk_import_create(
             partner=request.auth.partner, user=request.auth.user, csv_file=csv, zip_file=poe
