@@ -26,3 +26,29 @@ def test_commands_api_webhook_create_prints_the_secret_and_refuses_plain_http(pa
     out = io.StringIO()
     call_command("api_webhook_create", partner_a.admin.email, "http://127.0.0.1:9999/", stdout=out)
     assert out.getvalue().strip() == WebhookEndpoint.objects.get().secret
+
+
+def test_commands_start_up_says_loudly_when_loopback_webhooks_are_allowed():
+    """WEBHOOKS_ALLOW_LOOPBACK is for make run and the tests: a process started with it says so; without it, not."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    def start(value):
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cpor.settings", "WEBHOOKS_ALLOW_LOOPBACK": value}
+        return subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    on, off = start("1"), start("0")
+    assert on.returncode == off.returncode == 0, on.stderr + off.stderr
+    assert "WEBHOOKS_ALLOW_LOOPBACK is on" in on.stderr
+    assert "never in production" in on.stderr
+    assert "WEBHOOKS_ALLOW_LOOPBACK" not in off.stderr

@@ -366,3 +366,35 @@ def test_webhook_ssrf_delivery_connects_to_the_address_checked_without_a_second_
     assert answers == []  # asked once, at the check
     assert len(receiver.received) == 1
     assert receiver.received[0][1]["Host"] == f"rebind.example:{port}"
+
+
+@pytest.fixture
+def worker_loopback(monkeypatch, settings):
+    """Loopback endpoints allowed here and in the Celery worker this test starts (it reads the environment)."""
+    monkeypatch.setenv("WEBHOOKS_ALLOW_LOOPBACK", "1")
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+
+
+def test_webhook_delivered_by_a_real_celery_worker_from_the_outbox_after_commit(
+    worker_loopback, celery_worker, partner_a, m365_tenant, reviewer, receiver
+):
+    """The delivery row is written with the history row; after commit the task is sent, and a real worker (its own
+    process and database connection) signs and delivers it to the receiver."""
+    import time
+
+    endpoint = webhook_endpoint_create(
+        partner=partner_a.partner, user=partner_a.admin, url=receiver.url, event_types=[WebhookEvent.STATUS_CHANGED]
+    )
+    receiver.secret = endpoint.secret
+    claim = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[Product.objects.get(code="microsoft-teams")],
+        status=ClaimStatus.UNDER_REVIEW,
+    )
+    claim_approve(claim=claim, user=reviewer)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and WebhookDelivery.objects.get().state != "delivered":
+        time.sleep(0.2)
+    assert WebhookDelivery.objects.get().state == "delivered"
+    assert [payload["data"]["event"]["new_status"] for payload, _ in receiver.received] == ["customer_notified"]
