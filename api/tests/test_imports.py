@@ -152,3 +152,28 @@ def test_import_a_second_run_of_the_same_import_goes_on_where_it_stopped(partner
     bulk_import_run(import_id=bulk_import.pk)
     assert bulk_import_run(import_id=bulk_import.pk) == 0  # done: nothing again
     assert ImportRow.objects.count() == 2
+
+
+def test_import_through_the_api_and_the_page_then_its_rows_and_result(client, partner_a, key_a, tenants):
+    from api.tests.conftest import ApiClient
+
+    made = tenants(2)
+    rows = [_row(0, directory_id=str(made[0].directory_id)), _row(1, directory_id="bad")]
+    csv_file, zip_file = _files(rows, names=["poe/customer-0.pdf"])
+    api = ApiClient(client, key_a)
+    answer = api.post("/imports", files={"csv": csv_file, "poe": zip_file}, headers={"Idempotency-Key": "imp-1"})
+    assert answer.status_code == 202, answer.content
+    import_id = answer.json()["id"]
+    assert answer.json()["state"] == "queued" and answer.json()["result_url"] is None
+    bulk_import_run(import_id=import_id)
+    assert api.get(f"/imports/{import_id}").json()["state"] == "done"
+    outcomes = [(row["line"], row["outcome"]) for row in api.get(f"/imports/{import_id}/rows").json()]
+    assert outcomes == [(2, "submitted"), (3, "error")]
+    result = api.get(f"/imports/{import_id}/result.csv")
+    assert result.status_code == 200 and b"crm-00001,error" in result.content
+    client.force_login(partner_a.admin)
+    csv_file, zip_file = _files(rows, names=["poe/customer-0.pdf"])
+    page = client.post("/incentives/integrations/imports/", {"csv": csv_file, "poe": zip_file})
+    assert page.status_code == 302 and "/incentives/integrations/imports/" in page["Location"]
+    refused = client.post("/incentives/integrations/imports/", {"csv": SimpleUploadedFile("x.csv", b"\xff\xfe")})
+    assert refused.status_code == 400 and "UTF-8" in refused.content.decode()
