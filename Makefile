@@ -21,11 +21,12 @@ PYTEST_XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load
 test: install-test services lint migrations-check messages
 	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest $(PYTEST_XDIST)
 
-# The edit-test loop: every test but the browser, process and fault ones (conftest.py marks them), no lint. The
+# The edit-test loop: every test but the browser, process, fault and slow ones (conftest.py and the tests mark them),
+# no lint. The
 # test databases are kept between runs (--reuse-db: new migrations are applied, none is rerun); make test rebuilds.
 test-fast: install-test services messages
 	TEST_DATABASE_URL="$$(cat $(VAR_DIR)/test-database-url)" $(BIN)/pytest $(PYTEST_XDIST) --reuse-db \
-	  -m "not browser and not process and not fault"
+	  -m "not browser and not process and not fault and not slow"
 
 # The SPEC §11 quality bars at 200,000 claims, PASS/FAIL per bar (minutes; not part of `make test`): bench/data.py
 # first, then every bench/*.py script with a main. See bench/README.md.

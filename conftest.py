@@ -56,7 +56,7 @@ BROWSER_FIXTURES = {"page", "browser"}
 PROCESS_FIXTURES = {"celery_worker", "own_redis"}
 PROCESS_NAMES = {"subprocess", "Popen", "celery_worker_start", "RedisServer"}
 FAULT_FIXTURES = {"own_redis"}
-PROJECT_MODULES = ("associations", "claims", "cpor", "conftest")
+PROJECT_MODULES = ("associations", "claims", "api", "cpor", "conftest")
 
 
 def _names_used(function, seen):

@@ -334,11 +334,18 @@ def password_reset_email(user):
     )
 
 
+# {kind: builder(notification) -> message or None} for the emails of the layers above claims (the partner API's
+# "webhook endpoint disabled"), registered when their app is ready: the outbox sends them like its own.
+ACCOUNT_EMAIL_BUILDERS = {}
+
+
 def notification_email(notification, *, attempted_at=None):
     """The message for one outbox row, or None when there is nobody to send it to. ``attempted_at``: when this
     attempt started (a customer's notice states the deadline counted from it)."""
     claim = notification.claim
     kind = notification.kind
+    if kind in ACCOUNT_EMAIL_BUILDERS:
+        return ACCOUNT_EMAIL_BUILDERS[kind](notification)
     if kind == "password_reset":
         # Nobody for an address without an account, or an account that may no longer reset (Django's rule).
         user = notification.user

@@ -31,6 +31,9 @@ app.conf.beat_schedule = {
     "claim-counts-compact": {"task": "claims.tasks.claim_counts_compact_task", "schedule": 60.0},
     # History is evidence (SPEC §14): the chains' heads, signed, in the file storage (claims.services.evidence).
     "history-checkpoint": {"task": "claims.tasks.history_checkpoint_task", "schedule": 3600.0},
+    # The partner API (SPEC §16): the webhook outbox, and unfinished imports and old Idempotency-Key answers.
+    "webhooks-send-due": {"task": "api.tasks.webhooks_send_due_task", "schedule": 30.0},
+    "api-housekeeping": {"task": "api.tasks.api_housekeeping_task", "schedule": 60.0},
 }
 
 

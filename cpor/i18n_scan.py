@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["claims", "associations", "cpor"]
+PACKAGES = ["claims", "associations", "api", "cpor"]
 KEYWORDS = {
     "label",
     "help_text",

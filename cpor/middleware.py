@@ -62,6 +62,12 @@ def _body_refusal(request):
     else:
         return None
     language = translation.get_language_from_request(request)
+    if _is_api(request):
+        with translation.override(language):
+            if status == 413:
+                detail = gettext("The request is larger than %(max)s MB.") % {"max": settings.REQUEST_MAX_BYTES // MB}
+                return _problem(413, gettext("The request is too large"), detail)
+            return _problem(411, gettext("The request needs a length"), gettext("Send a Content-Length header."))
     with translation.override(language):
         context = {
             "status": status,
@@ -179,7 +185,23 @@ def _refused(request, places):
     return _refused_page(request, message, control_characters=True)
 
 
+def _is_api(request):
+    """The partner API answers every error as problem details (RFC 9457), never with a page."""
+    return request.path_info.startswith("/api/v1/") and not request.path_info.startswith("/api/v1/docs")
+
+
+def _problem(status, title, detail):
+    import json
+
+    from django.http import HttpResponse
+
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": []}
+    return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/problem+json")
+
+
 def _refused_page(request, message, *, control_characters=False):
+    if _is_api(request):
+        return _problem(400, gettext("The request is not valid"), message)
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return JsonResponse({"error": message}, status=400)
     context = {"message": message, "control_characters": control_characters}

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "formtools",
     # Sign-in throttling (failures in PostgreSQL, shared by every web process) and the reviewers' TOTP.
     "axes",
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "associations",
     "claims",
+    # The partner API, webhooks and bulk import (SPEC §16), above claims.
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +297,18 @@ POE_CLAIM_MAX_BYTES = env_int("POE_CLAIM_MAX_MB", 100, minimum=(POE_MAX_FILES * 
 # may keep open at once.
 DRAFT_MAX_BYTES = env_int("DRAFT_MAX_KB", 256, minimum=64) * 1024
 DRAFTS_MAX_OPEN = env_int("DRAFTS_MAX_OPEN", 20, minimum=1)
+
+# The partner API (SPEC §16) ------------------------------------------------------------------------------------
+
+# Requests per minute per API key (api.ratelimit: counted in the cache, failing open); beyond it 429 with
+# Retry-After.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+# An Idempotency-Key's answer is kept this long (api.idempotency).
+IDEMPOTENCY_HOURS = 24
+# Webhook endpoints are HTTPS and never resolve to a private, loopback, link-local, reserved or multicast address
+# (checked when registered and again before each delivery: api.ssrf). This switch lets plain http:// to the
+# loopback address through, for `make run` and the tests only; start-up says so loudly (api.apps).
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
 
 # Cache (rate limits, sessions; shared between web nodes when Redis is configured) ---------------------------------
 

@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
+from api import views as api_views
+from api.v1 import api as partner_api
 from associations import language as association_language
 from associations import views as association_views
 from claims.views import customer as customer_views
@@ -40,6 +42,11 @@ urlpatterns = [
     # The strings of static/js in the request's language (SPEC §15): a same-origin script, so the CSP allows it.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("incentives/", include("claims.urls")),
+    # The partner API (SPEC §16): the operations and their OpenAPI schema, its docs page, the partner's UI for keys,
+    # webhooks and bulk imports.
+    path("api/v1/docs", api_views.api_docs, name="api_docs"),
+    path("api/v1/", partner_api.urls),
+    path("incentives/integrations/", include("api.urls")),
     path("customer/opt-out/<str:token>/", customer_views.customer_opt_out, name="customer_opt_out"),
     # The mail server's bounce reports (claims.services.notices; README "Bounces").
     path("mail/bounces/", mail_views.mail_bounce, name="mail_bounce"),

@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from associations.models import Association
 
+# The kinds of email about a user's account rather than a claim.
+USER_KINDS = ("password_reset", "webhook_disabled")
+
 
 class EmailNotification(models.Model):
     """The outbox: one row per (event, kind), so that each email is sent at most once per event; and one per
@@ -30,6 +33,7 @@ class EmailNotification(models.Model):
         REJECTED_FINAL = "rejected_final", _("Partner: rejected (final)")
         ANSWER_REMINDER = "answer_reminder", _("Partner: answer due tomorrow")
         PASSWORD_RESET = "password_reset", _("User: password reset link")
+        WEBHOOK_DISABLED = "webhook_disabled", _("User: webhook endpoint disabled")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -45,6 +49,9 @@ class EmailNotification(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     address = models.EmailField(blank=True, default="", db_default="")
+    # What an email without a claim is about, for its builder (WEBHOOK_DISABLED: the endpoint's id; built by the
+    # layer that registered the kind, ``claims.emails.ACCOUNT_EMAIL_BUILDERS``).
+    reference = models.CharField(max_length=40, blank=True, default="", db_default="")
     # The event that caused it (SPEC §5): one email of a kind per event, so a second information request gets
     # its own. Null for rows written before emails belonged to events (one per claim and kind, as then).
     event = models.ForeignKey(
@@ -70,11 +77,12 @@ class EmailNotification(models.Model):
                 condition=~Q(state="pending") | Q(next_attempt_at__isnull=False),
                 name="emailnotification_pending_is_scheduled",
             ),
-            # Claims' emails have a claim; a password reset has none, an address, and perhaps a user.
+            # Claims' emails have a claim; a user's (a password reset, a webhook endpoint disabled) has none, an
+            # address, and perhaps a user.
             models.CheckConstraint(
-                condition=Q(kind="password_reset", claim=None, event=None, association=None, address__gt="")
-                | (~Q(kind="password_reset") & Q(claim__isnull=False, user=None, address="")),
-                name="emailnotification_claim_or_password_reset",
+                condition=Q(kind__in=USER_KINDS, claim=None, event=None, association=None, address__gt="")
+                | (~Q(kind__in=USER_KINDS) & Q(claim__isnull=False, user=None, address="")),
+                name="emailnotification_claim_or_user",
             ),
             models.UniqueConstraint(
                 fields=["event", "kind"],

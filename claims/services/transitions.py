@@ -5,6 +5,8 @@ status, writes one ClaimEvent per claim and the outbox rows; the emails are enqu
 ``claim_transition`` is that function with one id, for a claim read under its row lock.
 """
 
+import dataclasses
+
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -13,6 +15,37 @@ from claims.history import GENESIS, data_text, event_hash, signing_key
 from claims.models import TRANSITIONS, Claim, ClaimEvent, ClaimStatus
 from claims.services.due import DUE_COLUMN, DUE_INPUTS, NOTHING_DUE, due_of_row
 from claims.services.notifications import outbox_add_for_transition
+
+# Callables told of every history row as it is written, in its transaction: ``hook(events)`` with ``events`` a
+# ``RecordedEvents``. Filled by the layer above (the partner API's webhooks, ``api.services.webhooks``), which
+# claims does not import (.importlinter): what happens to a claim reaches its webhooks from the one place its
+# history and its emails come from. Rows of one batch share everything but their claim and id, so a hook can write
+# its rows for the whole batch in one statement.
+EVENT_HOOKS = []
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedEvents:
+    """History rows just written: {claim_id: event id}, and what they share (actor, action, old and new status)."""
+
+    event_ids: dict
+    actor: str
+    action: str
+    old_status: str
+    new_status: str
+
+
+def _events_recorded(event_ids, *, actor, action, old_status, new_status):
+    if EVENT_HOOKS and event_ids:
+        recorded = RecordedEvents(
+            event_ids=dict(event_ids),
+            actor=str(actor),
+            action=str(action),
+            old_status=str(old_status or ""),
+            new_status=str(new_status or ""),
+        )
+        for hook in EVENT_HOOKS:
+            hook(recorded)
 
 
 class ClaimStatusConflict(Exception):
@@ -55,7 +88,7 @@ def claim_event_record(
     ``claims_transition``. ``field``/``old_value``/``new_value`` describe a change (SPEC §12), ``data`` what it
     changed in the claim's content (``claims.history``). The event is signed under the claim's row lock
     (``ClaimEvent.save``)."""
-    return ClaimEvent.objects.create(
+    event = ClaimEvent.objects.create(
         claim=claim,
         created_at=created_at or timezone.now(),
         actor=actor,
@@ -70,6 +103,10 @@ def claim_event_record(
         new_value=new_value,
         data=data or {},
     )
+    _events_recorded(
+        {event.claim_id: event.pk}, actor=actor, action=action, old_status=old_status, new_status=new_status
+    )
+    return event
 
 
 def claims_event_record(*, claim_ids, actor, action, messages, now=None):
@@ -186,7 +223,9 @@ def _events_insert(
                 "dues": [dues.get(claim_id) for claim_id in rows["claims"]],
             },
         )
-        return dict(cursor.fetchall())
+        event_ids = dict(cursor.fetchall())
+    _events_recorded(event_ids, actor=actor, action=action, old_status=old_status, new_status=new_status)
+    return event_ids
 
 
 def claims_transition(

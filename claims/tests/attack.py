@@ -37,6 +37,7 @@ class BWorld:
     admin_ids: dict = field(default_factory=dict)  # "app/model" -> a primary key of B's data
     content_type_id: int = 0
     own_claim_id: int = 0  # a claim of the actor's own partner, to pair with B's document ids
+    api_ids: dict = field(default_factory=dict)  # the partner API's objects of B (api app): param -> id
 
     def snapshot(self):
         """What must never change when partner A tries B's URLs: B's claims, their history and files."""
@@ -48,6 +49,27 @@ class BWorld:
             "associations": sorted(Association.objects.values_list("pk", "status")),
             "claim_count": Claim.objects.count(),
         }
+
+
+def _b_api_objects(partner_b, claim):
+    """B's API key, webhook endpoint with a delivery, and bulk import (the partner's API pages name them)."""
+    from api.keys import api_key_create
+    from api.models import BulkImport, WebhookDelivery, WebhookEndpoint
+
+    key, _raw = api_key_create(partner=partner_b.partner, user=partner_b.admin, name="BSECRET key", access="read")
+    endpoint = WebhookEndpoint.objects.create(
+        partner=partner_b.partner,
+        created_by=partner_b.admin,
+        url="https://bsecret.example/hook",
+        event_types=["claim.status_changed"],
+        secret="whsec_" + "B" * 44,
+    )
+    event = ClaimEvent.objects.filter(claim=claim).order_by("pk").first()
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, claim_event=event, event_type="claim.status_changed")
+    bulk_import = BulkImport.objects.create(
+        partner=partner_b.partner, created_by=partner_b.admin, file_name="BSECRET.csv", state="done"
+    )
+    return {"key_id": key.pk, "endpoint_id": endpoint.pk, "delivery_id": delivery.pk, "import_id": bulk_import.pk}
 
 
 def b_world(partner_b, products):
@@ -135,6 +157,7 @@ def b_world(partner_b, products):
         "auth/group": 1,
     }
     world.admin_ids = {key: value for key, value in first.items() if value is not None}
+    world.api_ids = _b_api_objects(partner_b, official)
     world.content_type_id = ContentType.objects.get_for_model(Claim).pk
     return world
 
@@ -246,6 +269,8 @@ def route_values(route, world):
             forms = ["claims", "associations", "auth"]
         elif param == "url":
             forms = [f"claims/claim/{claim.pk}/", f"claims/claim/{claim.pk}/change/extra/"]
+        elif param in world.api_ids:
+            forms = int_forms(world.api_ids[param])
         else:
             raise AssertionError(f"The attack suite does not know the URL parameter {param!r} of {route.name}: add it.")
         per_param[param] = forms

@@ -33,6 +33,7 @@ assert loaded == ["claims.tasks"], loaded
 import django
 django.setup()
 from cpor.celery import app
+import api.tasks  # the partner API's tasks, as the worker's autodiscovery registers them (beat names two)
 names = sorted(n for n in app.tasks if n.startswith("claims."))
 scheduled = sorted({entry["task"] for entry in app.conf.beat_schedule.values()} - set(app.tasks))
 print(names)

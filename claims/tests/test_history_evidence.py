@@ -90,10 +90,13 @@ def test_history_event_update_delete_truncate_refused(claim, owner_db):
     _owner_refused(
         owner_db, "DELETE FROM claims_claimevent WHERE id = %s", [event.pk], match="DELETE on claims_claimevent"
     )
-    # With the outbox that references events (an email belongs to its event), as TRUNCATE requires.
+    # With the outboxes that reference events (an email, a webhook delivery belongs to its event), as TRUNCATE
+    # requires.
     owner_db.execute("SET LOCAL cpor.maintenance = 'off'")
     _owner_refused(
-        owner_db, "TRUNCATE claims_claimevent, claims_emailnotification", match="TRUNCATE of claims_claimevent"
+        owner_db,
+        "TRUNCATE claims_claimevent, claims_emailnotification, api_webhookdelivery, api_webhookattempt",
+        match="TRUNCATE of claims_claimevent",
     )
 
     assert list(ClaimEvent.objects.values_list("pk", "message")) == [(event.pk, "")]
@@ -118,7 +121,9 @@ def test_history_truncate_hatch_needs_the_database_setting_not_a_session_set(cla
     owner_db.execute(f"ALTER DATABASE {connection.ops.quote_name(owner_db.info.dbname)} RESET cpor.maintenance")
     owner_db.execute("SET LOCAL cpor.maintenance = 'on'")
     _owner_refused(
-        owner_db, "TRUNCATE claims_claimevent, claims_emailnotification", match="TRUNCATE of claims_claimevent"
+        owner_db,
+        "TRUNCATE claims_claimevent, claims_emailnotification, api_webhookdelivery, api_webhookattempt",
+        match="TRUNCATE of claims_claimevent",
     )
 
     assert ClaimEvent.objects.count() == 1

@@ -37,7 +37,6 @@ from claims.forms.wizard import (
     ReviewForm,
 )
 from claims.models import Claim, ClaimStatus
-from claims.policy import needs_technical_contact
 from claims.services import (
     PoeStorageError,
     claim_submit,
@@ -51,6 +50,7 @@ from claims.services.drafts import (
 )
 from claims.uploads import POE_RULES
 from claims.wizard.drafts import WizardDraftMixin, draft_limit_page
+from claims.wizard.steps import step_form_kwargs
 
 STEPS = [
     ("customer", CustomerForm),
@@ -243,32 +243,13 @@ class ClaimWizard(WizardDraftMixin, SessionWizardView):
     # --- forms -------------------------------------------------------------------------------------------------
 
     def get_form_kwargs(self, step=None):
-        partner = self.request.partner
-        if step == "customer":
-            return {"partner": partner}
-        if step == "associate":
-            activity = self.get_cleaned_data_for_step("activity") or {}
-            return {"revenue_association": Activity.REVENUE_ASSOCIATION in activity.get("activities", [])}
-        if step == "products":
-            customer = self.get_cleaned_data_for_step("customer") or {}
-            activity = self.get_cleaned_data_for_step("activity") or {}
-            return {
-                "partner": partner,
-                "tenant": customer.get("tenant"),
-                "solution_area": activity.get("solution_area"),
-                "activities": activity.get("activities", []),
-            }
-        if step == "contacts":
-            customer = self.get_cleaned_data_for_step("customer") or {}
-            products = (self.get_cleaned_data_for_step("products") or {}).get("products", [])
-            return {
-                "needs_technical_contact": needs_technical_contact(products),
-                "tenant": customer.get("tenant"),
-                "domain": customer.get("domain", ""),
-            }
-        if step == "poe":
-            return {"partner": partner, "wizard_key": self.submission_key}
-        return {}
+        # What each step's form is built with is said once (claims.wizard.steps), for the API and bulk import too.
+        return step_form_kwargs(
+            step,
+            partner=self.request.partner,
+            cleaned=self.get_cleaned_data_for_step,
+            wizard_key=self.submission_key if step == "poe" else None,
+        )
 
     def get_form(self, step=None, data=None, files=None):
         """The step's form; a bound form is built once per request for the same data (see ``_bound_forms``)."""
