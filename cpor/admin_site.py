@@ -2,6 +2,7 @@
 (SPEC §14), with a one-step sign-in form: email, password and the code, no device to pick."""
 
 from django import forms
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -53,3 +54,10 @@ class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
 class ReviewAdminSite(OTPAdminSite):
     login_form = ReviewerAuthenticationForm
     login_template = "admin/login_otp.html"
+
+    def index(self, request, extra_context=None):
+        """The admin opens on the review queue (SPEC §8) for whoever may see claims; the apps stay in the sidebar
+        and under each app's page."""
+        if request.user.has_perm("claims.view_claim"):
+            return redirect("admin:claims_claim_changelist")
+        return super().index(request, extra_context)
