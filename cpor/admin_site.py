@@ -4,6 +4,7 @@
 from django import forms
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -23,6 +24,19 @@ class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
         widget=CodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
+    # django-otp's messages in our words (it has no zh-Hant catalog); clean() says one of its own for every failure.
+    otp_error_messages = {
+        **OTPAdminAuthenticationForm.otp_error_messages,
+        "token_required": _("Enter the code from your authenticator app."),
+        "invalid_token": _("That code is not right. Enter the code your authenticator app shows now."),
+        "verification_not_allowed": _("Codes are not accepted for a while after wrong ones. Try again in a minute."),
+        "device_required": _("This account has no authenticator app set up for the review tool."),
+        "n_failed_attempts": ngettext_lazy(
+            "Codes are not accepted for a while after %(failure_count)d wrong one. Try again in a minute.",
+            "Codes are not accepted for a while after %(failure_count)d wrong ones. Try again in a minute.",
+            "failure_count",
+        ),
+    }
     error_messages = {
         **OTPAdminAuthenticationForm.error_messages,
         "invalid_login": _(

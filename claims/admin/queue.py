@@ -33,7 +33,10 @@ class QueueFilter(admin.SimpleListFilter):
     ALL = "all"
 
     def __init__(self, request, params, model, model_admin):
-        self.searching = bool(request.GET.get("q", "").strip()) or "status__exact" in request.GET
+        # A list action (POST) acts on the claims selected, whichever list they were picked from.
+        self.searching = (
+            bool(request.GET.get("q", "").strip()) or "status__exact" in request.GET or request.method == "POST"
+        )
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):

@@ -7,6 +7,7 @@ the comments and the dispute's justification as text, and the history in the par
 """
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from claims.models import ClaimEvent
 from claims.selectors.review import claim_rivals, poe_sources, review_due_state
@@ -18,6 +19,11 @@ class ReviewPageMixin:
     """For ClaimAdmin: the review page's context, and no form fields nor inlines to build."""
 
     change_form_template = REVIEW_PAGE_TEMPLATE
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A review, never a form to change (Django's title: "Change claim").
+        extra_context = {"title": gettext("Review the claim"), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_inlines(self, request, obj):
         return []  # the page lists items, POE and history itself (review.html), in fewer queries
