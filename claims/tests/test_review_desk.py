@@ -13,6 +13,7 @@ from django.urls import reverse
 from associations.tests.fixtures import reviewer_login
 from claims.models import ClaimEvent, ClaimStatus
 from claims.tests.factories import claim_make
+from claims.tests.test_demo_claims import NOW, seeded  # noqa: F401 (the demo data, seeded once)
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/admin/claims/claim/"
@@ -176,3 +177,24 @@ def test_review_desk_review_page_links_competing_claims_and_names_poe_sources(
     assert "Your company" not in page
     assert f"Reviewer ({reviewer.email})" in page or "Reviewer (" in page
     assert "The proof of execution does not show the activity" in page
+
+
+def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, client):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    holder = seeded["Demo · competing, awaiting customer"]
+    rival = seeded["Demo · competing, under review (Fabrikam)"]
+    assert (holder.status, rival.status) == (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.UNDER_REVIEW)
+    assert holder.partner != rival.partner and rival.competing
+    assert {(i.tenant_id, i.product_id) for i in holder.items.all()} == {
+        (i.tenant_id, i.product_id) for i in rival.items.all()
+    }
+    reviewer = get_user_model().objects.get(email="reviewer@cpor.example")
+
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        reviewer_login(client, reviewer)
+        queue = client.get(QUEUE).content.decode()
+        page = client.get(reverse("admin:claims_claim_change", args=[rival.pk])).content.decode()
+
+    assert reverse("admin:claims_claim_change", args=[rival.pk]) in queue
+    assert reverse("admin:claims_claim_change", args=[holder.pk]) in page  # the competing claim, linked
