@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from claims.models import ClaimEvent
+from claims.selectors import notice_delivery_for_page
 from claims.selectors.review import claim_rivals, poe_sources, review_due_state
 
 REVIEW_PAGE_TEMPLATE = "admin/claims/claim/review.html"
@@ -35,7 +36,8 @@ class ReviewPageMixin:
 
 
 def claim_review(claim):
-    """What the review page shows of ``claim`` (its partner, location and tenant loaded): five queries."""
+    """What the review page shows of ``claim`` (its partner, location and tenant loaded): five queries, six with a
+    customer's notice."""
     items = list(claim.items.select_related("product", "subscription"))
     events = list(claim.events.select_related("user"))
     documents = sorted(claim.documents.all(), key=lambda d: (d.uploaded_at, d.pk), reverse=True)
@@ -55,6 +57,7 @@ def claim_review(claim):
         "changes": [e for e in events if e.action == ClaimEvent.Action.CHANGED and e.field],
         "rivals": rivals,
         "justification": justification.message if justification else "",
+        "notice": notice_delivery_for_page(claim, events),
         "due": due,
         "due_state": review_due_state(due.until, now=now, zone=timezone.get_current_timezone()) if due else "",
     }
