@@ -198,3 +198,39 @@ def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, cl
 
     assert reverse("admin:claims_claim_change", args=[rival.pk]) in queue
     assert reverse("admin:claims_claim_change", args=[holder.pk]) in page  # the competing claim, linked
+
+
+def test_review_desk_queue_costs_the_same_queries_for_3_and_12_claims(
+    reviewer_client, partner_a, m365_tenant, products
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    workloads = [p for p in products.values() if p.solution_area == "microsoft_365"]
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert reviewer_client.get(QUEUE).status_code == 200
+        return len(captured)
+
+    for product in workloads[:3]:
+        claim_make(partner_a, tenant=m365_tenant, products=[product], status=ClaimStatus.UNDER_REVIEW)
+    queries()  # the session's first request writes it
+    few = queries()
+    for n, product in enumerate(workloads[3:]):
+        claim_make(partner_a, tenant=m365_tenant, products=[product, workloads[n]], status=ClaimStatus.SUBMITTED)
+
+    assert queries() == few
+
+
+def test_review_desk_decision_pages_have_the_admins_breadcrumbs_and_cancel(
+    reviewer_client, partner_a, m365_tenant, products
+):
+    claim = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    review = reverse("admin:claims_claim_change", args=[claim.pk])
+
+    for name in ("approve", "request_information", "reject"):
+        page = reviewer_client.get(reverse(f"admin:claims_claim_{name}", args=[claim.pk])).content.decode()
+        assert '<ol class="breadcrumbs">' in page, name
+        assert f'<li><a href="{review}">{claim.name}</a></li>' in page, name
+        assert f'<a class="button cancel-link" href="{review}">Cancel</a>' in page, name
