@@ -191,7 +191,8 @@ class ClaimAdmin(
         # A draft (or a draft that expired) is the partner's unfinished work (SPEC §12): reviewers see a claim once
         # it is submitted. The list, its filters and counts, the claim page and the decision pages all read claims
         # through here.
-        return claims_for_reviewers(super().get_queryset(request)).annotate(**items_summary())
+        claims = claims_for_reviewers(super().get_queryset(request)).select_related("partner", "location", "tenant")
+        return claims.annotate(**items_summary())
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [

@@ -138,7 +138,7 @@ def test_review_desk_queue_and_review_page_pass_axe_in_both_languages_and_fit_a_
                         # The admin's JavaScript counter, from our djangojs catalog (Django's: 「2 中 1 個被選」).
                         page.locator("input.action-select").first.check()
                         counter = page.locator(".action-counter").inner_text()
-                        if counter != "已選擇 1 個，共 2 個":
+                        if counter != "已選擇 1 個，共 2 個":  # noqa: RUF001 (Chinese punctuation)
                             found.append(f"[{locale}] the action counter reads {counter!r}")
                     if width == 390:
                         sizes = page.evaluate(OVERFLOW)
