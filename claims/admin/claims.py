@@ -43,6 +43,7 @@ from claims.models import (
 from claims.reasons import reason_display
 from claims.selectors import claims_for_reviewers
 from claims.storage import poe_download_response
+from claims.templatetags.history import REVIEWERS, history_actor, history_reason, history_what
 
 
 class ProgramFilter(admin.SimpleListFilter):
@@ -94,6 +95,19 @@ class DeadlineFilter(admin.SimpleListFilter):
             "response_48h": lambda: queryset.filter(**waiting, response_deadline__gte=now, response_deadline__lt=soon),
             "response_passed": lambda: queryset.filter(**waiting, response_deadline__lt=now),
         }.get(self.value(), lambda: queryset)()
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """What happened, by its label (the action column has no choices: claims.models.ClaimEvent.Action)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return ClaimEvent.Action.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() in ClaimEvent.Action.values else queryset
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -244,10 +258,23 @@ class ClaimAdmin(
 
 @admin.register(ClaimEvent)
 class ClaimEventAdmin(admin.ModelAdmin):
-    list_display = ["claim", "created_at", "actor", "user", "action", "old_status", "new_status"]
-    list_filter = ["actor", "action", ("new_status", StatusFilter)]
+    # In the words of the claim's page (claims.templatetags.history), never the stored codes.
+    list_display = ["claim", "created_at", "who_display", "what_display", "old_status", "new_status", "reason_display"]
+    list_filter = ["actor", ActionFilter, ("new_status", StatusFilter)]
     list_select_related = ["claim", "user"]
     search_fields = ["claim__name", "message"]
+
+    @admin.display(description=_("who"), ordering="actor")
+    def who_display(self, event):
+        return history_actor(event, REVIEWERS)
+
+    @admin.display(description=_("action"), ordering="action")
+    def what_display(self, event):
+        return history_what(event, REVIEWERS)
+
+    @admin.display(description=_("reason"))
+    def reason_display(self, event):
+        return history_reason(event) if event.reason else ""
 
     def get_queryset(self, request):
         # The history of submitted claims only: an expired draft's event is the partner's unfinished work too.

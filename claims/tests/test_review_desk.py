@@ -236,3 +236,22 @@ def test_review_desk_decision_pages_have_the_admins_breadcrumbs_and_cancel(
         assert '<ol class="breadcrumbs">' in page, name
         assert f'<li><a href="{review}">{claim.name}</a></li>' in page, name
         assert f'<a class="button cancel-link" href="{review}">Cancel</a>' in page, name
+
+
+def test_review_desk_history_list_reads_in_words_not_codes(reviewer_client, reviewer, partner_a, m365_tenant, products):
+    claim = claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    ClaimEvent.objects.create(
+        claim=claim,
+        actor="reviewer",
+        user=reviewer,
+        action="information_requested",
+        old_status="under_review",
+        new_status="action_required",
+        reason="poe_insufficient",
+    )
+
+    page = unescape(reviewer_client.get("/admin/claims/claimevent/").content.decode())
+
+    assert "Information requested" in page and "The proof of execution does not show the activity" in page
+    assert f"Reviewer ({reviewer.email})" in page
+    assert ">information_requested<" not in page and ">poe_insufficient<" not in page
