@@ -50,6 +50,8 @@ class Partner(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
         ordering = ["name"]
 
     def __str__(self):
@@ -64,6 +66,8 @@ class PartnerLocation(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("partner location")
+        verbose_name_plural = _("partner locations")
         ordering = ["mpn_id"]
 
     def __str__(self):
@@ -80,6 +84,10 @@ class Membership(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.INCENTIVES_USER)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self):
         return f"{self.user} @ {self.partner} ({self.get_role_display()})"
@@ -113,6 +121,8 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("customer tenant")
+        verbose_name_plural = _("customer tenants")
         ordering = ["name"]
 
     def __str__(self):
@@ -140,6 +150,8 @@ class TenantDomain(models.Model):
     is_initial = models.BooleanField(default=False, help_text=_("The tenant's .onmicrosoft.com domain."))
 
     class Meta:
+        verbose_name = _("tenant domain")
+        verbose_name_plural = _("tenant domains")
         ordering = ["name"]
 
     def __str__(self):
@@ -156,6 +168,8 @@ class Product(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["solution_area", "sort_order", "name"]
 
     def __str__(self):
@@ -170,6 +184,8 @@ class TenantLicense(models.Model):
     seats = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("tenant licence")
+        verbose_name_plural = _("tenant licences")
         constraints = [models.UniqueConstraint(fields=["tenant", "product"], name="tenantlicense_unique")]
 
     def __str__(self):
@@ -203,6 +219,8 @@ class Subscription(models.Model):
     objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         ordering = ["start_date"]
         indexes = [models.Index(fields=["tenant", "product"], name="subscription_tenant_product")]
 
@@ -264,6 +282,8 @@ class Association(models.Model):
     objects = AssociationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("association")
+        verbose_name_plural = _("associations")
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(
@@ -312,6 +332,8 @@ class UsageRecord(models.Model):
     paid_units = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
         ordering = ["month"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "product", "month"], name="usagerecord_unique_month"),

@@ -69,6 +69,9 @@ DEMO_CLAIMS = [
     ("Demo · rejected (final)", "4100002", "rejected_final"),
     ("Demo · expired draft", "4100001", "expired"),
     ("Demo · ended", "4100003", "ended"),
+    # Arbitration (SPEC §8): two partners' claims for one workload of one customer.
+    (COMPETING_HOLDER := "Demo · competing, awaiting customer", "4100001", "customer_notified"),
+    (COMPETING_RIVAL := "Demo · competing, under review (Fabrikam)", "5200001", "under_review"),
 ]
 REQUEST_CONTACT = "We could not reach the customer contact. Please check the name and the address."
 REQUEST_POE = "Please add the signed statement of work that names the customer."
@@ -108,7 +111,7 @@ def demo_claims_ensure(*, now=None):
     created = 0
     for name, mpn_id, story in missing:
         location = PartnerLocation.objects.select_related("partner").filter(mpn_id=mpn_id).first()
-        pair = next(free, None)
+        pair = _competing_pair() if name == COMPETING_RIVAL else next(free, None)
         if location is None or pair is None:
             continue
         if name in DEMO_TENANTS:
@@ -116,10 +119,17 @@ def demo_claims_ensure(*, now=None):
             if pair is None:
                 continue
         tenant, product = pair
-        claim = _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer)
+        competing = name == COMPETING_RIVAL
+        claim = _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer, competing=competing)
         claims_due_refresh(claim_ids=[claim.pk])
         created += 1
     return created
+
+
+def _competing_pair():
+    """The (tenant, product) of Contoso's claim awaiting the customer, which Fabrikam's claim competes for."""
+    held = ClaimItem.objects.filter(claim__name=COMPETING_HOLDER).select_related("tenant", "product").first()
+    return (held.tenant, held.product) if held is not None else None
 
 
 def demo_customer_email_write(folder):
@@ -320,7 +330,7 @@ def _draft_data(location, tenant):
     }
 
 
-def _claim_create(name, location, tenant, product, story, *, now, reviewer):
+def _claim_create(name, location, tenant, product, story, *, now, reviewer, competing=False):
     admin = (
         get_user_model()
         .objects.filter(membership__partner=location.partner, membership__role="incentives_admin")
@@ -343,13 +353,17 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer):
         "partner_contact_name": admin.get_full_name() if admin else "Partner contact",
         "partner_contact_email": admin.email if admin else "partner@example.com",
         "submission_key": uuid.uuid5(NAMESPACE, name),
+        # Another partner's claim awaits the customer for its workload (validation would say so: SPEC §5).
+        "competing": competing,
     }
     if story in ("draft", "expired"):
         return _draft_create(values, location, tenant, story, now=now)
     life = _story(story, tenant, now=now, admin=admin, reviewer=reviewer)
     official_at = life.fields.pop("official_at", None)
     claim = Claim.objects.create(status=life.status, **(values | life.fields))
-    item = ClaimItem.objects.create(claim=claim, program=Program.OSU_M365, tenant=tenant, product=product)
+    item = ClaimItem.objects.create(
+        claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
+    )
     documents = []
     for filename, uploaded_at in life.documents:
         document = PoeDocument(

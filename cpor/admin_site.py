@@ -2,7 +2,9 @@
 (SPEC §14), with a one-step sign-in form: email, password and the code, no device to pick."""
 
 from django import forms
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -22,6 +24,19 @@ class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
         widget=CodeInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
+    # django-otp's messages in our words (it has no zh-Hant catalog); clean() says one of its own for every failure.
+    otp_error_messages = {
+        **OTPAdminAuthenticationForm.otp_error_messages,
+        "token_required": _("Enter the code from your authenticator app."),
+        "invalid_token": _("That code is not right. Enter the code your authenticator app shows now."),
+        "verification_not_allowed": _("Codes are not accepted for a while after wrong ones. Try again in a minute."),
+        "device_required": _("This account has no authenticator app set up for the review tool."),
+        "n_failed_attempts": ngettext_lazy(
+            "Codes are not accepted for a while after %(failure_count)d wrong one. Try again in a minute.",
+            "Codes are not accepted for a while after %(failure_count)d wrong ones. Try again in a minute.",
+            "failure_count",
+        ),
+    }
     error_messages = {
         **OTPAdminAuthenticationForm.error_messages,
         "invalid_login": _(
@@ -53,3 +68,10 @@ class ReviewerAuthenticationForm(OTPAdminAuthenticationForm):
 class ReviewAdminSite(OTPAdminSite):
     login_form = ReviewerAuthenticationForm
     login_template = "admin/login_otp.html"
+
+    def index(self, request, extra_context=None):
+        """The admin opens on the review queue (SPEC §8) for whoever may see claims; the apps stay in the sidebar
+        and under each app's page."""
+        if request.user.has_perm("claims.view_claim"):
+            return redirect("admin:claims_claim_changelist")
+        return super().index(request, extra_context)

@@ -7,13 +7,12 @@ gets the same three (its page's Dispute section: ``claims.admin.disputes``).
 """
 
 import datetime
-import uuid
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +24,14 @@ from claims.admin.disputes import (
     DisputeAdminMixin,
 )
 from claims.admin.outbox import NoticeDeliveryAdminMixin
+from claims.admin.queue import (
+    CompetingFilter,
+    QueueFilter,
+    ReviewQueueMixin,
+    SolutionAreaFilter,
+    items_summary,
+)
+from claims.admin.review_page import ReviewPageMixin
 from claims.models import (
     Claim,
     ClaimEvent,
@@ -36,6 +43,7 @@ from claims.models import (
 from claims.reasons import reason_display
 from claims.selectors import claims_for_reviewers
 from claims.storage import poe_download_response
+from claims.templatetags.history import REVIEWERS, history_actor, history_reason, history_what
 
 
 class ProgramFilter(admin.SimpleListFilter):
@@ -53,6 +61,7 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 class StatusFilter(admin.ChoicesFieldListFilter):
+    title = _("status")
     """The status filter without ``draft`` and ``expired``: reviewers never see a partner's unfinished work."""
 
     def choices(self, changelist):
@@ -88,6 +97,19 @@ class DeadlineFilter(admin.SimpleListFilter):
         }.get(self.value(), lambda: queryset)()
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """What happened, by its label (the action column has no choices: claims.models.ClaimEvent.Action)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return ClaimEvent.Action.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() in ClaimEvent.Action.values else queryset
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -100,59 +122,25 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class ClaimItemInline(ReadOnlyInline):
-    model = ClaimItem
-    fields = ["program", "product", "subscription", "competing", "association"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "subscription__product", "association")
-
-
-class PoeDocumentInline(ReadOnlyInline):
-    model = PoeDocument
-    fields = ["download", "content_type", "size", "uploaded_at", "in_response"]
-    readonly_fields = fields
-    # The newest first: reviewers look at "the most recent POE" (SPEC §8), e.g. a dispute's or a protection's.
-    ordering = ["-uploaded_at", "-id"]
-
-    @admin.display(description=_("file"))
-    def download(self, document):
-        url = reverse("admin:claims_claim_poe", args=[document.claim_id, document.pk])
-        return format_html('<a href="{}">{}</a>', url, document.original_name)
-
-
-class ClaimEventInline(ReadOnlyInline):
-    model = ClaimEvent
-    verbose_name_plural = _("history")
-    fields = ["created_at", "actor", "user", "action", "old_status", "new_status", "reason", "message"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
-
 @admin.register(Claim)
-class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "name",
-        "partner",
-        "mpn_id",
-        "domain",
-        "solution_area",
-        "status",
-        "competing_flag",
-        "submitted_at",
-        "opt_out_deadline",
+class ClaimAdmin(
+    ReviewQueueMixin,
+    ReviewPageMixin,
+    ReviewDecisionsMixin,
+    DisputeAdminMixin,
+    NoticeDeliveryAdminMixin,
+    admin.ModelAdmin,
+):
+    list_filter = [
+        QueueFilter,
+        ("status", StatusFilter),
+        ProgramFilter,
+        ("solution_area", SolutionAreaFilter),
+        CompetingFilter,
+        DeadlineFilter,
     ]
-    list_filter = [("status", StatusFilter), ProgramFilter, "solution_area", "competing", DeadlineFilter]
-    list_select_related = ["partner", "location"]
-    search_fields = ["name", "=location__mpn_id", "=directory_id", "domain"]
-    date_hierarchy = "submitted_at"
-    inlines = [ClaimItemInline, PoeDocumentInline, ClaimEventInline]
     show_full_result_count = False
     actions = ["approve_selected", "request_information_selected", "reject_selected"]
-    change_form_template = "claims/_lifecycle_admin_change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "status", "competing", "rejection_reasons_display"]}),
         (
@@ -217,7 +205,8 @@ class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMix
         # A draft (or a draft that expired) is the partner's unfinished work (SPEC §12): reviewers see a claim once
         # it is submitted. The list, its filters and counts, the claim page and the decision pages all read claims
         # through here.
-        return claims_for_reviewers(super().get_queryset(request))
+        claims = claims_for_reviewers(super().get_queryset(request)).select_related("partner", "location", "tenant")
+        return claims.annotate(**items_summary())
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [
@@ -232,14 +221,6 @@ class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMix
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_search_fields(self, request):
-        # A Directory ID search is exact; text that is not a GUID would make the UUID lookup fail, so skip it.
-        try:
-            uuid.UUID(request.GET.get("q", "").strip())
-        except ValueError:
-            return [field for field in self.search_fields if field != "=directory_id"]
-        return self.search_fields
 
     # The claim page: read only, with the three decisions as buttons.
 
@@ -277,10 +258,23 @@ class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMix
 
 @admin.register(ClaimEvent)
 class ClaimEventAdmin(admin.ModelAdmin):
-    list_display = ["claim", "created_at", "actor", "user", "action", "old_status", "new_status"]
-    list_filter = ["actor", "action", ("new_status", StatusFilter)]
+    # In the words of the claim's page (claims.templatetags.history), never the stored codes.
+    list_display = ["claim", "created_at", "who_display", "what_display", "old_status", "new_status", "reason_display"]
+    list_filter = ["actor", ActionFilter, ("new_status", StatusFilter)]
     list_select_related = ["claim", "user"]
     search_fields = ["claim__name", "message"]
+
+    @admin.display(description=_("who"), ordering="actor")
+    def who_display(self, event):
+        return history_actor(event, REVIEWERS)
+
+    @admin.display(description=_("action"), ordering="action")
+    def what_display(self, event):
+        return history_what(event, REVIEWERS)
+
+    @admin.display(description=_("reason"))
+    def reason_display(self, event):
+        return history_reason(event) if event.reason else ""
 
     def get_queryset(self, request):
         # The history of submitted claims only: an expired draft's event is the partner's unfinished work too.

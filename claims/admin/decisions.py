@@ -22,8 +22,9 @@ from claims.services import ClaimStatusConflict, claim_approve, claim_reject, cl
 
 class InformationRequestForm(forms.Form):
     # Not the system's own reason (an undeliverable customer's notice: claims.services.notices).
-    reason = forms.ChoiceField(choices=InformationReason.for_reviewers)
+    reason = forms.ChoiceField(label=_("Reason"), choices=InformationReason.for_reviewers)
     message = forms.CharField(
+        label=_("Message"),
         widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
         max_length=5000,
         help_text=_("The partner sees this on the claim's page and in the email."),
@@ -31,8 +32,9 @@ class InformationRequestForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.ChoiceField(choices=REVIEWER_REJECTION_REASONS)
+    reason = forms.ChoiceField(label=_("Reason"), choices=REVIEWER_REJECTION_REASONS)
     message = forms.CharField(
+        label=_("Message"),
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         max_length=5000,
         required=False,

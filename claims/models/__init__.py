@@ -62,26 +62,41 @@ class Claim(ClaimWindows, models.Model):
 
     Status = ClaimStatus
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims")
-    location = models.ForeignKey(PartnerLocation, on_delete=models.PROTECT, related_name="claims")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="claims_created"
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims", verbose_name=_("partner"))
+    location = models.ForeignKey(
+        PartnerLocation, on_delete=models.PROTECT, related_name="claims", verbose_name=_("partner location")
     )
-    name = models.CharField(max_length=120, validators=ONE_LINE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="claims_created",
+        verbose_name=_("created by"),
+    )
+    name = models.CharField(_("name"), max_length=120, validators=ONE_LINE)
 
     # What the partner typed (kept as typed), and the tenant it resolved to when one matched.
     domain = models.CharField(_("domain name"), max_length=253)
     directory_id = models.UUIDField(_("Directory ID"))
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="claims")
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claims",
+        verbose_name=_("customer tenant"),
+    )
 
-    solution_area = models.CharField(max_length=30, choices=SolutionArea.choices)
-    activities = models.JSONField(default=list, help_text=_("Activity values: usage, pre_sales, revenue_association."))
+    solution_area = models.CharField(_("solution area"), max_length=30, choices=SolutionArea.choices)
+    activities = models.JSONField(
+        _("activities"), default=list, help_text=_("Activity values: usage, pre_sales, revenue_association.")
+    )
 
     # Revenue association only.
     dynamics_seller_name = models.CharField(
         _("Dynamics solution seller name"), max_length=200, blank=True, validators=ONE_LINE
     )
-    customer_name = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True, validators=ONE_LINE)
     isv_solution_name = models.CharField(
         _("Name of ISV product/solution"), max_length=200, blank=True, validators=ONE_LINE
     )
@@ -90,28 +105,34 @@ class Claim(ClaimWindows, models.Model):
     customer_contact_name = models.CharField(_("customer contact name"), max_length=200, validators=ONE_LINE)
     customer_contact_title = models.CharField(_("customer contact title"), max_length=200, validators=ONE_LINE)
     customer_contact_email = models.EmailField(_("customer contact email"))
-    technical_contact_name = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
-    technical_contact_title = models.CharField(max_length=200, blank=True, validators=ONE_LINE)
-    technical_contact_email = models.EmailField(blank=True)
+    technical_contact_name = models.CharField(
+        _("technical contact name"), max_length=200, blank=True, validators=ONE_LINE
+    )
+    technical_contact_title = models.CharField(
+        _("technical contact title"), max_length=200, blank=True, validators=ONE_LINE
+    )
+    technical_contact_email = models.EmailField(_("technical contact email"), blank=True)
     partner_contact_name = models.CharField(_("your company's contact name"), max_length=200, validators=ONE_LINE)
     partner_contact_email = models.EmailField(_("your company's contact email"))
 
-    comments = models.TextField(blank=True)
+    comments = models.TextField(_("comments"), blank=True)
 
     # Lifecycle (changed only through claims.services.transitions).
-    status = models.CharField(max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.SUBMITTED)
-    competing = models.BooleanField(default=False, help_text=_("Another partner holds or claims one of its items."))
-    submitted_at = models.DateTimeField(default=timezone.now)
-    status_changed_at = models.DateTimeField(default=timezone.now)
-    # Stored when the customer's notice is accepted, never at approval (SPEC §6, claims.services.notices).
-    customer_notified_at = models.DateTimeField(null=True, blank=True)
-    opt_out_deadline = models.DateTimeField(null=True, blank=True)
-    response_deadline = models.DateTimeField(
-        null=True, blank=True, help_text=_("When a partner action required request expires.")
+    status = models.CharField(_("status"), max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.SUBMITTED)
+    competing = models.BooleanField(
+        _("competing"), default=False, help_text=_("Another partner holds or claims one of its items.")
     )
-    rejection_reasons = models.JSONField(default=list, blank=True)
+    submitted_at = models.DateTimeField(_("submitted"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
+    # Stored when the customer's notice is accepted, never at approval (SPEC §6, claims.services.notices).
+    customer_notified_at = models.DateTimeField(_("customer notified"), null=True, blank=True)
+    opt_out_deadline = models.DateTimeField(_("opt-out deadline"), null=True, blank=True)
+    response_deadline = models.DateTimeField(
+        _("answer due"), null=True, blank=True, help_text=_("When a partner action required request expires.")
+    )
+    rejection_reasons = models.JSONField(_("rejection reasons"), default=list, blank=True)
     # A rejection may be disputed once (SPEC §12): set when it is, and never again (migration 0010).
-    disputed_at = models.DateTimeField(null=True, blank=True)
+    disputed_at = models.DateTimeField(_("disputed"), null=True, blank=True)
 
     # Drafts (SPEC §12): the wizard's step data as posted (formtools' storage: {step: {field: [values]}}, and
     # "current_step"), kept server-side from the first Continue; emptied when the claim is submitted. A draft
@@ -126,9 +147,11 @@ class Claim(ClaimWindows, models.Model):
     # The list's search text (number, name, domain, Directory ID, customer, MPN ID, products): migration 0015.
     search_text = models.TextField(default="", editable=False)
     # What the claim waits for, by when (claims.due), stored for the list's Due sort (claims.services.due).
-    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
         ordering = ["-submitted_at", "-id"]
         indexes = [
             # The list page's sorts (claims.selectors.CLAIM_SORTS): each is a (partner, column, id) index, read
@@ -142,6 +165,12 @@ class Claim(ClaimWindows, models.Model):
             models.Index(fields=["partner", "opt_out_deadline", "id"], name="claim_partner_opt_out_deadline"),
             models.Index(fields=["partner", "due_at", "id"], name="claim_partner_due"),
             models.Index(fields=["due_at"], condition=Q(status="rejected"), name="claim_dispute_due"),
+            # The review queue (claims.admin.queue): the claims a reviewer decides next, by review due date.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=Q(status__in=["submitted", "under_review", "disputed"]),
+                name="claim_review_due",
+            ),
             models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
             # The deadline sweeps scan only the claims that wait on a deadline.
             models.Index(
@@ -224,22 +253,35 @@ class ClaimItem(models.Model):
 
     Outcome = ItemOutcome
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
-    program = models.CharField(max_length=30, choices=Program.choices)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    competing = models.BooleanField(default=False)
-    association = models.OneToOneField(
-        Association, on_delete=models.PROTECT, null=True, blank=True, related_name="claim_item"
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items", verbose_name=_("claim"))
+    program = models.CharField(_("program"), max_length=30, choices=Program.choices)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("customer tenant")
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="", db_default="")
-    outcome_reason = models.TextField(blank=True, default="", db_default="")
-    outcome_at = models.DateTimeField(null=True, blank=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("subscription")
+    )
+    competing = models.BooleanField(_("competing"), default=False)
+    association = models.OneToOneField(
+        Association,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claim_item",
+        verbose_name=_("association"),
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=Outcome.choices, blank=True, default="", db_default=""
+    )
+    outcome_reason = models.TextField(_("outcome reason"), blank=True, default="", db_default="")
+    outcome_at = models.DateTimeField(_("outcome at"), null=True, blank=True)
 
     objects = ClaimItemQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("claim item")
+        verbose_name_plural = _("claim items")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -306,21 +348,23 @@ class ClaimEvent(models.Model):
         ITEM_OPTED_OUT = "item_opted_out", _("Customer opted out of a product")
         ITEM_DECLINED = "item_declined", _("Customer ended the association")
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(default=timezone.now)
-    actor = models.CharField(max_length=10, choices=Actor.choices)
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events", verbose_name=_("claim"))
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.CharField(_("who"), max_length=10, choices=Actor.choices)
     # PROTECT: a history row is evidence and PostgreSQL refuses to change it (migration 0008), so a user who
     # acted on claims is deactivated, never deleted.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
-    action = models.CharField(max_length=40)
-    old_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
-    new_status = models.CharField(max_length=20, choices=ClaimStatus.choices, blank=True)
-    reason = models.CharField(max_length=60, blank=True)
-    message = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("user")
+    )
+    action = models.CharField(_("action"), max_length=40)
+    old_status = models.CharField(_("old status"), max_length=20, choices=ClaimStatus.choices, blank=True)
+    new_status = models.CharField(_("new status"), max_length=20, choices=ClaimStatus.choices, blank=True)
+    reason = models.CharField(_("reason"), max_length=60, blank=True)
+    message = models.TextField(_("message"), blank=True)
     # A partner's change to a submitted claim (an answer's edits, SPEC §12): field, old and new value as text.
-    field = models.CharField(max_length=60, blank=True, default="", db_default="")
-    old_value = models.TextField(blank=True, default="", db_default="")
-    new_value = models.TextField(blank=True, default="", db_default="")
+    field = models.CharField(_("field"), max_length=60, blank=True, default="", db_default="")
+    old_value = models.TextField(_("old value"), blank=True, default="", db_default="")
+    new_value = models.TextField(_("new value"), blank=True, default="", db_default="")
     # History is evidence (SPEC §14, claims.history, migrations 0008, 0012): data is what the event says the claim
     # holds; save() signs the row with the key named key_id; PostgreSQL checks the link, refuses changes, sets xact_id.
     data = models.JSONField(default=dict, blank=True, editable=False, db_default=models.Value({}, models.JSONField()))
@@ -330,8 +374,14 @@ class ClaimEvent(models.Model):
     xact_id = models.BigIntegerField(editable=False, null=True)
 
     class Meta:
+        verbose_name = _("history event")
+        verbose_name_plural = _("claim history")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["claim", "-created_at"], name="claimevent_claim_created")]
+        indexes = [
+            models.Index(fields=["claim", "-created_at"], name="claimevent_claim_created"),
+            # The reviewer's numbers (claims.selectors.review): the decisions of a week or a month.
+            models.Index(fields=["created_at"], condition=Q(actor="reviewer"), name="claimevent_reviewer_created"),
+        ]
         constraints = [
             # A chain never forks: one successor per event, one first event per claim, whatever the isolation.
             models.UniqueConstraint(fields=["claim", "prev_hash"], name="claimevent_chain_one_successor"),
@@ -361,15 +411,19 @@ def poe_upload_to(instance, filename):
 class PoeDocument(models.Model):
     """A proof of execution file owned by a claim."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="documents")
-    file = models.FileField(upload_to=poe_upload_to, max_length=200)
-    original_name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=120)
-    size = models.PositiveIntegerField()
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="documents", verbose_name=_("claim"))
+    file = models.FileField(_("file"), upload_to=poe_upload_to, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=120)
+    size = models.PositiveIntegerField(_("size"))
     sha256 = models.CharField(max_length=64)
-    uploaded_at = models.DateTimeField(default=timezone.now)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    in_response = models.BooleanField(default=False, help_text=_("Added to answer an information request."))
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("uploaded by")
+    )
+    in_response = models.BooleanField(
+        _("in response to a request"), default=False, help_text=_("Added to answer an information request.")
+    )
     # The wizard and the partner's answer sniff every file before storing it under a key of its own that is never
     # overwritten: validation trusts that verdict and reads the object again only for rows that lack it.
     content_checked = models.BooleanField(
@@ -377,6 +431,8 @@ class PoeDocument(models.Model):
     )
 
     class Meta:
+        verbose_name = _("POE document")
+        verbose_name_plural = _("POE documents")
         ordering = ["uploaded_at", "id"]
 
     def __str__(self):
@@ -400,6 +456,10 @@ class PendingUpload(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("upload in progress")
+        verbose_name_plural = _("uploads in progress")
 
     def __str__(self):
         return self.original_name

@@ -72,6 +72,8 @@ class EmailNotification(models.Model):
     message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
+        verbose_name = _("email notification")
+        verbose_name_plural = _("email notifications")
         constraints = [
             models.CheckConstraint(
                 condition=~Q(state="pending") | Q(next_attempt_at__isnull=False),

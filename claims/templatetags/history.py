@@ -33,6 +33,13 @@ FIELD_LABELS = {
     "products": _("Product"),
     "item": _("Product"),
 }
+# The same fields in the reviewer's words (SPEC §8): a reviewer never reads the partner's "your company".
+REVIEWER_FIELD_LABELS = {
+    "partner_contact_name": _("Partner contact name"),
+    "partner_contact_email": _("Partner contact email"),
+}
+# ``audience`` of the filters below: the reviewers' admin (the partner's page passes none).
+REVIEWERS = "reviewers"
 # Products are removed while answering, never added or changed (SPEC §12).
 REMOVED_FIELDS = {"product", "products", "item"}
 
@@ -45,13 +52,21 @@ def _humanize(code):
 
 
 @register.filter
-def history_actor(event):
-    """Who acted. A partner user by name (or email); the reviewer's identity never reaches the partner."""
+def history_actor(event, audience=""):
+    """Who acted. A partner user by name (or email); the reviewer's identity never reaches the partner, while
+    reviewers (``audience`` "reviewers") read which reviewer it was."""
     if event.actor == ClaimEvent.Actor.PARTNER and event.user_id:
-        return event.user.get_full_name() or event.user.email or event.user.get_username()
+        return _user_name(event.user)
+    if event.actor == ClaimEvent.Actor.REVIEWER and event.user_id and audience == REVIEWERS:
+        role = ClaimEvent.Actor.REVIEWER.label
+        return gettext("%(role)s (%(name)s)") % {"role": role, "name": _user_name(event.user)}
     if event.actor in ClaimEvent.Actor.values:
         return ClaimEvent.Actor(event.actor).label
     return _humanize(event.actor) if event.actor else gettext("System")
+
+
+def _user_name(user):
+    return user.get_full_name() or user.email or user.get_username()
 
 
 @register.filter
@@ -62,13 +77,13 @@ def history_action(code):
     return _humanize(code or "")
 
 
-def field_label(field):
-    label = FIELD_LABELS.get(field)
+def field_label(field, audience=""):
+    label = (REVIEWER_FIELD_LABELS.get(field) if audience == REVIEWERS else None) or FIELD_LABELS.get(field)
     return str(label) if label is not None else _humanize(field)
 
 
 @register.filter
-def history_what(event):
+def history_what(event, audience=""):
     """What happened, as a sentence: a change with its field and values, the lifecycle's new events in plain
     words; any other action by its label (``history_action``). The message is shown beside it."""
     action = event.action
@@ -76,7 +91,7 @@ def history_what(event):
         if event.field in REMOVED_FIELDS and not event.new_value:
             return gettext("Removed product: %(name)s") % {"name": event.old_value}
         return gettext("Changed %(field)s: %(old)s → %(new)s") % {
-            "field": field_label(event.field),
+            "field": field_label(event.field, audience),
             "old": event.old_value or "—",
             "new": event.new_value or "—",
         }

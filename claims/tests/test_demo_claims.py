@@ -145,7 +145,7 @@ def test_demo_claims_past_their_deadline_become_official_at_the_next_sweep(seede
     from claims.services import claims_finalize_due
 
     notified = [claim for claim in seeded.values() if claim.status == ClaimStatus.CUSTOMER_NOTIFIED]
-    assert len(notified) == 4  # with the Taiwanese customer's (still in its window)
+    assert len(notified) == 5  # with the Taiwanese customer's and the competing one (still in their window)
     for claim in notified:
         notice = EmailNotification.objects.get(claim=claim, kind="customer_notified")
         assert (notice.state, notice.sent_at) == ("sent", claim.customer_notified_at)
@@ -156,6 +156,7 @@ def test_demo_claims_past_their_deadline_become_official_at_the_next_sweep(seede
     assert statuses == {
         "Demo · awaiting customer": ClaimStatus.CUSTOMER_NOTIFIED,
         "Demo · awaiting customer (Taiwan)": ClaimStatus.CUSTOMER_NOTIFIED,
+        "Demo · competing, awaiting customer": ClaimStatus.CUSTOMER_NOTIFIED,
         "Demo · awaiting customer, deadline passed": ClaimStatus.OFFICIAL,
         "Demo · awaiting customer, deadline passed (Fabrikam)": ClaimStatus.OFFICIAL,
     }

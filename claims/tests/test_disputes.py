@@ -249,7 +249,7 @@ def test_dispute_admin_page_shows_justification_and_its_poe_with_the_three_decis
     page = reviewer_client.get(reverse("admin:claims_claim_change", args=[rejected.pk])).content.decode()
 
     assert "The partner disputed the rejection." in page
-    assert "<p>Signed SOW attached.</p>" in page
+    assert 'id="justification">Signed SOW attached.</p>' in page
     document = rejected.documents.get(original_name="signed.pdf")
     assert reverse("admin:claims_claim_poe", args=[rejected.pk, document.pk]) in page
     assert reverse("admin:claims_claim_approve", args=[rejected.pk]) in page

@@ -1,0 +1,169 @@
+"""The review queue (SPEC §8): the claim list opens on the claims waiting for a reviewer, by review due date, with
+due today and overdue shown and counted and the reviewer's numbers above it (``claims.selectors.review``).
+
+The list's columns are annotations of its one query (items, their products), never a query per row; the search is
+the partner list's (``claims.selectors.claim_search_filter``: claim number, name, customer, domain, Directory ID,
+MPN ID, product).
+"""
+
+from django.contrib import admin
+from django.contrib.postgres.aggregates import StringAgg
+from django.db.models import Count, F, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from claims.models import ClaimItem
+from claims.selectors import claim_search_filter, claims_for_reviewers
+from claims.selectors.review import review_day_end, review_due_state, review_numbers
+from claims.windows import REVIEW_STATUSES
+
+# The queue's order: what is due first, nothing due last; ``id`` makes it total (the index claim_review_due).
+QUEUE_ORDERING = [F("due_at").asc(nulls_last=True), "id"]
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """Which claims the list shows: by default the queue (waiting for a reviewer), or only those due today or
+    overdue, or every claim. A search or a status filter looks at every claim unless a queue is picked."""
+
+    title = _("review queue")
+    parameter_name = "queue"
+    WAITING = "waiting"
+    ALL = "all"
+
+    def __init__(self, request, params, model, model_admin):
+        # A list action (POST) acts on the claims selected, whichever list they were picked from.
+        self.searching = (
+            bool(request.GET.get("q", "").strip()) or "status__exact" in request.GET or request.method == "POST"
+        )
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.WAITING, _("Waiting for review")),
+            ("today", pgettext_lazy("review queue", "Due today")),
+            ("overdue", pgettext_lazy("review queue", "Overdue")),
+            (self.ALL, _("All claims")),
+        ]
+
+    def value(self):
+        return super().value() or (self.ALL if self.searching else self.WAITING)
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.ALL:
+            return queryset
+        queryset = queryset.filter(status__in=REVIEW_STATUSES)
+        now = timezone.now()
+        if value == "overdue":
+            return queryset.filter(due_at__lt=now)
+        if value == "today":
+            return queryset.filter(due_at__gte=now, due_at__lt=review_day_end(now, timezone.get_current_timezone()))
+        return queryset
+
+
+class CompetingFilter(admin.SimpleListFilter):
+    title = _("competing")
+    parameter_name = "competing"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Competing")), ("0", _("Not competing"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("0", "1"):
+            return queryset.filter(competing=self.value() == "1")
+        return queryset
+
+
+class SolutionAreaFilter(admin.ChoicesFieldListFilter):
+    title = _("solution area")
+
+
+def items_summary():
+    """The claim's items as "3 · Exchange Online, Microsoft Teams, …": two subqueries of the list's one query."""
+    items = ClaimItem.objects.filter(claim=OuterRef("pk")).order_by().values("claim")
+    return {
+        "items_count": Subquery(items.annotate(n=Count("pk")).values("n")),
+        "items_products": Subquery(
+            items.annotate(
+                names=StringAgg("product__name", delimiter=", ", distinct=True, ordering="product__name")
+            ).values("names")
+        ),
+    }
+
+
+class ReviewQueueMixin:
+    """For ClaimAdmin: the queue's columns, filters, order, search and numbers."""
+
+    list_display = [
+        "number_display",
+        "name",
+        "partner",
+        "customer_display",
+        "items_display",
+        "status_display",
+        "competing_display",
+        "review_due_display",
+    ]
+    list_display_links = ["number_display", "name"]
+    list_select_related = ["partner", "tenant"]
+    search_fields = ["name"]  # the search itself: get_search_results
+    search_help_text = _("Claim number, name, customer, domain, Directory ID, MPN ID or product.")
+
+    def get_ordering(self, request):
+        return QUEUE_ORDERING
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(claim_search_filter(search_term)), False
+
+    def changelist_view(self, request, extra_context=None):
+        now = timezone.now()
+        numbers = review_numbers(now=now, zone=timezone.get_current_timezone(), claims=claims_for_reviewers())
+        extra_context = {"title": gettext("Review queue"), **(extra_context or {}), "review_numbers": numbers}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=pgettext_lazy("column", "Claim number"), ordering="id")
+    def number_display(self, claim):
+        return claim.number
+
+    @admin.display(description=pgettext_lazy("column", "Customer"), ordering="tenant__name")
+    def customer_display(self, claim):
+        return (claim.tenant.name if claim.tenant_id else "") or claim.customer_name or claim.domain
+
+    @admin.display(description=pgettext_lazy("column", "Products"))
+    def items_display(self, claim):
+        count = getattr(claim, "items_count", None) or 0
+        return format_html('<span class="queue-count">{}</span> {}', count, getattr(claim, "items_products", "") or "")
+
+    @admin.display(description=pgettext_lazy("column", "Status"), ordering="status")
+    def status_display(self, claim):
+        return format_html('<span class="status status-{}">{}</span>', claim.status, claim.get_status_display())
+
+    @admin.display(description=pgettext_lazy("column", "Competing"), ordering="competing")
+    def competing_display(self, claim):
+        return gettext("Competing") if claim.competing else "—"
+
+    @admin.display(description=pgettext_lazy("column", "Review due"), ordering="due_at")
+    def review_due_display(self, claim):
+        if claim.status not in REVIEW_STATUSES or claim.due_at is None:
+            return "—"
+        state = review_due_state(claim.due_at, now=timezone.now(), zone=timezone.get_current_timezone())
+        when = timezone.localtime(claim.due_at).strftime("%Y-%m-%d %H:%M")
+        words = {
+            "overdue": pgettext("deadline", "overdue"),
+            "today": pgettext("deadline", "due today"),
+        }.get(state, "")
+        if not words:
+            return when
+        return format_html('{} <strong class="due-{}">{}</strong>', when, state, words)

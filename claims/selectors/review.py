@@ -1,0 +1,192 @@
+"""The reviewer's desk (SPEC §8): the queue's numbers and what a claim's review page shows, each in a few queries.
+
+**The queue** is the claims a reviewer decides next (``claims.windows.REVIEW_STATUSES``), by ``Claim.due_at``: the
+end of the one review window (``Claim.review_window``: 5 business days after submission, the partner's answer or
+a dispute), stored by ``claims.services.due`` with every status change. "Due today" and "overdue" are the
+reviewer's: a claim is due today when its review window ends before the end of the reviewer's own day, in the
+reviewer's time zone; overdue once it has ended.
+
+**The numbers** are SQL aggregates over the claims and their history, never a loop over rows: waiting, due today,
+overdue (one query over the queue's partial index), decided this week (the reviewer's week, from Monday 00:00 in
+their zone) and the median days from the moment a claim came to the reviewer (submitted, answered, disputed) to
+the reviewer's decision, over the decisions of the last ``MEDIAN_DAYS`` days (one query).
+"""
+
+import dataclasses
+import datetime
+
+from django.db import connection
+from django.db.models import Count, Q
+
+from associations.models import Association
+from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, item_key, item_keys_q
+from claims.windows import REVIEW_STATUSES
+
+# A reviewer's decision: what ends a review (a per-item rejection is part of one).
+DECISIONS = (
+    ClaimEvent.Action.APPROVED,
+    ClaimEvent.Action.INFORMATION_REQUESTED,
+    ClaimEvent.Action.REJECTED,
+    ClaimEvent.Action.DISPUTE_REJECTED,
+)
+# The median looks at the decisions of this many days.
+MEDIAN_DAYS = 30
+
+
+def review_day_end(now, zone):
+    """The end of the reviewer's day (the next midnight in ``zone``): what is due before it is due today."""
+    today = now.astimezone(zone).date()
+    return datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), tzinfo=zone)
+
+
+def review_week_start(now, zone):
+    """Monday 00:00 of the reviewer's week, in ``zone``."""
+    today = now.astimezone(zone).date()
+    return datetime.datetime.combine(today - datetime.timedelta(days=today.weekday()), datetime.time(), tzinfo=zone)
+
+
+def review_due_state(due_at, *, now, zone):
+    """``overdue``, ``today`` or '' for a review due at ``due_at`` (None: '')."""
+    if due_at is None:
+        return ""
+    if due_at < now:
+        return "overdue"
+    return "today" if due_at < review_day_end(now, zone) else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewNumbers:
+    waiting: int
+    due_today: int
+    overdue: int
+    decided_this_week: int
+    median_days: float | None
+
+
+def review_numbers(*, now, zone, claims=None):
+    """The reviewer's numbers (SPEC §8) at ``now`` in the reviewer's ``zone``: two queries. ``claims``: the claims
+    a reviewer sees (``claims_for_reviewers``)."""
+    claims = Claim.objects.all() if claims is None else claims
+    queue = claims.filter(status__in=REVIEW_STATUSES)
+    counts = queue.aggregate(
+        waiting=Count("pk"),
+        overdue=Count("pk", filter=Q(due_at__lt=now)),
+        due_today=Count("pk", filter=Q(due_at__gte=now, due_at__lt=review_day_end(now, zone))),
+    )
+    decided, median = _decisions(since_week=review_week_start(now, zone), since=now - datetime.timedelta(MEDIAN_DAYS))
+    return ReviewNumbers(
+        waiting=counts["waiting"],
+        due_today=counts["due_today"],
+        overdue=counts["overdue"],
+        decided_this_week=decided,
+        median_days=None if median is None else round(median, 1),
+    )
+
+
+def _decisions(*, since_week, since):
+    """(claims decided since ``since_week``, the median days to a decision since ``since``): one statement. A
+    decision's review started at the claim's latest event before it that brought it to the reviewer (a status of
+    the review window entered from another status: submitted, answered, disputed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(DISTINCT d.claim_id) FILTER (WHERE d.created_at >= %(week)s),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM d.created_at - s.created_at) / 86400.0
+                   ) FILTER (WHERE s.created_at IS NOT NULL)
+            FROM claims_claimevent d
+            LEFT JOIN LATERAL (
+                SELECT e.created_at FROM claims_claimevent e
+                WHERE e.claim_id = d.claim_id AND e.created_at <= d.created_at AND e.id <> d.id
+                  AND e.new_status = ANY(%(review)s) AND NOT (e.old_status = ANY(%(review)s))
+                ORDER BY e.created_at DESC LIMIT 1
+            ) s ON true
+            WHERE d.actor = %(reviewer)s AND d.action = ANY(%(decisions)s) AND d.created_at >= %(since)s
+            """,
+            {
+                "week": since_week,
+                "since": min(since, since_week),
+                "review": [str(s) for s in REVIEW_STATUSES],
+                "reviewer": ClaimEvent.Actor.REVIEWER,
+                "decisions": [str(d) for d in DECISIONS],
+            },
+        )
+        decided, median = cursor.fetchone()
+    return decided, median
+
+
+# --- A claim's review page ---------------------------------------------------------------------------------------
+
+# Where a POE document came from: the history event that added it (its ``data["documents_added"]``).
+POE_SOURCE_ACTIONS = {
+    ClaimEvent.Action.RESPONDED: "answer",
+    ClaimEvent.Action.DISPUTED: "dispute",
+    ClaimEvent.Action.POE_ADDED: "protect",
+}
+
+
+def poe_sources(events):
+    """{document id: "answer" | "dispute" | "protect"} from a claim's ``events``; a document none added came with
+    the submission."""
+    sources = {}
+    for event in events:
+        source = POE_SOURCE_ACTIONS.get(event.action)
+        for document in (event.data or {}).get("documents_added", ()) if source else ():
+            sources[document["id"]] = source
+    return sources
+
+
+@dataclasses.dataclass(frozen=True)
+class Rival:
+    """Another claim (or an official association) with one of this claim's items."""
+
+    claim: Claim | None
+    association: Association | None
+    items: tuple
+
+    @property
+    def partner(self):
+        return self.claim.partner if self.claim else self.association.partner
+
+
+def claim_rivals(claim, items):
+    """The other submitted claims still open and the active associations that hold one of ``items``' keys, with the
+    items concerned, and {item id: "held" | "pending" | ""} (the item's availability): two queries."""
+    tenant_of = lambda item: item.tenant_id or claim.tenant_id  # noqa: E731
+    keys = {item_key(i.program, tenant_of(i), i.product_id, i.subscription_id): i for i in items}
+    if not keys:
+        return [], {}
+    where = item_keys_q(items, tenant_of)
+    rival_items = (
+        ClaimItem.objects.going_on()
+        .filter(where, claim__status__in=ClaimStatus.open())
+        .exclude(claim_id=claim.pk)
+        .select_related("claim__partner", "product")
+        .order_by("claim_id", "pk")
+    )
+    associations = (
+        Association.objects.active()
+        .filter(where)
+        .exclude(claim_item__claim_id=claim.pk)
+        .select_related("partner", "product", "claim_item")
+        .order_by("pk")
+    )
+    by_claim, held, availability = {}, [], {i.pk: "" for i in items}
+    for other in rival_items:
+        mine = keys.get(
+            item_key(other.program, other.tenant_id or other.claim.tenant_id, other.product_id, other.subscription_id)
+        )
+        if mine is None:
+            continue
+        by_claim.setdefault(other.claim_id, (other.claim, []))[1].append(mine)
+        availability[mine.pk] = availability[mine.pk] or "pending"
+    for association in associations:
+        mine = keys.get(
+            item_key(association.program, association.tenant_id, association.product_id, association.subscription_id)
+        )
+        if mine is None:
+            continue
+        held.append(Rival(claim=None, association=association, items=(mine,)))
+        availability[mine.pk] = "held"
+    rivals = [Rival(claim=c, association=None, items=tuple(mine)) for c, mine in by_claim.values()] + held
+    return rivals, availability
