@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
+from claims.admin.compare import ArbitrationAdminMixin
 from claims.admin.decisions import ReviewDecisionsMixin
 from claims.admin.disputes import (
     DISPUTE_READONLY_FIELDS,
@@ -133,7 +134,9 @@ class ClaimEventInline(ReadOnlyInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin):
+class ClaimAdmin(
+    ArbitrationAdminMixin, ReviewDecisionsMixin, DisputeAdminMixin, NoticeDeliveryAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "name",
         "partner",

@@ -305,6 +305,9 @@ class ClaimEvent(models.Model):
         ITEM_REJECTED = "item_rejected", _("Product rejected")
         ITEM_OPTED_OUT = "item_opted_out", _("Customer opted out of a product")
         ITEM_DECLINED = "item_declined", _("Customer ended the association")
+        # SPEC §8: another partner's claim competes for items this claim has awaiting the customer or official
+        # (``claims.services.challenges``; the event's data names the challenging claim, never shown to the partner).
+        CHALLENGED = "challenged", _("Another partner claimed these products")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
@@ -358,6 +361,18 @@ def poe_upload_to(instance, filename):
     return f"poe/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
 
 
+class PoeDocumentQuerySet(models.QuerySet):
+    def with_challenge_mark(self):
+        """Each document with ``after_challenge``: uploaded after another partner's claim challenged its claim (a
+        ``challenged`` event of its claim before its upload, SPEC §8), e.g. to protect the association."""
+        challenged = ClaimEvent.objects.filter(
+            claim_id=models.OuterRef("claim_id"),
+            action=ClaimEvent.Action.CHALLENGED,
+            created_at__lt=models.OuterRef("uploaded_at"),
+        )
+        return self.annotate(after_challenge=models.Exists(challenged))
+
+
 class PoeDocument(models.Model):
     """A proof of execution file owned by a claim."""
 
@@ -375,6 +390,8 @@ class PoeDocument(models.Model):
     content_checked = models.BooleanField(
         default=False, help_text=_("content_type was found in this object's bytes by the POE sniffer.")
     )
+
+    objects = PoeDocumentQuerySet.as_manager()
 
     class Meta:
         ordering = ["uploaded_at", "id"]

@@ -16,7 +16,7 @@ from associations.validators import email_domain_within, normalize_domain
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, RejectionReason, item_key, item_keys_q
 from claims.policy import needs_technical_contact
 from claims.reasons import WHO_CUSTOMER, WHO_PARTNER, WHO_TECHNICAL, english, reason_text
-from claims.services.jobs import task_send
+from claims.services.jobs import task_send, task_send_on_commit
 from claims.services.transitions import claims_transition
 from claims.storage import poe_opener
 from claims.uploads import HEAD_BYTES, POE_RULES, POE_TYPES, detect_poe_type
@@ -306,7 +306,8 @@ def _claims_outcome_write(claims):
 
 
 def _claims_validate_locked(claim_ids, *, today, now):
-    """Validate the submitted claims this transaction holds locked; returns ({id: new status}, other items).
+    """Validate the submitted claims this transaction holds locked; returns ({id: new status}, other items, the
+    claims that passed and compete).
 
     1. Load the claims with their items and documents, and every fact the rules need (``_validation_facts``).
     2. Decide each claim with the rules of ``_claim_problems``, oldest first.
@@ -324,7 +325,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
         .order_by("submitted_at", "pk")
     )
     if not claims:
-        return {}, set()
+        return {}, set(), []
     facts = _validation_facts(claims)
     closed, competing_items, others = set(), set(), set()
     for claim in claims:
@@ -360,7 +361,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
     if competing_items:
         _claim_items_flag_competing(competing_items)
     outcome = dict.fromkeys(passed, ClaimStatus.UNDER_REVIEW) | {c.pk: ClaimStatus.REJECTED for c in rejected}
-    return outcome, others
+    return outcome, others, [c.pk for c in claims if c.competing and not c.rejection_reasons]
 
 
 def _claims_validate_run(take):
@@ -369,7 +370,13 @@ def _claims_validate_run(take):
         claim_ids = take()
         if not claim_ids:
             return {}
-        outcome, others = _claims_validate_locked(claim_ids, today=timezone.localdate(), now=timezone.now())
+        outcome, others, challengers = _claims_validate_locked(
+            claim_ids, today=timezone.localdate(), now=timezone.now()
+        )
+        if challengers:
+            # The challenge notice (SPEC §8): a claim that passed and competes tells the holders of its items, after
+            # commit, in a task of its own (claims.services.challenges: once per challenge however often it runs).
+            task_send_on_commit("claim_challenges_notify_task", claim_ids=challengers)
     if others:
         # The other partners' open claims compete with these too: flag them for their reviewer, after our commit
         # and in transactions of their own (items, then claims, each locked in id order), so that this never
