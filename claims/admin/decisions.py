@@ -47,8 +47,12 @@ class ItemDecision(forms.Form):
 
     APPROVE, REJECT = "approve", "reject"
 
+    # Not required: a post without an item's decision approves it (the page's radio starts on Approve).
     decision = forms.ChoiceField(
-        choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))], initial=APPROVE, widget=forms.RadioSelect
+        choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))],
+        initial=APPROVE,
+        widget=forms.RadioSelect,
+        required=False,
     )
     reason = forms.ChoiceField(choices=[("", "—"), *REVIEWER_REJECTION_REASONS], required=False)
     message = forms.CharField(max_length=2000, required=False, help_text=_("Optional: shown to the partner."))
@@ -64,6 +68,7 @@ class ItemDecision(forms.Form):
 
     def clean(self):
         data = super().clean()
+        data["decision"] = data.get("decision") or self.APPROVE
         if data.get("decision") == self.REJECT and not data.get("reason"):
             self.add_error("reason", gettext("Choose why this product is rejected."))
         return data
@@ -81,13 +86,13 @@ class ApproveForm:
         self.is_bound = data is not None
 
     def is_valid(self):
-        # Every form validated (not all() of a generator, which stops at the first invalid one): each shows its errors.
+        # Every form validated (not all() of a generator, which stops at the first invalid one): each shows its
+        # errors, the missing confirmation too.
         results = [form.is_valid() for form in [*self.items, self.confirm]]
-        valid = all(results)
-        if valid and self.needs_confirmation and not self.confirm.cleaned_data["confirmation"]:
+        if all(results[-1:]) and self.needs_confirmation and not self.confirm.cleaned_data["confirmation"]:
             self.confirm.add_error("confirmation", CONFIRMATION_REQUIRED)
             return False
-        return valid
+        return all(results)
 
     @property
     def needs_confirmation(self):
@@ -193,6 +198,8 @@ class ReviewDecisionsMixin:
             "button": button,
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            # A claim's own decision page (not a list action's): its breadcrumbs and Cancel lead back to it.
+            "claim_page": claims[0] if action is None and len(claims) == 1 else None,
         }
         return TemplateResponse(request, "claims/_lifecycle_admin_action.html", context)
 
