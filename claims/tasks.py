@@ -101,11 +101,12 @@ def claim_counts_compact_task():
 
 @shared_task
 def lifecycle_requeue_task():
-    """Rebuild lost work from PostgreSQL: claims submitted but never validated. (Pending emails need no
-    requeue: ``emails_send_due_task`` sweeps their rows.)"""
+    """Rebuild lost work from PostgreSQL: claims submitted but never validated, challengers whose holders were
+    never told (SPEC §8). (Pending emails need no requeue: ``emails_send_due_task`` sweeps their rows.)"""
     from claims.services import claims_requeue_unvalidated
+    from claims.services.challenges import claims_requeue_challenges
 
-    return {"claims": claims_requeue_unvalidated()}
+    return {"claims": claims_requeue_unvalidated(), "challenges": claims_requeue_challenges()}
 
 
 @shared_task

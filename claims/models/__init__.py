@@ -112,6 +112,10 @@ class Claim(ClaimWindows, models.Model):
     rejection_reasons = models.JSONField(default=list, blank=True)
     # A rejection may be disputed once (SPEC §12): set when it is, and never again (migration 0010).
     disputed_at = models.DateTimeField(null=True, blank=True)
+    # The challenge notice (SPEC §8, claims.services.challenges): when the holders of the items this claim competes
+    # for were told. Validation sets it at once for a claim that challenges nobody; a challenger's stays empty until
+    # its task has run, so a lost task is sent again (claims_requeue_challenges).
+    challenges_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Drafts (SPEC §12): the wizard's step data as posted (formtools' storage: {step: {field: [values]}}, and
     # "current_step"), kept server-side from the first Continue; emptied when the claim is submitted. A draft
@@ -156,6 +160,11 @@ class Claim(ClaimWindows, models.Model):
             ),
             models.Index(fields=["directory_id"], name="claim_directory_id"),
             models.Index(fields=["draft_saved_at"], condition=Q(status="draft"), name="claim_draft_due"),
+            models.Index(
+                fields=["status_changed_at"],
+                condition=Q(competing=True, challenges_checked_at__isnull=True),
+                name="claim_challenge_unchecked",
+            ),
         ]
         constraints = [
             # Both dates once the customer's notice is delivered, neither before (claims.services.notices).

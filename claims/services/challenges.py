@@ -10,20 +10,28 @@ task run twice, or two at once, writes one event and one email. The reviewer see
 (``PoeDocument.objects.with_challenge_mark``).
 """
 
+import datetime
+
 from django.db import transaction
+from django.utils import timezone
 
 from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification
 from claims.selectors.competition import HOLDING, competing_claims
+from claims.services.jobs import task_send
 from claims.services.notifications import outbox_add
 from claims.services.transitions import claim_event_record
 
 # The challenging claim's statuses in which it challenges: validated and not decided against.
 CHALLENGING = [status for status in ClaimStatus.open() if status != ClaimStatus.SUBMITTED]
+# Challengers per requeued task.
+CHALLENGE_BATCH = 200
 
 
 def claim_challenges_notify(*, claim_ids):
     """Tell the holders challenged by the claims ``claim_ids`` (those still challenging: validated, open and
-    competing), once per (holder, challenger). Returns the ids of the holders' claims told now."""
+    competing), once per (holder, challenger), then mark the claims checked (``challenges_checked_at``: the
+    requeue job leaves them alone). Returns the ids of the holders' claims told now."""
+    claim_ids = list(claim_ids)
     told = []
     challengers = Claim.objects.filter(pk__in=list(claim_ids), competing=True, status__in=CHALLENGING).order_by("pk")
     for challenger in challengers.select_related("tenant"):
@@ -34,7 +42,29 @@ def claim_challenges_notify(*, claim_ids):
                 item_ids=sorted(item.pk for item in competitor.items),
             ):
                 told.append(competitor.claim.pk)
+    Claim.objects.filter(pk__in=claim_ids, challenges_checked_at__isnull=True).update(
+        challenges_checked_at=timezone.now()
+    )
     return told
+
+
+def claims_requeue_challenges(*, older_than=datetime.timedelta(minutes=2), now=None, limit=1000):
+    """Send the challenge task again for challengers whose task never ran (a lost broker, a dead worker): validated,
+    competing, still challenging and not checked a while after their last move. Returns how many were waiting."""
+    now = now or timezone.now()
+    ids = list(
+        Claim.objects.filter(
+            competing=True,
+            challenges_checked_at__isnull=True,
+            status_changed_at__lt=now - older_than,
+            status__in=CHALLENGING,
+        )
+        .order_by("status_changed_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for start in range(0, len(ids), CHALLENGE_BATCH):
+        task_send("claim_challenges_notify_task", claim_ids=ids[start : start + CHALLENGE_BATCH])
+    return len(ids)
 
 
 def _holder_tell(*, holder_id, challenger_id, item_ids):

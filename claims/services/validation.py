@@ -281,18 +281,22 @@ def _claim_items_flag_competing(item_ids, *, open_only=False):
     return ClaimItem.objects.filter(pk__in=Subquery(rows.order_by("pk").values("pk"))).update(competing=True)
 
 
-def _claims_outcome_write(claims):
-    """Each claim's own tenant, ``competing`` and rejection reasons, in one statement."""
+def _claims_outcome_write(claims, *, now):
+    """Each claim's own tenant, ``competing`` and rejection reasons, in one statement; and for a claim that
+    challenges nobody (rejected, or not competing) ``challenges_checked_at``: nothing for the challenge notice to do
+    (claims.services.challenges)."""
     # bulk_update's CASE expressions cost more to build than the whole validation; one UPDATE from arrays
     # does the same in a fraction of that.
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE claims_claim AS claim
-            SET tenant_id = v.tenant_id, competing = v.competing, rejection_reasons = v.reasons
+            SET tenant_id = v.tenant_id, competing = v.competing, rejection_reasons = v.reasons,
+                challenges_checked_at = v.checked
             FROM (
                 SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS tenant_id,
-                       unnest(%s::boolean[]) AS competing, unnest(%s::jsonb[]) AS reasons
+                       unnest(%s::boolean[]) AS competing, unnest(%s::jsonb[]) AS reasons,
+                       unnest(%s::timestamptz[]) AS checked
             ) AS v
             WHERE claim.id = v.id
             """,
@@ -301,6 +305,7 @@ def _claims_outcome_write(claims):
                 [c.tenant.pk if c.tenant else None for c in claims],
                 [c.competing for c in claims],
                 [json.dumps(c.rejection_reasons) for c in claims],
+                [None if c.competing and not c.rejection_reasons else now for c in claims],
             ],
         )
 
@@ -337,7 +342,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
         else:
             # A rejected claim is final: it competes with nobody, so only a claim that passed flags the others.
             others |= claim_others
-    _claims_outcome_write(claims)
+    _claims_outcome_write(claims, now=now)
     passed = [c.pk for c in claims if not c.rejection_reasons]
     rejected = [c for c in claims if c.rejection_reasons]
     claims_transition(

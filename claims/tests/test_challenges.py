@@ -12,7 +12,7 @@ from associations.models import UserPreference
 from associations.tests.fixtures import make_partner, make_user
 from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
 from claims.policy import ClaimRules
-from claims.services import claim_validate, emails_send_due
+from claims.services import challenges, claim_validate, emails_send_due
 from claims.tasks import claim_challenges_notify_task
 from claims.tests.factories import claim_make, claim_make_official
 
@@ -27,6 +27,7 @@ def holder(partner_a, m365_tenant, products):
         products=[products["yammer"], products["microsoft-teams"]],
         status=ClaimStatus.CUSTOMER_NOTIFIED,
         name="Contoso collaboration",
+        challenges_checked_at=timezone.now(),  # as its validation left it: it challenged nobody
     )
 
 
@@ -151,3 +152,28 @@ def test_challenge_protect_rule_only_while_challenged(partner_a, m365_tenant, pr
     quiet.competing = True
     assert ClaimRules(quiet, partner_a.admin).protect
     assert not ClaimRules(quiet, partner_a.viewer).protect
+
+
+def test_challenge_lost_task_is_sent_again_from_postgresql(
+    holder, partner_a, partner_b, m365_tenant, products, django_capture_on_commit_callbacks, monkeypatch
+):
+    quiet = claim_make(partner_a, tenant=m365_tenant, products=[products["exchange-online"]])
+    claim_validate(claim_id=quiet.pk)
+    rival, _lost = _challenge(partner_b, m365_tenant, products, django_capture_on_commit_callbacks)
+    quiet.refresh_from_db()
+    rival.refresh_from_db()
+    assert quiet.challenges_checked_at is not None  # challenges nobody
+    assert rival.challenges_checked_at is None
+    requeued = []
+    monkeypatch.setattr(challenges, "task_send", lambda name, **kwargs: requeued.append((name, kwargs)))
+    later = timezone.now() + datetime.timedelta(minutes=3)
+
+    assert challenges.claims_requeue_challenges(now=timezone.now()) == 0  # not yet: its task may be on its way
+    assert challenges.claims_requeue_challenges(now=later) == 1
+    assert requeued == [("claim_challenges_notify_task", {"claim_ids": [rival.pk]})]
+
+    claim_challenges_notify_task(**requeued[0][1])
+    rival.refresh_from_db()
+    assert rival.challenges_checked_at is not None
+    assert holder.events.filter(action=ClaimEvent.Action.CHALLENGED).count() == 1
+    assert challenges.claims_requeue_challenges(now=later) == 0
