@@ -6,6 +6,7 @@ import pytest
 
 from associations.tests.fixtures import browser_sign_in
 from claims.models import ClaimStatus
+from claims.services import claim_approve
 from claims.tests.factories import claim_make
 from claims.tests.test_accessibility import LOCALES, _axe
 
@@ -33,12 +34,28 @@ def competing(partner_a, partner_b, m365_tenant, products):
     return holder, rival
 
 
+@pytest.fixture
+def partly_rejected(partner_a, m365_tenant, products, reviewer):
+    """Partner A's claim awaiting the customer with one of its two products rejected by the reviewer."""
+    claim = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["exchange-online"], products["sharepoint-online"]],
+        status=ClaimStatus.UNDER_REVIEW,
+    )
+    rejected = {claim.items.get(product__code="sharepoint-online").pk: ("poe_insufficient", "Exchange only.")}
+    claim_approve(claim=claim, user=reviewer, rejected_items=rejected)
+    return claim
+
+
 def _no_sideways_scroll(page, where):
     wide = page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
     return [f"{where}: the page scrolls sideways at 390 px"] if wide else []
 
 
-def test_arbitration_pages_have_no_axe_violation_in_both_languages(browser, live_server, reviewer, competing):
+def test_arbitration_pages_have_no_axe_violation_in_both_languages(
+    browser, live_server, reviewer, partner_a, competing, partly_rejected
+):
     holder, rival = competing
     found = []
     for locale in LOCALES:
@@ -64,6 +81,12 @@ def test_arbitration_pages_have_no_axe_violation_in_both_languages(browser, live
             found += _no_sideways_scroll(page, "approve with errors")
             page.goto(f"/admin/claims/claim/{rival.pk}/compare/{holder.pk}/")
             found += _no_sideways_scroll(page, "side by side")
+            # The partner's claim page says which products went on and why the other did not.
+            browser_sign_in(page, partner_a.admin, live_server)
+            page.goto(f"/incentives/customer-associations/{partly_rejected.pk}/")
+            assert page.locator("td.item-outcome").count() == 2
+            found += _axe(page, live_server, "partner's claim page with a rejected product")
+            found += _no_sideways_scroll(page, "partner's claim page with a rejected product")
         finally:
             context.close()
         found = [line if line.startswith("[") else f"[{locale}] {line}" for line in found]

@@ -115,12 +115,13 @@ def test_item_decisions_official_email_in_zh_hant(reviewer, claim, mailoutbox):
 
 
 def test_item_decisions_partner_page_says_which_went_on_and_why(client, partner_a, reviewer, claim):
+    client.force_login(partner_a.admin)
+    assert "Going on" not in client.get(reverse("claims:detail", args=[claim.pk])).content.decode()
     claim_approve(
         claim=claim,
         user=reviewer,
         rejected_items={_item(claim, "yammer").pk: ("poe_insufficient", "The POE shows Teams only.")},
     )
-    client.force_login(partner_a.admin)
 
     page = client.get(reverse("claims:detail", args=[claim.pk])).content.decode()
 

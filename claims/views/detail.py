@@ -87,6 +87,8 @@ def _claim_page(request, claim, **extra):
         "claim": claim,
         "rules": rules,
         "items": items,
+        # A Decision column only once a product ended while the claim went on (SPEC §8).
+        "item_decisions": any(item.outcome for item in items),
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
         "documents": documents,
         "events": events,
