@@ -18,11 +18,12 @@ from claims.models import (
     InformationReason,
     OptOutWindow,
     RejectionReason,
+    item_key,
 )
 from claims.policy import APPROVABLE, REJECTABLE, ClaimRules, Edit, Refusal
 from claims.reasons import english, reason_text
 from claims.selectors.competition import contested_items
-from claims.services.items import claim_items_end
+from claims.services.items import claim_items_end, item_keys_lock
 from claims.services.submission import claim_poe_add
 from claims.services.transitions import (
     ClaimStatusConflict,
@@ -86,6 +87,11 @@ def claim_approve(*, claim, user, rejected_items=None, confirmation=""):
         approved = [item for item in items if item.pk not in rejected_items]
         if not approved:
             return _claim_reject_every_item(claim=claim, user=user, items=items, rejected_items=rejected_items)
+        # Another reviewer approving a competing claim now waits here (and finalization of the same items): the one
+        # after sees the other's claim awaiting the customer and is asked to confirm.
+        item_keys_lock(
+            [item_key(i.program, i.tenant_id or locked.tenant_id, i.product_id, i.subscription_id) for i in approved]
+        )
         contested = contested_items(locked, items=approved)
         if contested and not confirmation:
             raise ApprovalNeedsConfirmation(contested)
