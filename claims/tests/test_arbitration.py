@@ -170,3 +170,18 @@ def test_arbitration_review_page_lists_competing_claims_with_links(reviewer_clie
     with translation.override("zh-hant"):
         block = render_to_string("admin/claims/claim/_competing.html", context)
     assert "並排比較" in block and "競爭的宣告" in block
+
+
+def test_arbitration_pages_in_zh_hant(reviewer_client, holder, rival):
+    headers = {"HTTP_ACCEPT_LANGUAGE": "zh-TW"}
+    compare = reviewer_client.get(reverse("admin:claims_claim_compare", args=[rival.pk, holder.pk]), **headers)
+    approve = reviewer_client.get(reverse("admin:claims_claim_approve", args=[rival.pk]), **headers)
+
+    page = compare.content.decode()
+    for words in ("並排比較", "合作夥伴連絡人", "執行證明", "有競爭", "開啟其審核頁面"):
+        assert words in page
+    page = approve.content.decode()
+    for words in ("儲存決定並通知客戶", "拒絕原因", "給合作夥伴的附註", "仍要核准的原因", "取消"):
+        assert words in page
+    for english in ("Compare side by side", "Reason for rejecting", "Save the decisions", "Partner contact"):
+        assert english not in compare.content.decode() + page
