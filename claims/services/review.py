@@ -85,7 +85,7 @@ def claim_approve(*, claim, user, rejected_items=None, confirmation=""):
         if unknown:
             raise ValueError(f"Items {sorted(unknown)} are not items of claim {claim.pk} that go on.")
         approved = [item for item in items if item.pk not in rejected_items]
-        if not approved:
+        if items and not approved:
             return _claim_reject_every_item(claim=claim, user=user, items=items, rejected_items=rejected_items)
         # Another reviewer approving a competing claim now waits here (and finalization of the same items): the one
         # after sees the other's claim awaiting the customer and is asked to confirm.
