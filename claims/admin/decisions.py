@@ -3,6 +3,11 @@ claim's page (each with its page) and as list actions. Which decisions a claim o
 (``claims.policy.ClaimRules``: ``approve``, ``request_information``, ``reject``): the claim page's buttons read it
 (``render_change_form``), a decision page refuses what it does not allow, and the list actions skip those claims.
 Each decision calls the same service as everything else (``claims.services``).
+
+Approve decides item by item (SPEC §8, ``ApproveForm``): each item approved, or rejected with a reason and a note;
+an approved item that another partner already has awaiting the customer or official asks for the reviewer's reason
+(``claims.services.review.claim_approve``: refused without one, recorded with it). The claim's page gets the
+competing claims and associations for its list (``templates/admin/claims/claim/_competing.html``).
 """
 
 from django import forms
