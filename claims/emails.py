@@ -28,6 +28,7 @@ from associations.zones import zone_time
 from claims.models import ClaimEvent, ClaimItem, ClaimStatus, InformationReason
 from claims.policy import current_request, notice_recipients
 from claims.reasons import reason_display
+from claims.templatetags.arbitration import item_notes, outcome_reason
 from claims.templatetags.claims_text import partner_details
 from claims.templatetags.lifecycle import reason_label
 from claims.tokens import opt_out_token_make
@@ -77,12 +78,7 @@ def _products(claim, *, outcomes=("",)):
     for item in _items(claim):
         if item.outcome not in outcomes:
             continue
-        label = item.product.name
-        if item.subscription_id:
-            label = _("%(product)s (subscription %(subscription_id)s)") % {
-                "product": label,
-                "subscription_id": item.subscription.subscription_id,
-            }
+        label = _products_label(item)
         if label not in names:
             names.append(label)
     return names
@@ -242,13 +238,40 @@ def rejected_final_email(claim):
     )
 
 
+def _rejected_items(claim):
+    """The items a reviewer rejected while the claim went on (SPEC §8): [(product, why)], why being the reason's
+    words and the reviewer's note. The notes are read (one query) only when there are such items."""
+    rejected = [item for item in _items(claim) if item.outcome == ClaimItem.Outcome.REJECTED]
+    if not rejected:
+        return []
+    notes = item_notes(claim.events.filter(action=ClaimEvent.Action.ITEM_REJECTED))
+    found = []
+    for item in rejected:
+        why = outcome_reason(item)
+        if notes.get(item.pk):
+            why = _("%(reason)s (%(note)s)") % {"reason": why, "note": notes[item.pk]}
+        found.append((_products_label(item), why))
+    return found
+
+
+def _products_label(item):
+    if item.subscription_id:
+        return _("%(product)s (subscription %(subscription_id)s)") % {
+            "product": item.product.name,
+            "subscription_id": item.subscription.subscription_id,
+        }
+    return item.product.name
+
+
 @_in_language(_partner_language)
 def official_email(claim):
+    """The claim is official for the items that went on; those a reviewer rejected are named with why."""
     return _message(
         "official",
         {
             "claim": claim,
             "products": _products(claim),
+            "rejected": _rejected_items(claim),
             "claim_url": _claim_url(claim),
             "usage_url": settings.SITE_URL + reverse("claims:usage", args=[claim.pk]),
         },
@@ -312,6 +335,24 @@ def replaced_email(association):
         )
 
 
+@_in_language(_partner_language)
+def challenged_email(claim, event):
+    """To the partner contact of a claim whose items another partner now claims (SPEC §8): which of its products,
+    that a reviewer decides, and how to add proof of execution to protect them. Never who challenges."""
+    wanted = set((event.data or {}).get("challenge", {}).get("items", ())) if event is not None else set()
+    products = [item.product.name for item in _items(claim) if not wanted or item.pk in wanted]
+    return _message(
+        "challenged",
+        {
+            "claim": claim,
+            "products": list(dict.fromkeys(products)),
+            "official": claim.status == ClaimStatus.OFFICIAL,
+            "protect_url": _claim_url(claim) + "#protect",
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
 def _user_language(user):
     return user_language(user) or settings.LANGUAGE_CODE
 
@@ -357,6 +398,8 @@ def notification_email(notification, *, attempted_at=None):
     if kind == "customer_notified":
         return customer_notified_email(claim, notice_deadline(claim, attempted_at or timezone.now()))
     # Emails about one event of the claim (SPEC §5: one email per event) are built from that event.
+    if kind == "challenged":
+        return challenged_email(claim, notification.event)
     if kind in ("action_required", "answer_reminder"):
         builder = action_required_email if kind == "action_required" else answer_reminder_email
         return builder(claim, notification.event)
@@ -378,10 +421,10 @@ _PARTNER_LANGUAGE = "_email_partner_language"
 _STATUS_EVENTS = "_email_status_events"
 # The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email), and
 # the partner contact's language.
-_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended"})
+_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended", "challenged"})
 _KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended"})
 _PARTNER_KINDS = frozenset(
-    {"action_required", "answer_reminder", "rejected", "rejected_final", "official", "opted_out", "ended"}
+    {"action_required", "answer_reminder", "rejected", "rejected_final", "official", "opted_out", "ended", "challenged"}
 )
 
 

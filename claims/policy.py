@@ -20,7 +20,8 @@ answer                 partner action required, within the answer window; the ed
                        products, contacts; the answer to the system's ``notice_undeliverable`` request: the
                        comment and the contacts only
 dispute                rejected, never disputed, within the dispute window (30 days)
-protect                official (add POE with a comment, any time)
+protect                official (add POE with a comment, any time), or awaiting the customer while another partner's
+                       claim competes for its items (SPEC §8: the challenge notice's way to protect them)
 disassociate           official
 copy                   rejected past its dispute window (or disputed already), rejected (final), expired
 =====================  ==========================================================================================
@@ -294,8 +295,11 @@ class ClaimRules:
 
     @cached_property
     def protect(self):
-        """Add POE with a comment to an official association, any time (SPEC §8, §12)."""
-        if self.claim.status != ClaimStatus.OFFICIAL:
+        """Add POE with a comment to an official association, any time (SPEC §8, §12); or to a claim awaiting the
+        customer that another partner's claim challenges (``competing``: the challenge notice tells the partner),
+        until the reviewer decides."""
+        challenged = self.claim.status == ClaimStatus.CUSTOMER_NOTIFIED and self.claim.competing
+        if self.claim.status != ClaimStatus.OFFICIAL and not challenged:
             why = gettext("Proof of execution can be added only to an official association.")
             return self._partner(_refused(why, Refusal.STATUS))
         return self._partner(Decision(True))

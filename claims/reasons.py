@@ -44,6 +44,10 @@ TEMPLATES = {
     "too_many_poe": gettext_noop("At most %(max)s POE files are allowed; this claim has %(count)s."),
     "poe_too_large": gettext_noop("The POE file %(name)s is larger than 10 MB."),
     "poe_wrong_type": gettext_noop("The POE file %(name)s is not an allowed type (%(allowed)s)."),
+    # A reviewer rejected every product of a claim, each for its reason (SPEC §8): the one with a note first (the
+    # other's pattern would take the note into the reason).
+    "item_rejected_note": gettext_noop("%(product)s was rejected: %(reason)s. %(note)s"),
+    "item_rejected": gettext_noop("%(product)s was rejected: %(reason)s."),
 }
 
 # Whose contact a contact reason is about: the stored English words, translated when shown. They begin a sentence
@@ -60,7 +64,7 @@ _WHO_MARKED = (
     pgettext_lazy("whose contact, at the start of a rejection reason", "Your company's contact"),
 )
 # Parameters that are words of ours (translated when shown), not data (names, ids, addresses: shown as stored).
-TRANSLATED_PARAMS = {"who": lambda value: pgettext(WHO_CONTEXT, value), "solution_area": gettext}
+TRANSLATED_PARAMS = {"who": lambda value: pgettext(WHO_CONTEXT, value), "solution_area": gettext, "reason": gettext}
 
 
 def reason_text(key, **params):

@@ -21,6 +21,15 @@ def claim_validate_task(*, claim_id):
 
 
 @shared_task
+def claim_challenges_notify_task(*, claim_ids):
+    """The challenge notice (SPEC §8): the holders of the items these validated claims compete for are told, once
+    per challenge however often this runs."""
+    from claims.services.challenges import claim_challenges_notify
+
+    return claim_challenges_notify(claim_ids=claim_ids)
+
+
+@shared_task
 def emails_send_due_task():
     """The outbox sweep (beat, every 30 seconds): every due email, on its row's schedule. A run that runs out of
     time (a backlog) sends this task again at once."""
@@ -92,11 +101,12 @@ def claim_counts_compact_task():
 
 @shared_task
 def lifecycle_requeue_task():
-    """Rebuild lost work from PostgreSQL: claims submitted but never validated. (Pending emails need no
-    requeue: ``emails_send_due_task`` sweeps their rows.)"""
+    """Rebuild lost work from PostgreSQL: claims submitted but never validated, challengers whose holders were
+    never told (SPEC §8). (Pending emails need no requeue: ``emails_send_due_task`` sweeps their rows.)"""
     from claims.services import claims_requeue_unvalidated
+    from claims.services.challenges import claims_requeue_challenges
 
-    return {"claims": claims_requeue_unvalidated()}
+    return {"claims": claims_requeue_unvalidated(), "challenges": claims_requeue_challenges()}
 
 
 @shared_task

@@ -110,6 +110,10 @@ class RejectionReason(models.TextChoices):
 
 REVIEWER_REJECTION_REASONS = RejectionReason.for_reviewers()
 
+# The reason code of an approval the reviewer confirmed, with their reason as its message, over another partner's
+# claim awaiting the customer or official, or association (SPEC §8, claims.services.review.claim_approve).
+APPROVED_OVER_COMPETING = "over_competing"
+
 
 class ItemOutcome(models.TextChoices):
     """How one item of a claim ended while the claim went on with the others (SPEC §7, §8); empty while it goes on.

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from associations.models import Program
+from claims.admin.compare import ArbitrationAdminMixin
 from claims.admin.decisions import ReviewDecisionsMixin
 from claims.admin.disputes import (
     DISPUTE_READONLY_FIELDS,
@@ -124,6 +125,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Claim)
 class ClaimAdmin(
+    ArbitrationAdminMixin,
     ReviewQueueMixin,
     ReviewPageMixin,
     ReviewDecisionsMixin,

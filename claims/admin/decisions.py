@@ -3,6 +3,11 @@ claim's page (each with its page) and as list actions. Which decisions a claim o
 (``claims.policy.ClaimRules``: ``approve``, ``request_information``, ``reject``): the claim page's buttons read it
 (``render_change_form``), a decision page refuses what it does not allow, and the list actions skip those claims.
 Each decision calls the same service as everything else (``claims.services``).
+
+Approve decides item by item (SPEC §8, ``ApproveForm``): each item approved, or rejected with a reason and a note;
+an approved item that another partner already has awaiting the customer or official asks for the reviewer's reason
+(``claims.services.review.claim_approve``: refused without one, recorded with it). The claim's page gets the
+competing claims and associations for its list (``templates/admin/claims/claim/_competing.html``).
 """
 
 from django import forms
@@ -15,9 +20,11 @@ from django.utils.translation import gettext_lazy as _
 
 from associations.wording import words_list
 from claims.admin.disputes import rejection_final_note
-from claims.models import REVIEWER_REJECTION_REASONS, InformationReason
+from claims.models import REVIEWER_REJECTION_REASONS, ClaimStatus, InformationReason
 from claims.policy import ClaimRules
+from claims.selectors.competition import contested_items
 from claims.services import ClaimStatusConflict, claim_approve, claim_reject, claim_request_information
+from claims.services.review import ApprovalNeedsConfirmation
 
 
 class InformationRequestForm(forms.Form):
@@ -42,6 +49,92 @@ class RejectForm(forms.Form):
     )
 
 
+class ItemDecision(forms.Form):
+    """One item's decision on the Approve page (SPEC §8): approve it, or reject it with a reason (and a note)."""
+
+    APPROVE, REJECT = "approve", "reject"
+
+    # Not required: a post without an item's decision approves it (the page's radio starts on Approve).
+    decision = forms.ChoiceField(
+        choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))],
+        initial=APPROVE,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    reason = forms.ChoiceField(choices=[("", "—"), *REVIEWER_REJECTION_REASONS], required=False)
+    message = forms.CharField(max_length=2000, required=False, help_text=_("Optional: shown to the partner."))
+
+    def __init__(self, *args, item, contested=(), **kwargs):
+        super().__init__(*args, prefix=f"item-{item.pk}", **kwargs)
+        self.item = item
+        self.contested = contested
+
+    @property
+    def rejected(self):
+        return self.is_bound and self.is_valid() and self.cleaned_data["decision"] == self.REJECT
+
+    def clean(self):
+        data = super().clean()
+        data["decision"] = data.get("decision") or self.APPROVE
+        if data.get("decision") == self.REJECT and not data.get("reason"):
+            self.add_error("reason", gettext("Choose why this product is rejected."))
+        return data
+
+
+class ApproveForm:
+    """The Approve page's form: one ``ItemDecision`` per item that goes on, and the reviewer's reason
+    (``confirmation``) when an approved item is one another partner already has awaiting the customer or official
+    (``contested``: {item id: competitors}, ``claims.selectors.competition.contested_items``)."""
+
+    def __init__(self, data=None, *, items, contested):
+        self.items = [ItemDecision(data, item=item, contested=contested.get(item.pk, ())) for item in items]
+        self.confirm = ConfirmForm(data)
+        self.contested = contested
+        self.is_bound = data is not None
+
+    def is_valid(self):
+        # Every form validated (not all() of a generator, which stops at the first invalid one): each shows its
+        # errors, the missing confirmation too.
+        results = [form.is_valid() for form in [*self.items, self.confirm]]
+        if all(results[-1:]) and self.needs_confirmation and not self.confirm.cleaned_data["confirmation"]:
+            self.confirm.add_error("confirmation", CONFIRMATION_REQUIRED)
+            return False
+        return all(results)
+
+    @property
+    def needs_confirmation(self):
+        """Some approved item is contested (all of them until the form is sent)."""
+        return any(form.contested and not form.rejected for form in self.items)
+
+    @property
+    def rejected_items(self):
+        return {
+            form.item.pk: (form.cleaned_data["reason"], form.cleaned_data["message"])
+            for form in self.items
+            if form.rejected
+        }
+
+    @property
+    def errors(self):
+        return any(form.errors for form in [*self.items, self.confirm])
+
+
+CONFIRMATION_REQUIRED = _(
+    "Another partner already has this product awaiting the customer or official. To approve it anyway, give the "
+    "reason; otherwise reject the product."
+)
+
+
+class ConfirmForm(forms.Form):
+    confirmation = forms.CharField(
+        label=_("Reason to approve anyway"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=2000,
+        required=False,
+        help_text=_("Recorded in the claim's history, which its partner reads: never name the other partner."),
+    )
+
+
 class ReviewDecisionsMixin:
     """For ClaimAdmin: the decision pages (``approve_view``, ``request_information_view``, ``reject_view``), the list
     actions, and the rule book on the claim's page."""
@@ -61,7 +154,7 @@ class ReviewDecisionsMixin:
     def _decide(self, request, claims, rule, decide, done):
         """Run one decision per claim that the rule book allows (``rule``: its name in ClaimRules); a claim it
         refuses, or that someone else moved meanwhile, is reported, not an error."""
-        moved, skipped = 0, []
+        moved, skipped, contested = 0, [], []
         for claim in claims:
             if getattr(ClaimRules(claim, request.user), rule):
                 try:
@@ -70,7 +163,20 @@ class ReviewDecisionsMixin:
                     continue
                 except ClaimStatusConflict:  # moved meanwhile: the compare-and-set of its transition found out
                     claim.refresh_from_db(fields=["status"])
+                except ApprovalNeedsConfirmation:  # another partner has its items: its Approve page asks why
+                    contested.append(claim.name)
+                    continue
             skipped.append(f"{claim.name} ({claim.get_status_display()})")
+        if contested:
+            self.message_user(
+                request,
+                gettext(
+                    "Not approved: another partner already has some of their products awaiting the customer or "
+                    "official. Approve each from its own Approve page, with a reason: %(claims)s"
+                )
+                % {"claims": words_list(contested)},
+                messages.WARNING,
+            )
         if moved:
             self.message_user(
                 request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": moved}, messages.SUCCESS
@@ -95,6 +201,8 @@ class ReviewDecisionsMixin:
             "button": button,
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            # A claim's own decision page (not a list action's): its breadcrumbs and Cancel lead back to it.
+            "claim_page": claims[0] if action is None and len(claims) == 1 else None,
         }
         return TemplateResponse(request, "claims/_lifecycle_admin_action.html", context)
 
@@ -107,20 +215,50 @@ class ReviewDecisionsMixin:
         return redirect("admin:claims_claim_change", claim.pk)
 
     def approve_view(self, request, claim_id):
+        """Approve, item by item (SPEC §8): each item approved or rejected with a reason; approving an item another
+        partner already has awaiting the customer or official asks for a reason (``claim_approve``)."""
         claim = self._claim_or_404(request, claim_id)
-        if request.method != "POST" and (refused := self._refused(request, claim, "approve")):
+        if refused := self._refused(request, claim, "approve"):
             return refused
-        if request.method == "POST":
-            self._decide(
-                request, [claim], "approve", lambda c: claim_approve(claim=c, user=request.user), gettext("Approved")
-            )
-            return redirect("admin:claims_claim_change", claim.pk)
-        return self._form_page(
-            request,
-            title=gettext("Approve “%(claim)s”") % {"claim": claim.name},
-            form=None,
-            claims=[claim],
-            button=gettext("Approve and notify customer"),
+        items = list(claim.items.going_on().select_related("product", "subscription").order_by("pk"))
+        contested = contested_items(claim, items=items)
+        form = ApproveForm(request.POST if request.method == "POST" else None, items=items, contested=contested)
+        if request.method == "POST" and form.is_valid():
+            try:
+                claim_approve(
+                    claim=claim,
+                    user=request.user,
+                    rejected_items=form.rejected_items,
+                    confirmation=form.confirm.cleaned_data["confirmation"],
+                )
+            except ApprovalNeedsConfirmation as needed:  # another claim got there since the page was shown
+                form = ApproveForm(request.POST, items=items, contested=needed.contested)
+                form.is_valid()
+            except ClaimStatusConflict:
+                claim.refresh_from_db(fields=["status"])
+                self.message_user(
+                    request,
+                    gettext("Not changed, no longer in a status that allows it: %(claims)s")
+                    % {"claims": f"{claim.name} ({claim.get_status_display()})"},
+                    messages.WARNING,
+                )
+                return redirect("admin:claims_claim_change", claim.pk)
+            else:
+                claim.refresh_from_db(fields=["status"])
+                done = gettext("Approved") if claim.status == ClaimStatus.CUSTOMER_NOTIFIED else gettext("Rejected")
+                self.message_user(
+                    request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": 1}, messages.SUCCESS
+                )
+                return redirect("admin:claims_claim_change", claim.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Approve “%(claim)s”") % {"claim": claim.name},
+            "original": claim,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(
+            request, "admin/claims/claim/approve.html", context, status=400 if form.is_bound else 200
         )
 
     def request_information_view(self, request, claim_id):

@@ -40,7 +40,7 @@ def claim_review(claim):
     customer's notice."""
     items = list(claim.items.select_related("product", "subscription"))
     events = list(claim.events.select_related("user"))
-    documents = sorted(claim.documents.all(), key=lambda d: (d.uploaded_at, d.pk), reverse=True)
+    documents = sorted(claim.documents.with_challenge_mark(), key=lambda d: (d.uploaded_at, d.pk), reverse=True)
     sources = poe_sources(events)
     for document in documents:
         document.source = sources.get(document.pk, "submission")

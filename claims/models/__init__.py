@@ -133,6 +133,10 @@ class Claim(ClaimWindows, models.Model):
     rejection_reasons = models.JSONField(_("rejection reasons"), default=list, blank=True)
     # A rejection may be disputed once (SPEC §12): set when it is, and never again (migration 0010).
     disputed_at = models.DateTimeField(_("disputed"), null=True, blank=True)
+    # The challenge notice (SPEC §8, claims.services.challenges): when the holders of the items this claim competes
+    # for were told. Validation sets it at once for a claim that challenges nobody; a challenger's stays empty until
+    # its task has run, so a lost task is sent again (claims_requeue_challenges).
+    challenges_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Drafts (SPEC §12): the wizard's step data as posted (formtools' storage: {step: {field: [values]}}, and
     # "current_step"), kept server-side from the first Continue; emptied when the claim is submitted. A draft
@@ -185,6 +189,11 @@ class Claim(ClaimWindows, models.Model):
             ),
             models.Index(fields=["directory_id"], name="claim_directory_id"),
             models.Index(fields=["draft_saved_at"], condition=Q(status="draft"), name="claim_draft_due"),
+            models.Index(
+                fields=["status_changed_at"],
+                condition=Q(competing=True, challenges_checked_at__isnull=True),
+                name="claim_challenge_unchecked",
+            ),
         ]
         constraints = [
             # Both dates once the customer's notice is delivered, neither before (claims.services.notices).
@@ -347,6 +356,9 @@ class ClaimEvent(models.Model):
         ITEM_REJECTED = "item_rejected", _("Product rejected")
         ITEM_OPTED_OUT = "item_opted_out", _("Customer opted out of a product")
         ITEM_DECLINED = "item_declined", _("Customer ended the association")
+        # SPEC §8: another partner's claim competes for items this claim has awaiting the customer or official
+        # (``claims.services.challenges``; the event's data names the challenging claim, never shown to the partner).
+        CHALLENGED = "challenged", _("Another partner claimed these products")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events", verbose_name=_("claim"))
     created_at = models.DateTimeField(_("when"), default=timezone.now)
@@ -408,6 +420,18 @@ def poe_upload_to(instance, filename):
     return f"poe/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
 
 
+class PoeDocumentQuerySet(models.QuerySet):
+    def with_challenge_mark(self):
+        """Each document with ``after_challenge``: uploaded after another partner's claim challenged its claim (a
+        ``challenged`` event of its claim before its upload, SPEC §8), e.g. to protect the association."""
+        challenged = ClaimEvent.objects.filter(
+            claim_id=models.OuterRef("claim_id"),
+            action=ClaimEvent.Action.CHALLENGED,
+            created_at__lt=models.OuterRef("uploaded_at"),
+        )
+        return self.annotate(after_challenge=models.Exists(challenged))
+
+
 class PoeDocument(models.Model):
     """A proof of execution file owned by a claim."""
 
@@ -429,6 +453,8 @@ class PoeDocument(models.Model):
     content_checked = models.BooleanField(
         default=False, help_text=_("content_type was found in this object's bytes by the POE sniffer.")
     )
+
+    objects = PoeDocumentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("POE document")

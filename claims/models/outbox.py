@@ -34,6 +34,7 @@ class EmailNotification(models.Model):
         ANSWER_REMINDER = "answer_reminder", _("Partner: answer due tomorrow")
         PASSWORD_RESET = "password_reset", _("User: password reset link")
         WEBHOOK_DISABLED = "webhook_disabled", _("User: webhook endpoint disabled")
+        CHALLENGED = "challenged", _("Partner: another partner claims its products")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")

@@ -1,8 +1,6 @@
 """Finalization and ends: claims past their opt-out deadline become official (SPEC §5, §6), and associations
 end (the partner disassociates, another partner's claim replaces them, their subscription ends)."""
 
-import hashlib
-
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -11,6 +9,7 @@ from django.utils import timezone
 from associations.models import Association, Subscription
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification, item_key, item_keys_q
 from claims.policy import ClaimRules, Refusal
+from claims.services.items import item_keys_lock
 from claims.services.notifications import outbox_add
 from claims.services.transitions import (
     ClaimStatusConflict,
@@ -18,23 +17,6 @@ from claims.services.transitions import (
     claim_transition,
     claims_transition,
 )
-
-
-def _item_keys_lock(keys):
-    """Serialise writers of the same item keys (PostgreSQL advisory locks, in a fixed order: no deadlocks).
-
-    Two runs finalizing competing claims for one workload in different batches would otherwise both see no
-    active association and the second would fail on the partial unique constraint.
-    """
-    if not keys:
-        return
-    numbers = sorted(
-        {int.from_bytes(hashlib.blake2b(repr(k).encode(), digest_size=8).digest(), "big", signed=True) for k in keys}
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys", [numbers]
-        )
 
 
 def _associations_end(*, ids, reason, now, message=""):
@@ -108,7 +90,7 @@ def _claims_finalize_locked(claim_ids, *, now):
     partner_of = {item.claim_id: item.partner_id for item in items}
 
     keys = [item_key(i.program, i.key_tenant_id, i.product_id, i.subscription_id) for i in items]
-    _item_keys_lock(keys)
+    item_keys_lock(keys)
 
     claims_transition(
         claim_ids=claim_ids,

@@ -5,7 +5,9 @@ some after they became official: each is ``claim_items_end`` with its outcome. W
 when no item is left, an Association to end) is the caller's: this writes the items' outcome and their history.
 """
 
-from django.db import transaction
+import hashlib
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 from claims.history import item_outcomes_data
@@ -60,3 +62,23 @@ def claim_items_end(*, claim, item_ids, outcome, actor, user=None, reason="", me
                 created_at=now,
             )
     return items
+
+
+def item_keys_lock(keys):
+    """Serialise writers of the same item keys (PostgreSQL advisory locks, in a fixed order: no deadlocks), until
+    the transaction ends.
+
+    Two runs finalizing competing claims for one workload in different batches would otherwise both see no
+    active association and the second would fail on the partial unique constraint; two reviewers approving
+    competing claims at once would each see the other's still under review and neither would be asked to confirm
+    (``claims.services.review.claim_approve``).
+    """
+    if not keys:
+        return
+    numbers = sorted(
+        {int.from_bytes(hashlib.blake2b(repr(k).encode(), digest_size=8).digest(), "big", signed=True) for k in keys}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys", [numbers]
+        )

@@ -18,9 +18,12 @@ from claims.models import (
     InformationReason,
     OptOutWindow,
     RejectionReason,
+    item_key,
 )
 from claims.policy import APPROVABLE, REJECTABLE, ClaimRules, Edit, Refusal
-from claims.reasons import english
+from claims.reasons import english, reason_text
+from claims.selectors.competition import contested_items
+from claims.services.items import claim_items_end, item_keys_lock
 from claims.services.submission import claim_poe_add
 from claims.services.transitions import (
     ClaimStatusConflict,
@@ -28,6 +31,7 @@ from claims.services.transitions import (
     claim_transition,
     claims_transition,
 )
+from claims.vocabulary import APPROVED_OVER_COMPETING
 
 
 def _answer_deadline(claim, now):
@@ -45,18 +49,87 @@ def _answer_deadline(claim, now):
 REVIEWABLE = list(APPROVABLE)
 
 
-def claim_approve(*, claim, user):
+class ApprovalNeedsConfirmation(ValueError):
+    """Approving these items takes them from another partner who already has them awaiting the customer or
+    official (SPEC §8): the reviewer confirms with a reason. ``contested``: {item id: the competitors}."""
+
+    def __init__(self, contested):
+        super().__init__(f"Items {sorted(contested)} are held by another partner's claim or association.")
+        self.contested = contested
+
+
+def claim_approve(*, claim, user, rejected_items=None, confirmation=""):
     """The reviewer approves: the claim awaits the customer and the customer's notice is queued. The opt-out window
     of SPEC §6 starts when the mail server accepts the notice, not now (``claims.services.notices``): until then
-    the claim has no deadline."""
-    return claim_transition(
-        claim=claim,
-        to=ClaimStatus.CUSTOMER_NOTIFIED,
-        actor=ClaimEvent.Actor.REVIEWER,
-        user=user,
-        action=ClaimEvent.Action.APPROVED,
-        from_statuses=REVIEWABLE,
-    )
+    the claim has no deadline.
+
+    Per-item decisions (SPEC §8): ``rejected_items`` ({item id: (reason, message)}, a ``RejectionReason`` each) end
+    those items (``claim_items_end``, outcome ``rejected``) and the claim goes on with the others; rejecting every
+    item that goes on is rejecting the claim (``claim_reject``, with each item's reason).
+
+    1. Under the claim's row lock, the rule book again (``ClaimRules.approve``: a reviewer, the claim under review
+       or disputed); a claim moved meanwhile is ClaimStatusConflict.
+    2. The items approved that another partner already has awaiting the customer or official
+       (``contested_items``) need ``confirmation``, the reviewer's reason: without one ApprovalNeedsConfirmation and
+       nothing is written; with one it is the approval event's message (reason ``over_competing``).
+    3. The rejected items end, one history row each with its reason and message; then the move.
+    """
+    rejected_items = {int(pk): decision for pk, decision in (rejected_items or {}).items()}
+    confirmation = (confirmation or "").strip()
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=claim.pk)
+        if not ClaimRules(locked, user).approve:
+            raise ClaimStatusConflict(claim_id=claim.pk, current=locked.status, to=ClaimStatus.CUSTOMER_NOTIFIED)
+        items = list(locked.items.going_on().select_related("product", "subscription").order_by("pk"))
+        unknown = set(rejected_items) - {item.pk for item in items}
+        if unknown:
+            raise ValueError(f"Items {sorted(unknown)} are not items of claim {claim.pk} that go on.")
+        approved = [item for item in items if item.pk not in rejected_items]
+        if items and not approved:
+            return _claim_reject_every_item(claim=claim, user=user, items=items, rejected_items=rejected_items)
+        # Another reviewer approving a competing claim now waits here (and finalization of the same items): the one
+        # after sees the other's claim awaiting the customer and is asked to confirm.
+        item_keys_lock(
+            [item_key(i.program, i.tenant_id or locked.tenant_id, i.product_id, i.subscription_id) for i in approved]
+        )
+        contested = contested_items(locked, items=approved)
+        if contested and not confirmation:
+            raise ApprovalNeedsConfirmation(contested)
+        for item in items:
+            if item.pk in rejected_items:
+                reason, message = rejected_items[item.pk]
+                claim_items_end(
+                    claim=locked,
+                    item_ids=[item.pk],
+                    outcome=ClaimItem.Outcome.REJECTED,
+                    actor=ClaimEvent.Actor.REVIEWER,
+                    user=user,
+                    reason=RejectionReason(reason).value,
+                    message=(message or "").strip(),
+                )
+        return claim_transition(
+            claim=claim,
+            to=ClaimStatus.CUSTOMER_NOTIFIED,
+            actor=ClaimEvent.Actor.REVIEWER,
+            user=user,
+            action=ClaimEvent.Action.APPROVED,
+            reason=APPROVED_OVER_COMPETING if contested else "",
+            message=confirmation if contested else "",
+            from_statuses=REVIEWABLE,
+        )
+
+
+def _claim_reject_every_item(*, claim, user, items, rejected_items):
+    """Every item rejected: the claim is rejected, for the first item's reason, with each item's reason (and note)
+    among its rejection reasons ("Yammer was rejected: …", stored in English, shown in the reader's language)."""
+    reasons, lines = [], []
+    for item in items:
+        reason, note = rejected_items[item.pk]
+        reason, note = RejectionReason(reason), (note or "").strip()
+        reasons.append(reason)
+        words = {"product": item_label(item), "reason": english(reason.label), "note": note}
+        lines.append(reason_text("item_rejected_note" if note else "item_rejected", **words))
+    return claim_reject(claim=claim, user=user, reason=reasons[0], message="\n".join(lines), reasons=lines)
 
 
 def claim_request_information(*, claim, user, reason, message):
@@ -77,9 +150,12 @@ def claim_request_information(*, claim, user, reason, message):
     )
 
 
-def claim_reject(*, claim, user, reason, message=""):
+def claim_reject(*, claim, user, reason, message="", reasons=None):
+    """The reviewer rejects the claim for ``reason`` (and ``message``); ``reasons``: the rejection reasons the partner
+    reads, when not the reason's words and the message (a rejection of every item: each item's)."""
     reason = RejectionReason(reason)
-    reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
+    if reasons is None:
+        reasons = [english(reason.label)] + ([message.strip()] if message.strip() else [])
     with transaction.atomic():
         # Disputes (SPEC §12): a claim that was disputed once (a disputed claim, or one sent back for information
         # since) is rejected for good. disputed_at is read under the row lock, not from ``claim``, which the

@@ -16,7 +16,7 @@ from associations.validators import email_domain_within, normalize_domain
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, RejectionReason, item_key, item_keys_q
 from claims.policy import needs_technical_contact
 from claims.reasons import WHO_CUSTOMER, WHO_PARTNER, WHO_TECHNICAL, english, reason_text
-from claims.services.jobs import task_send
+from claims.services.jobs import task_send, task_send_on_commit
 from claims.services.transitions import claims_transition
 from claims.storage import poe_opener
 from claims.uploads import HEAD_BYTES, POE_RULES, POE_TYPES, detect_poe_type
@@ -281,18 +281,22 @@ def _claim_items_flag_competing(item_ids, *, open_only=False):
     return ClaimItem.objects.filter(pk__in=Subquery(rows.order_by("pk").values("pk"))).update(competing=True)
 
 
-def _claims_outcome_write(claims):
-    """Each claim's own tenant, ``competing`` and rejection reasons, in one statement."""
+def _claims_outcome_write(claims, *, now):
+    """Each claim's own tenant, ``competing`` and rejection reasons, in one statement; and for a claim that
+    challenges nobody (rejected, or not competing) ``challenges_checked_at``: nothing for the challenge notice to do
+    (claims.services.challenges)."""
     # bulk_update's CASE expressions cost more to build than the whole validation; one UPDATE from arrays
     # does the same in a fraction of that.
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE claims_claim AS claim
-            SET tenant_id = v.tenant_id, competing = v.competing, rejection_reasons = v.reasons
+            SET tenant_id = v.tenant_id, competing = v.competing, rejection_reasons = v.reasons,
+                challenges_checked_at = v.checked
             FROM (
                 SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS tenant_id,
-                       unnest(%s::boolean[]) AS competing, unnest(%s::jsonb[]) AS reasons
+                       unnest(%s::boolean[]) AS competing, unnest(%s::jsonb[]) AS reasons,
+                       unnest(%s::timestamptz[]) AS checked
             ) AS v
             WHERE claim.id = v.id
             """,
@@ -301,12 +305,14 @@ def _claims_outcome_write(claims):
                 [c.tenant.pk if c.tenant else None for c in claims],
                 [c.competing for c in claims],
                 [json.dumps(c.rejection_reasons) for c in claims],
+                [None if c.competing and not c.rejection_reasons else now for c in claims],
             ],
         )
 
 
 def _claims_validate_locked(claim_ids, *, today, now):
-    """Validate the submitted claims this transaction holds locked; returns ({id: new status}, other items).
+    """Validate the submitted claims this transaction holds locked; returns ({id: new status}, other items, the
+    claims that passed and compete).
 
     1. Load the claims with their items and documents, and every fact the rules need (``_validation_facts``).
     2. Decide each claim with the rules of ``_claim_problems``, oldest first.
@@ -324,7 +330,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
         .order_by("submitted_at", "pk")
     )
     if not claims:
-        return {}, set()
+        return {}, set(), []
     facts = _validation_facts(claims)
     closed, competing_items, others = set(), set(), set()
     for claim in claims:
@@ -336,7 +342,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
         else:
             # A rejected claim is final: it competes with nobody, so only a claim that passed flags the others.
             others |= claim_others
-    _claims_outcome_write(claims)
+    _claims_outcome_write(claims, now=now)
     passed = [c.pk for c in claims if not c.rejection_reasons]
     rejected = [c for c in claims if c.rejection_reasons]
     claims_transition(
@@ -360,7 +366,7 @@ def _claims_validate_locked(claim_ids, *, today, now):
     if competing_items:
         _claim_items_flag_competing(competing_items)
     outcome = dict.fromkeys(passed, ClaimStatus.UNDER_REVIEW) | {c.pk: ClaimStatus.REJECTED for c in rejected}
-    return outcome, others
+    return outcome, others, [c.pk for c in claims if c.competing and not c.rejection_reasons]
 
 
 def _claims_validate_run(take):
@@ -369,7 +375,13 @@ def _claims_validate_run(take):
         claim_ids = take()
         if not claim_ids:
             return {}
-        outcome, others = _claims_validate_locked(claim_ids, today=timezone.localdate(), now=timezone.now())
+        outcome, others, challengers = _claims_validate_locked(
+            claim_ids, today=timezone.localdate(), now=timezone.now()
+        )
+        if challengers:
+            # The challenge notice (SPEC §8): a claim that passed and competes tells the holders of its items, after
+            # commit, in a task of its own (claims.services.challenges: once per challenge however often it runs).
+            task_send_on_commit("claim_challenges_notify_task", claim_ids=challengers)
     if others:
         # The other partners' open claims compete with these too: flag them for their reviewer, after our commit
         # and in transactions of their own (items, then claims, each locked in id order), so that this never

@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import DRAFT_DAYS, ClaimEvent, ClaimStatus
+from claims.vocabulary import APPROVED_OVER_COMPETING
 
 from .lifecycle import reason_label
 
@@ -103,6 +104,9 @@ def history_what(event, audience=""):
         return gettext("Disputed the rejection")
     if action == ClaimEvent.Action.DISPUTE_REJECTED:
         return gettext("Rejected the dispute")
+    if action == ClaimEvent.Action.CHALLENGED:
+        # Never who challenges (SPEC §8): the partner reads this row too.
+        return gettext("Another partner claimed products of this claim: a reviewer decides")
     if action == ClaimEvent.Action.EXPIRED:
         return gettext("The draft expired after %(days)s days untouched") % {"days": DRAFT_DAYS}
     return history_action(action)
@@ -122,11 +126,14 @@ REJECTION_ACTIONS = {
     ClaimEvent.Action.NO_RESPONSE,
     ClaimEvent.Action.VALIDATION_FAILED,
     ClaimEvent.Action.DISPUTE_REJECTED,
+    ClaimEvent.Action.ITEM_REJECTED,
 }
 
 
 @register.filter
 def history_reason(event):
     """An event's reason in words, from the list its action used; an unknown one humanized rather than shown raw."""
+    if event.action == ClaimEvent.Action.APPROVED and event.reason == APPROVED_OVER_COMPETING:
+        return gettext("Approved over another partner's claim or association, confirmed by the reviewer")
     label = reason_label(event.reason, event.action in REJECTION_ACTIONS)
     return _humanize(label) if label == event.reason else label

@@ -248,6 +248,9 @@ def route_values(route, world):
         if param == "claim_id":
             # The official claim's id in every form, then B's claims in every other status, plainly.
             forms = int_forms(claim.pk) + [str(other.pk) for other in others]
+        elif param == "other_id":
+            # The second claim of a comparison (admin's side-by-side view): B's other claims, then in every form.
+            forms = [str(other.pk) for other in others] + int_forms(claim.pk)
         elif param == "document_id":
             forms = int_forms(document.pk) + [str(other.documents.order_by("pk").first().pk) for other in others]
         elif param == "upload_id":

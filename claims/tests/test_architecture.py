@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK_NAMES = [
     "claims.tasks.answer_reminders_send_task",
     "claims.tasks.associations_end_expired_task",
+    "claims.tasks.claim_challenges_notify_task",
     "claims.tasks.claim_counts_compact_task",
     "claims.tasks.claim_validate_task",
     "claims.tasks.claims_due_lapse_task",

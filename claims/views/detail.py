@@ -28,6 +28,7 @@ from claims.services import (
 )
 from claims.services.review import ANSWER_CONTACT_FIELDS
 from claims.storage import poe_download_response
+from claims.templatetags.arbitration import item_notes
 from claims.uploads import POE_RULES, PoeQuotaExceeded, PoeRoom
 
 
@@ -78,10 +79,16 @@ def _claim_page(request, claim, **extra):
     documents = list(claim.documents.all())
     events = list(claim.events.select_related("user"))
     rules = ClaimRules(claim, request.user, events=events)
+    # Per-item decisions (SPEC §8): a rejected item shows the reviewer's note beside its reason.
+    notes = item_notes(events)
+    for item in items:
+        item.outcome_note = notes.get(item.pk, "")
     return {
         "claim": claim,
         "rules": rules,
         "items": items,
+        # A Decision column only once a product ended while the claim went on (SPEC §8).
+        "item_decisions": any(item.outcome for item in items),
         "products": sorted({item.product for item in items}, key=lambda p: (p.sort_order, p.name)),
         "documents": documents,
         "events": events,
