@@ -61,7 +61,7 @@ class ItemDecision(forms.Form):
         widget=forms.RadioSelect,
         required=False,
     )
-    reason = forms.ChoiceField(choices=[("", "—"), *REVIEWER_REJECTION_REASONS], required=False)
+    reason = forms.ChoiceField(choices=[("", _("Choose a reason")), *REVIEWER_REJECTION_REASONS], required=False)
     message = forms.CharField(max_length=2000, required=False, help_text=_("Optional: shown to the partner."))
 
     def __init__(self, *args, item, contested=(), **kwargs):
