@@ -7,6 +7,7 @@ reset's in its user's saved language, else English.
 """
 
 import functools
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -51,12 +52,12 @@ def _partner_language(claim):
     return getattr(claim, _PARTNER_LANGUAGE, None) or email_language(claim.partner_contact_email)
 
 
-def _message(template, context, *, to):
+def _message(template, context, *, to, sender=None):
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, to=list(dict.fromkeys(to)))
+    message = EmailMultiAlternatives(subject, text, from_email=sender, to=list(dict.fromkeys(to)))
     message.attach_alternative(html, "text/html")
     return message
 
@@ -69,7 +70,7 @@ def _items(claim):
     return list(claim.items.select_related("product", "subscription").order_by(*_ITEMS_ORDER))
 
 
-def _products(claim, *, outcomes=("",)):
+def _products(claim, *, outcomes=("",), each=False):
     """The names of the claim's products (with their subscriptions), in catalog order, of the items whose outcome
     is one of ``outcomes``: by default those that go on (none a reviewer rejected or the customer opted out of or
     ended: SPEC §7, §8)."""
@@ -83,7 +84,7 @@ def _products(claim, *, outcomes=("",)):
                 "product": label,
                 "subscription_id": item.subscription.subscription_id,
             }
-        if label not in names:
+        if each or label not in names:
             names.append(label)
     return names
 
@@ -124,11 +125,22 @@ def _last_move_to(claim, status):
     return claim.events.filter(new_status=status).order_by("-created_at", "-pk").first()
 
 
+def customer_sender(partner):
+    """The customer's notice's From (SPEC §7): who asks, by the sender's name, as Partner Center's own emails
+    name themselves ("Contoso Partners via Partner Center" <no-reply@…>), at DEFAULT_FROM_EMAIL's address.
+    The envelope sender stays the outbox's VERP address (``claims.services.notifications``)."""
+    name = _("%(partner)s via Partner Center") % {"partner": partner.name}
+    name = " ".join(name.replace("\\", " ").replace('"', "'").split())
+    return f'"{name}" <{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}>'
+
+
 @_in_language(lambda claim: claim.tenant.language)
 def customer_notified_email(claim, deadline=None):
-    """To the customer contact, and the technical contact for Dynamics 365: the request, the deadline (``deadline``:
-    the one this attempt states, ``notice_deadline``; by default the claim's) and the link. What the partner typed
-    appears only in the quoted "details the partner entered" block (``partner_details``)."""
+    """To the customer contact, and the technical contact for Dynamics 365: the request in plain words (what a
+    partner of record is, what the partner will see, what happens if nobody acts), the deadline on the customer's
+    clock (``deadline``: the one this attempt states, ``notice_deadline``; by default the claim's) and one button to
+    the customer's page. From the partner's name "via Partner Center". What the partner typed appears only in the
+    quoted "details the partner entered" block (``partner_details``)."""
     deadline = deadline or claim.opt_out_deadline or notice_deadline(claim, timezone.now())
     # The notice's recipients are the rule book's (one place); the items were read once for the batch.
     to = notice_recipients(claim, dynamics=any(item.product.is_dynamics for item in _items(claim))).to
@@ -144,6 +156,7 @@ def customer_notified_email(claim, deadline=None):
             "partner_details": partner_details(claim),
         },
         to=to,
+        sender=customer_sender(claim.partner),
     )
 
 
@@ -263,6 +276,7 @@ def opted_out_email(claim):
 
 ENDED_BECAUSE = {
     ClaimEvent.Action.DISASSOCIATED: gettext_lazy("your organization ended the association"),
+    ClaimEvent.Action.CUSTOMER_DECLINED: gettext_lazy("the customer ended the association"),
     ClaimEvent.Action.REPLACED: gettext_lazy("another partner's approved claim replaced it"),
     ClaimEvent.Action.SUBSCRIPTION_ENDED: gettext_lazy("the customer's subscription ended"),
 }
@@ -279,6 +293,55 @@ def ended_email(claim):
             "message": event.message if event else "",
             # What was official and ended: the items that went on, and those the customer ended one by one.
             "products": _products(claim, outcomes=("", ClaimItem.Outcome.DECLINED)),
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+def _ended_with(claim, event, outcome):
+    """The names of the items ``event`` (one of a customer's per-item rows) ended with ``outcome``: those the same
+    choice ended, which share its moment (``claim_items_end``)."""
+    if event is None:
+        return []
+    return [
+        name
+        for name, item in zip(_products(claim, outcomes=(outcome,), each=True), _items_of(claim, outcome), strict=True)
+        if item.outcome_at == event.created_at
+    ]
+
+
+def _items_of(claim, outcome):
+    return [item for item in _items(claim) if item.outcome == outcome]
+
+
+@_in_language(_partner_language)
+def items_opted_out_email(claim, event=None):
+    """To the partner contact: the customer opted out of some products (``event``: the first of that choice's
+    history rows); the claim goes on with the others (SPEC §7)."""
+    return _message(
+        "items_opted_out",
+        {
+            "claim": claim,
+            "ended": _ended_with(claim, event, ClaimItem.Outcome.OPTED_OUT),
+            "products": _products(claim),
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+@_in_language(_partner_language)
+def items_declined_email(claim, event=None):
+    """To the partner contact: the customer ended the associations of some products (``event``: the first of that
+    choice's history rows), with the customer's reason; the others stay official (SPEC §7)."""
+    return _message(
+        "items_declined",
+        {
+            "claim": claim,
+            "ended": _ended_with(claim, event, ClaimItem.Outcome.DECLINED),
+            "message": event.message if event else "",
+            "products": _products(claim),
             "claim_url": _claim_url(claim),
         },
         to=[claim.partner_contact_email],
@@ -360,6 +423,9 @@ def notification_email(notification, *, attempted_at=None):
     if kind in ("action_required", "answer_reminder"):
         builder = action_required_email if kind == "action_required" else answer_reminder_email
         return builder(claim, notification.event)
+    if kind in ("items_opted_out", "items_declined"):
+        builder = items_opted_out_email if kind == "items_opted_out" else items_declined_email
+        return builder(claim, notification.event)
     builders = {
         "rejected": rejected_email,
         "rejected_final": rejected_final_email,
@@ -378,10 +444,20 @@ _PARTNER_LANGUAGE = "_email_partner_language"
 _STATUS_EVENTS = "_email_status_events"
 # The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email), and
 # the partner contact's language.
-_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended"})
+_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended", "items_opted_out", "items_declined"})
 _KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended"})
 _PARTNER_KINDS = frozenset(
-    {"action_required", "answer_reminder", "rejected", "rejected_final", "official", "opted_out", "ended"}
+    {
+        "action_required",
+        "answer_reminder",
+        "rejected",
+        "rejected_final",
+        "official",
+        "opted_out",
+        "ended",
+        "items_opted_out",
+        "items_declined",
+    }
 )
 
 

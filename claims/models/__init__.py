@@ -305,6 +305,11 @@ class ClaimEvent(models.Model):
         ITEM_REJECTED = "item_rejected", _("Product rejected")
         ITEM_OPTED_OUT = "item_opted_out", _("Customer opted out of a product")
         ITEM_DECLINED = "item_declined", _("Customer ended the association")
+        # SPEC §7: the customer's page. Approve now (the claim official at once, and each item it made official),
+        # and the end of the whole association when the customer ended its last product.
+        CUSTOMER_APPROVED = "customer_approved", _("Customer approved")
+        ITEM_APPROVED = "item_approved", _("Customer approved a product")
+        CUSTOMER_DECLINED = "customer_declined", _("Customer ended the association")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
