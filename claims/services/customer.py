@@ -185,7 +185,6 @@ def customer_decline(*, claim, item_ids, reason="", now=None):
                 to=ClaimStatus.ENDED,
                 actor=CUSTOMER,
                 action=ClaimEvent.Action.CUSTOMER_DECLINED,
-                reason=Association.EndReason.CUSTOMER_DECLINED,
                 message=reason,
                 now=now,
             )
