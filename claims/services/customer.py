@@ -14,6 +14,7 @@ from enum import StrEnum
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from associations.models import Association
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, EmailNotification
@@ -87,6 +88,10 @@ def customer_approve(*, claim, now=None):
     return CustomerOutcome(CustomerResult.DONE)
 
 
+def _unchangeable():
+    return CustomerOutcome(CustomerResult.REFUSED, gettext("None of the chosen products can be changed any more."))
+
+
 def _chosen(items, item_ids):
     wanted = {int(pk) for pk in item_ids}
     return [item for item in items if item.pk in wanted]
@@ -102,7 +107,7 @@ def customer_opt_out(*, claim, item_ids, now=None):
         locked, items = _locked(claim)
         chosen = _chosen(items, item_ids)
         if not chosen:
-            return CustomerOutcome(CustomerResult.REFUSED, "")
+            return _unchangeable()
         if all(item.outcome == ClaimItem.Outcome.OPTED_OUT for item in chosen):
             return CustomerOutcome(CustomerResult.ALREADY)
         rules = CustomerRules(locked, items, now=now)
@@ -117,7 +122,7 @@ def customer_opt_out(*, claim, item_ids, now=None):
             now=now,
         )
         if not ended:
-            return CustomerOutcome(CustomerResult.REFUSED, "")
+            return _unchangeable()
         if len(ended) == len(rules.going_on):
             claims_transition(
                 claim_ids=[locked.pk],
@@ -144,7 +149,7 @@ def customer_decline(*, claim, item_ids, reason="", now=None):
         locked, items = _locked(claim)
         chosen = _chosen(items, item_ids)
         if not chosen:
-            return CustomerOutcome(CustomerResult.REFUSED, "")
+            return _unchangeable()
         if all(item.outcome == ClaimItem.Outcome.DECLINED for item in chosen):
             return CustomerOutcome(CustomerResult.ALREADY)
         rules = CustomerRules(locked, items, now=now)
@@ -171,7 +176,7 @@ def customer_decline(*, claim, item_ids, reason="", now=None):
             reason_is_code=False,
         )
         if not ended:
-            return CustomerOutcome(CustomerResult.REFUSED, "")
+            return _unchangeable()
         associations_end(
             ids=[item.association_id for item in ended],
             reason=Association.EndReason.CUSTOMER_DECLINED,

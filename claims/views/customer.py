@@ -22,6 +22,7 @@ from claims.forms.customer import APPROVE, DECLINE, OPT_OUT, CustomerChoiceForm,
 from claims.models import Claim, ClaimItem
 from claims.policy import CustomerRules
 from claims.services import customer as choices
+from claims.services.items import item_name
 from claims.tokens import TokenInvalid, opt_out_token_read
 
 # Per client (behind the configured proxies, cpor/clientip.py): enough for a person clicking around, too few to
@@ -112,13 +113,7 @@ def _customer_page(request, claim):
     rules = CustomerRules(claim, list(claim.items.all()))
     if not outcome:
         return _render(request, claim, rules, error=outcome.why_not or decision.why_not, status=409)
-    return _render(request, claim, rules, done=action, done_items=[_name(item) for item in chosen])
-
-
-def _name(item):
-    if item.subscription_id:
-        return f"{item.product.name} · {item.subscription.subscription_id}"
-    return item.product.name
+    return _render(request, claim, rules, done=action, done_items=[item_name(item) for item in chosen])
 
 
 def _context(claim, rules, **extra):
@@ -128,11 +123,11 @@ def _context(claim, rules, **extra):
     return {
         "claim": claim,
         "rules": rules,
-        "items": [(n, item, _name(item)) for n, item in enumerate(rules.items, start=1)],
+        "items": [(n, item, item_name(item)) for n, item in enumerate(rules.items, start=1)],
         "products": sorted({i.product for i in rules.items}, key=lambda p: (p.sort_order, p.name)),
         "official_since": official_since,
         "ended_items": [
-            (item, _name(item), item.get_outcome_display())
+            (item, item_name(item), item.get_outcome_display())
             for item in rules.items
             if item.outcome in (ClaimItem.Outcome.OPTED_OUT, ClaimItem.Outcome.DECLINED)
         ],
@@ -160,9 +155,9 @@ def _render_confirm(request, claim, rules, form, action, chosen):
         form=form,
         action=action,
         decline=action == DECLINE,
-        chosen=[_name(item) for item in chosen],
+        chosen=[item_name(item) for item in chosen],
         places=item_places(rules.items, chosen),
-        rest=[_name(item) for item in left if item.pk not in chosen_ids],
+        rest=[item_name(item) for item in left if item.pk not in chosen_ids],
         everything={item.pk for item in left} <= chosen_ids,
     )
     return render(request, "claims/customer/confirm.html", context)
