@@ -124,7 +124,10 @@ def _context(claim, rules, **extra):
         "claim": claim,
         "rules": rules,
         "items": [(n, item, item_name(item)) for n, item in enumerate(rules.items, start=1)],
-        "products": sorted({i.product for i in rules.items}, key=lambda p: (p.sort_order, p.name)),
+        # As the language lists them (Taiwan: 「Microsoft Teams、Yammer」).
+        "products_text": words_list(
+            p.name for p in sorted({i.product for i in rules.items}, key=lambda p: (p.sort_order, p.name))
+        ),
         "official_since": official_since,
         "ended_items": [
             (item, item_name(item), item.get_outcome_display())
