@@ -19,10 +19,6 @@ class TokenInvalid(Exception):
     """Not a token we signed (typo, truncated, tampered, signed for something else)."""
 
 
-class TokenExpired(Exception):
-    """Kept for callers of earlier versions: a token is never refused for its age any more."""
-
-
 def opt_out_token_make(*, submission_key, deadline):
     payload = {"k": uuid.UUID(str(submission_key)).hex, "e": int(deadline.timestamp())}
     return signing.dumps(payload, salt=SALT, compress=False)
