@@ -263,6 +263,7 @@ class Association(models.Model):
         REPLACED = "replaced", _("Another partner's claim replaced it")
         SUBSCRIPTION_ENDED = "subscription_ended", _("The subscription ended")
         REASSOCIATED = "reassociated", _("Re-associated through a claim")
+        CUSTOMER_DECLINED = "customer_declined", _("The customer ended it")
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="associations")
     location = models.ForeignKey(PartnerLocation, on_delete=models.PROTECT, related_name="associations")

@@ -17,3 +17,6 @@ class ClaimsConfig(AppConfig):
         # After claims' own migrations and permissions (auth's handler runs first, being connected first), so the
         # group gets every permission it names. dispatch_uid: one handler however often ready() runs.
         post_migrate.connect(_reviewers_group_sync, sender=self, dispatch_uid="claims_reviewers_group")
+        from claims import account_emails, emails
+
+        emails.ACCOUNT_EMAIL_BUILDERS["password_reset"] = account_emails.password_reset_notification_email

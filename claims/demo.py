@@ -12,6 +12,7 @@ worker write their emails to the mail folder).
 
 import datetime
 import hashlib
+import itertools
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -41,11 +42,15 @@ NAMESPACE = uuid.UUID("2f5e7a10-4c1b-5d3e-9f8a-6b7c8d9e0f1a")
 POE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 # Wizard samples stay free for the new user to claim (but for the Taiwanese customer's one claim, below).
 SAMPLES = {"Northwind Traders", "Adventure Works", "Tailspin Toys", RELECLOUD_TAIWAN_NAME}
-# Claims on a tenant of their own: the Taiwanese customer's, whose email and page are in zh-Hant (README "Try it").
+# Claims on a tenant of their own: the Taiwanese customer's, whose email and page are in zh-Hant (README "Try it"),
+# each with two workloads (SPEC §7: the customer may opt out of one and approve the other, or end one of two
+# official associations and keep the other).
 TAIWAN_CLAIM = "Demo · awaiting customer (Taiwan)"
-DEMO_TENANTS = {TAIWAN_CLAIM: RELECLOUD_TAIWAN_NAME}
-# Where seed_demo writes that customer's email, for the README's link.
+TAIWAN_OFFICIAL_CLAIM = "Demo · official (Taiwan)"
+DEMO_TENANTS = {TAIWAN_CLAIM: RELECLOUD_TAIWAN_NAME, TAIWAN_OFFICIAL_CLAIM: RELECLOUD_TAIWAN_NAME}
+# Where seed_demo writes those customers' emails, for the README's links.
 TAIWAN_EMAIL = "demo-customer-taiwan.eml"
+TAIWAN_OFFICIAL_EMAIL = "demo-customer-taiwan-official.eml"
 DAY = datetime.timedelta(days=1)
 MINUTE = datetime.timedelta(minutes=1)
 Action = ClaimEvent.Action
@@ -63,6 +68,7 @@ DEMO_CLAIMS = [
     ("Demo · awaiting customer, deadline passed", "4100001", "due"),
     ("Demo · awaiting customer, deadline passed (Fabrikam)", "5200001", "due"),
     ("Demo · official", "4100001", "official"),
+    (TAIWAN_OFFICIAL_CLAIM, "4100001", "official"),
     ("Demo · customer opted out", "4100002", "opted_out"),
     ("Demo · rejected", "4100001", "rejected"),
     ("Demo · disputed", "4100001", "disputed"),
@@ -114,13 +120,14 @@ def demo_claims_ensure(*, now=None):
         pair = _competing_pair() if name == COMPETING_RIVAL else next(free, None)
         if location is None or pair is None:
             continue
+        tenant, products = pair[0], [pair[1]]
         if name in DEMO_TENANTS:
-            pair = next(_free_workloads([DEMO_TENANTS[name]]), None)
-            if pair is None:
+            pairs = list(itertools.islice(_free_workloads([DEMO_TENANTS[name]]), 2))
+            if not pairs:
                 continue
-        tenant, product = pair
+            tenant, products = pairs[0][0], [product for _, product in pairs]
         competing = name == COMPETING_RIVAL
-        claim = _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer, competing=competing)
+        claim = _claim_create(name, location, tenant, products, story, now=now, reviewer=reviewer, competing=competing)
         claims_due_refresh(claim_ids=[claim.pk])
         created += 1
     return created
@@ -132,23 +139,33 @@ def _competing_pair():
     return (held.tenant, held.product) if held is not None else None
 
 
-def demo_customer_email_write(folder):
-    """The Taiwanese customer's notice of its demo claim, written to ``folder`` as TAIWAN_EMAIL (the email its
-    outbox row sent, in zh-Hant, with the link to the customer's page), for the README's one click. Returns (the
-    file, the page's address), or None when that claim is not there."""
+def demo_customer_email_write(
+    folder, *, name=TAIWAN_CLAIM, filename=TAIWAN_EMAIL, status=ClaimStatus.CUSTOMER_NOTIFIED
+):
+    """The Taiwanese customer's notice of its demo claim ``name``, written to ``folder`` as ``filename`` (the email
+    its outbox row sent, in zh-Hant, with the link to the customer's page), for the README's one click. Returns
+    (the file, the page's address), or None when that claim is not there (in ``status``)."""
     from claims.emails import customer_notified_email, opt_out_url
 
     claim = (
         Claim.objects.select_related("tenant", "partner", "location")
-        .filter(name=TAIWAN_CLAIM, status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__isnull=False)
+        .filter(name=name, status=status, opt_out_deadline__isnull=False)
         .first()
     )
     if claim is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / TAIWAN_EMAIL
+    path = folder / filename
     path.write_bytes(customer_notified_email(claim).message().as_bytes())
     return path, opt_out_url(claim)
+
+
+def demo_customer_official_email_write(folder):
+    """The same for the official Taiwanese demo claim (TAIWAN_OFFICIAL_EMAIL): the notice its customer got then,
+    whose link now offers Decline later (SPEC §7)."""
+    return demo_customer_email_write(
+        folder, name=TAIWAN_OFFICIAL_CLAIM, filename=TAIWAN_OFFICIAL_EMAIL, status=ClaimStatus.OFFICIAL
+    )
 
 
 class _Story:
@@ -330,7 +347,7 @@ def _draft_data(location, tenant):
     }
 
 
-def _claim_create(name, location, tenant, product, story, *, now, reviewer, competing=False):
+def _claim_create(name, location, tenant, products, story, *, now, reviewer, competing=False):
     admin = (
         get_user_model()
         .objects.filter(membership__partner=location.partner, membership__role="incentives_admin")
@@ -361,9 +378,12 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
     life = _story(story, tenant, now=now, admin=admin, reviewer=reviewer)
     official_at = life.fields.pop("official_at", None)
     claim = Claim.objects.create(status=life.status, **(values | life.fields))
-    item = ClaimItem.objects.create(
-        claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
-    )
+    items = [
+        ClaimItem.objects.create(
+            claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
+        )
+        for product in products
+    ]
     documents = []
     for filename, uploaded_at in life.documents:
         document = PoeDocument(
@@ -377,7 +397,7 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
         )
         document.file.save(filename, ContentFile(POE_PDF), save=True)
         documents.append(document)
-    _events_content(life.events, claim, item, documents)
+    _events_content(life.events, claim, items, documents)
     # In the order they happened: the hash chain follows the ids (SPEC §14).
     approval = None
     for event in life.events:
@@ -401,29 +421,30 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
         )
     if claim.status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
         ended = claim.status == ClaimStatus.ENDED
-        association = Association.objects.create(
-            partner=location.partner,
-            location=location,
-            program=Program.OSU_M365,
-            tenant=tenant,
-            product=product,
-            started_at=official_at,
-            status=Association.Status.ENDED if ended else Association.Status.ACTIVE,
-            ended_at=claim.status_changed_at if ended else None,
-            end_reason=Association.EndReason.DISASSOCIATED if ended else "",
-            end_message="The customer moved this workload in-house." if ended else "",
-        )
-        item.association = association
-        item.save(update_fields=["association"])
+        for item in items:
+            association = Association.objects.create(
+                partner=location.partner,
+                location=location,
+                program=Program.OSU_M365,
+                tenant=tenant,
+                product=item.product,
+                started_at=official_at,
+                status=Association.Status.ENDED if ended else Association.Status.ACTIVE,
+                ended_at=claim.status_changed_at if ended else None,
+                end_reason=Association.EndReason.DISASSOCIATED if ended else "",
+                end_message="The customer moved this workload in-house." if ended else "",
+            )
+            item.association = association
+            item.save(update_fields=["association"])
     return claim
 
 
-def _events_content(events, claim, item, documents):
+def _events_content(events, claim, items, documents):
     """What each event of the story says the claim holds (SPEC §14, ``claims.history``): the SUBMITTED event the
     claim as submitted (the answer's edits undone, the documents of that moment), each edit what it set, each
     later moment's documents on its event."""
     submitted = events[0]
-    snapshot = claim_content(claim, [item], [d for d in documents if d.uploaded_at == submitted["at"]])
+    snapshot = claim_content(claim, items, [d for d in documents if d.uploaded_at == submitted["at"]])
     for event in reversed(events):
         if event["action"] != Action.CHANGED:
             continue

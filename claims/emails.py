@@ -7,22 +7,20 @@ reset's in its user's saved language, else English.
 """
 
 import functools
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateformat import format as date_format
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from associations.language import email_language, email_languages, user_language
+from associations.language import email_language, email_languages
 from associations.models import Membership
 from associations.zones import zone_time
 from claims.models import ClaimEvent, ClaimItem, ClaimStatus, InformationReason
@@ -52,12 +50,12 @@ def _partner_language(claim):
     return getattr(claim, _PARTNER_LANGUAGE, None) or email_language(claim.partner_contact_email)
 
 
-def _message(template, context, *, to):
+def _message(template, context, *, to, sender=None):
     context = {"site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, to=list(dict.fromkeys(to)))
+    message = EmailMultiAlternatives(subject, text, from_email=sender, to=list(dict.fromkeys(to)))
     message.attach_alternative(html, "text/html")
     return message
 
@@ -70,7 +68,7 @@ def _items(claim):
     return list(claim.items.select_related("product", "subscription").order_by(*_ITEMS_ORDER))
 
 
-def _products(claim, *, outcomes=("",)):
+def _products(claim, *, outcomes=("",), each=False):
     """The names of the claim's products (with their subscriptions), in catalog order, of the items whose outcome
     is one of ``outcomes``: by default those that go on (none a reviewer rejected or the customer opted out of or
     ended: SPEC §7, §8)."""
@@ -79,7 +77,7 @@ def _products(claim, *, outcomes=("",)):
         if item.outcome not in outcomes:
             continue
         label = _products_label(item)
-        if label not in names:
+        if each or label not in names:
             names.append(label)
     return names
 
@@ -120,11 +118,22 @@ def _last_move_to(claim, status):
     return claim.events.filter(new_status=status).order_by("-created_at", "-pk").first()
 
 
+def customer_sender(partner):
+    """The customer's notice's From (SPEC §7): who asks, by the sender's name, as Partner Center's own emails
+    name themselves ("Contoso Partners via Partner Center" <no-reply@…>), at DEFAULT_FROM_EMAIL's address.
+    The envelope sender stays the outbox's VERP address (``claims.services.notifications``)."""
+    name = _("%(partner)s via Partner Center") % {"partner": partner.name}
+    name = " ".join(name.replace("\\", " ").replace('"', "'").split())
+    return f'"{name}" <{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}>'
+
+
 @_in_language(lambda claim: claim.tenant.language)
 def customer_notified_email(claim, deadline=None):
-    """To the customer contact, and the technical contact for Dynamics 365: the request, the deadline (``deadline``:
-    the one this attempt states, ``notice_deadline``; by default the claim's) and the link. What the partner typed
-    appears only in the quoted "details the partner entered" block (``partner_details``)."""
+    """To the customer contact, and the technical contact for Dynamics 365: the request in plain words (what a
+    partner of record is, what the partner will see, what happens if nobody acts), the deadline on the customer's
+    clock (``deadline``: the one this attempt states, ``notice_deadline``; by default the claim's) and one button to
+    the customer's page. From the partner's name "via Partner Center". What the partner typed appears only in the
+    quoted "details the partner entered" block (``partner_details``)."""
     deadline = deadline or claim.opt_out_deadline or notice_deadline(claim, timezone.now())
     # The notice's recipients are the rule book's (one place); the items were read once for the batch.
     to = notice_recipients(claim, dynamics=any(item.product.is_dynamics for item in _items(claim))).to
@@ -140,6 +149,7 @@ def customer_notified_email(claim, deadline=None):
             "partner_details": partner_details(claim),
         },
         to=to,
+        sender=customer_sender(claim.partner),
     )
 
 
@@ -286,6 +296,7 @@ def opted_out_email(claim):
 
 ENDED_BECAUSE = {
     ClaimEvent.Action.DISASSOCIATED: gettext_lazy("your organization ended the association"),
+    ClaimEvent.Action.CUSTOMER_DECLINED: gettext_lazy("the customer ended the association"),
     ClaimEvent.Action.REPLACED: gettext_lazy("another partner's approved claim replaced it"),
     ClaimEvent.Action.SUBSCRIPTION_ENDED: gettext_lazy("the customer's subscription ended"),
 }
@@ -302,6 +313,55 @@ def ended_email(claim):
             "message": event.message if event else "",
             # What was official and ended: the items that went on, and those the customer ended one by one.
             "products": _products(claim, outcomes=("", ClaimItem.Outcome.DECLINED)),
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+def _ended_with(claim, event, outcome):
+    """The names of the items ``event`` (one of a customer's per-item rows) ended with ``outcome``: those the same
+    choice ended, which share its moment (``claim_items_end``)."""
+    if event is None:
+        return []
+    return [
+        name
+        for name, item in zip(_products(claim, outcomes=(outcome,), each=True), _items_of(claim, outcome), strict=True)
+        if item.outcome_at == event.created_at
+    ]
+
+
+def _items_of(claim, outcome):
+    return [item for item in _items(claim) if item.outcome == outcome]
+
+
+@_in_language(_partner_language)
+def items_opted_out_email(claim, event=None):
+    """To the partner contact: the customer opted out of some products (``event``: the first of that choice's
+    history rows); the claim goes on with the others (SPEC §7)."""
+    return _message(
+        "items_opted_out",
+        {
+            "claim": claim,
+            "ended": _ended_with(claim, event, ClaimItem.Outcome.OPTED_OUT),
+            "products": _products(claim),
+            "claim_url": _claim_url(claim),
+        },
+        to=[claim.partner_contact_email],
+    )
+
+
+@_in_language(_partner_language)
+def items_declined_email(claim, event=None):
+    """To the partner contact: the customer ended the associations of some products (``event``: the first of that
+    choice's history rows), with the customer's reason; the others stay official (SPEC §7)."""
+    return _message(
+        "items_declined",
+        {
+            "claim": claim,
+            "ended": _ended_with(claim, event, ClaimItem.Outcome.DECLINED),
+            "message": event.message if event else "",
+            "products": _products(claim),
             "claim_url": _claim_url(claim),
         },
         to=[claim.partner_contact_email],
@@ -353,30 +413,9 @@ def challenged_email(claim, event):
     )
 
 
-def _user_language(user):
-    return user_language(user) or settings.LANGUAGE_CODE
-
-
-@_in_language(_user_language)
-def password_reset_email(user):
-    """To the account's address: a link to choose a new password, made now by Django's token generator (it works
-    for PASSWORD_RESET_TIMEOUT from now, and no more once the password changed or the user signed in). Built on
-    SITE_URL, never on a request's Host header, which whoever asks for a reset controls."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    address = user.email or user.username
-    return _message(
-        "password_reset",
-        {
-            "email": address,
-            "reset_url": settings.SITE_URL + reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token}),
-        },
-        to=[address],
-    )
-
-
-# {kind: builder(notification) -> message or None} for the emails of the layers above claims (the partner API's
-# "webhook endpoint disabled"), registered when their app is ready: the outbox sends them like its own.
+# {kind: builder(notification) -> message or None} for the emails about accounts rather than claims (a password
+# reset, claims.account_emails; the partner API's "webhook endpoint disabled"), registered when their app is ready:
+# the outbox sends them like its own.
 ACCOUNT_EMAIL_BUILDERS = {}
 
 
@@ -387,12 +426,6 @@ def notification_email(notification, *, attempted_at=None):
     kind = notification.kind
     if kind in ACCOUNT_EMAIL_BUILDERS:
         return ACCOUNT_EMAIL_BUILDERS[kind](notification)
-    if kind == "password_reset":
-        # Nobody for an address without an account, or an account that may no longer reset (Django's rule).
-        user = notification.user
-        if user is None or not user.is_active or not user.has_usable_password():
-            return None
-        return password_reset_email(user)
     if kind == "replaced":
         return replaced_email(notification.association)
     if kind == "customer_notified":
@@ -402,6 +435,9 @@ def notification_email(notification, *, attempted_at=None):
         return challenged_email(claim, notification.event)
     if kind in ("action_required", "answer_reminder"):
         builder = action_required_email if kind == "action_required" else answer_reminder_email
+        return builder(claim, notification.event)
+    if kind in ("items_opted_out", "items_declined"):
+        builder = items_opted_out_email if kind == "items_opted_out" else items_declined_email
         return builder(claim, notification.event)
     builders = {
         "rejected": rejected_email,
@@ -421,10 +457,23 @@ _PARTNER_LANGUAGE = "_email_partner_language"
 _STATUS_EVENTS = "_email_status_events"
 # The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email), and
 # the partner contact's language.
-_KINDS_READING_ITEMS = frozenset({"customer_notified", "official", "ended", "challenged"})
+_KINDS_READING_ITEMS = frozenset(
+    {"customer_notified", "official", "ended", "challenged", "items_opted_out", "items_declined"}
+)
 _KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended"})
 _PARTNER_KINDS = frozenset(
-    {"action_required", "answer_reminder", "rejected", "rejected_final", "official", "opted_out", "ended", "challenged"}
+    {
+        "action_required",
+        "answer_reminder",
+        "rejected",
+        "rejected_final",
+        "official",
+        "opted_out",
+        "ended",
+        "challenged",
+        "items_opted_out",
+        "items_declined",
+    }
 )
 
 

@@ -8,8 +8,9 @@ for the page) and how (``refusal``: what a view answers), with the window's end 
 Who asks (``Viewer``), for a claim, is one of: the claim's partner's **incentives admin** (acts), its **incentives
 user** (views only: every partner action is refused with ``ROLE``, yet the page may say what the company can do
 and until when), a **reviewer** (the decisions of review), or **nobody** (another partner's user, a visitor, staff
-outside the Reviewers group: everything refused, ``NOT_YOURS``). The customer's choices are ``Claim.opt_out_window``
-(``claims.views.customer``).
+outside the Reviewers group: everything refused, ``NOT_YOURS``). The customer's choices (whoever holds the claim's
+signed link: approve now, opt out of some or all items, end official ones later) are ``CustomerRules``, asked by
+``claims.views.customer`` and again by ``claims.services.customer`` under the claim's row lock.
 
 =====================  ==========================================================================================
 partner action         allowed (to the incentives admin) when
@@ -51,6 +52,9 @@ from django.utils.translation import gettext, gettext_lazy
 
 from associations.access import get_membership
 from claims.models import ClaimStatus, InformationReason
+
+# An association that counts (associations.models.Association.Status.ACTIVE).
+ASSOCIATION_ACTIVE = "active"
 
 # The permission a reviewer holds to decide on claims (claims.reviewers.PERMISSIONS).
 REVIEW_PERMISSION = "claims.change_claim"
@@ -391,6 +395,94 @@ def rejection_is_final(claim):
 def claim_rules(claim, user, *, now=None, events=None):
     """The rule book for ``claim`` and ``user`` (or a ``Viewer``) at ``now``."""
     return ClaimRules(claim, user, now=now, events=events)
+
+
+# --- the customer's choices (SPEC §7) ----------------------------------------------------------------------------
+
+
+class CustomerStage(StrEnum):
+    """Where the claim stands for its customer: what the page shows."""
+
+    AWAITING = "awaiting"  # the opt-out window is open: approve now, opt out of some or all items
+    DEADLINE_PASSED = "deadline_passed"  # the window closed, the sweep makes it official within a minute
+    OFFICIAL = "official"  # decline later: end some or all of its associations
+    OPTED_OUT = "opted_out"  # the customer opted out of every item
+    ENDED = "ended"  # no association from it lives any more
+    CLOSED = "closed"  # anything else (sent back to the partner): nothing for the customer to do
+
+
+class CustomerRules:
+    """What the customer may do to ``claim`` at ``now``; ``items``: its ClaimItems with their associations (the
+    services read them under the claim's row lock). The link lives while ``alive``: the claim awaits the customer
+    or an association from it is active."""
+
+    def __init__(self, claim, items, *, now=None):
+        self.claim, self.items, self.now = claim, list(items), now or timezone.now()
+        self.window = claim.customer_window(self.now)
+
+    @cached_property
+    def going_on(self):
+        """The items nobody ended (what Approve now makes official and what may be opted out of)."""
+        return [item for item in self.items if not item.outcome]
+
+    @cached_property
+    def declinable(self):
+        """The items whose association from this claim is active (what Decline later may end)."""
+        return [i for i in self.going_on if i.association_id and i.association.status == ASSOCIATION_ACTIVE]
+
+    @cached_property
+    def stage(self):
+        status = self.claim.status
+        if status == ClaimStatus.CUSTOMER_NOTIFIED and self.window is not None:
+            return CustomerStage.AWAITING if self.window.open else CustomerStage.DEADLINE_PASSED
+        if status == ClaimStatus.OFFICIAL and self.declinable:
+            return CustomerStage.OFFICIAL
+        if status == ClaimStatus.OPTED_OUT:
+            return CustomerStage.OPTED_OUT
+        if status in (ClaimStatus.OFFICIAL, ClaimStatus.ENDED):
+            return CustomerStage.ENDED
+        return CustomerStage.CLOSED
+
+    @cached_property
+    def stage_is(self):
+        """{stage: whether the claim is in it}, for templates (no string comparisons there)."""
+        return {value: value == self.stage for value in CustomerStage}
+
+    @property
+    def alive(self):
+        return self.stage in (CustomerStage.AWAITING, CustomerStage.DEADLINE_PASSED, CustomerStage.OFFICIAL)
+
+    def _awaiting(self):
+        if self.stage == CustomerStage.AWAITING and self.going_on:
+            return Decision(True, until=self.window.until)
+        if self.stage == CustomerStage.DEADLINE_PASSED:
+            why = gettext(
+                "The time to answer this request has passed: the association becomes official within minutes. "
+                "You can then end it here at any time."
+            )
+            return _refused(why, Refusal.WINDOW, self.window.until)
+        return _refused(gettext("This request is no longer waiting for your answer."), Refusal.STATUS)
+
+    @cached_property
+    def approve_now(self):
+        """Make the items that go on official at once, instead of at the deadline."""
+        return self._awaiting()
+
+    @cached_property
+    def opt_out(self):
+        """Opt out of some or all of the items that go on, before the deadline."""
+        return self._awaiting()
+
+    @cached_property
+    def decline(self):
+        """End some or all of the official associations from this claim, any time while one lives."""
+        if self.stage == CustomerStage.OFFICIAL:
+            return Decision(True)
+        return _refused(gettext("There is no active association left to end."), Refusal.STATUS)
+
+
+def customer_rules(claim, items, *, now=None):
+    return CustomerRules(claim, items, now=now)
 
 
 # --- who receives the customer's notice (SPEC §5) ----------------------------------------------------------------

@@ -359,6 +359,11 @@ class ClaimEvent(models.Model):
         # SPEC §8: another partner's claim competes for items this claim has awaiting the customer or official
         # (``claims.services.challenges``; the event's data names the challenging claim, never shown to the partner).
         CHALLENGED = "challenged", _("Another partner claimed these products")
+        # SPEC §7: the customer's page. Approve now (the claim official at once, and each item it made official),
+        # and the end of the whole association when the customer ended its last product.
+        CUSTOMER_APPROVED = "customer_approved", _("Customer approved")
+        ITEM_APPROVED = "item_approved", _("Customer approved a product")
+        CUSTOMER_DECLINED = "customer_declined", _("Customer ended the association")
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="events", verbose_name=_("claim"))
     created_at = models.DateTimeField(_("when"), default=timezone.now)

@@ -28,6 +28,9 @@ class EmailNotification(models.Model):
         REJECTED = "rejected", _("Partner: rejected")
         OFFICIAL = "official", _("Partner: official")
         OPTED_OUT = "opted_out", _("Partner: customer opted out")
+        # SPEC §7: the customer ended some products and the claim goes on with the others.
+        ITEMS_OPTED_OUT = "items_opted_out", _("Partner: customer opted out of some products")
+        ITEMS_DECLINED = "items_declined", _("Partner: customer ended some associations")
         ENDED = "ended", _("Partner: ended")
         REPLACED = "replaced", _("Other partner: association replaced")
         REJECTED_FINAL = "rejected_final", _("Partner: rejected (final)")

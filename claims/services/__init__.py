@@ -3,7 +3,8 @@
 One module per concern: ``submission`` (the wizard's uploads and submit), ``transitions`` (the one write of every
 status change), ``validation``, ``review`` (approve, request information, reject, the partner's answer, the
 customer's opt-out), ``reminders`` (the answer's reminder email), ``finalization`` (official, ended),
-``notifications`` (the outbox and sending), ``notices`` (the customer's notice: delivery starts the opt-out window,
+``notifications`` (the outbox and sending), ``customer`` (the customer's page: approve now, opt out per
+item, decline later), ``notices`` (the customer's notice: delivery starts the opt-out window,
 a refusal or a bounce sends the claim back to the partner), ``password_resets`` (a reset's email, through the
 outbox), ``counts`` (the list's counters). Every status change goes through ``claims_transition``: it checks the
 move, moves the rows with a compare-and-set on the old status, writes one ClaimEvent per claim and the outbox rows,

@@ -19,7 +19,8 @@ from claims.services.transitions import (
 )
 
 
-def _associations_end(*, ids, reason, now, message=""):
+def associations_end(*, ids, reason, now, message=""):
+    """End the associations ``ids`` (locked by the caller) with ``reason`` and ``message``, at ``now``."""
     if ids:
         Association.objects.filter(pk__in=ids).update(
             status=Association.Status.ENDED, ended_at=now, end_reason=reason, end_message=message
@@ -52,8 +53,9 @@ def _claims_end_without_associations(*, association_ids, action, reason, now):
     return {a for a, _ in rows}, {a for a, c in rows if c not in ended}
 
 
-def _claims_finalize_locked(claim_ids, *, now):
-    """Make the locked, due claims official (see ``claims_finalize_due``): a fixed number of statements a chunk.
+def _claims_finalize_locked(claim_ids, *, now, actor=ClaimEvent.Actor.SYSTEM, action=ClaimEvent.Action.FINALIZED):
+    """Make the locked claims official (see ``claims_finalize_due``; the customer's Approve now, ``actor`` and
+    ``action`` the customer's: ``claims.services.customer``): a fixed number of statements a chunk.
 
     1. Read the claims' items with their claim's partner, location and tenant (one query, plain tuples: model
        instances cost more than the writes), and take the advisory locks of their item keys.
@@ -96,8 +98,8 @@ def _claims_finalize_locked(claim_ids, *, now):
         claim_ids=claim_ids,
         old_status=ClaimStatus.CUSTOMER_NOTIFIED,
         to=ClaimStatus.OFFICIAL,
-        actor=ClaimEvent.Actor.SYSTEM,
-        action=ClaimEvent.Action.FINALIZED,
+        actor=actor,
+        action=action,
         now=now,
     )
 
@@ -129,8 +131,8 @@ def _claims_finalize_locked(claim_ids, *, now):
         else:
             replaced.append(pk)
             winner_of[pk] = winner
-    _associations_end(ids=replaced, reason=Association.EndReason.REPLACED, now=now)
-    _associations_end(ids=reassociated, reason=Association.EndReason.REASSOCIATED, now=now)
+    associations_end(ids=replaced, reason=Association.EndReason.REPLACED, now=now)
+    associations_end(ids=reassociated, reason=Association.EndReason.REASSOCIATED, now=now)
 
     won = [winner_for_key[key] == item.claim_id for item, key in zip(items, keys, strict=True)]
     created = _associations_create_for_items(items, won=won, now=now)
@@ -263,7 +265,7 @@ def claim_disassociate(*, claim, user, reason):
             .filter(claim_item__claim_id=claim.pk, status=Association.Status.ACTIVE)
             .values_list("pk", flat=True)
         )
-        _associations_end(ids=ids, reason=Association.EndReason.DISASSOCIATED, now=now, message=reason)
+        associations_end(ids=ids, reason=Association.EndReason.DISASSOCIATED, now=now, message=reason)
     return claim
 
 
@@ -285,7 +287,7 @@ def associations_end_expired(*, today=None, batch_size=500):
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )
-            _associations_end(ids=ids, reason=Association.EndReason.SUBSCRIPTION_ENDED, now=now)
+            associations_end(ids=ids, reason=Association.EndReason.SUBSCRIPTION_ENDED, now=now)
             _claims_end_without_associations(
                 association_ids=ids,
                 action=ClaimEvent.Action.SUBSCRIPTION_ENDED,

@@ -21,16 +21,27 @@ ACTION_FOR_OUTCOME = {
 }
 
 
-def claim_items_end(*, claim, item_ids, outcome, actor, user=None, reason="", message="", now=None):
+def item_name(item):
+    """An item as the history and the customer's page name it: its product, and its subscription if any."""
+    if item.subscription_id:
+        return f"{item.product.name} · {item.subscription.subscription_id}"
+    return item.product.name
+
+
+def claim_items_end(
+    *, claim, item_ids, outcome, actor, user=None, reason="", message="", now=None, reason_is_code=True
+):
     """End the items ``item_ids`` of ``claim`` with ``outcome`` (a ``ClaimItem.Outcome`` other than going on).
 
     1. Under the claim's row lock (callers racing on its items queue here), take those of the items that still go
        on: an item another actor ended meanwhile keeps its outcome (PostgreSQL refuses to change one anyway).
     2. Write their outcome, ``reason`` and the moment in one UPDATE.
     3. One history row per item (``ITEM_REJECTED``, ``ITEM_OPTED_OUT``, ``ITEM_DECLINED``) by ``actor``, with the
-       reason and ``message``, and the item's outcome in its data (``claims_history_verify`` compares it).
+       reason and ``message``, the item's name as its ``old_value`` (what the history shows), and the item's outcome
+       in its data (``claims_history_verify`` compares it).
 
-    Returns the items it ended (ClaimItems with their product), in id order; none when every one had ended.
+    Returns the items it ended (ClaimItems with their product, each with ``event``: its history row), in id order;
+    none when every one had ended.
     """
     outcome = ClaimItem.Outcome(outcome)
     if outcome == ClaimItem.Outcome.GOING_ON:
@@ -51,13 +62,15 @@ def claim_items_end(*, claim, item_ids, outcome, actor, user=None, reason="", me
         )
         for item in items:
             item.outcome, item.outcome_reason, item.outcome_at = outcome, reason, now
-            claim_event_record(
+            item.event = claim_event_record(
                 claim=locked,
                 actor=actor,
                 user=user,
                 action=ACTION_FOR_OUTCOME[outcome],
-                reason=reason[:60],
+                # A reviewer's reason is a code of a list; a customer's is their own words, kept as the message.
+                reason=reason[:60] if reason_is_code else "",
                 message=message,
+                old_value=item_name(item),
                 data=item_outcomes_data([item], outcome),
                 created_at=now,
             )

@@ -8,6 +8,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
+from associations.models import Program
 from associations.validators import SINGLE_LINE_REFUSED
 from associations.wording import words_list as _words_list
 
@@ -60,6 +61,11 @@ def partner_details(claim):
             (gettext("Technical contact"), claim.technical_contact_name),
             (gettext("Title"), claim.technical_contact_title),
         ]
+    # Who to contact about the request (SPEC §7): the partner's contact, as the partner typed it.
+    details += [
+        (gettext("Partner contact"), claim.partner_contact_name),
+        (gettext("Partner contact email"), claim.partner_contact_email),
+    ]
     if claim.is_revenue_association:
         details += [
             (gettext("Dynamics solution seller name"), claim.dynamics_seller_name),
@@ -90,3 +96,20 @@ def parenthesized(value):
     if not value:
         return ""
     return format_html(gettext("({text})"), text=value)
+
+
+@register.filter
+def item_kind(item):
+    """What a claim's item is, in a customer's words (SPEC §7): a Microsoft 365 workload, or a subscription and what
+    the partner helps with (using it, before buying it, selling it)."""
+    if not item.subscription_id:
+        return gettext("Microsoft 365 workload")
+    help_with = {
+        Program.OSU_BIZAPPS: gettext("help using it"),
+        Program.OSA_SELL: gettext("help before buying it"),
+        Program.REVENUE_ASSOCIATION: gettext("selling it to you"),
+    }.get(item.program, "")
+    return gettext("Subscription %(subscription_id)s, %(help)s") % {
+        "subscription_id": item.subscription.subscription_id,
+        "help": help_with,
+    }

@@ -109,7 +109,18 @@ def history_what(event, audience=""):
         return gettext("Another partner claimed products of this claim: a reviewer decides")
     if action == ClaimEvent.Action.EXPIRED:
         return gettext("The draft expired after %(days)s days untouched") % {"days": DRAFT_DAYS}
+    if action in ITEM_WORDS and event.old_value:
+        return str(ITEM_WORDS[action]) % {"name": event.old_value}
     return history_action(action)
+
+
+# One item's end or approval (SPEC §7, §8), with the item's name (``claims.services.items``).
+ITEM_WORDS = {
+    ClaimEvent.Action.ITEM_REJECTED: _("Product rejected: %(name)s"),
+    ClaimEvent.Action.ITEM_OPTED_OUT: _("Customer opted out of %(name)s"),
+    ClaimEvent.Action.ITEM_DECLINED: _("Customer ended the association for %(name)s"),
+    ClaimEvent.Action.ITEM_APPROVED: _("Customer approved %(name)s"),
+}
 
 
 @register.filter

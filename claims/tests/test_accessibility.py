@@ -149,7 +149,11 @@ def _partner_pages(page, live_server, claims, partner_a, partner_b):
     page.goto(f"/customer/opt-out/{token}/")
     check("customer page")  # the second language sees it closed: the first opted out below
     if page.locator(".optout-form").count():
+        # Opting out asks first (issue 17): choose the product, confirm (every state: test_customer_browser).
+        page.locator(".optout-form input[type=checkbox]").check()
         _go(page, page.locator(".optout-form button[type=submit]"))
+        check("customer page, confirm opting out")
+        _go(page, page.locator(".confirm-form button[type=submit]"))
         check("customer page, opted out")
     page.goto("/customer/opt-out/not-a-valid-token/")
     check("customer page, link not valid")

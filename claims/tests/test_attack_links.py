@@ -22,7 +22,8 @@ BEFORE = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 OLD_KEY = "old-secret-key-for-the-rotation-test-0123456789abcdefghijklmnopqrstuvwxyz"
 NEW_KEY = "new-secret-key-for-the-rotation-test-0123456789abcdefghijklmnopqrstuvwxyz"
 INVALID = "This link is not valid"
-EXPIRED = "This link has expired"
+# Opting out of the claim's one product, confirmed (SPEC §7: a confirmation step first; the POST that acts).
+OPT_OUT = {"action": "opt_out", "item": ["1"], "confirm": "1"}
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +72,7 @@ def _nothing_happened():
 def _assert_refused(client, token, *, page=INVALID, status=404):
     """GET, HEAD and POST with ``token`` each get the clear page and change nothing."""
     for method in (client.get, client.head, client.post):
-        response = method(_url(token))
+        response = method(_url(token), OPT_OUT) if method == client.post else method(_url(token))
         assert response.status_code == status, (method.__name__, token)
         if method.__name__ != "head":
             assert page in response.content.decode()
@@ -87,7 +88,7 @@ def _flip(text, index):
 def test_attack_links_genuine_link_works(client, claim):
     # The baseline every other test departs from.
     assert client.get(_url(_token(claim))).status_code == 200
-    assert client.post(_url(_token(claim))).status_code == 200
+    assert client.post(_url(_token(claim)), OPT_OUT).status_code == 200
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.OPTED_OUT
 
@@ -183,13 +184,16 @@ def test_attack_links_signed_link_for_the_right_key_with_another_deadline_is_inv
     _assert_refused(client, _token(claim, deadline=DEADLINE + datetime.timedelta(days=30)))
 
 
-def test_attack_links_expired_link_shows_the_expired_page(client, claim):
+def test_attack_links_link_past_its_deadline_lives_while_the_claim_does(client, claim):
+    # Behaviour change (issue 17): a link no longer expires with its deadline; it lives while the claim awaits the
+    # customer or an association from it lives (Decline later). Past the deadline it acts on nothing.
     token = _token(claim)
 
-    with time_machine.travel(DEADLINE + datetime.timedelta(seconds=1), tick=False):
-        _assert_refused(client, token, page=EXPIRED, status=410)
-    with time_machine.travel(DEADLINE + datetime.timedelta(days=400), tick=False):
-        _assert_refused(client, token, page=EXPIRED, status=410)
+    for later in (DEADLINE + datetime.timedelta(seconds=1), DEADLINE + datetime.timedelta(days=400)):
+        with time_machine.travel(later, tick=False):
+            assert "The time to answer has passed" in client.get(_url(token)).content.decode()
+            assert client.post(_url(token), OPT_OUT).status_code == 409
+    _nothing_happened()
 
 
 def test_attack_links_link_of_a_claim_whose_deadline_changed_is_invalid(client, claim):
@@ -199,7 +203,7 @@ def test_attack_links_link_of_a_claim_whose_deadline_changed_is_invalid(client, 
 
     _assert_refused(client, old)
     # The link made for the new deadline works.
-    assert client.post(_url(_token(claim))).status_code == 200
+    assert client.post(_url(_token(claim)), OPT_OUT).status_code == 200
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.OPTED_OUT
 
@@ -218,7 +222,7 @@ def test_attack_links_key_rotation_old_key_works_while_it_is_a_fallback(client, 
         # Links made after the rotation are signed with the new key.
         assert _token(claim) != token
         assert client.get(_url(_token(claim))).status_code == 200
-        assert client.post(_url(token)).status_code == 200
+        assert client.post(_url(token), OPT_OUT).status_code == 200
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.OPTED_OUT
 

@@ -192,3 +192,33 @@ def test_demo_claims_a_taiwanese_customer_awaits_with_its_notice_delivered(seede
 
         page = Client().get(link.replace(settings.SITE_URL, "")).content.decode()
     assert '<html lang="zh-Hant">' in page and "台北時間" in page
+
+
+def test_demo_claims_the_taiwanese_customer_can_answer_per_product_and_decline_later(seeded, settings):
+    """Issue 17: the Taiwanese customer's claim waits with two workloads (opt out of one, approve the other), and an
+    official association of two workloads can be ended from the customer's link, its email in var/mail."""
+    from django.test import Client
+
+    from claims.demo import TAIWAN_CLAIM, TAIWAN_OFFICIAL_CLAIM, TAIWAN_OFFICIAL_EMAIL
+
+    assert seeded[TAIWAN_CLAIM].items.count() == 2
+    official = seeded[TAIWAN_OFFICIAL_CLAIM]
+    assert official.status == ClaimStatus.OFFICIAL and official.tenant.country == "TW"
+    assert official.items.filter(association__status="active").count() == 2
+
+    message = email.message_from_bytes(
+        (settings.MAIL_DIR / TAIWAN_OFFICIAL_EMAIL).read_bytes(), policy=email.policy.default
+    )
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = next(line.strip() for line in body.splitlines() if "/customer/opt-out/" in line)
+    assert f"page:  {link}" in seeded_output[id(seeded)]
+    customer = Client()
+    with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
+        path = link.replace(settings.SITE_URL, "")
+        page = customer.get(path).content.decode()
+        assert 'value="decline"' in page and "解除關聯" in page
+        customer.post(path, {"action": "decline", "item": ["1"], "confirm": "1", "reason": "自行管理"})
+    official.refresh_from_db()
+    assert official.status == ClaimStatus.OFFICIAL
+    assert official.items.filter(association__status="active").count() == 1
+    assert official.events.filter(action="item_declined", actor="customer").count() == 1

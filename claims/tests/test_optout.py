@@ -18,6 +18,9 @@ pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
 DEADLINE = datetime.datetime(2026, 12, 3, 4, 59, 59, tzinfo=UTC)
 BEFORE = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Opting out of every product, confirmed (behaviour change, issue 17: an action, its products and a confirmation
+# step; a bare POST acts on nothing).
+OPT_OUT = {"action": "opt_out", "item": ["1", "2"], "confirm": "1"}
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +53,7 @@ def test_optout_get_shows_the_request_and_changes_nothing(client, claim, django_
     page = response.content.decode()
     for text in ["Contoso Partners", "1000001", "Microsoft Teams", "Yammer", "Wednesday 2 December 2026, 23:59:59"]:
         assert text in page
-    assert '<button type="submit" class="primary">Opt out</button>' in page
+    assert 'value="opt_out">Opt out</button>' in page
     assert 'method="post"' in page
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.CUSTOMER_NOTIFIED
@@ -58,13 +61,19 @@ def test_optout_get_shows_the_request_and_changes_nothing(client, claim, django_
 
 
 def test_optout_post_opts_out_once(client, claim):
-    response = client.post(_url(claim))
+    response = client.post(_url(claim), OPT_OUT)
 
     assert response.status_code == 200
     assert "You opted out" in response.content.decode()
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.OPTED_OUT
-    event = ClaimEvent.objects.get()
+    # Each product opted out of by the customer (one row each), then the claim's move.
+    assert list(ClaimEvent.objects.order_by("pk").values_list("actor", "action")) == [
+        ("customer", "item_opted_out"),
+        ("customer", "item_opted_out"),
+        ("customer", "opted_out"),
+    ]
+    event = ClaimEvent.objects.get(action="opted_out")
     assert (event.actor, event.user, event.action, event.old_status, event.new_status) == (
         "customer",
         None,
@@ -83,19 +92,19 @@ def _without_csrf_token(content):
 
 
 def test_optout_second_post_is_a_no_op_with_the_same_page(client, claim):
-    first = client.post(_url(claim))
-    second = client.post(_url(claim))
+    first = client.post(_url(claim), OPT_OUT)
+    second = client.post(_url(claim), OPT_OUT)
 
     assert second.status_code == 200
     assert "You opted out" in second.content.decode()
     # The same page but for the language switch's CSRF token, masked anew in every response.
     assert _without_csrf_token(first.content) == _without_csrf_token(second.content)
-    assert ClaimEvent.objects.count() == 1
+    assert ClaimEvent.objects.count() == 3
     assert EmailNotification.objects.exclude(kind="customer_notified").count() == 1
 
 
 def test_optout_get_after_opting_out_shows_the_result(client, claim):
-    client.post(_url(claim))
+    client.post(_url(claim), OPT_OUT)
 
     response = client.get(_url(claim))
 
@@ -105,7 +114,7 @@ def test_optout_get_after_opting_out_shows_the_result(client, claim):
 def test_optout_needs_csrf_token(claim):
     strict = Client(enforce_csrf_checks=True)
 
-    assert strict.post(_url(claim)).status_code == 403
+    assert strict.post(_url(claim), OPT_OUT).status_code == 403
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.CUSTOMER_NOTIFIED
 
@@ -114,7 +123,7 @@ def test_optout_form_post_with_csrf_token_works(claim):
     strict = Client(enforce_csrf_checks=True)
     strict.get(_url(claim))
 
-    response = strict.post(_url(claim), {"csrfmiddlewaretoken": strict.cookies["csrftoken"].value})
+    response = strict.post(_url(claim), {**OPT_OUT, "csrfmiddlewaretoken": strict.cookies["csrftoken"].value})
 
     assert response.status_code == 200
     claim.refresh_from_db()
@@ -184,16 +193,18 @@ def test_optout_unknown_claim_is_refused(client, claim):
     assert "This link is not valid" in response.content.decode()
 
 
-def test_optout_expired_link_shows_expired_page(client, claim):
+def test_optout_link_past_the_deadline_says_so_and_changes_nothing(client, claim):
+    # Behaviour change (issue 17): the link lives while the claim does (Decline later once it is official); past
+    # the deadline, until the sweep makes it official, it says so and acts on nothing.
     url = _url(claim)
 
     with time_machine.travel(DEADLINE + datetime.timedelta(seconds=1), tick=False):
         get = client.get(url)
-        post = client.post(url)
+        post = client.post(url, OPT_OUT)
 
+    assert (get.status_code, post.status_code) == (200, 409)
     for response in (get, post):
-        assert response.status_code == 410
-        assert "This link has expired" in response.content.decode()
+        assert "The time to answer this request has passed" in response.content.decode()
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.CUSTOMER_NOTIFIED
 
@@ -202,7 +213,7 @@ def test_optout_link_works_at_the_last_second(client, claim):
     url = _url(claim)
 
     with time_machine.travel(DEADLINE - datetime.timedelta(seconds=1), tick=False):
-        response = client.post(url)
+        response = client.post(url, OPT_OUT)
 
     assert response.status_code == 200
     claim.refresh_from_db()
@@ -217,11 +228,13 @@ def test_optout_claim_already_official_shows_closed_page(client, claim):
     )
 
     get = client.get(_url(claim))
-    post = client.post(_url(claim))
+    post = client.post(_url(claim), OPT_OUT)
 
-    assert "This request is closed" in get.content.decode()
+    # Official with no association (moved behind the services' back): nothing left for the customer to end.
+    assert "This association has ended" in get.content.decode()
+    assert 'value="opt_out"' not in get.content.decode()
     assert post.status_code == 409
-    assert "This request is closed" in post.content.decode()
+    assert "This association has ended" in post.content.decode()
     assert list(ClaimEvent.objects.values_list("action", flat=True)) == ["finalized"]
 
 

@@ -21,6 +21,8 @@ UTC = datetime.UTC
 DEADLINE = datetime.datetime(2026, 12, 3, 4, 59, 59, tzinfo=UTC)
 # One fixed instant: every request of a test falls in the same one-minute window of the limits.
 NOW = datetime.datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
+# Opting out of the claim's one product, confirmed (SPEC §7: a confirmation step first; the POST that acts).
+OPT_OUT = {"action": "opt_out", "item": ["1"], "confirm": "1"}
 PER_CLIENT = int(OPT_OUT_CLIENT_RATE.split("/")[0])
 PER_LINK = int(OPT_OUT_LINK_RATE.split("/")[0])
 
@@ -64,13 +66,13 @@ def test_optout_limits_junk_from_one_client_does_not_block_another(client, claim
     limited = client.get(_url(claim), REMOTE_ADDR="203.0.113.7")
     assert limited.status_code == 429
     assert "Too many requests" in limited.content.decode()
-    assert client.post(_url(claim), REMOTE_ADDR="203.0.113.7").status_code == 429
+    assert client.post(_url(claim), OPT_OUT, REMOTE_ADDR="203.0.113.7").status_code == 429
     # The customer, from another address, is not affected.
     assert client.get(_url(claim), REMOTE_ADDR="198.51.100.20").status_code == 200
-    assert client.post(_url(claim), REMOTE_ADDR="198.51.100.20").status_code == 200
+    assert client.post(_url(claim), OPT_OUT, REMOTE_ADDR="198.51.100.20").status_code == 200
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.OPTED_OUT
-    assert ClaimEvent.objects.filter(claim=claim).count() == 1
+    assert ClaimEvent.objects.filter(claim=claim).count() == 2  # its item opted out of, and the claim
 
 
 def test_optout_limits_one_link_is_limited_across_clients(client, claim, partner_a, m365_tenant, products):
@@ -163,11 +165,11 @@ def test_optout_limits_fail_open_when_the_cache_is_down(client, claim, cache, si
     with override_settings(CACHES=_redis_cache(port)), caplog.at_level(logging.WARNING, logger="claims.views.customer"):
         started = time.monotonic()
         get = client.get(_url(claim), REMOTE_ADDR="203.0.113.7")
-        post = client.post(_url(claim), REMOTE_ADDR="203.0.113.7")
+        post = client.post(_url(claim), OPT_OUT, REMOTE_ADDR="203.0.113.7")
         elapsed = time.monotonic() - started
 
     assert (get.status_code, post.status_code) == (200, 200)
-    assert '<button type="submit" class="primary">Opt out</button>' in get.content.decode()
+    assert 'value="opt_out">Opt out</button>' in get.content.decode()
     assert "You opted out" in post.content.decode()
     assert elapsed < 2.5
     claim.refresh_from_db()

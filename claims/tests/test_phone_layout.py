@@ -168,13 +168,17 @@ def _visitor_and_customer_pages(page, live_server, shared):
     page.goto("/customer/opt-out/not-a-token/")
     _fits(page, "opt-out invalid")
     page.goto(f"/customer/opt-out/{shared['expired']}/")
-    _fits(page, "opt-out expired")
+    _fits(page, "opt-out link of another deadline")
     page.goto(f"/customer/opt-out/{shared['closed']}/")
     _fits(page, "opt-out closed")
     page.goto(f"/customer/opt-out/{shared['optout']}/")
-    if page.get_by_role("button", name="Opt out").count():  # the first width: confirm, then opt out
+    if page.locator(".optout-form").count():  # the first width: the request, confirm, then opt out
+        _fits(page, "opt-out request")
+        for box in page.locator(".optout-form input[type=checkbox]").all():
+            box.check()
+        page.locator(".optout-form button[type=submit]").click()
         _fits(page, "opt-out confirm")
-        page.get_by_role("button", name="Opt out").click()
+        page.locator(".confirm-form button[type=submit]").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You opted out")
     _fits(page, "opt-out done")
 

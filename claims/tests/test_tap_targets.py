@@ -194,7 +194,10 @@ def test_tap_targets_at_least_24_px_on_every_partner_and_customer_page(page, liv
     token = opt_out_token_make(submission_key=notified.submission_key, deadline=notified.opt_out_deadline)
     page.goto(f"/customer/opt-out/{token}/")
     taps.measure("customer: the request")
-    page.get_by_role("button", name="Opt out").click()
+    page.locator(".optout-form input[type=checkbox]").first.check()
+    page.locator(".optout-form button[type=submit]").click()
+    taps.measure("customer: confirm opting out")
+    page.locator(".confirm-form button[type=submit]").click()
     taps.measure("customer: opted out")
 
     browser_sign_in(page, partner_a.admin, live_server)

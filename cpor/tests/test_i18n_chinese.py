@@ -35,9 +35,10 @@ from docx import Document
 
 from associations.models import Association, UsageRecord, UserPreference
 from associations.tests.fixtures import make_tenant, make_user
-from claims import emails
+from claims import account_emails, emails
 from claims.models import ClaimEvent, ClaimStatus
 from claims.services import claim_request_information
+from claims.services.customer import customer_approve, customer_decline, customer_opt_out
 from claims.tests.factories import claim_make, claim_make_official
 from claims.tests.wizard_steps import (
     BIZAPPS_CONTACTS,
@@ -578,27 +579,47 @@ def test_i18n_chinese_error_pages(partner_a, reader):
 
 
 def test_i18n_chinese_customer_pages(partner_a, products, reader):
-    """The customer's page in the tenant's language (Taiwan): the request, its opt-out, and the link's other ends."""
+    """The customer's page in the tenant's language (Taiwan), in every state (issue 17): the request, an opt-out's
+    confirmation, an error, after opting out of one product, after approving, official (Decline later), a decline's
+    confirmation, after ending one, ended, opted out of everything, past the deadline, and a link that is not valid."""
     tenant = make_tenant(
         "Taipei Trading",
         domains=["taipeitrading.onmicrosoft.com"],
         country="TW",
-        workloads=["microsoft-teams", "yammer"],
+        workloads=["microsoft-teams", "yammer", "exchange-online", "sharepoint-online", "onedrive-for-business"],
     )
-    claim = claim_make(
-        partner_a, tenant=tenant, products=[products["microsoft-teams"], products["yammer"]], status="customer_notified"
-    )
-    url = reverse(
-        "customer_opt_out",
-        args=[opt_out_token_make(submission_key=claim.submission_key, deadline=claim.opt_out_deadline)],
-    )
+
+    def link(codes, **fields):
+        claim = claim_make(
+            partner_a, tenant=tenant, products=[products[c] for c in codes], status="customer_notified", **fields
+        )
+        token = opt_out_token_make(submission_key=claim.submission_key, deadline=claim.opt_out_deadline)
+        return reverse("customer_opt_out", args=[token])
+
+    url = link(["microsoft-teams", "yammer"])
     customer = Client()
     reader.response("customer: the request", customer.get(url))
-    reader.response("customer: opted out", customer.post(url))
-    reader.response("customer: closed", customer.get(url))
+    reader.response("customer: opt-out confirm", customer.post(url, {"action": "opt_out", "item": ["2"]}))
+    reader.response("customer: error", customer.post(url, {"action": "opt_out", "confirm": "1"}))
+    reader.response(
+        "customer: opted out of one", customer.post(url, {"action": "opt_out", "item": ["2"], "confirm": "1"})
+    )
+    reader.response("customer: approved", customer.post(url, {"action": "approve"}))
+    reader.response("customer: official", customer.get(url))
+    reader.response("customer: decline confirm", customer.post(url, {"action": "decline", "item": ["1"]}))
+    reader.response(
+        "customer: ended", customer.post(url, {"action": "decline", "item": ["1"], "confirm": "1", "reason": "好"})
+    )
+    both = link(["exchange-online", "sharepoint-online"])
+    customer.post(both, {"action": "approve"})
+    declined = customer.post(both, {"action": "decline", "item": ["2"], "confirm": "1"})
+    reader.response("customer: ended one", declined)
+    everything = link(["onedrive-for-business"])
+    reader.response(
+        "customer: opted out", customer.post(everything, {"action": "opt_out", "item": ["1"], "confirm": "1"})
+    )
     past = datetime.datetime(2026, 1, 5, tzinfo=UTC)
-    expired = reverse("customer_opt_out", args=[opt_out_token_make(submission_key=claim.submission_key, deadline=past)])
-    reader.response("customer: expired", Client(**ZH).get(expired))
+    reader.response("customer: deadline passed", Client(**ZH).get(link(["yammer"], opt_out_deadline=past)))
     reader.response("customer: not a link", Client(**ZH).get("/customer/opt-out/not-a-token/"))
 
     assert not reader.found, reader.report()
@@ -687,9 +708,23 @@ def test_i18n_chinese_every_email(partner_a, m365_tenant, bizapps_tenant, produc
         subscription=bizapps_tenant.sales_subscriptions[0],
     )
     _read_email(reader, "replaced", emails.replaced_email(association), allow)
-    _read_email(reader, "password_reset", emails.password_reset_email(partner_a.viewer))
+    _read_email(reader, "password_reset", account_emails.password_reset_email(partner_a.viewer))
+    # The customer's choices per product (issue 17): the partner is told which.
+    both = claim_make(
+        partner_a,
+        tenant=m365_tenant,
+        products=[products["exchange-online"], products["sharepoint-online"]],
+        status="customer_notified",
+    )
+    customer_opt_out(claim=both, item_ids=[both.items.order_by("pk").last().pk])
+    event = both.events.get(action="item_opted_out")
+    _read_email(reader, "items_opted_out", emails.items_opted_out_email(both, event), allow)
+    customer_approve(claim=both)
+    customer_decline(claim=both, item_ids=[both.items.order_by("pk").first().pk], reason="Moved in-house.")
+    event = both.events.get(action="item_declined")
+    _read_email(reader, "items_declined", emails.items_declined_email(both, event), allow)
 
-    assert len(reader.read) == 12 * 3
+    assert len(reader.read) == 14 * 3
     assert not reader.found, reader.report()
 
 

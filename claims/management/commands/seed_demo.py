@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from associations.demo import REVIEWER, demo_ensure
-from claims.demo import demo_claims_ensure, demo_customer_email_write
+from claims.demo import demo_claims_ensure, demo_customer_email_write, demo_customer_official_email_write
 from claims.reviewers import reviewers_group_ensure
 
 
@@ -36,6 +36,12 @@ class Command(BaseCommand):
         if written is not None:
             path, page = written
             self.stdout.write("The Taiwanese customer's notice, in Traditional Chinese (README, Try it):")
+            self.stdout.write(f"  email: {path}")
+            self.stdout.write(f"  page:  {page}")
+        written = demo_customer_official_email_write(settings.MAIL_DIR)
+        if written is not None:
+            path, page = written
+            self.stdout.write("The same customer's notice of an official association it can end (Decline later):")
             self.stdout.write(f"  email: {path}")
             self.stdout.write(f"  page:  {page}")
 
