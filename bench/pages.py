@@ -539,7 +539,7 @@ def p95(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=data.DEFAULT_DATABASE_URL)
+    parser.add_argument("--database-url", help="default: the scale's bench database (bench/data.py)")
     parser.add_argument("--claims", type=int, default=data.DEFAULT_CLAIMS)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
@@ -548,6 +548,7 @@ def main():
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each page")
     args = parser.parse_args()
 
+    args.database_url = args.database_url or data.default_database_url(args.claims)
     data.ensure(args.database_url, claims=args.claims)
     env = data.bench_env(args.database_url)
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS  # cpor.settings plus the floor's URL, here and in gunicorn
