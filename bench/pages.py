@@ -207,6 +207,23 @@ def targets_find():
     }
 
 
+def drafts_forget():
+    """Delete the drafts that earlier runs of this script left (each wizard run is a draft of the signed-in user,
+    and a user has at most DRAFTS_MAX_OPEN open: the wizard answers 409 after a few runs). Only drafts started
+    after the bench data was built: the demo's own drafts stay."""
+    from django.db import connection
+
+    from claims.models import Claim, ClaimStatus
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT built_at FROM bench_data_marker")
+        built_at = cursor.fetchone()[0]
+    left = Claim.objects.filter(status=ClaimStatus.DRAFT, created_by__email=LOGIN, submitted_at__gt=built_at)
+    count, _ = left.delete()
+    if count:
+        print(f"deleted the drafts of earlier runs ({count} rows)", flush=True)
+
+
 def pages_plan(targets):
     """(name, kind, detail, bar) of every measured page, the floor and /healthz first. kind: get (path), step
     (wizard step number), optout (path); bar: the most its median may be, in floor medians (None: a yardstick)."""
@@ -573,6 +590,7 @@ def main():
 
     django.setup()
 
+    drafts_forget()
     targets = targets_find()
     plan = pages_plan(targets)
     print("SQL queries per page (in process) ...", flush=True)
