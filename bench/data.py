@@ -27,10 +27,30 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-DEFAULT_DATABASE_URL = os.environ.get("CPOR_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpor_bench_200k")
+# The scale of every bench script: `make bench CLAIMS=2000000` exports CPOR_BENCH_CLAIMS (bench/README.md).
+DEFAULT_CLAIMS = int(os.environ.get("CPOR_BENCH_CLAIMS") or 200_000)
+
+
+def scale_label(claims):
+    """200000 -> "200k", 2000000 -> "2m", 12345 -> "12345": the suffix of each scale's own bench database."""
+    if claims % 1_000_000 == 0:
+        return f"{claims // 1_000_000}m"
+    if claims % 1_000 == 0:
+        return f"{claims // 1_000}k"
+    return str(claims)
+
+
+def default_database_url(claims):
+    """The bench database of a scale (cpor_bench_200k, cpor_bench_2m, ...): each scale keeps its own, so that
+    switching between them rebuilds nothing. CPOR_BENCH_DATABASE_URL overrides it."""
+    return os.environ.get("CPOR_BENCH_DATABASE_URL") or (
+        f"postgres://postgres@127.0.0.1:5432/cpor_bench_{scale_label(claims)}"
+    )
+
+
+DEFAULT_DATABASE_URL = default_database_url(DEFAULT_CLAIMS)
 # Rate-limit counters of the opt-out page (the only cache user on the measured pages); a Redis db of its own.
 DEFAULT_CACHE_URL = os.environ.get("CPOR_BENCH_CACHE_URL", "redis://127.0.0.1:6379/15")
-DEFAULT_CLAIMS = 200_000
 # Bump when the generated data changes: an older bench database is then rebuilt.
 DATA_VERSION = 2
 # Fixed, so that opt-out tokens made by the bench scripts validate in the server they start.
@@ -337,6 +357,13 @@ def fill(url, *, claims, say=print):
             "associations_usagerecord",
         ]
         temporary = defaults_add(conn, filled)
+        # The GIN (trigram) indexes are built once at the end: kept up row by row they made most of the fill's time
+        # (three of them on claims_claim, whose search text is written twice: the row, then its items).
+        t = time.perf_counter()
+        deferred = indexes_drop(conn, filled, method="gin")
+        # The foreign keys too: added again at the end, each checked by one join instead of a trigger per row.
+        foreign_keys = foreign_keys_drop(conn, filled)
+        say(f"  {len(deferred)} GIN indexes and {len(foreign_keys)} foreign keys dropped until the end")
         step(
             "tenants",
             f"""
@@ -375,7 +402,8 @@ def fill(url, *, claims, say=print):
             "temp plan",
             """
             CREATE TEMP TABLE bench_plan ON COMMIT DROP AS
-            SELECT *, notified_at + interval '7 days' AS deadline,
+            SELECT *, nextval(pg_get_serial_sequence('claims_claim', 'id')) AS claim_id,
+                   notified_at + interval '7 days' AS deadline,
                    CASE WHEN status = 'customer_notified' THEN least(timeline, notified_at - interval '2 days')
                         ELSE timeline END AS submitted_at
             FROM (
@@ -401,43 +429,13 @@ def fill(url, *, claims, say=print):
             params,
         )
         conn.execute("ANALYZE bench_plan")
-        step(
-            "claims",
-            """
-            INSERT INTO claims_claim (
-                partner_id, location_id, created_by_id, name, domain, directory_id, tenant_id, solution_area,
-                activities, dynamics_seller_name, customer_name, isv_solution_name, customer_contact_name,
-                customer_contact_title, customer_contact_email, technical_contact_name, technical_contact_title,
-                technical_contact_email, partner_contact_name, partner_contact_email, comments, status, competing,
-                submitted_at, status_changed_at, customer_notified_at, opt_out_deadline, response_deadline,
-                rejection_reasons, submission_key, draft_data, draft_saved_at)
-            SELECT p.partner_id, p.location_id, p.created_by,
-                   'Bench customer ' || lpad(p.t::text, 5, '0') || ' · claim ' || p.g,
-                   'bench-customer-' || p.t || '.example', md5('bench-tenant-' || p.t)::uuid, bt.tenant_id,
-                   CASE WHEN p.bizapps THEN 'business_applications' ELSE 'microsoft_365' END,
-                   CASE WHEN p.bizapps THEN '["usage", "pre_sales"]' ELSE '["usage"]' END::jsonb,
-                   '', '', '', 'Dana Customer', 'IT director', 'dana@bench-customer-' || p.t || '.example',
-                   CASE WHEN p.bizapps THEN 'Toni Tech' ELSE '' END, CASE WHEN p.bizapps THEN 'CRM lead' ELSE '' END,
-                   CASE WHEN p.bizapps THEN 'toni@bench-customer-' || p.t || '.example' ELSE '' END,
-                   'Pat Partner', 'claims@partner.example', '', p.status, false,
-                   p.submitted_at,
-                   CASE WHEN p.status = 'customer_notified' THEN p.notified_at
-                        ELSE coalesce(p.deadline, p.submitted_at + interval '1 day') END,
-                   p.notified_at,
-                   p.deadline,
-                   CASE WHEN p.status = 'action_required' THEN now() + interval '5 days' END,
-                   CASE WHEN p.status = 'rejected' THEN '["The proof of execution does not support the claim"]'
-                        ELSE '[]' END::jsonb,
-                   md5('bench-claim-' || p.g)::uuid, '{}'::jsonb, p.submitted_at
-            FROM bench_plan p JOIN bench_tenant bt USING (t)
-            ORDER BY p.g""",
-        )
+        # Each claim's id was drawn in the plan: its items go in first, so that the claim's own INSERT computes its
+        # search text once with its products (claims_claim_search), instead of an UPDATE of every claim after.
         step(
             "temp claims",
             """
             CREATE TEMP TABLE bench_claim ON COMMIT DROP AS
-            SELECT p.*, c.id AS claim_id, bt.tenant_id FROM bench_plan p JOIN bench_tenant bt USING (t)
-            JOIN claims_claim c ON c.submission_key = md5('bench-claim-' || p.g)::uuid""",
+            SELECT p.*, bt.tenant_id FROM bench_plan p JOIN bench_tenant bt USING (t)""",
         )
         conn.execute("CREATE INDEX ON bench_claim (claim_id)")
         conn.execute("ANALYZE bench_claim")
@@ -465,6 +463,46 @@ def fill(url, *, claims, say=print):
             CROSS JOIN unnest(ARRAY['osu_bizapps', 'osa_sell']) AS program
             WHERE c.bizapps""",
             params,
+        )
+        step(
+            "claims",
+            """
+            INSERT INTO claims_claim (
+                id, partner_id, location_id, created_by_id, name, domain, directory_id, tenant_id, solution_area,
+                activities, dynamics_seller_name, customer_name, isv_solution_name, customer_contact_name,
+                customer_contact_title, customer_contact_email, technical_contact_name, technical_contact_title,
+                technical_contact_email, partner_contact_name, partner_contact_email, comments, status, competing,
+                submitted_at, status_changed_at, customer_notified_at, opt_out_deadline, response_deadline,
+                rejection_reasons, submission_key, draft_data, draft_saved_at, due_at)
+            SELECT p.claim_id, p.partner_id, p.location_id, p.created_by,
+                   'Bench customer ' || lpad(p.t::text, 5, '0') || ' · claim ' || p.g,
+                   'bench-customer-' || p.t || '.example', md5('bench-tenant-' || p.t)::uuid, bt.tenant_id,
+                   CASE WHEN p.bizapps THEN 'business_applications' ELSE 'microsoft_365' END,
+                   CASE WHEN p.bizapps THEN '["usage", "pre_sales"]' ELSE '["usage"]' END::jsonb,
+                   '', '', '', 'Dana Customer', 'IT director', 'dana@bench-customer-' || p.t || '.example',
+                   CASE WHEN p.bizapps THEN 'Toni Tech' ELSE '' END, CASE WHEN p.bizapps THEN 'CRM lead' ELSE '' END,
+                   CASE WHEN p.bizapps THEN 'toni@bench-customer-' || p.t || '.example' ELSE '' END,
+                   'Pat Partner', 'claims@partner.example', '', p.status, false,
+                   p.submitted_at,
+                   CASE WHEN p.status = 'customer_notified' THEN p.notified_at
+                        ELSE coalesce(p.deadline, p.submitted_at + interval '1 day') END,
+                   p.notified_at,
+                   p.deadline,
+                   CASE WHEN p.status = 'action_required' THEN now() + interval '5 days' END,
+                   CASE WHEN p.status = 'rejected' THEN '["The proof of execution does not support the claim"]'
+                        ELSE '[]' END::jsonb,
+                   md5('bench-claim-' || p.g)::uuid, '{}'::jsonb, p.submitted_at,
+                   -- What claims.services.due stores (the list's Due sort), with calendar days for the review's five
+                   -- business days: the bench needs their spread, not the holidays. A passed dispute window: nothing.
+                   CASE p.status
+                       WHEN 'action_required' THEN now() + interval '5 days'
+                       WHEN 'customer_notified' THEN p.deadline
+                       WHEN 'submitted' THEN p.submitted_at + interval '8 days'
+                       WHEN 'under_review' THEN p.submitted_at + interval '8 days'
+                       WHEN 'rejected' THEN nullif(greatest(p.submitted_at + interval '31 days', now()), now())
+                   END
+            FROM bench_plan p JOIN bench_tenant bt USING (t)
+            ORDER BY p.g""",
         )
         # Association ids are drawn first, so each item is linked to the association made for it by id.
         step(
@@ -502,20 +540,6 @@ def fill(url, *, claims, say=print):
                    48213, repeat('0', 64), submitted_at, created_by, false
             FROM bench_claim""",
         )
-        step(
-            "due dates",
-            # What claims.services.due stores (the list's Due sort), with calendar days for the review's five
-            # business days: the bench needs their spread, not the holidays. A passed dispute window: nothing due.
-            """
-            UPDATE claims_claim c SET due_at = CASE c.status
-                WHEN 'action_required' THEN c.response_deadline
-                WHEN 'customer_notified' THEN c.opt_out_deadline
-                WHEN 'submitted' THEN c.status_changed_at + interval '7 days'
-                WHEN 'under_review' THEN c.status_changed_at + interval '7 days'
-                WHEN 'rejected' THEN nullif(greatest(c.status_changed_at + interval '30 days', now()), now())
-            END
-            FROM bench_claim b WHERE c.id = b.claim_id""",
-        )
         t = time.perf_counter()
         count = events_insert(conn, history_rows=HISTORY, paths=PATHS, reviewer=reviewer)
         say(f"  events (signed in Python): {count:,} rows in {time.perf_counter() - t:.1f}s")
@@ -542,7 +566,14 @@ def fill(url, *, claims, say=print):
         )
         t = time.perf_counter()
         defaults_drop(conn, temporary)
-        say(f"  foreign key checks: {time.perf_counter() - t:.1f}s")
+        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for table, name, definition in foreign_keys:
+            conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+        say(f"  foreign keys added and checked in {time.perf_counter() - t:.1f}s")
+        t = time.perf_counter()
+        for definition in deferred:
+            conn.execute(definition)
+        say(f"  GIN indexes built in {time.perf_counter() - t:.1f}s")
         conn.execute(
             "CREATE TABLE bench_data_marker (version integer NOT NULL, claims integer NOT NULL, "
             "built_at timestamptz NOT NULL DEFAULT now())"
@@ -554,6 +585,10 @@ def fill(url, *, claims, say=print):
     with _connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     say(f"  VACUUM ANALYZE in {time.perf_counter() - t:.1f}s")
+
+
+# Claims whose history is signed per round trip (bench claims' ids are consecutive: one range each).
+EVENT_CHUNK = 50_000
 
 
 def events_insert(conn, *, history_rows, paths, reviewer):
@@ -568,21 +603,6 @@ def events_insert(conn, *, history_rows, paths, reviewer):
     key_id, secret = HISTORY_KEYS.split(":", 1)
     key = secret.encode()
     claim_columns = ", ".join(f"c.{name}" for name in history.SNAPSHOT_COLUMNS)
-    claims = conn.execute(
-        f"SELECT b.claim_id, b.status, b.submitted_at, b.created_by, {claim_columns} "  # noqa: S608 (constants)
-        "FROM bench_claim b JOIN claims_claim c ON c.id = b.claim_id ORDER BY b.claim_id"
-    ).fetchall()
-    parts = {}
-    for kind, table, columns in (
-        ("items", "claims_claimitem", history.ITEM_COLUMNS),
-        ("documents", "claims_poedocument", history.DOCUMENT_COLUMNS),
-    ):
-        rows = conn.execute(
-            f"SELECT t.claim_id, {', '.join('t.' + c for c in columns)} FROM {table} t "  # noqa: S608
-            "JOIN bench_claim b ON b.claim_id = t.claim_id"
-        ).fetchall()
-        for claim_id, *values in rows:
-            parts.setdefault((kind, claim_id), []).append(dict(zip(columns, values, strict=True)))
     day = datetime.timedelta(days=1)
     conn.execute(
         "CREATE TEMP TABLE bench_event (n bigint, claim_id bigint, created_at timestamptz, actor text, user_id bigint, "
@@ -590,49 +610,73 @@ def events_insert(conn, *, history_rows, paths, reviewer):
         "hash text) ON COMMIT DROP"
     )
     n = 0
-    with conn.cursor().copy(
-        "COPY bench_event (n, claim_id, created_at, actor, user_id, action, old_status, new_status, reason, message, "
-        "data, prev_hash, hash) FROM STDIN"
-    ) as copy:
-        for claim_id, status, submitted_at, created_by, *columns in claims:
-            prev_hash = history.GENESIS
-            for reached in paths[status]:
-                for seq, actor, who, action, old_status, new_status, reason, message in history_rows[reached]:
-                    data = {}
-                    if action == "submitted":
-                        content = history.claim_content(
-                            dict(zip(history.SNAPSHOT_COLUMNS, columns, strict=True)),
-                            parts.get(("items", claim_id), []),
-                            parts.get(("documents", claim_id), []),
+    low, high = conn.execute("SELECT min(claim_id), max(claim_id) FROM bench_claim").fetchone()
+    if low is None:
+        return 0
+    # EVENT_CHUNK claims at a time (read, signed, copied): 2,000,000 claims' snapshots at once would take gigabytes.
+    for start in range(low, high + 1, EVENT_CHUNK):
+        stop = start + EVENT_CHUNK
+        claims = conn.execute(
+            f"SELECT b.claim_id, b.status, b.submitted_at, b.created_by, {claim_columns} "  # noqa: S608 (constants)
+            "FROM bench_claim b JOIN claims_claim c ON c.id = b.claim_id "
+            "WHERE b.claim_id >= %s AND b.claim_id < %s ORDER BY b.claim_id",
+            [start, stop],
+        ).fetchall()
+        parts = {}
+        for kind, table, columns in (
+            ("items", "claims_claimitem", history.ITEM_COLUMNS),
+            ("documents", "claims_poedocument", history.DOCUMENT_COLUMNS),
+        ):
+            rows = conn.execute(
+                f"SELECT t.claim_id, {', '.join('t.' + c for c in columns)} FROM {table} t "  # noqa: S608
+                "WHERE t.claim_id >= %s AND t.claim_id < %s",
+                [start, stop],
+            ).fetchall()
+            for claim_id, *values in rows:
+                parts.setdefault((kind, claim_id), []).append(dict(zip(columns, values, strict=True)))
+        with conn.cursor().copy(
+            "COPY bench_event (n, claim_id, created_at, actor, user_id, action, old_status, new_status, reason, "
+            "message, data, prev_hash, hash) FROM STDIN"
+        ) as copy:
+            for claim_id, status, submitted_at, created_by, *columns in claims:
+                prev_hash = history.GENESIS
+                for reached in paths[status]:
+                    for seq, actor, who, action, old_status, new_status, reason, message in history_rows[reached]:
+                        data = {}
+                        if action == "submitted":
+                            content = history.claim_content(
+                                dict(zip(history.SNAPSHOT_COLUMNS, columns, strict=True)),
+                                parts.get(("items", claim_id), []),
+                                parts.get(("documents", claim_id), []),
+                            )
+                            data = {"snapshot": content}
+                        event = {
+                            "claim_id": claim_id,
+                            "created_at": submitted_at + (seq - 1) * day,
+                            "actor": actor,
+                            "user_id": {"creator": created_by, "reviewer": reviewer}.get(who),
+                            "action": action,
+                            "old_status": old_status,
+                            "new_status": new_status,
+                            "reason": reason,
+                            "message": message,
+                            "field": "",
+                            "old_value": "",
+                            "new_value": "",
+                            "data": data,
+                        }
+                        signed = history.event_hash(prev_hash, event, key=key)
+                        n += 1
+                        copy.write_row(
+                            (
+                                n,
+                                *(event[name] for name in history.BASE_FIELDS),
+                                history.data_text(data) or "{}",
+                                prev_hash,
+                                signed,
+                            )
                         )
-                        data = {"snapshot": content}
-                    event = {
-                        "claim_id": claim_id,
-                        "created_at": submitted_at + (seq - 1) * day,
-                        "actor": actor,
-                        "user_id": {"creator": created_by, "reviewer": reviewer}.get(who),
-                        "action": action,
-                        "old_status": old_status,
-                        "new_status": new_status,
-                        "reason": reason,
-                        "message": message,
-                        "field": "",
-                        "old_value": "",
-                        "new_value": "",
-                        "data": data,
-                    }
-                    signed = history.event_hash(prev_hash, event, key=key)
-                    n += 1
-                    copy.write_row(
-                        (
-                            n,
-                            *(event[name] for name in history.BASE_FIELDS),
-                            history.data_text(data) or "{}",
-                            prev_hash,
-                            signed,
-                        )
-                    )
-                    prev_hash = signed
+                        prev_hash = signed
     conn.execute(
         """
         INSERT INTO claims_claimevent (claim_id, created_at, actor, user_id, action, old_status, new_status, reason,
@@ -645,6 +689,35 @@ def events_insert(conn, *, history_rows, paths, reviewer):
     return n
 
 
+def indexes_drop(conn, tables, *, method):
+    """Drop the indexes of ``tables`` that use ``method`` (none backs a constraint); returns their definitions,
+    to run again once the rows are in (one sort instead of an index entry per row)."""
+    rows = conn.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+        WHERE i.indrelid::regclass::text = ANY(%s) AND am.amname = %s
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)""",
+        [tables, method],
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in rows]
+
+
+def foreign_keys_drop(conn, tables):
+    """Drop the foreign keys of ``tables``; returns (table, name, definition) of each, to add again."""
+    rows = conn.execute(
+        """
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)""",
+        [tables],
+    ).fetchall()
+    for table, name, _ in rows:
+        conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    return rows
+
+
 def defaults_drop(conn, added):
     # The deferred foreign key checks run first (ALTER TABLE refuses tables with pending trigger events).
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -654,11 +727,13 @@ def defaults_drop(conn, added):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="the bench database (dropped!)")
+    parser.add_argument(
+        "--database-url", help="the bench database (dropped!); default cpor_bench_200k, cpor_bench_2m, ... by scale"
+    )
     parser.add_argument("--claims", type=int, default=DEFAULT_CLAIMS, help=f"default {DEFAULT_CLAIMS:,}")
     parser.add_argument("--fresh", action="store_true", help="rebuild even when the marker says it is there")
     args = parser.parse_args()
-    ensure(args.database_url, claims=args.claims, fresh=args.fresh)
+    ensure(args.database_url or default_database_url(args.claims), claims=args.claims, fresh=args.fresh)
 
 
 if __name__ == "__main__":

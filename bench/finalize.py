@@ -609,7 +609,7 @@ def memory_mb(pid):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=data.DEFAULT_DATABASE_URL, help="the bench database (copied)")
+    parser.add_argument("--database-url", help="the bench database (copied); default: the scale's (bench/data.py)")
     parser.add_argument("--data-claims", type=int, default=data.DEFAULT_CLAIMS, help="claims in the bench database")
     parser.add_argument("--claims", type=int, default=20_000, help="due claims to finalize (default 20,000)")
     parser.add_argument("--runs", type=int, default=1, help="timed runs of each method (median)")
@@ -620,6 +620,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the copied database")
     args = parser.parse_args()
 
+    args.database_url = args.database_url or data.default_database_url(args.data_claims)
     data.ensure(args.database_url, claims=args.data_claims)
     copy_url = args.database_url.rsplit("/", 1)[0] + "/" + data.database_name(args.database_url) + "_finalize"
     database_copy(args.database_url, copy_url)

@@ -267,10 +267,13 @@ def _explain(sql):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, default=200_000, help="the partner's claims (default 200,000)")
+    # The scale of `make bench CLAIMS=N` (CPOR_BENCH_CLAIMS), each in a database of its own beyond 200,000.
+    claims = int(os.environ.get("CPOR_BENCH_CLAIMS") or 200_000)
+    database_url = DEFAULT_DATABASE_URL if claims == 200_000 else f"{DEFAULT_DATABASE_URL}_{claims}"
+    parser.add_argument("--claims", type=int, default=claims, help=f"the partner's claims (default {claims:,})")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_LIST_DATABASE_URL", DEFAULT_DATABASE_URL),
+        default=os.environ.get("BENCH_LIST_DATABASE_URL", database_url),
         help="bench database (created if missing)",
     )
     parser.add_argument("--recreate", action="store_true", help="make the data again even if it is there")

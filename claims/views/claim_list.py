@@ -119,22 +119,53 @@ def _list_rows(claims, viewer):
             names.append(name)
     rows = []
     now, zone = timezone.now(), timezone.get_current_timezone()
+    # Once per page, not per row (issue 19: Django's get_FOO_display rebuilds its choices' dict and translates the
+    # lazy label on every call; reverse() walks the URLconf): the labels in the page's language, by value, and the
+    # claim page's address with the id put in.
+    labels = _PageLabels()
+    detail = reverse("claims:detail", args=[_ID_MARK]).replace(str(_ID_MARK), "{}")
     for claim in claims:
         cells = {
-            "url": reverse("claims:detail", args=[claim.pk]),
+            "url": detail.format(claim.pk),
             "number": claim.number,
             # The tenant's display name; a revenue association's customer name for a claim with no tenant yet.
             "customer": claim.tenant.name if claim.tenant_id else claim.customer_name,
-            "solution_area": claim.get_solution_area_display(),
-            "activities": claim.get_activities_display(),
+            "solution_area": labels.solution_area(claim),
+            "activities": labels.activities(claim),
             "products": words_list(products.get(claim.pk, [])),
-            "status": claim.get_status_display(),
+            "status": labels.status(claim),
             **claims_exports.list_dates(claim),
             "due": due_display(claim_due(claim, now=now), acts=viewer.acts, zone=zone),
         }
         cells.update(_draft_cells(claim, ClaimRules(claim, viewer, now=now)))
         rows.append((claim, cells))
     return rows
+
+
+# A claim id no claim has, for the address of the claim page with "{}" in its place.
+_ID_MARK = 987654321987
+
+
+class _PageLabels:
+    """A row's status, solution area and activities as the model's displays say them, each value translated once
+    per page (the same text: the same choices, the same language)."""
+
+    def __init__(self):
+        self._seen = {}
+
+    def _label(self, key, make):
+        if key not in self._seen:
+            self._seen[key] = make()
+        return self._seen[key]
+
+    def status(self, claim):
+        return self._label(("status", claim.status), claim.get_status_display)
+
+    def solution_area(self, claim):
+        return self._label(("solution_area", claim.solution_area), claim.get_solution_area_display)
+
+    def activities(self, claim):
+        return self._label(("activities", *claim.activities), claim.get_activities_display)
 
 
 def _draft_cells(claim, rules):
