@@ -13,6 +13,6 @@ STATISTICS_DEFAULT = "ALTER TABLE claims_claim ALTER COLUMN search_text SET STAT
 
 
 class Migration(migrations.Migration):
-    dependencies = [("claims", "0016_webhook_disabled_email")]
+    dependencies = [("claims", "0019_customer_choices")]
 
     operations = [migrations.RunSQL(STATISTICS, STATISTICS_DEFAULT)]
