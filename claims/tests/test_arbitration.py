@@ -184,5 +184,8 @@ def test_arbitration_pages_in_zh_hant(reviewer_client, holder, rival):
     page = approve.content.decode()
     for words in ("儲存決定並通知客戶", "拒絕原因", "給合作夥伴的附註", "仍要核准的原因", "取消"):
         assert words in page
+    # Whose product it is, said plainly; two Chinese sentences joined without a space (full-width 。 carries it).
+    assert "另一個合作夥伴的宣告已包含此產品，且正在等待客戶回應或已生效：" in page  # noqa: RUF001
+    assert "已生效時，必須填寫。會記錄在宣告的歷程記錄中" in page  # noqa: RUF001
     for english in ("Compare side by side", "Reason for rejecting", "Save the decisions", "Partner contact"):
         assert english not in compare.content.decode() + page
