@@ -255,3 +255,24 @@ def test_review_desk_history_list_reads_in_words_not_codes(reviewer_client, revi
     assert "Information requested" in page and "The proof of execution does not show the activity" in page
     assert f"Reviewer ({reviewer.email})" in page
     assert ">information_requested<" not in page and ">poe_insufficient<" not in page
+
+
+def test_review_desk_pages_with_times_name_the_reviewers_zone_once(
+    reviewer_client, partner_a, partner_b, m365_tenant, products, settings
+):
+    """The queue, the review page and the side-by-side view show times in the reviewer's zone and say which, once
+    (SPEC §15), in the zone's own words ("Taipei time"), with the way to change it."""
+    holder = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.CUSTOMER_NOTIFIED
+    )
+    rival = claim_make(partner_b, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    reviewer_client.cookies[settings.TIME_ZONE_COOKIE_NAME] = "Asia/Taipei"
+    for url in (
+        reverse("admin:claims_claim_changelist"),
+        reverse("admin:claims_claim_change", args=[rival.pk]),
+        reverse("admin:claims_claim_compare", args=[rival.pk, holder.pk]),
+    ):
+        page = reviewer_client.get(url).content.decode()
+        assert page.count('id="time-zone-note"') == 1, url
+        assert "Times on this page are in Taipei time (your time zone)." in page, url
+        assert f'href="{reverse("preferences")}"' in page, url
