@@ -120,7 +120,12 @@ def demo_claims_ensure(*, now=None):
                 continue
         tenant, product = pair
         competing = name == COMPETING_RIVAL
-        claim = _claim_create(name, location, tenant, product, story, now=now, reviewer=reviewer, competing=competing)
+        # Fabrikam's competing claim also asks for a workload nobody holds, so that its Approve page decides product
+        # by product (SPEC §8): the contested one with the reviewer's reason, the other on its own.
+        extra = [free_product for _, free_product in _free_workloads([tenant.name])][:1] if competing else []
+        claim = _claim_create(
+            name, location, tenant, product, story, now=now, reviewer=reviewer, competing=competing, extra=extra
+        )
         claims_due_refresh(claim_ids=[claim.pk])
         created += 1
     return created
@@ -330,7 +335,8 @@ def _draft_data(location, tenant):
     }
 
 
-def _claim_create(name, location, tenant, product, story, *, now, reviewer, competing=False):
+def _claim_create(name, location, tenant, product, story, *, now, reviewer, competing=False, extra=()):
+    """The claim of ``story`` for ``product`` (competing or not) and the ``extra`` products (never competing)."""
     admin = (
         get_user_model()
         .objects.filter(membership__partner=location.partner, membership__role="incentives_admin")
@@ -361,9 +367,15 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
     life = _story(story, tenant, now=now, admin=admin, reviewer=reviewer)
     official_at = life.fields.pop("official_at", None)
     claim = Claim.objects.create(status=life.status, **(values | life.fields))
-    item = ClaimItem.objects.create(
-        claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
-    )
+    items = [
+        ClaimItem.objects.create(
+            claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
+        ),
+        *(
+            ClaimItem.objects.create(claim=claim, program=Program.OSU_M365, tenant=tenant, product=other)
+            for other in extra
+        ),
+    ]
     documents = []
     for filename, uploaded_at in life.documents:
         document = PoeDocument(
@@ -377,7 +389,7 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
         )
         document.file.save(filename, ContentFile(POE_PDF), save=True)
         documents.append(document)
-    _events_content(life.events, claim, item, documents)
+    _events_content(life.events, claim, items, documents)
     # In the order they happened: the hash chain follows the ids (SPEC §14).
     approval = None
     for event in life.events:
@@ -413,17 +425,17 @@ def _claim_create(name, location, tenant, product, story, *, now, reviewer, comp
             end_reason=Association.EndReason.DISASSOCIATED if ended else "",
             end_message="The customer moved this workload in-house." if ended else "",
         )
-        item.association = association
-        item.save(update_fields=["association"])
+        items[0].association = association
+        items[0].save(update_fields=["association"])
     return claim
 
 
-def _events_content(events, claim, item, documents):
+def _events_content(events, claim, items, documents):
     """What each event of the story says the claim holds (SPEC §14, ``claims.history``): the SUBMITTED event the
     claim as submitted (the answer's edits undone, the documents of that moment), each edit what it set, each
     later moment's documents on its event."""
     submitted = events[0]
-    snapshot = claim_content(claim, [item], [d for d in documents if d.uploaded_at == submitted["at"]])
+    snapshot = claim_content(claim, items, [d for d in documents if d.uploaded_at == submitted["at"]])
     for event in reversed(events):
         if event["action"] != Action.CHANGED:
             continue

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from associations.tests.fixtures import reviewer_login
-from claims.models import ClaimEvent, ClaimStatus
+from claims.models import ClaimEvent, ClaimItem, ClaimStatus
 from claims.tests.factories import claim_make
 from claims.tests.test_demo_claims import NOW, seeded  # noqa: F401 (the demo data, seeded once)
 
@@ -188,9 +188,13 @@ def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, cl
     rival = seeded["Demo · competing, under review (Fabrikam)"]
     assert (holder.status, rival.status) == (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.UNDER_REVIEW)
     assert holder.partner != rival.partner and rival.competing
-    assert {(i.tenant_id, i.product_id) for i in holder.items.all()} == {
-        (i.tenant_id, i.product_id) for i in rival.items.all()
-    }
+    # The holder's one workload, which the rival claims too, and one more that nobody holds: the rival's Approve page
+    # decides product by product, only the first needing the reviewer's reason.
+    held = {(i.tenant_id, i.product_id) for i in holder.items.all()}
+    contested = {(i.tenant_id, i.product_id) for i in rival.items.filter(competing=True)}
+    free = [(i.tenant_id, i.product_id) for i in rival.items.filter(competing=False)]
+    assert contested == held and len(free) == 1 and free[0] not in held
+    assert not ClaimItem.objects.filter(tenant_id=free[0][0], product_id=free[0][1]).exclude(claim=rival).exists()
     reviewer = get_user_model().objects.get(email="reviewer@cpor.example")
 
     with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
