@@ -159,7 +159,11 @@ class ReviewQueueMixin:
         if claim.status not in REVIEW_STATUSES or claim.due_at is None:
             return "—"
         state = review_due_state(claim.due_at, now=timezone.now(), zone=timezone.get_current_timezone())
-        when = timezone.localtime(claim.due_at).strftime("%Y-%m-%d %H:%M")
+        local = timezone.localtime(claim.due_at)
+        # The date and the time each whole on a narrow column (never "2026-12-" above "05"), the words beneath.
+        when = format_html(
+            '<span class="nowrap">{}</span> <span class="nowrap">{}</span>', f"{local:%Y-%m-%d}", f"{local:%H:%M}"
+        )
         words = {
             "overdue": pgettext("deadline", "overdue"),
             "today": pgettext("deadline", "due today"),

@@ -70,6 +70,8 @@ def test_review_desk_queue_orders_by_review_due_and_counts_across_a_weekend_and_
     assert re.search(r'id="numbers-overdue"[^>]*>1<', page)
     assert page.count('class="due-overdue">') == 2  # the row and the number
     assert page.count('class="due-today">') == 1
+    # In the reviewer's zone, the date and the time each kept whole in the narrow column.
+    assert '<span class="nowrap">2026-12-24</span> <span class="nowrap">23:59</span>' in page
 
     # The next day (Tuesday 29th) Friday's is overdue too, Monday's due today; "Overdue" lists both late ones.
     with time_machine.travel(_at(29, 9), tick=False):
