@@ -118,6 +118,9 @@ class ReviewQueueMixin:
     list_select_related = ["partner", "tenant"]
     search_fields = ["name"]  # the search itself: get_search_results
     search_help_text = _("Claim number, name, customer, domain, Directory ID, MPN ID or product.")
+    # Also as the attribute, which Django's list reads to mark its sorted columns (Review due, then Claim number): the
+    # model's own order would mark Claim number, descending, over a list that is not.
+    ordering = QUEUE_ORDERING
 
     def get_ordering(self, request):
         return QUEUE_ORDERING

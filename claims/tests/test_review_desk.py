@@ -282,3 +282,18 @@ def test_review_desk_pages_with_times_name_the_reviewers_zone_once(
         assert page.count('id="time-zone-note"') == 1, url
         assert "Times on this page are in Taipei time (your time zone)." in page, url
         assert f'href="{reverse("preferences")}"' in page, url
+
+
+def test_review_desk_queue_marks_review_due_as_its_order(reviewer_client, partner_a, m365_tenant, products):
+    """The list's headings mark the order it is in (review due first, then claim number), not the model's own."""
+    claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    response = reviewer_client.get(QUEUE)
+    columns = response.context["cl"].get_ordering_field_columns()
+    names = response.context["cl"].list_display
+    assert [(names[index], order) for index, order in columns.items()] == [
+        ("review_due_display", "asc"),
+        ("number_display", "asc"),
+    ]
+    assert re.search(
+        r'<th scope="col" class="sortable column-review_due_display sorted ascending">', response.content.decode()
+    )
