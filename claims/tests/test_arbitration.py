@@ -5,7 +5,7 @@ reason (refused without one, recorded in the history with it)."""
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from associations.models import Association
 from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
@@ -147,6 +147,13 @@ def test_arbitration_side_by_side_shows_both_partners(reviewer_client, holder, r
     assert reverse("admin:claims_claim_approve", args=[holder.pk]) not in page  # awaiting the customer already
     # Yammer competes on both sides; Teams, the rival's alone, does not.
     assert page.count("<strong>Competing</strong>") == 2
+    # An item is said only once it ended ("Rejected by the reviewer: …"): "Going on" under a claim still under review
+    # read as approved.
+    assert "Going on" not in page
+    teams = rival.items.filter(product__code="microsoft-teams")
+    teams.update(outcome="rejected", outcome_reason="poe_insufficient", outcome_at=timezone.now())
+    page = reviewer_client.get(url).content.decode()
+    assert page.count("Rejected by the reviewer") == 1 and "Going on" not in page
 
 
 def test_arbitration_side_by_side_404_and_403(client, reviewer_client, partner_a, holder, rival):
