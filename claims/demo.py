@@ -127,7 +127,12 @@ def demo_claims_ensure(*, now=None):
                 continue
             tenant, products = pairs[0][0], [product for _, product in pairs]
         competing = name == COMPETING_RIVAL
-        claim = _claim_create(name, location, tenant, products, story, now=now, reviewer=reviewer, competing=competing)
+        # Fabrikam's competing claim also asks for a workload nobody holds, so that its Approve page decides product
+        # by product (SPEC §8): the contested one with the reviewer's reason, the other on its own.
+        extra = [free_product for _, free_product in _free_workloads([tenant.name])][:1] if competing else []
+        claim = _claim_create(
+            name, location, tenant, products, story, now=now, reviewer=reviewer, competing=competing, extra=extra
+        )
         claims_due_refresh(claim_ids=[claim.pk])
         created += 1
     return created
@@ -347,7 +352,8 @@ def _draft_data(location, tenant):
     }
 
 
-def _claim_create(name, location, tenant, products, story, *, now, reviewer, competing=False):
+def _claim_create(name, location, tenant, products, story, *, now, reviewer, competing=False, extra=()):
+    """The claim of ``story`` for ``products`` (competing or not) and the ``extra`` products (never competing)."""
     admin = (
         get_user_model()
         .objects.filter(membership__partner=location.partner, membership__role="incentives_admin")
@@ -383,6 +389,8 @@ def _claim_create(name, location, tenant, products, story, *, now, reviewer, com
             claim=claim, program=Program.OSU_M365, tenant=tenant, product=product, competing=competing
         )
         for product in products
+    ] + [
+        ClaimItem.objects.create(claim=claim, program=Program.OSU_M365, tenant=tenant, product=other) for other in extra
     ]
     documents = []
     for filename, uploaded_at in life.documents:

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from associations.wording import words_list
@@ -179,7 +179,10 @@ class ReviewDecisionsMixin:
             )
         if moved:
             self.message_user(
-                request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": moved}, messages.SUCCESS
+                request,
+                ngettext("%(done)s: %(count)s claim.", "%(done)s: %(count)s claims.", moved)
+                % {"done": done, "count": moved},
+                messages.SUCCESS,
             )
         if skipped:
             self.message_user(
@@ -247,7 +250,10 @@ class ReviewDecisionsMixin:
                 claim.refresh_from_db(fields=["status"])
                 done = gettext("Approved") if claim.status == ClaimStatus.CUSTOMER_NOTIFIED else gettext("Rejected")
                 self.message_user(
-                    request, gettext("%(done)s: %(count)s claim(s).") % {"done": done, "count": 1}, messages.SUCCESS
+                    request,
+                    ngettext("%(done)s: %(count)s claim.", "%(done)s: %(count)s claims.", 1)
+                    % {"done": done, "count": 1},
+                    messages.SUCCESS,
                 )
                 return redirect("admin:claims_claim_change", claim.pk)
         context = {

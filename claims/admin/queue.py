@@ -118,6 +118,9 @@ class ReviewQueueMixin:
     list_select_related = ["partner", "tenant"]
     search_fields = ["name"]  # the search itself: get_search_results
     search_help_text = _("Claim number, name, customer, domain, Directory ID, MPN ID or product.")
+    # Also as the attribute, which Django's list reads to mark its sorted columns (Review due, then Claim number): the
+    # model's own order would mark Claim number, descending, over a list that is not.
+    ordering = QUEUE_ORDERING
 
     def get_ordering(self, request):
         return QUEUE_ORDERING
@@ -159,7 +162,11 @@ class ReviewQueueMixin:
         if claim.status not in REVIEW_STATUSES or claim.due_at is None:
             return "—"
         state = review_due_state(claim.due_at, now=timezone.now(), zone=timezone.get_current_timezone())
-        when = timezone.localtime(claim.due_at).strftime("%Y-%m-%d %H:%M")
+        local = timezone.localtime(claim.due_at)
+        # The date and the time each whole on a narrow column (never "2026-12-" above "05"), the words beneath.
+        when = format_html(
+            '<span class="nowrap">{}</span> <span class="nowrap">{}</span>', f"{local:%Y-%m-%d}", f"{local:%H:%M}"
+        )
         words = {
             "overdue": pgettext("deadline", "overdue"),
             "today": pgettext("deadline", "due today"),

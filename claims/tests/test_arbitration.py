@@ -5,7 +5,7 @@ reason (refused without one, recorded in the history with it)."""
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from associations.models import Association
 from claims.models import ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
@@ -147,6 +147,13 @@ def test_arbitration_side_by_side_shows_both_partners(reviewer_client, holder, r
     assert reverse("admin:claims_claim_approve", args=[holder.pk]) not in page  # awaiting the customer already
     # Yammer competes on both sides; Teams, the rival's alone, does not.
     assert page.count("<strong>Competing</strong>") == 2
+    # An item is said only once it ended ("Rejected by the reviewer: …"): "Going on" under a claim still under review
+    # read as approved.
+    assert "Going on" not in page
+    teams = rival.items.filter(product__code="microsoft-teams")
+    teams.update(outcome="rejected", outcome_reason="poe_insufficient", outcome_at=timezone.now())
+    page = reviewer_client.get(url).content.decode()
+    assert page.count("Rejected by the reviewer") == 1 and "Going on" not in page
 
 
 def test_arbitration_side_by_side_404_and_403(client, reviewer_client, partner_a, holder, rival):
@@ -184,5 +191,8 @@ def test_arbitration_pages_in_zh_hant(reviewer_client, holder, rival):
     page = approve.content.decode()
     for words in ("儲存決定並通知客戶", "拒絕原因", "給合作夥伴的附註", "仍要核准的原因", "取消"):
         assert words in page
+    # Whose product it is, said plainly; two Chinese sentences joined without a space (full-width 。 carries it).
+    assert "另一個合作夥伴的宣告已包含此產品，且正在等待客戶回應或已生效：" in page  # noqa: RUF001
+    assert "已生效時，必須填寫。會記錄在宣告的歷程記錄中" in page  # noqa: RUF001
     for english in ("Compare side by side", "Reason for rejecting", "Save the decisions", "Partner contact"):
         assert english not in compare.content.decode() + page

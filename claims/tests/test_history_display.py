@@ -116,7 +116,7 @@ def test_history_display_in_traditional_chinese(client_a, answered_claim):
     history = _text(_history(html))
     assert '<html lang="zh-Hant">' in html
     assert html.count(ZONE_NOTE_ZH) == 1
-    assert "審核者 已要求提供資訊 檢閱中 → 需要合作夥伴動作" in history
+    assert "審核者 已要求提供資訊 審核中 → 需要合作夥伴動作" in history
     assert "原因： 執行證明未顯示該活動" in history  # noqa: RUF001
     assert "Information requested" not in history
     assert "Under review" not in history

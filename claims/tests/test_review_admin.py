@@ -150,7 +150,7 @@ def test_admin_approve_action_skips_claims_someone_else_moved(reviewer_client, c
     )
 
     messages = [str(m) for m in response.context["messages"]]
-    assert "Approved: 1 claim(s)." in messages
+    assert "Approved: 1 claim." in messages
     assert any("no longer in a status that allows it" in m for m in messages)
     done.refresh_from_db()
     assert done.status == ClaimStatus.REJECTED

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from associations.tests.fixtures import reviewer_login
-from claims.models import ClaimEvent, ClaimStatus
+from claims.models import ClaimEvent, ClaimItem, ClaimStatus
 from claims.tests.factories import claim_make
 from claims.tests.test_demo_claims import NOW, seeded  # noqa: F401 (the demo data, seeded once)
 
@@ -70,6 +70,8 @@ def test_review_desk_queue_orders_by_review_due_and_counts_across_a_weekend_and_
     assert re.search(r'id="numbers-overdue"[^>]*>1<', page)
     assert page.count('class="due-overdue">') == 2  # the row and the number
     assert page.count('class="due-today">') == 1
+    # In the reviewer's zone, the date and the time each kept whole in the narrow column.
+    assert '<span class="nowrap">2026-12-24</span> <span class="nowrap">23:59</span>' in page
 
     # The next day (Tuesday 29th) Friday's is overdue too, Monday's due today; "Overdue" lists both late ones.
     with time_machine.travel(_at(29, 9), tick=False):
@@ -188,9 +190,13 @@ def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, cl
     rival = seeded["Demo · competing, under review (Fabrikam)"]
     assert (holder.status, rival.status) == (ClaimStatus.CUSTOMER_NOTIFIED, ClaimStatus.UNDER_REVIEW)
     assert holder.partner != rival.partner and rival.competing
-    assert {(i.tenant_id, i.product_id) for i in holder.items.all()} == {
-        (i.tenant_id, i.product_id) for i in rival.items.all()
-    }
+    # The holder's one workload, which the rival claims too, and one more that nobody holds: the rival's Approve page
+    # decides product by product, only the first needing the reviewer's reason.
+    held = {(i.tenant_id, i.product_id) for i in holder.items.all()}
+    contested = {(i.tenant_id, i.product_id) for i in rival.items.filter(competing=True)}
+    free = [(i.tenant_id, i.product_id) for i in rival.items.filter(competing=False)]
+    assert contested == held and len(free) == 1 and free[0] not in held
+    assert not ClaimItem.objects.filter(tenant_id=free[0][0], product_id=free[0][1]).exclude(claim=rival).exists()
     reviewer = get_user_model().objects.get(email="reviewer@cpor.example")
 
     with time_machine.travel(NOW + datetime.timedelta(minutes=5), tick=False):
@@ -255,3 +261,39 @@ def test_review_desk_history_list_reads_in_words_not_codes(reviewer_client, revi
     assert "Information requested" in page and "The proof of execution does not show the activity" in page
     assert f"Reviewer ({reviewer.email})" in page
     assert ">information_requested<" not in page and ">poe_insufficient<" not in page
+
+
+def test_review_desk_pages_with_times_name_the_reviewers_zone_once(
+    reviewer_client, partner_a, partner_b, m365_tenant, products, settings
+):
+    """The queue, the review page and the side-by-side view show times in the reviewer's zone and say which, once
+    (SPEC §15), in the zone's own words ("Taipei time"), with the way to change it."""
+    holder = claim_make(
+        partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.CUSTOMER_NOTIFIED
+    )
+    rival = claim_make(partner_b, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    reviewer_client.cookies[settings.TIME_ZONE_COOKIE_NAME] = "Asia/Taipei"
+    for url in (
+        reverse("admin:claims_claim_changelist"),
+        reverse("admin:claims_claim_change", args=[rival.pk]),
+        reverse("admin:claims_claim_compare", args=[rival.pk, holder.pk]),
+    ):
+        page = reviewer_client.get(url).content.decode()
+        assert page.count('id="time-zone-note"') == 1, url
+        assert "Times on this page are in Taipei time (your time zone)." in page, url
+        assert f'href="{reverse("preferences")}"' in page, url
+
+
+def test_review_desk_queue_marks_review_due_as_its_order(reviewer_client, partner_a, m365_tenant, products):
+    """The list's headings mark the order it is in (review due first, then claim number), not the model's own."""
+    claim_make(partner_a, tenant=m365_tenant, products=[products["yammer"]], status=ClaimStatus.UNDER_REVIEW)
+    response = reviewer_client.get(QUEUE)
+    columns = response.context["cl"].get_ordering_field_columns()
+    names = response.context["cl"].list_display
+    assert [(names[index], order) for index, order in columns.items()] == [
+        ("review_due_display", "asc"),
+        ("number_display", "asc"),
+    ]
+    assert re.search(
+        r'<th scope="col" class="sortable column-review_due_display sorted ascending">', response.content.decode()
+    )

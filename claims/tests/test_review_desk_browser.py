@@ -5,9 +5,10 @@ and neither scrolls sideways on a 390 px phone."""
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from associations.tests.fixtures import browser_sign_in
-from claims.models import ClaimEvent, ClaimStatus
+from claims.models import Claim, ClaimEvent, ClaimStatus
 from claims.tests.factories import PDF_BYTES, claim_make
 from claims.tests.test_accessibility import _axe
 from claims.tests.test_phone_layout import OVERFLOW
@@ -85,7 +86,18 @@ def typical(partner_a, partner_b, reviewer, m365_tenant, products):
     return claim
 
 
-def test_review_desk_review_page_fits_two_screens_and_the_queue_its_columns(browser, live_server, typical, reviewer):
+def test_review_desk_review_page_fits_two_screens_and_the_queue_its_columns(
+    browser, live_server, typical, reviewer, partner_b, m365_tenant, products
+):
+    # A row like the demo's: a longer name, the other partner, overdue (the widest due date).
+    other = claim_make(
+        partner_b,
+        tenant=m365_tenant,
+        products=[products["sharepoint-online"]],
+        status=ClaimStatus.UNDER_REVIEW,
+        name="Demo · competing, under review (Fabrikam)",
+    )
+    Claim.objects.filter(pk=other.pk).update(due_at=timezone.now() - datetime.timedelta(days=2))
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
     page = context.new_page()
     try:
@@ -95,6 +107,19 @@ def test_review_desk_review_page_fits_two_screens_and_the_queue_its_columns(brow
         assert page.locator(".review-poe li").count() == 4
         height = page.evaluate("document.documentElement.scrollHeight")
         assert height <= 2 * 900, f"the review page is {height} px tall"
+        # The history's one-word cells ("Submitted", "Responded") on one line, never broken inside the word.
+        broken = page.evaluate(
+            "[...document.querySelectorAll('.review-history tbody td')].filter(td => !/\\s/.test(td.innerText.trim()))"
+            ".filter(td => { const range = document.createRange(); range.selectNodeContents(td);"
+            " return range.getClientRects().length > 1; }).map(td => td.innerText)"
+        )
+        assert broken == [], f"words broken in the history: {broken}"
+
+        # A decision page's Cancel is a button like the one beside it: as tall, on the same line.
+        page.goto(f"/admin/claims/claim/{typical.pk}/reject/")
+        button = page.locator(".submit-row input[type=submit]").bounding_box()
+        cancel = page.locator(".submit-row .cancel-link").bounding_box()
+        assert abs(cancel["height"] - button["height"]) <= 1 and abs(cancel["y"] - button["y"]) <= 1, (button, cancel)
 
         page.goto(QUEUE)
         for column in (
@@ -110,6 +135,13 @@ def test_review_desk_review_page_fits_two_screens_and_the_queue_its_columns(brow
             box = page.locator(f"th.column-{column}").bounding_box()
             assert box is not None and box["x"] + box["width"] <= 1366, column
         assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        # On screen, not only on the page: the list's table scrolls sideways inside its own box (Django's
+        # `.results`), which would hide its last columns (Competing, Review due) with the admin's sidebars open.
+        results = page.evaluate(
+            "(() => { const box = document.querySelector('#result_list').parentElement;"
+            " return [box.scrollWidth, box.clientWidth]; })()"
+        )
+        assert results[0] <= results[1], f"the queue's table is {results[0]} px wide in a box of {results[1]} px"
     finally:
         context.close()
 

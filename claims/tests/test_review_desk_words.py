@@ -109,6 +109,8 @@ def test_review_desk_django_words_are_taiwans(reviewer_client, desk):
     assert "已選擇 0 個，共 2 個" in text  # noqa: RUF001 (Django's: 「2 中 0 個被選取」)
     for mainland in ("過濾", "當前", "被選"):
         assert mainland not in text
+    # One word for review on the whole desk (審核佇列, 審核期限, 審核者): the status too, never 「檢閱中」.
+    assert "審核中" in text and "檢閱" not in text
 
 
 def test_review_desk_reviewers_never_read_the_partners_wording(reviewer_client, desk):
