@@ -275,11 +275,14 @@ def _products_label(item):
 
 @_in_language(_partner_language)
 def official_email(claim):
-    """The claim is official for the items that went on; those a reviewer rejected are named with why."""
+    """The claim is official for the items that went on; those a reviewer rejected are named with why. It says
+    how: the customer approved it now (SPEC §7), or the deadline passed without the customer opting out of these."""
+    moved = _last_move_to(claim, ClaimStatus.OFFICIAL)
     return _message(
         "official",
         {
             "claim": claim,
+            "approved": moved is not None and moved.action == ClaimEvent.Action.CUSTOMER_APPROVED,
             "products": _products(claim),
             "rejected": _rejected_items(claim),
             "claim_url": _claim_url(claim),
