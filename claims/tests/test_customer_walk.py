@@ -71,3 +71,21 @@ def test_customer_page_in_chinese_says_the_same(client, claim):  # noqa: F811
     page = client.get(_url(claim)).content.decode()
 
     assert "您已選擇退出</span>" in page and "客戶已選擇退出" not in page
+
+
+@pytest.mark.browser
+def test_customer_email_fits_a_phone(browser, claim):  # noqa: F811
+    """The notice's HTML on a 390 px phone's mail app: scaled to the device (its viewport), the long link to copy
+    wrapped, nothing wider than the screen, the button at least 24 px high."""
+    from claims.emails import customer_notified_email
+
+    html = customer_notified_email(claim).alternatives[0][0]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_content(html)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        button = page.get_by_role("link", name="Review the request").bounding_box()
+        assert button["height"] >= 24 and button["x"] + button["width"] <= 390
+    finally:
+        context.close()
