@@ -89,3 +89,17 @@ def test_customer_email_fits_a_phone(browser, claim):  # noqa: F811
         assert button["height"] >= 24 and button["x"] + button["width"] <= 390
     finally:
         context.close()
+
+
+def test_customer_page_says_other_products_go_on_only_when_there_are_others(client, claim):  # noqa: F811
+    page = client.get(_url(claim)).content.decode()
+    assert "The other products go on. You confirm on the next page." in page
+    assert "<dt>Opt-out deadline</dt><dd>Wednesday 2 December 2026, 23:59:59 New York time</dd>" in page
+
+    client.post(_url(claim), {"action": "opt_out", "item": ["2"], "confirm": "1"})
+    page = client.get(_url(claim)).content.decode()
+    assert "The other products go on" not in page and ">You confirm on the next page.</p>" in page
+
+    client.post(_url(claim), {"action": "approve"})
+    page = client.get(_url(claim)).content.decode()  # official: Teams alone can be ended
+    assert "The other products stay official" not in page and ">You confirm on the next page.</p>" in page
