@@ -103,3 +103,11 @@ def test_customer_page_says_other_products_go_on_only_when_there_are_others(clie
     client.post(_url(claim), {"action": "approve"})
     page = client.get(_url(claim)).content.decode()  # official: Teams alone can be ended
     assert "The other products stay official" not in page and ">You confirm on the next page.</p>" in page
+
+
+def test_customer_page_in_chinese_uses_full_width_brackets_around_the_domain(client, claim):  # noqa: F811
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+
+    page = client.get(_url(claim)).content.decode()
+
+    assert "<dd>Northwind Traders（northwindtraders.<wbr>onmicrosoft.<wbr>com）</dd>" in page  # noqa: RUF001
