@@ -275,11 +275,14 @@ def _products_label(item):
 
 @_in_language(_partner_language)
 def official_email(claim):
-    """The claim is official for the items that went on; those a reviewer rejected are named with why."""
+    """The claim is official for the items that went on; those a reviewer rejected are named with why. It says
+    how: the customer approved it now (SPEC §7), or the deadline passed without the customer opting out of these."""
+    moved = _last_move_to(claim, ClaimStatus.OFFICIAL)
     return _message(
         "official",
         {
             "claim": claim,
+            "approved": moved is not None and moved.action == ClaimEvent.Action.CUSTOMER_APPROVED,
             "products": _products(claim),
             "rejected": _rejected_items(claim),
             "claim_url": _claim_url(claim),
@@ -455,12 +458,12 @@ _ITEMS_ORDER = ("product__sort_order", "pk")
 # Where notification_emails_prefetch leaves what it read on each claim (the builders above read it from there).
 _PARTNER_LANGUAGE = "_email_partner_language"
 _STATUS_EVENTS = "_email_status_events"
-# The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email), and
-# the partner contact's language.
+# The kinds whose builders read the claim's items, its latest moves (request_event_current, ended_email,
+# official_email), and the partner contact's language.
 _KINDS_READING_ITEMS = frozenset(
     {"customer_notified", "official", "ended", "challenged", "items_opted_out", "items_declined"}
 )
-_KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended"})
+_KINDS_READING_MOVES = frozenset({"action_required", "answer_reminder", "ended", "official"})
 _PARTNER_KINDS = frozenset(
     {
         "action_required",
@@ -479,9 +482,9 @@ _PARTNER_KINDS = frozenset(
 
 def notification_emails_prefetch(notifications):
     """Read what building the messages of many outbox rows needs, for all of them at once: the items of their
-    claims (one query), the claims' latest moves to action_required and ended (one query), the partner contacts'
-    saved languages (one query); none when no row needs it. The builders then read these from the claims instead
-    of querying per email. ``notifications`` come with their claims (``select_related``)."""
+    claims (one query), the claims' latest moves to action_required, ended and official (one query), the partner
+    contacts' saved languages (one query); none when no row needs it. The builders then read these from the claims
+    instead of querying per email. ``notifications`` come with their claims (``select_related``)."""
 
     def claims_of(kinds):
         return [row.claim for row in notifications if row.claim_id is not None and row.kind in kinds]
@@ -491,7 +494,9 @@ def notification_emails_prefetch(notifications):
         prefetch_related_objects(with_items, Prefetch("items", queryset=items))
     if with_moves := claims_of(_KINDS_READING_MOVES):
         moves = (
-            ClaimEvent.objects.filter(new_status__in=[ClaimStatus.ACTION_REQUIRED, ClaimStatus.ENDED])
+            ClaimEvent.objects.filter(
+                new_status__in=[ClaimStatus.ACTION_REQUIRED, ClaimStatus.ENDED, ClaimStatus.OFFICIAL]
+            )
             .defer("data")
             .order_by("-created_at", "-pk")
         )

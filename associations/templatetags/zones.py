@@ -74,3 +74,12 @@ def in_zone_long(moment, zone):
     if not moment or zone is None:
         return ""
     return zone_time(zone, date_format(moment.astimezone(zone), pgettext("deadline in an email", "l j F Y, H:i:s")))
+
+
+@register.filter
+def in_zone_minutes(moment, zone):
+    """As ``in_zone_long``, to the minute: a moment that passed, such as when an association became official
+    ("Friday 6 November 2026, 00:00 Taipei time"), where the seconds of a sweep's run mean nothing to a reader."""
+    if not moment or zone is None:
+        return ""
+    return zone_time(zone, date_format(moment.astimezone(zone), pgettext("a deadline, written out", "l j F Y, H:i")))

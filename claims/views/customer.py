@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 
@@ -85,6 +86,13 @@ def _claim(key):
     return choices.customer_claim_prefetch(Claim.objects.all()).filter(submission_key=key).first()
 
 
+# The items' endings as the customer reads them on their own page: their own doing ("The customer opted out" is the
+# partner's and the reviewer's view).
+YOUR_ENDINGS = {
+    ClaimItem.Outcome.OPTED_OUT: gettext_lazy("You opted out"),
+    ClaimItem.Outcome.DECLINED: gettext_lazy("You ended it"),
+}
+
 SERVICES = {APPROVE: choices.customer_approve, OPT_OUT: choices.customer_opt_out, DECLINE: choices.customer_decline}
 
 
@@ -130,9 +138,7 @@ def _context(claim, rules, **extra):
         ),
         "official_since": official_since,
         "ended_items": [
-            (item, item_name(item), item.get_outcome_display())
-            for item in rules.items
-            if item.outcome in (ClaimItem.Outcome.OPTED_OUT, ClaimItem.Outcome.DECLINED)
+            (item, item_name(item), YOUR_ENDINGS[item.outcome]) for item in rules.items if item.outcome in YOUR_ENDINGS
         ],
         "zone": claim.time_zone,
         **extra,
