@@ -7,8 +7,7 @@ MPN ID, product).
 """
 
 from django.contrib import admin
-from django.contrib.postgres.aggregates import StringAgg
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, StringAgg, Subquery, Value
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext, pgettext_lazy
@@ -95,7 +94,7 @@ def items_summary():
         "items_count": Subquery(items.annotate(n=Count("pk")).values("n")),
         "items_products": Subquery(
             items.annotate(
-                names=StringAgg("product__name", delimiter=", ", distinct=True, ordering="product__name")
+                names=StringAgg("product__name", delimiter=Value(", "), distinct=True, order_by="product__name")
             ).values("names")
         ),
     }
