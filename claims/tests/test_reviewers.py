@@ -19,7 +19,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from associations.demo import REVIEWER_TOTP_SECRET
-from associations.models import Association
+from associations.models import Association, UserPreference
 from associations.tests.fixtures import PASSWORD, make_user, reviewer_login
 from claims.models import Claim, ClaimEvent, ClaimStatus, EmailNotification, PoeDocument
 from claims.reviewers import reviewers_group_ensure
@@ -294,6 +294,24 @@ def test_reviewers_admin_login_with_password_and_code_lets_the_reviewer_in(clien
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
     assert client.get("/admin/claims/claim/").status_code == 200
+
+
+def test_reviewers_admin_login_saves_the_browsers_time_zone_as_the_partners_sign_in_does(client, reviewer):
+    html = client.get("/admin/login/").content.decode()
+    assert '<input type="hidden" name="time_zone" value="" data-browser-time-zone>' in html
+    assert '<script src="/static/js/time-zone.js" defer></script>' in html
+
+    client.post(
+        "/admin/login/?next=/admin/",
+        {
+            "username": reviewer.email,
+            "password": PASSWORD,
+            "otp_token": _token(reviewer.totp_device),
+            "time_zone": "Asia/Taipei",
+        },
+    )
+
+    assert UserPreference.objects.get(user=reviewer).time_zone == "Asia/Taipei"
 
 
 @pytest.mark.parametrize("token", ["", "000000", "not-a-code"])
