@@ -25,8 +25,8 @@ from api.endpoints.common import (
     claim_of,
     claim_summary,
     form_problem,
+    partner_action_problems,
     responses_with,
-    storage_down,
     writes_required,
 )
 from api.idempotency import idempotent
@@ -40,14 +40,11 @@ from claims.policy import ClaimRules
 from claims.services import (
     AnswerRefused,
     ClaimStatusConflict,
-    PartnerActionRefused,
-    PoeStorageError,
     claim_disassociate,
     claim_respond,
 )
 from claims.services.disputes import claim_dispute, claim_protect
 from claims.services.drafts import ClaimNotCopyable, DraftLimitReached, claim_copy_to_draft
-from claims.uploads import PoeQuotaExceeded
 
 # --- the list -------------------------------------------------------------------------------------------------------
 
@@ -157,25 +154,22 @@ def claim_answer(
         raise form_problem(bound)
     cleaned = bound.cleaned_data
     try:
-        claim_respond(
-            claim=claim,
-            user=request.auth.user,
-            comment=cleaned.get("comment", ""),
-            files=cleaned["checked"],
-            location=cleaned.get("location"),
-            contacts=cleaned["contacts"],
-            remove_items=cleaned["remove_items"],
-        )
+        with partner_action_problems():
+            claim_respond(
+                claim=claim,
+                user=request.auth.user,
+                comment=cleaned.get("comment", ""),
+                files=cleaned["checked"],
+                location=cleaned.get("location"),
+                contacts=cleaned["contacts"],
+                remove_items=cleaned["remove_items"],
+            )
     except ClaimStatusConflict:
         raise ApiProblem(409, _("Not possible now"), _("This claim is no longer waiting for your answer.")) from None
-    except PoeQuotaExceeded as exc:
-        raise ApiProblem(422, _("The file was refused"), "", errors=[("files", m) for m in exc.messages]) from None
     except AnswerRefused as exc:
         raise ApiProblem(
             422, _("The request is not valid"), "", errors=[("customer_contact_email", str(exc))]
         ) from None
-    except PoeStorageError:
-        raise storage_down() from None
     claim.refresh_from_db()
     return claim_detail(request, claim)
 
@@ -209,19 +203,13 @@ def claim_dispute_op(
     bound = DisputeForm({"justification": form.justification}, _files(files))
     if not bound.is_valid():
         raise form_problem(bound)
-    try:
+    with partner_action_problems():
         claim_dispute(
             claim=claim,
             user=request.auth.user,
             justification=bound.cleaned_data["justification"],
             files=bound.cleaned_data["checked"],
         )
-    except PartnerActionRefused as refused:
-        raise ApiProblem(409, _("Not possible now"), refused.message) from None
-    except PoeQuotaExceeded as exc:
-        raise ApiProblem(422, _("The file was refused"), "", errors=[("files", m) for m in exc.messages]) from None
-    except PoeStorageError:
-        raise storage_down() from None
     claim.refresh_from_db()
     return claim_detail(request, claim)
 
@@ -247,19 +235,13 @@ def claim_protect_op(
     bound = ProtectForm({"comment": form.comment}, _files(files))
     if not bound.is_valid():
         raise form_problem(bound)
-    try:
+    with partner_action_problems():
         claim_protect(
             claim=claim,
             user=request.auth.user,
             comment=bound.cleaned_data["comment"],
             files=bound.cleaned_data["checked"],
         )
-    except PartnerActionRefused as refused:
-        raise ApiProblem(409, _("Not possible now"), refused.message) from None
-    except PoeQuotaExceeded as exc:
-        raise ApiProblem(422, _("The file was refused"), "", errors=[("files", m) for m in exc.messages]) from None
-    except PoeStorageError:
-        raise storage_down() from None
     claim.refresh_from_db()
     return claim_detail(request, claim)
 
@@ -286,11 +268,10 @@ def claim_disassociate_op(
     if not bound.is_valid():
         raise form_problem(bound)
     try:
-        claim_disassociate(claim=claim, user=request.auth.user, reason=bound.cleaned_data["reason"])
+        with partner_action_problems():
+            claim_disassociate(claim=claim, user=request.auth.user, reason=bound.cleaned_data["reason"])
     except ClaimStatusConflict:
         raise ApiProblem(409, _("Not possible now"), _("Only an official association can be ended.")) from None
-    except PartnerActionRefused as refused:
-        raise ApiProblem(409, _("Not possible now"), refused.message) from None
     claim.refresh_from_db()
     return claim_detail(request, claim)
 

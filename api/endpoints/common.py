@@ -1,6 +1,8 @@
 """What every operation on claims shares (SPEC §16): the caller's key, the claim of its partner or a 404, the rule
 book's refusals as problem details, and what a claim reads as."""
 
+import contextlib
+
 from django.utils.translation import gettext as _
 from ninja import Header, Path
 
@@ -12,6 +14,8 @@ from api.services.drafts import (
 )
 from claims.models import CONTACT_FIELDS, Claim, ClaimStatus
 from claims.policy import ClaimRules, Refusal
+from claims.services import PartnerActionRefused, PoeStorageError
+from claims.uploads import PoeQuotaExceeded
 
 ID = Path(..., ge=1, le=2**63 - 1)
 ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422, 429, 503), schemas.Problem)
@@ -80,6 +84,20 @@ def storage_down():
         type_="storage",
         headers={"Retry-After": "5"},
     )
+
+
+@contextlib.contextmanager
+def partner_action_problems():
+    """A partner's action with files (answer, dispute, protect) or without (disassociate), refused as a problem:
+    the rule book's refusal under the claim's lock (409), a POE quota (422, at ``files``), the file storage (503)."""
+    try:
+        yield
+    except PartnerActionRefused as refused:
+        raise ApiProblem(409, _("Not possible now"), refused.message) from None
+    except PoeQuotaExceeded as exc:
+        raise ApiProblem(422, _("The file was refused"), "", errors=[("files", m) for m in exc.messages]) from None
+    except PoeStorageError:
+        raise storage_down() from None
 
 
 # --- what a claim reads as ----------------------------------------------------------------------------------------
