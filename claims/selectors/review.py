@@ -19,7 +19,8 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from associations.models import Association
-from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus, item_key, item_keys_q
+from claims.models import Claim, ClaimEvent, ClaimStatus
+from claims.selectors.competition import competing_associations, competing_claims
 from claims.windows import REVIEW_STATUSES
 
 # A reviewer's decision: what ends a review (a per-item rejection is part of one).
@@ -150,43 +151,20 @@ class Rival:
 
 
 def claim_rivals(claim, items):
-    """The other submitted claims still open and the active associations that hold one of ``items``' keys, with the
-    items concerned, and {item id: "held" | "pending" | ""} (the item's availability): two queries."""
-    tenant_of = lambda item: item.tenant_id or claim.tenant_id  # noqa: E731
-    keys = {item_key(i.program, tenant_of(i), i.product_id, i.subscription_id): i for i in items}
-    if not keys:
-        return [], {}
-    where = item_keys_q(items, tenant_of)
-    rival_items = (
-        ClaimItem.objects.going_on()
-        .filter(where, claim__status__in=ClaimStatus.open())
-        .exclude(claim_id=claim.pk)
-        .select_related("claim__partner", "product")
-        .order_by("claim_id", "pk")
-    )
-    associations = (
-        Association.objects.active()
-        .filter(where)
-        .exclude(claim_item__claim_id=claim.pk)
-        .select_related("partner", "product", "claim_item")
-        .order_by("pk")
-    )
-    by_claim, held, availability = {}, [], {i.pk: "" for i in items}
-    for other in rival_items:
-        mine = keys.get(
-            item_key(other.program, other.tenant_id or other.claim.tenant_id, other.product_id, other.subscription_id)
-        )
-        if mine is None:
-            continue
-        by_claim.setdefault(other.claim_id, (other.claim, []))[1].append(mine)
-        availability[mine.pk] = availability[mine.pk] or "pending"
-    for association in associations:
-        mine = keys.get(
-            item_key(association.program, association.tenant_id, association.product_id, association.subscription_id)
-        )
-        if mine is None:
-            continue
-        held.append(Rival(claim=None, association=association, items=(mine,)))
+    """The other partners' claims competing for ``items`` and the imported associations that hold one
+    (``claims.selectors.competition``, the arbitration's own reading), each with the items concerned, and {item id:
+    "held" | "pending" | ""} (the item's availability: held by an official claim or an association, or pending in
+    an open claim): two queries."""
+    availability = {item.pk: "" for item in items}
+    by_pk = {item.pk: item for item in items}
+    rivals = []
+    for competitor in competing_claims(claim, items=items):
+        mine = tuple(by_pk[pk] for pk in sorted(competitor.ours))
+        rivals.append(Rival(claim=competitor.claim, association=None, items=mine))
+        state = "held" if competitor.claim.status == ClaimStatus.OFFICIAL else "pending"
+        for item in mine:
+            availability[item.pk] = "held" if "held" in (state, availability[item.pk]) else state
+    for association, mine in competing_associations(claim, items=items):
+        rivals.append(Rival(claim=None, association=association, items=(mine,)))
         availability[mine.pk] = "held"
-    rivals = [Rival(claim=c, association=None, items=tuple(mine)) for c, mine in by_claim.values()] + held
     return rivals, availability
