@@ -240,12 +240,13 @@ class ClaimRules:
     @cached_property
     def continue_editing(self):
         """Open a draft in the wizard again (SPEC §12), any time until it expires."""
-        return self._partner(self._draft_decision())
+        return self._partner(self._draft_decision)
 
     @cached_property
     def delete_draft(self):
-        return self._partner(self._draft_decision())
+        return self._partner(self._draft_decision)
 
+    @cached_property
     def _draft_decision(self):
         window = self.claim.draft_window(self.now)
         if window is None:

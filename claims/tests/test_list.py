@@ -364,3 +364,25 @@ def test_list_csv_shows_no_submitted_date_for_a_draft_as_the_page(client_a, part
     assert statuses == {"Unfinished": "Draft", "Abandoned": "Expired", "Sent": "Submitted"}
     for name in submitted:
         assert _row_texts(html, name)[6] == submitted[name], name
+
+
+def test_list_rows_escape_what_partners_typed(client_a, partner_a, m365_tenant, products):
+    """The rows are a Jinja2 fragment (claims.views.claim_list._table): a name is printed escaped, as text."""
+    make_claim(partner_a, m365_tenant, [products["yammer"]], name='<img src=x onerror="alert(1)"> & co')
+    body = client_a.get(URL).content.decode()
+    assert "<img src=x" not in body
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; co</a>" in body
+
+
+def test_list_draft_row_names_its_links_for_a_screen_reader(client_a, partner_a, m365_tenant, products):
+    from claims.models import ClaimStatus
+    from claims.tests.factories import claim_make
+
+    yammer = [products["yammer"]]
+    draft = claim_make(partner_a, tenant=m365_tenant, products=yammer, status=ClaimStatus.DRAFT, name="Q4")
+    body = client_a.get(URL).content.decode()
+    assert f'href="{reverse("claims:draft_edit", args=[draft.pk])}" aria-label="Continue editing Q4">' in body
+    assert 'class="button small" aria-label="Delete draft Q4">Delete draft</a>' in body
+    # In Traditional Chinese, the same links' names from the same catalog.
+    body = client_a.get(URL, HTTP_ACCEPT_LANGUAGE="zh-Hant").content.decode()
+    assert 'aria-label="繼續編輯 Q4"' in body
