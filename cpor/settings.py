@@ -143,6 +143,8 @@ TEMPLATES = [
         "OPTIONS": {"environment": "cpor.jinja2.environment", "autoescape": True},
     },
 ]
+# Forms' widgets and fields in Jinja2 where Django ships the template for it (cpor/jinja2.py).
+FORM_RENDERER = "cpor.jinja2.FormRenderer"
 
 # Database ---------------------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 import re
 
 from django import template
+from django.template import engines
 from django.utils import translation
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
@@ -113,3 +114,12 @@ def item_kind(item):
         "subscription_id": item.subscription.subscription_id,
         "help": help_with,
     }
+
+
+@register.simple_tag
+def field_group(field, label=None):
+    """A form field with its label, help text and errors (templates/jinja2/claims/field.jinja); ``label`` overrides the
+    field's. Jinja2: a wizard step shows up to a dozen fields, and as an include each cost more than its widget."""
+    template = engines["fragments"].get_template("claims/field.jinja")
+    # Jinja2 escaped every value (autoescape): the HTML goes into the page as it is.
+    return mark_safe(template.render({"field": field, "label": label}))  # noqa: S308

@@ -12,7 +12,7 @@ import holidays
 import pytest
 
 from associations.models import Tenant
-from claims.deadlines import business_day_add, deadline_after
+from claims.deadlines import business_day_add, business_days_between, deadline_after, is_business_day
 
 UTC = datetime.UTC
 NEW_YORK = ZoneInfo("America/New_York")
@@ -119,3 +119,21 @@ def test_deadline_country_the_holidays_package_does_not_know_counts_weekends_onl
     # Thursday 24 December 2026: Christmas counts as a business day where no calendar says otherwise.
     assert business_day_add(datetime.date(2026, 12, 24), 5, country="QQ") == datetime.date(2026, 12, 31)
     assert business_day_add(datetime.date(2026, 12, 24), 5, country="US") == datetime.date(2027, 1, 4)
+
+
+@pytest.mark.parametrize("country", ["US", "TW", "DE", "GB", None])
+def test_business_days_between_counts_as_a_day_by_day_walk(country):
+    """The count (weekdays less the holidays on them) agrees with walking the days, over spans of up to 70 days
+    from every day of a year, across a new year, with each country's holidays (Taiwan's New Year, Christmas)."""
+
+    def walked(start, end):
+        days = (start + datetime.timedelta(days=n) for n in range(1, (end - start).days + 1))
+        return sum(1 for day in days if is_business_day(day, country=country))
+
+    first = datetime.date(2026, 1, 1)
+    for offset in range(0, 380, 3):
+        start = first + datetime.timedelta(days=offset)
+        for span in (-3, 0, 1, 2, 5, 6, 7, 9, 13, 30, 70):
+            end = start + datetime.timedelta(days=span)
+            assert business_days_between(start, end, country=country) == walked(start, end), (start, end)
+    assert business_days_between(datetime.date(2026, 12, 24), datetime.date(2026, 12, 28), country="US") == 1

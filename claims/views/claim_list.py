@@ -125,7 +125,7 @@ def _list_rows(claims, viewer):
     # lazy label on every call; reverse() walks the URLconf): the labels in the page's language, by value, and the
     # claim page's address with the id put in.
     labels = _PageLabels()
-    detail = reverse("claims:detail", args=[_ID_MARK]).replace(str(_ID_MARK), "{}")
+    detail, edit, delete = (_address(name) for name in ("claims:detail", "claims:draft_edit", "claims:draft_delete"))
     for claim in claims:
         cells = {
             "url": detail.format(claim.pk),
@@ -139,13 +139,18 @@ def _list_rows(claims, viewer):
             **claims_exports.list_dates(claim),
             "due": due_display(claim_due(claim, now=now), acts=viewer.acts, zone=zone),
         }
-        cells.update(_draft_cells(claim, ClaimRules(claim, viewer, now=now)))
+        cells.update(_draft_cells(claim, ClaimRules(claim, viewer, now=now), edit=edit, delete=delete))
         rows.append((claim, cells))
     return rows
 
 
-# A claim id no claim has, for the address of the claim page with "{}" in its place.
+# A claim id no claim has, for the address of a claim's page with "{}" in its place.
 _ID_MARK = 987654321987
+
+
+def _address(name):
+    """The address of the claim page ``name`` with "{}" for the claim's id: one reverse() for the page."""
+    return reverse(name, args=[_ID_MARK]).replace(str(_ID_MARK), "{}")
 
 
 class _PageLabels:
@@ -175,14 +180,15 @@ class _PageLabels:
         return self._label(("activities", *claim.activities), claim.get_activities_display)
 
 
-def _draft_cells(claim, rules):
+def _draft_cells(claim, rules, *, edit, delete):
     """A draft's Continue editing and Delete draft, where the rule book allows them (a draft's row has no submitted
-    date: ``list_dates``), with the links' names for a screen reader; {} for every other row."""
+    date: ``list_dates``), with the links' names for a screen reader; {} for every other row. ``edit`` and ``delete``:
+    the pages' addresses with "{}" for the id (``_address``)."""
     cells = {}
     if rules.continue_editing:
-        cells["url"] = reverse("claims:draft_edit", args=[claim.pk])
+        cells["url"] = edit.format(claim.pk)
     if rules.delete_draft:
-        cells["delete_url"] = reverse("claims:draft_delete", args=[claim.pk])
+        cells["delete_url"] = delete.format(claim.pk)
     if cells:
         name = claim.name or gettext("Untitled draft")
         cells["draft_actions"] = True
