@@ -121,5 +121,11 @@ def field_group(field, label=None):
     """A form field with its label, help text and errors (templates/jinja2/claims/field.jinja); ``label`` overrides the
     field's. Jinja2: a wizard step shows up to a dozen fields, and as an include each cost more than its widget."""
     template = engines["fragments"].get_template("claims/field.jinja")
-    # Jinja2 escaped every value (autoescape): the HTML goes into the page as it is.
-    return mark_safe(template.render({"field": field, "label": label}))  # noqa: S308
+    # The words escaped as Django's templates escape them (an apostrophe is &#x27;, as on every other page), so
+    # that Jinja2 prints them as they are; Jinja2 escapes the rest (autoescape), and its HTML goes in as it is.
+    words = {
+        "label": conditional_escape(label or field.label),
+        "help_text": conditional_escape(field.help_text),
+        "errors": [conditional_escape(error) for error in field.errors],
+    }
+    return mark_safe(template.render({"field": field, **words}))  # noqa: S308
