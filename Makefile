@@ -14,7 +14,7 @@ run: install
 
 # scripts/ensure-services wrote the URL of the PostgreSQL the tests use: a server on 127.0.0.1:5432 where one
 # answers, else the embedded one in var/test-postgres.
-# Two pytest-xdist workers (TEST_WORKERS=1 for one); each has its own test database, Redis databases, Celery queue
+# Two pytest-xdist workers (TEST_WORKERS=1 for one); each has its own test database, Redis databases, Celery queues
 # and S3 server (cpor/test_settings.py). Tests sharing a module's servers stay on one worker (--dist loadgroup).
 TEST_WORKERS ?= 2
 PYTEST_XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)

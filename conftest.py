@@ -7,7 +7,7 @@ of the processes they start uses an app role with the production grants (``db_ro
 test the owner's connection; pytest-django's flush between transactional tests runs as the owner too.
 
 Under pytest-xdist (``make test``) each worker has its own test database, Redis databases, cache key prefix,
-Celery queue and S3 server and bucket (cpor/test_settings.py). Tests are marked by kind from the fixtures and
+Celery queues and S3 server and bucket (cpor/test_settings.py). Tests are marked by kind from the fixtures and
 helpers they use (``pytest_collection_modifyitems``): ``browser``, ``process``, ``fault``; ``make test-fast``
 leaves those out.
 """

@@ -1,5 +1,6 @@
 """The API's Celery tasks: thin, idempotent, ids as keyword arguments (STYLE 7). Beat's schedule is in
-``cpor/celery.py``."""
+``cpor/celery.py``; their queues (``webhooks``, ``sweeps``, the default) in ``CELERY_TASK_ROUTES``
+(``cpor/settings.py``)."""
 
 from celery import shared_task
 

@@ -3,7 +3,8 @@
 The periodic ones are scheduled in ``cpor/celery.py`` (``beat_schedule``); every queue can be rebuilt from
 PostgreSQL by ``lifecycle_requeue_task`` (emails: by the outbox sweep, ``emails_send_due_task``). Services send
 these tasks by name (``claims.services.jobs``) and never import this module; the tasks import services inside
-their bodies, so importing this module alone (as a worker does) loads no service.
+their bodies, so importing this module alone (as a worker does) loads no service. Each task waits on the queue of
+its kind (``CELERY_TASK_ROUTES`` in ``cpor/settings.py``, by name): a new task needs its route there.
 """
 
 import datetime

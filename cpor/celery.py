@@ -10,7 +10,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Every periodic job, in one place. Deadlines live on the rows and are swept here (never delayed tasks); each
-# job is safe to run twice at once (SKIP LOCKED, conditional updates).
+# job is safe to run twice at once (SKIP LOCKED, conditional updates). Entries name no queue: each task goes to the
+# queue CELERY_TASK_ROUTES gives its name (cpor/settings.py), `sweeps` but for the outbox sweeps (email, webhooks).
 app.conf.beat_schedule = {
     "claims-finalize-due": {"task": "claims.tasks.claims_finalize_due_task", "schedule": 30.0},
     "claims-expire-information-requests": {

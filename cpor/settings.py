@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Exchange, Queue
 
 from cpor.env import env_bool, env_database, env_email, env_int, env_keys, env_list, env_networks, env_str
 
@@ -361,6 +362,45 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Queues by kind (README "Capacity plan"), so that a backlog of one kind never delays another: every task of ours is
+# routed here by its name, the one place (beat's entries and the tasks services send by name alike), and a test
+# fails on a task with no decision. `validation` validates claims and sends the challenge notices that follow;
+# `email` sends the outbox (its wake-ups and its sweep, which drains a backlog batch after batch); `webhooks`
+# delivers to partners' endpoints (slow or down endpoints wait on no one else's work); `sweeps` is beat's other
+# periodic jobs; the default queue keeps the bulk imports (long runs) and the test bed's ping. A worker started
+# without -Q consumes every queue (CELERY_TASK_QUEUES); `-Q email` etc. runs one kind on a machine of its own.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "claims.tasks.claim_validate_task": {"queue": "validation"},
+    "claims.tasks.claim_challenges_notify_task": {"queue": "validation"},
+    "claims.tasks.emails_send_due_task": {"queue": "email"},
+    "claims.tasks.email_notifications_send_task": {"queue": "email"},
+    "claims.tasks.email_notification_send_task": {"queue": "email"},
+    "api.tasks.webhooks_send_due_task": {"queue": "webhooks"},
+    "api.tasks.webhook_deliveries_send_task": {"queue": "webhooks"},
+    "claims.tasks.claims_finalize_due_task": {"queue": "sweeps"},
+    "claims.tasks.claims_expire_information_requests_task": {"queue": "sweeps"},
+    "claims.tasks.answer_reminders_send_task": {"queue": "sweeps"},
+    "claims.tasks.associations_end_expired_task": {"queue": "sweeps"},
+    "claims.tasks.pending_uploads_purge_task": {"queue": "sweeps"},
+    "claims.tasks.claims_expire_drafts_task": {"queue": "sweeps"},
+    "claims.tasks.claims_due_lapse_task": {"queue": "sweeps"},
+    "claims.tasks.lifecycle_requeue_task": {"queue": "sweeps"},
+    "claims.tasks.claim_counts_compact_task": {"queue": "sweeps"},
+    "claims.tasks.history_checkpoint_task": {"queue": "sweeps"},
+    "api.tasks.api_housekeeping_task": {"queue": "sweeps"},
+    "api.tasks.bulk_import_run_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "cpor.ping": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+}
+
+
+def celery_queues(default, routes):
+    """Every queue the routes name, the default first: what a worker with no -Q consumes."""
+    names = dict.fromkeys([default, *(route["queue"] for route in routes.values())])
+    return [Queue(name, Exchange(name), routing_key=name) for name in names]
+
+
+CELERY_TASK_QUEUES = celery_queues(CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES)
 
 # Outages (SPEC §14) -------------------------------------------------------------------------------------------------
 

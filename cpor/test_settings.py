@@ -69,6 +69,9 @@ os.environ.pop("EMAIL_URL", None)
 
 from cpor.env import env_email  # noqa: E402
 from cpor.settings import *  # noqa: E402,F403
+from cpor.settings import CELERY_TASK_DEFAULT_QUEUE as PRODUCTION_DEFAULT_QUEUE  # noqa: E402
+from cpor.settings import CELERY_TASK_ROUTES as PRODUCTION_ROUTES  # noqa: E402
+from cpor.settings import celery_queues  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # pytest-django swaps every mailer for locmem in the test process. A Celery worker started by the tests writes
@@ -78,8 +81,19 @@ MAILERS = {
     "default": env_email("TEST_EMAIL_URL")
     or {"BACKEND": "cpor.mail.EmlFileBackend", "OPTIONS": {"file_path": os.environ.get("TEST_EMAIL_DIR", "")}}
 }
-# The worker's own cache keys and Celery queue (a Celery worker a test starts consumes only this queue).
+# The worker's own cache keys and Celery queues: production's routes with every queue renamed into the worker's own
+# names (the default queue cpor-test-gwN, the others cpor-test-gwN-validation, ...), so that a Celery worker a test
+# starts (with no -Q: every queue of CELERY_TASK_QUEUES) consumes this worker's queues only, routed as in production.
 CACHES["default"]["KEY_PREFIX"] = f"cpor-test{_suffix}"  # noqa: F405
 CELERY_TASK_DEFAULT_QUEUE = f"cpor-test{_suffix}"
+
+
+def _own_queue(name):
+    """The test worker's name for production's queue ``name``."""
+    return CELERY_TASK_DEFAULT_QUEUE if name == PRODUCTION_DEFAULT_QUEUE else f"{CELERY_TASK_DEFAULT_QUEUE}-{name}"
+
+
+CELERY_TASK_ROUTES = {task: {**route, "queue": _own_queue(route["queue"])} for task, route in PRODUCTION_ROUTES.items()}
+CELERY_TASK_QUEUES = celery_queues(CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES)
 # Tests serve static files through the finders (DEBUG); no collectstatic output to point WhiteNoise at.
 STATIC_ROOT = None

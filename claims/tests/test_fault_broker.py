@@ -36,6 +36,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # SPEC §14: a broker or cache that does not answer delays no request by more than this.
 REQUEST_SECONDS = 2.0
 NOW = datetime.timedelta(0)
+# Where claim_validate_task waits (cpor/settings.py routes it by name; the test worker's own queue).
+VALIDATION_QUEUE = settings.CELERY_TASK_ROUTES["claims.tasks.claim_validate_task"]["queue"]
 
 
 def _submit_timed(client, key):
@@ -147,9 +149,9 @@ def test_fault_redis_flushed_with_tasks_queued_work_is_rebuilt(
     with broker_at(own_redis.url()):
         for claim in claims:
             task_send("claim_validate_task", claim_id=claim.pk)
-        assert own_redis.client().llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 3
+        assert own_redis.client().llen(VALIDATION_QUEUE) == 3
         own_redis.client().flushall()
-        assert own_redis.client().llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 0
+        assert own_redis.client().llen(VALIDATION_QUEUE) == 0
 
         worker = celery_worker_start(broker_url=own_redis.url(), workdir=tmp_path)
         try:
@@ -209,9 +211,7 @@ def test_fault_frozen_broker_submit_answers_within_two_seconds(
         # Back: the requeue job sends both validations again (the first send may or may not have landed).
         own_redis.client().flushall()
         assert claims_requeue_unvalidated(older_than=NOW) == 2
-        assert (
-            own_redis.client().llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
-        )  # one task validates the oldest waiting batch
+        assert own_redis.client().llen(VALIDATION_QUEUE) == 1  # one task validates the oldest waiting batch
     assert _status(claim) == ClaimStatus.SUBMITTED
     assert_invariants(storage_keys=s3_objects())
 

@@ -22,6 +22,8 @@ from claims.tests.invariants import assert_invariants
 from conftest import _stop, _wait_for, celery_worker_start, owner_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Where claim_validate_task waits (cpor/settings.py routes it by name; the test worker's own queue).
+VALIDATION_QUEUE = settings.CELERY_TASK_ROUTES["claims.tasks.claim_validate_task"]["queue"]
 
 
 def _lock_holder():
@@ -92,7 +94,7 @@ def test_fault_worker_killed_mid_validation_claim_validated_once(
             _wait_for(lambda: _status(claim) == ClaimStatus.UNDER_REVIEW, seconds=30, what="validation")
             task_send("claim_validate_task", claim_id=claim.pk)
             _wait_for(
-                lambda: own_redis.client().llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 0,
+                lambda: own_redis.client().llen(VALIDATION_QUEUE) == 0,
                 seconds=10,
                 what="the repeated task",
             )
