@@ -309,8 +309,11 @@ def pages_plan(targets):
         ("queue ?queue=all", "admin", QUEUE + "?queue=all", VARIANT_BAR),
         ("queue ?status=official", "admin", QUEUE + "?status__exact=official", VARIANT_BAR),
         (f"queue ?q={queue_search}", "admin", QUEUE + "?" + urlencode({"q": queue_search}), VARIANT_BAR),
-        ("queue ?o=customer", "admin", QUEUE + "?queue=all&o=4", VARIANT_BAR),
-        ("queue ?queue=all&p=1000", "admin", QUEUE + "?queue=all&p=1000", VARIANT_BAR),
+        # Sorted by customer (the list's fourth column after the checkbox), and the page of every claim that
+        # starts 100,000 claims in (25 a page).
+        ("queue ?o=customer", "admin", QUEUE + "?o=4", VARIANT_BAR),
+        ("queue ?queue=all&o=customer", "admin", QUEUE + "?queue=all&o=4", VARIANT_BAR),
+        ("queue ?queue=all&p=4000", "admin", QUEUE + "?queue=all&p=4000", VARIANT_BAR),
         ("review page (under review, 2 items)", "admin", f"{QUEUE}{claims['under_review'].pk}/change/", PAGE_BAR),
     ]
     if claims["competing"] is not None:

@@ -1,5 +1,5 @@
-"""The reviewers' pages at scale (SPEC §11): the list of every claim in the queue's order (claim_due: a page, or
-page 4,000, read from the index instead of sorting 200,000 claims), and the reviewer's numbers from the decisions'
+"""The reviewers' pages at scale (SPEC §11): the list of every claim, or of a status, in the queue's order
+(claim_due, claim_status_due: a page, or page 4,000, read from the index instead of sorting 200,000 claims), and the reviewer's numbers from the decisions'
 own index (claimevent_reviewer_decided, with their claims: read from the index alone; it replaces the index of
 every reviewer event, which only those numbers read)."""
 
@@ -22,7 +22,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='claim',
-            index=models.Index(fields=['due_at', 'id'], name='claim_due'),
+            index=models.Index(fields=['due_at', 'id'], include=('status',), name='claim_due'),
+        ),
+        migrations.AddIndex(
+            model_name='claim',
+            index=models.Index(fields=['status', 'due_at', 'id'], name='claim_status_due'),
         ),
         migrations.AddIndex(
             model_name='claimevent',

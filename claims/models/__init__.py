@@ -176,8 +176,10 @@ class Claim(ClaimWindows, models.Model):
                 name="claim_review_due",
             ),
             models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
-            # The reviewers' list of every claim (claims.admin.queue "All claims", a status), in the queue's order.
-            models.Index(fields=["due_at", "id"], name="claim_due"),
+            # The reviewers' list of every claim (claims.admin.queue "All claims"), and of a status, in the queue's
+            # order; the status included, so that a deep page skips submitted claims in the index alone.
+            models.Index(fields=["due_at", "id"], include=["status"], name="claim_due"),
+            models.Index(fields=["status", "due_at", "id"], name="claim_status_due"),
             # The deadline sweeps scan only the claims that wait on a deadline.
             models.Index(
                 fields=["opt_out_deadline"],
