@@ -17,7 +17,7 @@ from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import ClaimItem, ClaimStatus
-from claims.selectors import claim_search_filter, claims_for_reviewers
+from claims.selectors import claim_search_filter
 from claims.selectors.claim_lists import _CountedPaginator
 from claims.selectors.review import review_day_end, review_due_state, review_numbers, review_status_counts
 from claims.windows import REVIEW_STATUSES
@@ -177,7 +177,7 @@ class ReviewQueueMixin:
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
-        numbers = review_numbers(now=now, zone=timezone.get_current_timezone(), claims=claims_for_reviewers())
+        numbers = review_numbers(now=now, zone=timezone.get_current_timezone())
         extra_context = {"title": gettext("Review queue"), **(extra_context or {}), "review_numbers": numbers}
         return super().changelist_view(request, extra_context)
 

@@ -18,7 +18,6 @@ import dataclasses
 import datetime
 
 from django.db import connection
-from django.db.models import Count, Q
 
 from associations.models import Association
 from claims.models import Claim, ClaimEvent, ClaimStatus
@@ -88,24 +87,43 @@ def review_status_counts():
     return {status: count for status, count in rows if count}
 
 
-def review_numbers(*, now, zone, claims=None):
-    """The reviewer's numbers (SPEC §8) at ``now`` in the reviewer's ``zone``: two queries. ``claims``: the claims
-    a reviewer sees (``claims_for_reviewers``)."""
-    claims = Claim.objects.all() if claims is None else claims
-    queue = claims.filter(status__in=REVIEW_STATUSES)
-    counts = queue.aggregate(
-        waiting=Count("pk"),
-        overdue=Count("pk", filter=Q(due_at__lt=now)),
-        due_today=Count("pk", filter=Q(due_at__gte=now, due_at__lt=review_day_end(now, zone))),
-    )
+def review_numbers(*, now, zone):
+    """The reviewer's numbers (SPEC §8) at ``now`` in the reviewer's ``zone``: two queries (``_queue_counts``,
+    ``_decisions``)."""
+    waiting, not_yet_due, due_today = _queue_counts(now=now, day_end=review_day_end(now, zone))
     decided, median = _decisions(since_week=review_week_start(now, zone), since=now - datetime.timedelta(MEDIAN_DAYS))
     return ReviewNumbers(
-        waiting=counts["waiting"],
-        due_today=counts["due_today"],
-        overdue=counts["overdue"],
+        waiting=waiting,
+        due_today=due_today,
+        # Overdue: what waits and is not due from now on (a claim in the queue always has a review due date).
+        overdue=max(0, waiting - not_yet_due),
         decided_this_week=decided,
         median_days=None if median is None else round(median, 1),
     )
+
+
+def _queue_counts(*, now, day_end):
+    """(claims waiting for a reviewer, those of them due from ``now`` on, those due before ``day_end``): one
+    statement. The queue's size from the per-partner counters (as the partner list's counts), the rest from the
+    queue's index (claim_review_due) from ``now`` on: a backlog of overdue claims costs nothing to count, only the
+    claims that came in the last review window do."""
+    review = [str(s) for s in REVIEW_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT (
+                SELECT coalesce(sum(n), 0)::bigint FROM (
+                    SELECT count AS n FROM claims_partnerclaimcount WHERE status = ANY(%(review)s)
+                    UNION ALL
+                    SELECT delta FROM claims_partnerclaimcountdelta WHERE status = ANY(%(review)s)
+                ) AS counted
+            ), count(*), count(*) FILTER (WHERE due_at < %(day_end)s)
+            FROM claims_claim
+            WHERE status = ANY(%(review)s) AND due_at >= %(now)s
+            """,
+            {"review": review, "now": now, "day_end": day_end},
+        )
+        return cursor.fetchone()
 
 
 def _decisions(*, since_week, since):
