@@ -10,6 +10,7 @@ order or by ids from the index (``claim_due``, ``claim_review_due``), not by ski
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, F, OuterRef, StringAgg, Subquery, Value
 from django.utils import timezone
 from django.utils.html import format_html
@@ -130,6 +131,13 @@ def items_summary():
     }
 
 
+class QueueChangeList(ChangeList):
+    """The queue's list: its page's claims with their items' summary (``items_summary``), which only the list shows."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).annotate(**items_summary())
+
+
 class ReviewQueueMixin:
     """For ClaimAdmin: the queue's columns, filters, order, search and numbers."""
 
@@ -154,6 +162,9 @@ class ReviewQueueMixin:
 
     def get_ordering(self, request):
         return QUEUE_ORDERING
+
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
 
     def action_checkbox(self, claim):
         # Django's own markup, without rendering a CheckboxInput's template for every row (a third of the list's
