@@ -79,10 +79,10 @@ class QueueFilter(admin.SimpleListFilter):
 COUNTED_PARAMETERS = {QueueFilter.parameter_name, "status__exact", "o", "p"}
 
 
-def queue_count(params):
-    """How many claims the list shows for these query parameters, from the counters (``review_status_counts``): the
-    queue, every claim, or a status of either; None for anything else (a search, another filter, due today or
-    overdue), which the list counts itself."""
+def queue_count(params, counts):
+    """How many claims the list shows for these query parameters, from ``counts`` ({status: count} of every claim,
+    the counters'): the queue, every claim, or a status of either; None for anything else (a search, another
+    filter, due today or overdue), which the list counts itself."""
     if not set(params) <= COUNTED_PARAMETERS:
         return None
     status = params.get("status__exact")
@@ -97,7 +97,6 @@ def queue_count(params):
         if status not in ClaimStatus.values:
             return None  # the list refuses it (?e=1)
         statuses &= {status}
-    counts = review_status_counts()
     return sum(counts.get(s, 0) for s in statuses)
 
 
@@ -178,7 +177,9 @@ class ReviewQueueMixin:
         )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        count = queue_count(request.GET)
+        # The counters as the reviewer's numbers read them, in the same statement (changelist_view).
+        counts = getattr(request, "review_status_counts", None)
+        count = queue_count(request.GET, review_status_counts() if counts is None else counts)
         return _CountedPaginator(queryset, per_page, count=queryset.count() if count is None else count)
 
     def get_search_results(self, request, queryset, search_term):
@@ -189,6 +190,7 @@ class ReviewQueueMixin:
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
         numbers = review_numbers(now=now, zone=timezone.get_current_timezone())
+        request.review_status_counts = numbers.status_counts
         extra_context = {"title": gettext("Review queue"), **(extra_context or {}), "review_numbers": numbers}
         return super().changelist_view(request, extra_context)
 

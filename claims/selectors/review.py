@@ -6,12 +6,13 @@ a dispute), stored by ``claims.services.due`` with every status change. "Due tod
 reviewer's: a claim is due today when its review window ends before the end of the reviewer's own day, in the
 reviewer's time zone; overdue once it has ended.
 
-**The numbers** are SQL aggregates over the claims and their history, never a loop over rows: waiting, due today,
-overdue (one query over the queue's partial index), decided this week (the reviewer's week, from Monday 00:00 in
-their zone) and the median days from the moment a claim came to the reviewer (submitted, answered, disputed) to
-the reviewer's decision, over the latest ``MEDIAN_SAMPLE`` decisions of the last ``MEDIAN_DAYS`` days (one query,
-both read from the decisions' own index, ``claimevent_reviewer_decided``: a sample of fixed size, so that the
-queue costs the same with 6,000 decisions a month as with 60,000).
+**The numbers** are SQL aggregates over the claims and their history, never a loop over rows, all in one statement
+(``review_numbers``): waiting (the per-partner counters), due today and overdue (the queue's index from now on),
+decided this week (the reviewer's week, from Monday 00:00 in their zone) and the median days from the moment a
+claim came to the reviewer (submitted, answered, disputed) to the reviewer's decision, over the latest
+``MEDIAN_SAMPLE`` decisions of the last ``MEDIAN_DAYS`` days (both from the decisions' own index,
+``claimevent_reviewer_decided``: a sample of fixed size, so that the queue costs the same with 6,000 decisions a
+month as with 60,000).
 """
 
 import dataclasses
@@ -66,76 +67,61 @@ class ReviewNumbers:
     overdue: int
     decided_this_week: int
     median_days: float | None
+    # {status: count} of every partner's claims (``review_status_counts``), read in the same statement: the queue
+    # pages with it.
+    status_counts: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+
+# {status: count} of every partner's claims: the per-partner counters and their deltas (as the partner list's
+# ``claim_status_counts``, for every partner at once), one consistent snapshot; review_numbers reads the same.
+STATUS_COUNTS_SQL = """
+    SELECT status, sum(n)::bigint AS n FROM (
+        SELECT status, count AS n FROM claims_partnerclaimcount
+        UNION ALL
+        SELECT status, delta FROM claims_partnerclaimcountdelta
+    ) AS counted
+    GROUP BY status
+"""
 
 
 def review_status_counts():
-    """{status: count} of every partner's claims, from the per-partner counters and their deltas (as the partner
-    list's ``claim_status_counts``, for every partner at once): the reviewers' list knows how many claims it pages
-    through without counting 200,000 rows."""
+    """{status: count} of every partner's claims, from the counters: the reviewers' list knows how many claims it
+    pages through without counting 200,000 rows."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT status, sum(n)::bigint FROM (
-                SELECT status, count AS n FROM claims_partnerclaimcount
-                UNION ALL
-                SELECT status, delta FROM claims_partnerclaimcountdelta
-            ) AS counted
-            GROUP BY status
-            """
-        )
+        cursor.execute(STATUS_COUNTS_SQL)
         rows = cursor.fetchall()
     return {status: count for status, count in rows if count}
 
 
 def review_numbers(*, now, zone):
-    """The reviewer's numbers (SPEC §8) at ``now`` in the reviewer's ``zone``: two queries (``_queue_counts``,
-    ``_decisions``)."""
-    waiting, not_yet_due, due_today = _queue_counts(now=now, day_end=review_day_end(now, zone))
-    decided, median = _decisions(since_week=review_week_start(now, zone), since=now - datetime.timedelta(MEDIAN_DAYS))
-    return ReviewNumbers(
-        waiting=waiting,
-        due_today=due_today,
-        # Overdue: what waits and is not due from now on (a claim in the queue always has a review due date).
-        overdue=max(0, waiting - not_yet_due),
-        decided_this_week=decided,
-        median_days=None if median is None else round(median, 1),
-    )
+    """The reviewer's numbers (SPEC §8) at ``now`` in the reviewer's ``zone``, and every status's count: one
+    statement.
 
-
-def _queue_counts(*, now, day_end):
-    """(claims waiting for a reviewer, those of them due from ``now`` on, those due before ``day_end``): one
-    statement. The queue's size from the per-partner counters (as the partner list's counts), the rest from the
-    queue's index (claim_review_due) from ``now`` on: a backlog of overdue claims costs nothing to count, only the
-    claims that came in the last review window do."""
+    The queue's size comes from the counters; overdue is the queue less the claims due from ``now`` on, which the
+    queue's index (claim_review_due) reads from ``now`` on: a backlog of overdue claims costs nothing to count, only
+    the claims that came in the last review window do. A decision's review started at the claim's latest event
+    before it that brought it to the reviewer (a status of the review window entered from another status:
+    submitted, answered, disputed); the decisions are read from their partial index alone (its predicate repeated
+    here, so that the planner uses it), the median over the latest ``MEDIAN_SAMPLE`` of them."""
     review = [str(s) for s in REVIEW_STATUSES]
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT (
-                SELECT coalesce(sum(n), 0)::bigint FROM (
-                    SELECT count AS n FROM claims_partnerclaimcount WHERE status = ANY(%(review)s)
-                    UNION ALL
-                    SELECT delta FROM claims_partnerclaimcountdelta WHERE status = ANY(%(review)s)
-                ) AS counted
-            ), count(*), count(*) FILTER (WHERE due_at < %(day_end)s)
-            FROM claims_claim
-            WHERE status = ANY(%(review)s) AND due_at >= %(now)s
-            """,
-            {"review": review, "now": now, "day_end": day_end},
-        )
-        return cursor.fetchone()
-
-
-def _decisions(*, since_week, since):
-    """(claims decided since ``since_week``, the median days to a decision over the latest ``MEDIAN_SAMPLE``
-    decisions since ``since``): one statement. A decision's review started at the claim's latest event before it
-    that brought it to the reviewer (a status of the review window entered from another status: submitted,
-    answered, disputed). Both read the decisions from their partial index alone (its predicate repeated here, so
-    that the planner uses it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT (
+                SELECT coalesce(json_object_agg(status, n), '{}') FROM (
+                    SELECT status, sum(n)::bigint AS n FROM (
+                        SELECT status, count AS n FROM claims_partnerclaimcount
+                        UNION ALL
+                        SELECT status, delta FROM claims_partnerclaimcountdelta
+                    ) AS counted
+                    GROUP BY status
+                ) AS counts
+            ), (
+                SELECT count(*) FROM claims_claim WHERE status = ANY(%(review)s) AND due_at >= %(now)s
+            ), (
+                SELECT count(*) FROM claims_claim
+                WHERE status = ANY(%(review)s) AND due_at >= %(now)s AND due_at < %(day_end)s
+            ), (
                 SELECT count(DISTINCT d.claim_id) FROM claims_claimevent d
                 WHERE d.actor = %(reviewer)s AND d.action = ANY(%(decisions)s) AND d.created_at >= %(week)s
             ), (
@@ -156,16 +142,28 @@ def _decisions(*, since_week, since):
             )
             """,
             {
-                "week": since_week,
-                "since": since,
+                "now": now,
+                "day_end": review_day_end(now, zone),
+                "week": review_week_start(now, zone),
+                "since": now - datetime.timedelta(MEDIAN_DAYS),
                 "sample": MEDIAN_SAMPLE,
-                "review": [str(s) for s in REVIEW_STATUSES],
+                "review": review,
                 "reviewer": ClaimEvent.Actor.REVIEWER,
                 "decisions": [str(d) for d in DECISIONS],
             },
         )
-        decided, median = cursor.fetchone()
-    return decided, median
+        counts, not_yet_due, due_today, decided, median = cursor.fetchone()
+    counts = {status: int(n) for status, n in counts.items() if n}
+    waiting = sum(counts.get(status, 0) for status in review)
+    return ReviewNumbers(
+        waiting=waiting,
+        due_today=due_today,
+        # Overdue: what waits and is not due from now on (a claim in the queue always has a review due date).
+        overdue=max(0, waiting - not_yet_due),
+        decided_this_week=decided,
+        median_days=None if median is None else round(median, 1),
+        status_counts=counts,
+    )
 
 
 # --- A claim's review page ---------------------------------------------------------------------------------------
