@@ -9,8 +9,8 @@ from django.contrib.admin.templatetags import admin_list
 from django.urls import reverse
 
 from associations.models import Program
-from claims.admin.queue_rows import queue_results
 from claims.models import Claim, ClaimEvent, ClaimStatus
+from claims.templatetags.review_queue import queue_results
 from claims.tests.factories import PDF_BYTES, claim_make
 
 pytestmark = pytest.mark.django_db
@@ -237,7 +237,7 @@ def test_admin_never_shows_a_partners_draft(
 
 
 def test_admin_list_rows_are_djangos_cell_for_cell(reviewer_client, partner_a, partner_b, m365_tenant, products):
-    """The queue writes its rows itself (claims.admin.queue_rows, for speed): the same cells as Django admin's
+    """The queue writes its rows itself (claims.templatetags.review_queue, for speed): the same cells as Django admin's
     items_for_result, with a filter preserved in the links, a competing claim, a name with markup and spaces, a
     claim whose customer is known only by its domain, and every status's column."""
     teams, yammer = products["microsoft-teams"], products["yammer"]
