@@ -7,7 +7,9 @@ SPEC §11 measures pages against the **signed-in floor**: the page a signed-in p
 layout and nothing else (session, user, membership, template). The product has no such page; the benchmark
 serves it at ``/bench/floor`` with its own settings module, ``bench.settings`` (``cpor.settings`` plus the
 URLconf ``bench.floor_urls``: ``cpor.urls`` and the floor, a view behind ``partner_required`` that renders a
-template extending ``base.html`` with an empty content block).
+template extending ``base.html`` with an empty content block). The reviewer's pages (Django admin: the queue, a
+review page) are measured against the **reviewer's floor**, ``/bench/admin-floor`` (the admin's base layout with an
+empty content block, behind the admin's sign-in and the queue's permission), the partner's floor beside it.
 
 1. Builds the bench database if needed (``bench/data.py``) and collects the static files (DEBUG is off).
 2. Counts the SQL queries of each page and of the floor in this process (Django's test client,
@@ -25,7 +27,7 @@ A page PASSES when its median is at most 2x the median of the floor requests mad
 variant: a search, a filter, a sort, a deep page), it makes at most 12 SQL queries, and every answer (its own,
 the floor's and /healthz's alongside) was a 200. Its ratio to /healthz is printed for information. The wizard
 is one SessionWizardView: a GET always opens step 1, the next steps are what Continue answers (the POST of the
-step before, with the run's earlier steps in the session). The customer's opt-out page allows 30 requests a
+step before, with the run's earlier steps in the session). The customer's page allows 30 requests a
 minute per client address and 20 per link, so its requests come from several loopback addresses (127.x.y.z),
 each with the link of another notified claim, as many customers would.
 Exit status 1 when any bar fails.
@@ -71,6 +73,14 @@ SETTINGS = "bench.settings"  # cpor.settings plus /bench/floor (bench/floor_urls
 FLOOR_PATH = "/bench/floor"  # bench.floor_urls.FLOOR_PATH, without importing Django before the settings are set
 FLOOR = "signed-in floor"
 HEALTHZ = "/healthz"
+# The review tool (SPEC §8) is Django admin: its pages are measured against the reviewer's floor, the admin's base
+# layout with an empty content behind the admin's own sign-in (bench.floor_urls.admin_floor), the partner's floor
+# shown beside it for information. The demo reviewer (seed_demo) signs in with its password and a TOTP code.
+ADMIN_FLOOR_PATH = "/bench/admin-floor"  # bench.floor_urls.ADMIN_FLOOR_PATH
+ADMIN_FLOOR = "reviewer floor"
+REVIEWER_LOGIN = "reviewer@cpor.example"
+QUEUE = "/admin/claims/claim/"
+FLOORS = (HEALTHZ, FLOOR, ADMIN_FLOOR)
 
 
 # --- a small HTTP client: cookies by hand (the server sets them Secure; this is plain HTTP on loopback) ---------
@@ -170,13 +180,26 @@ def targets_find():
     ended = claim_with(ClaimStatus.ENDED, 2)
     action = claim_with(ClaimStatus.ACTION_REQUIRED, 2)
     official = claim_with(ClaimStatus.OFFICIAL, 2)
+    under_review = claim_with(ClaimStatus.UNDER_REVIEW, 2)
+    # The demo's claim under review that competes with another partner's claim awaiting its customer (the bench
+    # claims each ask for item keys of their own: none competes).
+    competing = Claim.objects.filter(status=ClaimStatus.UNDER_REVIEW, competing=True).order_by("-submitted_at").first()
     notified_claims = list(
         contoso.filter(status=ClaimStatus.CUSTOMER_NOTIFIED, opt_out_deadline__gt=timezone.now()).order_by(
             "-submitted_at"
         )[:OPT_OUT_LINKS]
     )
     notified = notified_claims[0]
-    tokens = [opt_out_token_make(submission_key=c.submission_key, deadline=c.opt_out_deadline) for c in notified_claims]
+
+    def links(claims):
+        return [opt_out_token_make(submission_key=c.submission_key, deadline=c.opt_out_deadline) for c in claims]
+
+    # An official claim's customer can still end it (SPEC §7, decline later): the same link, the same page.
+    official_claims = list(
+        contoso.filter(status=ClaimStatus.OFFICIAL, opt_out_deadline__isnull=False).order_by("-submitted_at")[
+            :OPT_OUT_LINKS
+        ]
+    )
     # A bench customer with claims of its own (its products step shows held and pending products); Microsoft
     # Defender for Office 365 is free on every bench tenant.
     tenant = Tenant.objects.get(name="Bench customer 00002")
@@ -201,8 +224,16 @@ def targets_find():
         "poe": {},
     }
     return {
-        "claims": {"ended": ended, "action_required": action, "official": official, "notified": notified},
-        "tokens": tokens,
+        "claims": {
+            "ended": ended,
+            "action_required": action,
+            "official": official,
+            "notified": notified,
+            "under_review": under_review,
+            "competing": competing,
+        },
+        "tokens": links(notified_claims),
+        "official_tokens": links(official_claims),
         "wizard": wizard,
     }
 
@@ -225,8 +256,9 @@ def drafts_forget():
 
 
 def pages_plan(targets):
-    """(name, kind, detail, bar) of every measured page, the floor and /healthz first. kind: get (path), step
-    (wizard step number), optout (path); bar: the most its median may be, in floor medians (None: a yardstick)."""
+    """(name, kind, detail, bar) of every measured page, the floors and /healthz first. kind: get (path), step
+    (wizard step number), optout (the customer page's links), admin (a reviewer's path: measured against the
+    reviewer's floor); bar: the most its median may be, in floor medians (None: a yardstick)."""
     claims = targets["claims"]
     base = "/incentives/customer-associations/"
     search = claims["official"].name.split(" · ")[0]  # "Bench customer 0xxxx": a handful of matches
@@ -234,6 +266,7 @@ def pages_plan(targets):
     plan = [
         (HEALTHZ, "get", "/healthz", None),
         (FLOOR, "get", FLOOR_PATH, None),
+        (ADMIN_FLOOR, "admin", ADMIN_FLOOR_PATH, None),
         ("list", "get", base, PAGE_BAR),
         ("list ?status=official", "get", base + "?status=official", VARIANT_BAR),
         ("list ?sort=name", "get", base + "?sort=name", VARIANT_BAR),
@@ -264,7 +297,28 @@ def pages_plan(targets):
         label = f"wizard {number} {name}" + (" (GET)" if number == 1 else " (Continue)")
         plan.append((label, "step", number, PAGE_BAR))
     links = tuple(f"/customer/opt-out/{token}/" for token in targets["tokens"])
-    plan.append(("customer opt-out page (GET)", "optout", links, PAGE_BAR))
+    plan.append(("customer page (awaiting customer)", "optout", links, PAGE_BAR))
+    if targets["official_tokens"]:
+        links = tuple(f"/customer/opt-out/{token}/" for token in targets["official_tokens"])
+        plan.append(("customer page (official)", "optout", links, PAGE_BAR))
+    # The review tool (SPEC §8): the queue as the admin opens it, its variants (every claim, a status, a search, a
+    # sort, a deep page of every claim), and a claim's review page.
+    queue_search = claims["under_review"].name.split(" · ")[0]
+    plan += [
+        ("queue", "admin", QUEUE, PAGE_BAR),
+        ("queue ?queue=all", "admin", QUEUE + "?queue=all", VARIANT_BAR),
+        ("queue ?status=official", "admin", QUEUE + "?status__exact=official", VARIANT_BAR),
+        (f"queue ?q={queue_search}", "admin", QUEUE + "?" + urlencode({"q": queue_search}), VARIANT_BAR),
+        # Sorted by customer (the list's fourth column after the checkbox), and the page of every claim that
+        # starts 100,000 claims in (25 a page).
+        ("queue ?o=customer", "admin", QUEUE + "?o=4", VARIANT_BAR),
+        ("queue ?queue=all&o=customer", "admin", QUEUE + "?queue=all&o=4", VARIANT_BAR),
+        ("queue ?queue=all&p=4000", "admin", QUEUE + "?queue=all&p=4000", VARIANT_BAR),
+        ("review page (under review, 2 items)", "admin", f"{QUEUE}{claims['under_review'].pk}/change/", PAGE_BAR),
+    ]
+    if claims["competing"] is not None:
+        path = f"{QUEUE}{claims['competing'].pk}/change/"
+        plan.append(("review page (competing)", "admin", path, PAGE_BAR))
     return plan
 
 
@@ -331,6 +385,7 @@ def queries_count(plan, targets, *, rounds):
     if user is None:
         raise SystemExit(f"cannot sign in as {LOGIN}")
     client.force_login(user)
+    reviewer = reviewer_client_in_process(Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR=address))
 
     def request(method, path, fields=None, files=None):
         if method == "GET":
@@ -368,6 +423,12 @@ def queries_count(plan, targets, *, rounds):
                 response = state["client"].get(state["link"])
                 return response.status_code, response.content
 
+        elif kind == "admin":
+
+            def call(detail=detail):
+                response = reviewer.get(detail)
+                return response.status_code, response.content
+
         else:
 
             def call(detail=detail):
@@ -402,7 +463,7 @@ def queries_count(plan, targets, *, rounds):
         searching = [
             (statistics.median(times), sql, params)
             for times, sql, params in per_statement.values()
-            if "search_text" in sql
+            if "search_text" in sql.partition(" WHERE ")[2]  # a condition on it, not the column read
         ]
         profiles[name] = {
             "search": max(searching, key=lambda s: s[0]) if searching else None,
@@ -413,6 +474,24 @@ def queries_count(plan, targets, *, rounds):
             "slowest": slowest,
         }
     return profiles
+
+
+def reviewer_client_in_process(client):
+    """``client`` signed in as the demo reviewer, its session verified by the reviewer's TOTP device (what the
+    admin's sign-in leaves: django-otp's session key), without a sign-in request."""
+    from django.contrib.auth import get_user_model
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = get_user_model().objects.filter(email=REVIEWER_LOGIN).first()
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if user is None or device is None:
+        raise SystemExit(f"cannot sign in as {REVIEWER_LOGIN} (seed_demo's reviewer, with its TOTP device)")
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
 
 
 def explain(sql, params):
@@ -498,17 +577,42 @@ def login(client):
         raise SystemExit(f"signing in as {LOGIN} over HTTP failed: {status} {body[:300]}")
 
 
+def reviewer_login(client):
+    """Sign ``client`` in to the admin as the demo reviewer: password and the TOTP code of its device's secret (a
+    code is spent once: after a run in the same 30 s, the next step's code, which the device's drift allows)."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__email=REVIEWER_LOGIN, confirmed=True)
+    status, _ = client.request("GET", "/admin/login/")
+    if status != 200 or client.cookie("csrftoken") is None:
+        raise SystemExit(f"GET /admin/login/ answered {status}")
+    for drift in (0, 1):
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift + drift)
+        fields = {"username": REVIEWER_LOGIN, "password": PASSWORD, "otp_token": f"{totp.token():0{device.digits}d}"}
+        fields["next"] = QUEUE
+        status, body = client.request("POST", "/admin/login/", fields)
+        if status == 302:
+            return
+    raise SystemExit(f"signing in to the admin as {REVIEWER_LOGIN} over HTTP failed: {status} {body[:300]}")
+
+
 def latency(port, plan, targets, *, warmup, requests, max_seconds):
     """Per page: its request times, and just before each a /healthz request's and a floor request's (the
     machine's load drifts, so each page is compared with the floor and /healthz measured in the same moments).
-    The floor is requested by the signed-in client that requests the partner pages. Returns {name: (page ms,
-    floor ms, healthz ms, statuses)}."""
+    The floor is requested by the signed-in client that requests the partner pages; a reviewer's page also has
+    the reviewer's floor requested just before it, by the reviewer's client. Returns {name: (page ms, floor ms,
+    healthz ms, statuses, reviewer floor ms)}."""
     client = HttpClient(port)
     login(client)
     anonymous = HttpClient(port)
+    reviewer = None
+    if any(kind == "admin" and name not in FLOORS for name, kind, _, _ in plan):
+        reviewer = HttpClient(port)
+        reviewer_login(reviewer)
     results = {}
     for name, kind, detail, _ in plan:
-        if name in (HEALTHZ, FLOOR):
+        if name in FLOORS:
             continue
         if kind == "step":
             call = wizard_prepare(client.request, targets, detail)
@@ -526,12 +630,17 @@ def latency(port, plan, targets, *, warmup, requests, max_seconds):
                 state["n"] += 1
                 return state["client"].request("GET", state["link"])
 
+        elif kind == "admin":
+
+            def call(detail=detail):
+                return reviewer.request("GET", detail)
+
         else:
 
             def call(detail=detail):
                 return client.request("GET", detail)
 
-        timings, floors, healthzs, statuses = [], [], [], set()
+        timings, floors, healthzs, statuses, admin_floors = [], [], [], set(), []
         started = time.monotonic()
         for n in range(warmup + requests):
             t = time.perf_counter()
@@ -542,6 +651,11 @@ def latency(port, plan, targets, *, warmup, requests, max_seconds):
             status, _ = client.request("GET", FLOOR_PATH)
             floor = time.perf_counter() - t
             statuses.add((FLOOR, status))
+            if kind == "admin":
+                t = time.perf_counter()
+                status, _ = reviewer.request("GET", ADMIN_FLOOR_PATH)
+                admin_floor = time.perf_counter() - t
+                statuses.add((ADMIN_FLOOR, status))
             t = time.perf_counter()
             status, _ = call()
             elapsed = time.perf_counter() - t
@@ -550,16 +664,21 @@ def latency(port, plan, targets, *, warmup, requests, max_seconds):
                 timings.append(elapsed * 1000)
                 floors.append(floor * 1000)
                 healthzs.append(healthz * 1000)
+                if kind == "admin":
+                    admin_floors.append(admin_floor * 1000)
             if time.monotonic() - started > max_seconds:
                 break
-        results[name] = (timings, floors, healthzs, statuses)
+        results[name] = (timings, floors, healthzs, statuses, admin_floors)
+        alongside = f"reviewer floor {statistics.median(admin_floors):.1f} ms, " if admin_floors else ""
         print(
-            f"  {name}: {len(timings)} requests, median {statistics.median(timings):.1f} ms "
-            f"(alongside: floor {statistics.median(floors):.1f} ms, /healthz {statistics.median(healthzs):.1f} ms)",
+            f"  {name}: {len(timings)} requests, median {statistics.median(timings):.1f} ms (alongside: {alongside}"
+            f"floor {statistics.median(floors):.1f} ms, /healthz {statistics.median(healthzs):.1f} ms)",
             flush=True,
         )
     client.close()
     anonymous.close()
+    if reviewer is not None:
+        reviewer.close()
     return results
 
 
@@ -577,6 +696,12 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=120, help="per page, a bound on the loop")
     parser.add_argument("--rounds", type=int, default=20, help="in-process requests per page for the time split")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each page")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="measure only the pages whose name contains TEXT (repeatable; the floors and /healthz always)",
+    )
     args = parser.parse_args()
 
     args.database_url = args.database_url or data.default_database_url(args.claims)
@@ -593,6 +718,8 @@ def main():
     drafts_forget()
     targets = targets_find()
     plan = pages_plan(targets)
+    if args.only:
+        plan = [row for row in plan if row[0] in FLOORS or any(text in row[0] for text in args.only)]
     print("SQL queries per page (in process) ...", flush=True)
     profiles = queries_count(plan, targets, rounds=args.rounds)
     if args.show_queries:
@@ -615,26 +742,40 @@ def main():
             gunicorn_stop(process)
     Path(log.name).unlink()  # kept only when gunicorn failed to start (the error names it)
 
-    # The floor's and /healthz's own rows: every request made alongside the pages, and every answer they got.
-    every_floor = [ms for _, floors, _, _ in results.values() for ms in floors]
-    every_healthz = [ms for _, _, healthzs, _ in results.values() for ms in healthzs]
-    every_status = {(page, code) for _, _, _, statuses in results.values() for page, code in statuses}
-    results[FLOOR] = (every_floor, every_floor, every_healthz, every_status)
-    results[HEALTHZ] = (every_healthz, every_floor, every_healthz, every_status)
+    # The floors' and /healthz's own rows: every request made alongside the pages, and every answer they got. The
+    # reviewer's floor's: those made alongside the reviewer's pages, with the partner's floor and /healthz of the
+    # same moments.
+    every_floor = [ms for _, floors, _, _, _ in results.values() for ms in floors]
+    every_healthz = [ms for _, _, healthzs, _, _ in results.values() for ms in healthzs]
+    every_status = {(page, code) for _, _, _, statuses, _ in results.values() for page, code in statuses}
+    admin_rows = [row for row in results.values() if row[4]]
+    every_admin_floor = [ms for row in admin_rows for ms in row[4]]
+    results[FLOOR] = (every_floor, every_floor, every_healthz, every_status, [])
+    results[HEALTHZ] = (every_healthz, every_floor, every_healthz, every_status, [])
+    if admin_rows:
+        admin_floors_floor = [ms for row in admin_rows for ms in row[1]]
+        admin_floors_healthz = [ms for row in admin_rows for ms in row[2]]
+        results[ADMIN_FLOOR] = (every_admin_floor, admin_floors_floor, admin_floors_healthz, every_status, [])
+    else:
+        plan = [row for row in plan if row[0] != ADMIN_FLOOR]
     failed = []
     print()
     print(
         f"Pages at {args.claims:,} claims: median within {PAGE_BAR:g}x of the signed-in floor's "
-        f"({VARIANT_BAR:g}x for a list variant), at most {QUERIES_BAR} queries (transaction control not counted); "
-        "/healthz for information"
+        f"({VARIANT_BAR:g}x for a list variant), a reviewer's page (Django admin) of the reviewer's floor's, at most "
+        f"{QUERIES_BAR} queries (transaction control not counted); /healthz for information"
     )
     print(
-        f"{'page':<34} {'median ms':>9} {'p95 ms':>7} {'floor ms':>8} {'x floor':>7} {'bar':>4} {'healthz':>7} "
-        f"{'x hz':>5} {'queries':>7} {'SQL ms':>6} {'app ms':>6}  result"
+        f"{'page':<38} {'median ms':>9} {'p95 ms':>7} {'floor ms':>8} {'x floor':>7} {'bar':>4} {'x pf':>5} "
+        f"{'healthz':>7} {'x hz':>5} {'queries':>7} {'SQL ms':>6} {'app ms':>6}  result"
     )
     for name, _, _, bar in plan:
-        timings, floors, healthzs, statuses = results[name]
+        timings, floors, healthzs, statuses, admin_floors = results[name]
         median, floor, healthz = statistics.median(timings), statistics.median(floors), statistics.median(healthzs)
+        # A reviewer's page against the reviewer's floor; its ratio to the partner's floor for information.
+        partner_ratio = f"{median / floor:>5.2f}" if admin_floors else f"{'-':>5}"
+        if admin_floors:
+            floor = statistics.median(admin_floors)
         ratio = median / floor
         profile = profiles[name]
         queries = profile["queries"]
@@ -653,12 +794,14 @@ def main():
         split = f"{profile['sql_ms']:>6.1f} {profile['total_ms'] - profile['sql_ms']:>6.1f}"
         shown_bar = f"{bar:g}x" if bar is not None else "-"
         print(
-            f"{name:<34} {median:>9.1f} {p95(timings):>7.1f} {floor:>8.1f} {ratio:>7.2f} {shown_bar:>4} "
-            f"{healthz:>7.1f} {median / healthz:>5.1f} {queries:>7} {split}  {result}"
+            f"{name:<38} {median:>9.1f} {p95(timings):>7.1f} {floor:>8.1f} {ratio:>7.2f} {shown_bar:>4} "
+            f"{partner_ratio} {healthz:>7.1f} {median / healthz:>5.1f} {queries:>7} {split}  {result}"
         )
     print(
         "(median, p95: over HTTP, the whole request; floor ms, healthz: the medians of the signed-in floor's and "
-        "/healthz's requests made alternately with that page's (for their own rows: all of them); x floor: median / "
+        "/healthz's requests made alternately with that page's (for their own rows: all of them); for a reviewer's "
+        "page (queue, review page) floor ms is the reviewer's floor's (the admin's base layout, signed in as a "
+        "reviewer) and x pf its ratio to the partner's signed-in floor, for information; x floor: median / "
         "floor ms, the bar; x hz: median / healthz, for information; SQL ms, app ms: where the time goes, measured "
         f"in this process over {args.rounds} requests with Django's test client; app = Python, templates and "
         "middleware)"

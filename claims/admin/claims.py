@@ -30,7 +30,6 @@ from claims.admin.queue import (
     QueueFilter,
     ReviewQueueMixin,
     SolutionAreaFilter,
-    items_summary,
 )
 from claims.admin.review_page import ReviewPageMixin
 from claims.models import (
@@ -207,8 +206,9 @@ class ClaimAdmin(
         # A draft (or a draft that expired) is the partner's unfinished work (SPEC §12): reviewers see a claim once
         # it is submitted. The list, its filters and counts, the claim page and the decision pages all read claims
         # through here.
-        claims = claims_for_reviewers(super().get_queryset(request)).select_related("partner", "location", "tenant")
-        return claims.annotate(**items_summary())
+        # The list's products column is its own (claims.admin.queue.QueueChangeList): the claim page, the decision
+        # pages and the list's actions do without it.
+        return claims_for_reviewers(super().get_queryset(request)).select_related("partner", "location", "tenant")
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + [

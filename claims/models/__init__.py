@@ -176,6 +176,10 @@ class Claim(ClaimWindows, models.Model):
                 name="claim_review_due",
             ),
             models.Index(fields=["status", "-submitted_at"], name="claim_status_submitted"),
+            # The reviewers' list of every claim (claims.admin.queue "All claims"), and of a status, in the queue's
+            # order; the status included, so that a deep page skips submitted claims in the index alone.
+            models.Index(fields=["due_at", "id"], include=["status"], name="claim_due"),
+            models.Index(fields=["status", "due_at", "id"], name="claim_status_due"),
             # The deadline sweeps scan only the claims that wait on a deadline.
             models.Index(
                 fields=["opt_out_deadline"],
@@ -396,8 +400,17 @@ class ClaimEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["claim", "-created_at"], name="claimevent_claim_created"),
-            # The reviewer's numbers (claims.selectors.review): the decisions of a week or a month.
-            models.Index(fields=["created_at"], condition=Q(actor="reviewer"), name="claimevent_reviewer_created"),
+            # The reviewer's numbers (claims.selectors.review): the decisions of a week or a month, read from the
+            # index alone (their claims included), newest first.
+            models.Index(
+                fields=["created_at"],
+                include=["claim"],
+                condition=Q(
+                    actor="reviewer",
+                    action__in=["approved", "information_requested", "rejected", "dispute_rejected"],
+                ),
+                name="claimevent_reviewer_decided",
+            ),
         ]
         constraints = [
             # A chain never forks: one successor per event, one first event per claim, whatever the isolation.
