@@ -16,8 +16,9 @@ So each search is planned before it runs:
   given to the trigram index (``strpos``, which no index answers): PostgreSQL reads the partner's claims in the
   list's order and stops at the page's window;
 - **index**: else the trigram index gets one condition, the piece of the search (a run of letters or digits of a
-  word, three or more) whose trigrams the sample holds least often, and every word is checked on the rows it
-  finds (``strpos``; a close match's ``word_similarity``).
+  word, three or more, or a stretch of one whose trigrams the sample never holds: a typo's "stme" in "custmer")
+  whose trigrams the sample holds least often, and every word is checked on the rows it finds (``strpos``; a
+  close match's ``word_similarity``).
 
 The results are the same whatever the plan: every word is always a condition; only which one the index reads
 changes. Without statistics (a new or small table) the search is what it was: every word a condition of the
@@ -70,6 +71,23 @@ def _trigram_cost(piece, sample):
     return sum(sum(1 for value in sample if piece[i : i + 3] in value) for i in range(len(piece) - 2))
 
 
+def _rare_runs(piece, sample):
+    """The stretches of ``piece`` whose every trigram the sample never holds, of two trigrams or more: what a typo
+    puts in a word ("custmer": "stme", where "customer" has "stom"). The index reads only those trigrams' short
+    posting lists; given the whole piece it also reads the posting lists of the trigrams every claim holds ("cus",
+    "mer"), and they grow with the table."""
+    absent = [not any(piece[i : i + 3] in value for value in sample) for i in range(len(piece) - 2)]
+    runs, start = [], None
+    for i, rare in enumerate([*absent, False]):
+        if rare and start is None:
+            start = i
+        elif not rare and start is not None:
+            if i - start >= 2 and i - start < len(absent):
+                runs.append(piece[start : i + 2])
+            start = None
+    return runs
+
+
 def _contains(word):
     """``word`` is in the search text, as a condition no index answers (``strpos``)."""
     return Q(GreaterThan(StrIndex(F("search_text"), Value(word)), 0))
@@ -97,8 +115,10 @@ def search_planned(words, *, fuzzy_words, index_condition, threshold):
     # The sample's share that holds every word: plenty, and the ordered walk finds a page soon.
     if not fuzzy_words and sum(1 for v in sample if all(w in v for w in words)) >= WALK_FRACTION * len(sample):
         return condition
-    # The piece whose trigrams the sample holds least (an exact word's; a close match's own word only if none).
+    # The piece whose trigrams the sample holds least (an exact word's, or a stretch of it that the sample never
+    # holds); a close match's own word only if none.
     pieces = [piece for word in exact for piece in _PIECE.findall(word) or ([word] if len(word) >= 3 else [])]
+    pieces += [run for piece in pieces for run in _rare_runs(piece, sample)]
     if pieces:
         piece = min(pieces, key=lambda p: (_trigram_cost(p, sample), -len(p)))
         return condition & Q(search_text__contains=piece)

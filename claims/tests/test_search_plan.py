@@ -80,6 +80,18 @@ def test_search_gives_the_index_its_rarest_piece_only(monkeypatch, claims):  # n
     assert "<%" not in sql and "word_similarity" in sql
 
 
+def test_search_gives_the_index_the_stretch_of_a_typo_that_nothing_holds(monkeypatch, claims):  # noqa: F811
+    """The first, exact, search of a typo: "custmer" holds "stme", which no claim of the sample holds, where the
+    number's trigrams are in claim numbers ("ca-139997"): the index reads that stretch's trigrams only, not those
+    of "cus" and "mer" that every claim holds, nor the number's."""
+    _sample(monkeypatch, UNRELATED + [f"ca-{n}39997 claim {n}39997" for n in range(1, 10)])
+    sql, params = _sql("Bench custmer 39997")
+    assert sql.count("LIKE") == 1 and "%stme%" in params
+    # A word without such a stretch is read whole (the sample holds each trigram of "customer").
+    sql, params = _sql("Bench customer 39997")
+    assert sql.count("LIKE") == 1 and "%39997%" in params
+
+
 def test_search_that_most_claims_match_walks_the_partners_claims_in_order(monkeypatch, claims):  # noqa: F811
     _sample(monkeypatch, UNRELATED)
     for search in ("Microsoft Teams", "4100001"):
