@@ -18,7 +18,9 @@ So each search is planned before it runs:
 - **index**: else the trigram index gets one condition, the piece of the search (a run of letters or digits of a
   word, three or more, or a stretch of one whose trigrams the sample never holds: a typo's "stme" in "custmer")
   whose trigrams the sample holds least often, and every word is checked on the rows it finds (``strpos``; a
-  close match's ``word_similarity``).
+  close match's ``word_similarity``). The close matches' numbers match whole (``number_whole``): a number's own
+  index (``claim_search_numbers``, migration 0021) reads the claims that hold it, when the sample holds it as
+  rarely as any piece.
 
 The results are the same whatever the plan: every word is always a condition; only which one the index reads
 changes. Without statistics (a new or small table) the search is what it was: every word a condition of the
@@ -30,7 +32,7 @@ import re
 import time
 
 from django.db import connection
-from django.db.models import F, FloatField, Func, Q, Value
+from django.db.models import BooleanField, F, FloatField, Func, Q, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 
@@ -43,6 +45,10 @@ SAMPLE_SECONDS = 300
 _PIECE = re.compile(r"[^\W_]{3,}")
 
 _sample = {"values": None, "read": float("-inf")}
+# The search text's numbers, as migration 0021's index (claim_search_numbers) holds them: its runs of digits,
+# without leading zeros ("ca-039997 bench customer 00716" holds 39997 and 716, neither 3999 nor 0716).
+NUMBERS_SPLIT = "[^0-9]+(?:0+(?=[0-9]))?"
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def search_sample():
@@ -88,6 +94,46 @@ def _rare_runs(piece, sample):
     return runs
 
 
+def search_number(word):
+    """``word`` as the search text's numbers hold it (NUMBERS_SPLIT): without leading zeros."""
+    return word.lstrip("0") or "0"
+
+
+def _numbers(value):
+    return {search_number(digits) for digits in _DIGITS.findall(value)}
+
+
+def _number_cost(number, sample):
+    """How many of the sample's values hold ``number`` whole: the posting list claim_search_numbers reads."""
+    return sum(1 for value in sample if number in _numbers(value))
+
+
+class _NumbersHold(Func):
+    """The search text's numbers hold this one (``regexp_split_to_array(search_text, ...) @> ARRAY[number]``): the
+    expression of migration 0021's GIN index, written as it is there so that the planner matches it."""
+
+    arg_joiner = f", '{NUMBERS_SPLIT}') @> ARRAY["
+    template = "(regexp_split_to_array(%(expressions)s]::text[])"
+    output_field = BooleanField()
+
+
+class _NumberAmong(Func):
+    """The same condition as ``_NumbersHold`` (``number = ANY(...)``), in a form no index answers."""
+
+    arg_joiner = " = ANY(regexp_split_to_array("
+    template = f"(%(expressions)s, '{NUMBERS_SPLIT}')))"
+    output_field = BooleanField()
+
+
+def number_whole(number, *, indexed=True):
+    """The search text holds ``number`` (digits) as a whole number, whatever its leading zeros: 39997 is in
+    "ca-039997" and "customer 39997", not in "ca-139997" nor "399970". ``indexed``: the condition
+    claim_search_numbers answers; else one that no index answers (checked on the rows another condition found)."""
+    if indexed:
+        return Q(_NumbersHold(F("search_text"), Value(search_number(number))))
+    return Q(_NumberAmong(Value(search_number(number)), F("search_text")))
+
+
 def _contains(word):
     """``word`` is in the search text, as a condition no index answers (``strpos``)."""
     return Q(GreaterThan(StrIndex(F("search_text"), Value(word)), 0))
@@ -99,29 +145,35 @@ def _close(word, threshold):
     return Q(GreaterThanOrEqual(similarity, Value(threshold, output_field=FloatField())))
 
 
-def search_planned(words, *, fuzzy_words, index_condition, threshold):
+def search_planned(words, *, fuzzy_words, index_condition, threshold, whole_numbers=frozenset()):
     """The search's condition with its plan (module docstring), or None without a sample (the caller's own).
 
     ``words``: the search's words, lowercased; ``fuzzy_words``: those that may also match as close matches;
-    ``index_condition(word)``: the condition of ``word`` that the trigram index answers (a Q).
+    ``index_condition(word)``: the condition of ``word`` that the trigram index answers (a Q); ``whole_numbers``:
+    the words (digits) that match as a whole number only (``number_whole``: the close matches' numbers).
     """
     sample = search_sample()
     if not sample:
         return None
     condition = Q()
     for word in words:
-        condition &= _contains(word) | _close(word, threshold) if word in fuzzy_words else _contains(word)
-    exact = [word for word in words if word not in fuzzy_words]
+        if word in fuzzy_words:
+            condition &= _contains(word) | _close(word, threshold)
+        else:
+            condition &= number_whole(word, indexed=False) if word in whole_numbers else _contains(word)
+    exact = [word for word in words if word not in fuzzy_words and word not in whole_numbers]
     # The sample's share that holds every word: plenty, and the ordered walk finds a page soon.
     if not fuzzy_words and sum(1 for v in sample if all(w in v for w in words)) >= WALK_FRACTION * len(sample):
         return condition
     # The piece whose trigrams the sample holds least (an exact word's, or a stretch of it that the sample never
-    # holds); a close match's own word only if none.
+    # holds), or a whole number the sample holds as rarely (claim_search_numbers' posting list: a number inside
+    # longer ones costs nothing there); a close match's own word only if there is neither.
     pieces = [piece for word in exact for piece in _PIECE.findall(word) or ([word] if len(word) >= 3 else [])]
     pieces += [run for piece in pieces for run in _rare_runs(piece, sample)]
-    if pieces:
-        piece = min(pieces, key=lambda p: (_trigram_cost(p, sample), -len(p)))
-        return condition & Q(search_text__contains=piece)
+    reads = [((_number_cost(search_number(n), sample), 0, -len(n), n), number_whole(n)) for n in whole_numbers]
+    reads += [((_trigram_cost(p, sample), 1, -len(p), p), Q(search_text__contains=p)) for p in pieces]
+    if reads:
+        return condition & min(reads, key=lambda read: read[0])[1]
     candidates = [word for word in words if word in fuzzy_words]
     if not candidates:
         return condition  # nothing the index can look up: the ordered walk

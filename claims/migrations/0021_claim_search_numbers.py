@@ -1,0 +1,27 @@
+"""The search text's numbers, whole (claims.selectors.search_plan.number_whole): a GIN index of each claim's runs of
+digits without their leading zeros, so that the close matches of a typo ("Bench custmer 39999") read the claims
+that hold the number 39999 itself, a posting list as long as the claims that hold it, instead of the trigram
+index's candidates for the substring "39999" (at 2,000,000 claims, a thousand claims whose longer numbers hold it:
+claim numbers, six-digit customer numbers, Directory IDs).
+
+An index on an expression of search_text: no column, no row rewritten; PostgreSQL keeps it with the search text
+(migration 0015's triggers). Built CONCURRENTLY (outside a transaction): writes to claims_claim go on meanwhile;
+then ANALYZE, for the statistics of the indexed expression (the planner's estimate of a number's claims).
+"""
+
+from django.db import migrations
+
+NUMBERS_INDEX = r"""
+CREATE INDEX CONCURRENTLY IF NOT EXISTS claim_search_numbers ON claims_claim
+    USING gin ((regexp_split_to_array(search_text, '[^0-9]+(?:0+(?=[0-9]))?')))
+"""
+NUMBERS_INDEX_DROP = "DROP INDEX CONCURRENTLY IF EXISTS claim_search_numbers;"
+
+
+class Migration(migrations.Migration):
+    atomic = False
+    dependencies = [("claims", "0020_perf_search_statistics")]
+
+    # One statement at a time: CONCURRENTLY refuses to run in a transaction, and several statements sent at once
+    # are one.
+    operations = [migrations.RunSQL([NUMBERS_INDEX, "ANALYZE claims_claim"], [NUMBERS_INDEX_DROP])]
