@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pages.py                     # 20 warm-up + 200 measured requests per page
     .venv/bin/python bench/pages.py --requests 50       # quicker, noisier
+    .venv/bin/python bench/pages.py --only "?q="        # only some pages (the searches), beside the floor
 
 SPEC §11 measures pages against the **signed-in floor**: the page a signed-in partner user gets with the base
 layout and nothing else (session, user, membership, template). The product has no such page; the benchmark
@@ -577,6 +578,9 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=120, help="per page, a bound on the loop")
     parser.add_argument("--rounds", type=int, default=20, help="in-process requests per page for the time split")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each page")
+    parser.add_argument(
+        "--only", action="append", default=[], help="only the pages whose name holds this (and the floor, /healthz)"
+    )
     args = parser.parse_args()
 
     args.database_url = args.database_url or data.default_database_url(args.claims)
@@ -593,6 +597,8 @@ def main():
     drafts_forget()
     targets = targets_find()
     plan = pages_plan(targets)
+    if args.only:
+        plan = [page for page in plan if page[0] in (HEALTHZ, FLOOR) or any(part in page[0] for part in args.only)]
     print("SQL queries per page (in process) ...", flush=True)
     profiles = queries_count(plan, targets, rounds=args.rounds)
     if args.show_queries:
