@@ -6,13 +6,16 @@ claim numbers, six-digit customer numbers, Directory IDs).
 
 An index on an expression of search_text: no column, no row rewritten; PostgreSQL keeps it with the search text
 (migration 0015's triggers). Built CONCURRENTLY (outside a transaction): writes to claims_claim go on meanwhile;
-then ANALYZE, for the statistics of the indexed expression (the planner's estimate of a number's claims).
+then ANALYZE, for the statistics of the indexed expression (the planner's estimate of a number's claims; only an
+ANALYZE of the whole table computes them). Measured at 200,000 claims: 2 s for the expression, 17 s for the
+ANALYZE (a share lock: reads and writes go on). A build that fails leaves an invalid index that this migration
+then refuses to build over: drop it (``DROP INDEX CONCURRENTLY claim_search_numbers``) and migrate again.
 """
 
 from django.db import migrations
 
 NUMBERS_INDEX = r"""
-CREATE INDEX CONCURRENTLY IF NOT EXISTS claim_search_numbers ON claims_claim
+CREATE INDEX CONCURRENTLY claim_search_numbers ON claims_claim
     USING gin ((regexp_split_to_array(search_text, '[^0-9]+(?:0+(?=[0-9]))?')))
 """
 NUMBERS_INDEX_DROP = "DROP INDEX CONCURRENTLY IF EXISTS claim_search_numbers;"
