@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pages.py                     # 20 warm-up + 200 measured requests per page
     .venv/bin/python bench/pages.py --requests 50       # quicker, noisier
+    .venv/bin/python bench/pages.py --only "?q="        # only some pages (the searches), beside the floor
 
 SPEC §11 measures pages against the **signed-in floor**: the page a signed-in partner user gets with the base
 layout and nothing else (session, user, membership, template). The product has no such page; the benchmark

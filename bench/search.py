@@ -4,12 +4,13 @@
     .venv/bin/python bench/search.py --claims 20000     # another scale; each keeps its result in var/bench/
 
 For each search variant of ``bench/pages.py`` (a customer by name, by domain, a product most claims hold, an MPN
-ID, a customer with a typo: the close matches), signed in as Contoso Partners, the statement that reads the page's
-ids (``claims.selectors.claim_list``, the window of SEARCH_COUNT_MAX + 1) is timed with EXPLAIN ANALYZE (the
-server's execution time, median of --runs), planned as the list plans it (claims.selectors.search_plan) and, for
-comparison, unplanned (every word a condition of the trigram index: the search before issue 19). Then the planned
-statement's EXPLAIN (ANALYZE, BUFFERS). The customer searched is the same kind at every scale (the fourth-last
-bench tenant, with its five claims).
+ID, a customer with a typo: as typed, then its close matches, the page's two searches), signed in as Contoso
+Partners, the statement that reads the page's ids (``claims.selectors.claim_list``, the window of
+SEARCH_COUNT_MAX + 1) is timed with EXPLAIN ANALYZE (the server's execution time, median of --runs), planned as
+the list plans it (claims.selectors.search_plan) and, for comparison, unplanned (every word a condition of the
+trigram index: the search before issue 19). Then the planned statement's EXPLAIN (ANALYZE, BUFFERS). The customer
+searched is the same kind at every scale (the fourth-last bench tenant, with its five claims). ``--search TEXT``
+adds a search of your own (as typed, and its close matches), e.g. the customer that ``bench/pages.py`` searches.
 
 The results are written to ``var/bench/search-<scale>.json``; when a result of a scale ten times smaller (or
 larger) is there, each variant's planned statement is compared with it: PASS when 10x the claims cost less than 2x
@@ -41,8 +42,13 @@ def variants(claims):
         ("bench-customer-N.example", f"bench-customer-{tenant}.example", False),
         ("Microsoft Teams", "Microsoft Teams", False),
         ("4100001", "4100001", False),
+        # The list's page runs both: the search as typed finds nothing, then its close matches.
+        ("Bench custmer N (as typed)", f"Bench custmer {tenant:05d}", False),
         ("Bench custmer N (close matches)", f"Bench custmer {tenant:05d}", True),
     ]
+
+
+TWO_PASSES = [("as typed", False), ("close matches", True)]
 
 
 def statement(partner, search, fuzzy):
@@ -77,6 +83,7 @@ def main():
     parser.add_argument("--database-url", help="default: the scale's bench database (bench/data.py)")
     parser.add_argument("--claims", type=int, default=data.DEFAULT_CLAIMS)
     parser.add_argument("--runs", type=int, default=9, help="EXPLAIN ANALYZE runs per statement (median)")
+    parser.add_argument("--search", action="append", default=[], help="another search (as typed, close matches)")
     args = parser.parse_args()
     url = args.database_url or data.default_database_url(args.claims)
     data.ensure(url, claims=args.claims)
@@ -92,7 +99,8 @@ def main():
     planned_sample = search_plan.search_sample
     results = {}
     explains = {}
-    for label, search, fuzzy in variants(args.claims):
+    extra = [(f"{text} ({kind})", text, fuzzy) for text in args.search for kind, fuzzy in TWO_PASSES]
+    for label, search, fuzzy in variants(args.claims) + extra:
         search_plan.search_sample = lambda: []  # unplanned: every word a condition of the index
         before, before_buffers = timed(*statement(partner, search, fuzzy), args.runs)
         search_plan.search_sample = planned_sample

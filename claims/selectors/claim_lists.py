@@ -11,7 +11,7 @@ from django.utils.functional import cached_property
 
 from claims.due import NEEDS_ACTION
 from claims.models import Claim, ClaimItem, ClaimStatus
-from claims.selectors.search_plan import search_planned
+from claims.selectors.search_plan import number_whole, search_planned
 
 # Sortable columns of the list: the query parameter -> the ordering (always ending in a unique column so that
 # pages never overlap). Each ordering, forwards or reversed, is one (partner, ...) index of Claim.Meta read in
@@ -51,6 +51,7 @@ def search_directory_id(search):
 # "CA-000123", "ca-123", "CA 123": a claim number (Claim.number), whatever the case, dash and zeros.
 _CLAIM_NUMBER = re.compile(r"^ca[- ]?0*(\d{1,18})$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[\d.\-]+$")
+_DIGITS = re.compile(r"^[0-9]+$")
 # A close match needs a few letters to be close to anything (pg_trgm's trigrams).
 FUZZY_MIN_LENGTH = 3
 # How close a word must be (pg_trgm's word similarity: shared trigrams over all): its default, 0.6, misses a letter
@@ -79,7 +80,8 @@ class _WordSimilar(Func):
 def claim_search_filter(search, *, fuzzy=False, planned=False):
     """The condition of a search (SPEC §4): a Directory ID matches its tenant's claims, a claim number its claim;
     any other text matches the claims whose search text (migration 0015: number, name, customer, domain,
-    Directory ID, MPN ID, products) holds each of its words; ``fuzzy``, each word or one close to it (a typo).
+    Directory ID, MPN ID, products) holds each of its words; ``fuzzy``, each word or one close to it (a typo), and
+    each number as a whole number (``number_whole``: "39997" is customer 39997 or claim CA-039997, not CA-139997).
 
     ``planned``: the same matches, with the part the trigram index reads chosen from the table's statistics
     (claims.selectors.search_plan): the list's search, which must cost about the same at 2,000,000 claims.
@@ -93,8 +95,13 @@ def claim_search_filter(search, *, fuzzy=False, planned=False):
     words = search.lower().split()[:SEARCH_WORDS_MAX]
     # A number (an MPN ID, a claim's or a customer's) one digit off is another one: numbers match as typed.
     close = {w for w in words if fuzzy and len(w) >= FUZZY_MIN_LENGTH and not _NUMBER.match(w)}
+    # The close matches are the claims of what the partner meant: a number in them is that number, not a piece of
+    # every longer number that holds it (at 2,000,000 claims, "39999" is inside a thousand claims' numbers).
+    whole = {w for w in words if fuzzy and _DIGITS.match(w)}
 
     def indexed(word):
+        if word in whole:
+            return number_whole(word)
         found = Q(search_text__contains=word)
         if word in close:
             # Each word as typed or within a letter or so: the words that do match keep the search narrow (a
@@ -103,7 +110,9 @@ def claim_search_filter(search, *, fuzzy=False, planned=False):
         return found
 
     if planned:
-        condition = search_planned(words, fuzzy_words=close, index_condition=indexed, threshold=FUZZY_THRESHOLD)
+        condition = search_planned(
+            words, fuzzy_words=close, index_condition=indexed, threshold=FUZZY_THRESHOLD, whole_numbers=whole
+        )
         if condition is not None:
             return condition
     condition = Q()

@@ -16,8 +16,11 @@ So each search is planned before it runs:
   given to the trigram index (``strpos``, which no index answers): PostgreSQL reads the partner's claims in the
   list's order and stops at the page's window;
 - **index**: else the trigram index gets one condition, the piece of the search (a run of letters or digits of a
-  word, three or more) whose trigrams the sample holds least often, and every word is checked on the rows it
-  finds (``strpos``; a close match's ``word_similarity``).
+  word, three or more, or a stretch of one whose trigrams the sample never holds: a typo's "stme" in "custmer")
+  whose trigrams the sample holds least often, and every word is checked on the rows it finds (``strpos``; a
+  close match's ``word_similarity``). The close matches' numbers match whole (``number_whole``): a number's own
+  index (``claim_search_numbers``, migration 0022) reads the claims that hold it, when the sample holds it as
+  rarely as any piece.
 
 The results are the same whatever the plan: every word is always a condition; only which one the index reads
 changes. Without statistics (a new or small table) the search is what it was: every word a condition of the
@@ -25,11 +28,12 @@ index. The sample is statistics of the whole table, kept in this process for ``S
 plan, never what a partner sees.
 """
 
+import collections
 import re
 import time
 
 from django.db import connection
-from django.db.models import F, FloatField, Func, Q, Value
+from django.db.models import BooleanField, F, FloatField, Func, Q, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 
@@ -42,6 +46,13 @@ SAMPLE_SECONDS = 300
 _PIECE = re.compile(r"[^\W_]{3,}")
 
 _sample = {"values": None, "read": float("-inf")}
+# Counts of the sample's values (_sample_counts), and at most this many trigrams' (then counted afresh).
+_counts = {"sample": None, "trigrams": {}, "numbers": None}
+TRIGRAMS_KEPT = 20_000
+# The search text's numbers, as migration 0022's index (claim_search_numbers) holds them: its runs of digits,
+# without leading zeros ("ca-039997 bench customer 00716" holds 39997 and 716, neither 3999 nor 0716).
+NUMBERS_SPLIT = "[^0-9]+(?:0+(?=[0-9]))?"
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def search_sample():
@@ -65,9 +76,94 @@ def search_sample_forget():
     _sample.update(values=None, read=float("-inf"))
 
 
+def _sample_counts(sample):
+    """What has been counted in ``sample``, kept while it is the sample: each search asks for a few trigrams, and
+    counting one is a pass over its 1,000 values (a tenth of a millisecond); the whole numbers are counted at once."""
+    if _counts["sample"] is not sample:
+        _counts.update(sample=sample, trigrams={}, numbers=None)
+    return _counts
+
+
+def _trigram_count(trigram, sample):
+    """How many of the sample's values hold ``trigram``."""
+    counted = _sample_counts(sample)["trigrams"]
+    if trigram not in counted:
+        if len(counted) >= TRIGRAMS_KEPT:
+            counted.clear()
+        counted[trigram] = sum(1 for value in sample if trigram in value)
+    return counted[trigram]
+
+
 def _trigram_cost(piece, sample):
     """How many of the sample's values hold each trigram of ``piece``, summed: the posting lists the index reads."""
-    return sum(sum(1 for value in sample if piece[i : i + 3] in value) for i in range(len(piece) - 2))
+    return sum(_trigram_count(piece[i : i + 3], sample) for i in range(len(piece) - 2))
+
+
+def _rare_runs(piece, sample):
+    """The stretches of ``piece`` whose every trigram the sample never holds, of two trigrams or more: what a typo
+    puts in a word ("custmer": "stme", where "customer" has "stom"). The index reads only those trigrams' short
+    posting lists; given the whole piece it also reads the posting lists of the trigrams every claim holds ("cus",
+    "mer"), and they grow with the table."""
+    absent = [_trigram_count(piece[i : i + 3], sample) == 0 for i in range(len(piece) - 2)]
+    runs, start = [], None
+    for i, rare in enumerate([*absent, False]):
+        if rare and start is None:
+            start = i
+        elif not rare and start is not None:
+            if i - start >= 2 and i - start < len(absent):
+                runs.append(piece[start : i + 2])
+            start = None
+    return runs
+
+
+def search_number(word):
+    """``word`` as the search text's numbers hold it (NUMBERS_SPLIT): without leading zeros."""
+    return word.lstrip("0") or "0"
+
+
+def _numbers(value):
+    return {search_number(digits) for digits in _DIGITS.findall(value)}
+
+
+def _number_cost(number, sample):
+    """How many of the sample's values hold ``number`` whole: the posting list claim_search_numbers reads."""
+    counted = _sample_counts(sample)
+    if counted["numbers"] is None:
+        counted["numbers"] = collections.Counter(number for value in sample for number in _numbers(value))
+    return counted["numbers"][number]
+
+
+class _NumbersHold(Func):
+    """The search text's numbers hold this one (``regexp_split_to_array(search_text, ...) @> ARRAY[number]``): the
+    expression of migration 0022's GIN index, written as it is there so that the planner matches it."""
+
+    arg_joiner = f", '{NUMBERS_SPLIT}') @> ARRAY["
+    template = "(regexp_split_to_array(%(expressions)s]::text[])"
+    output_field = BooleanField()
+
+
+class _NumberAmong(Func):
+    """The same condition as ``_NumbersHold`` (``number = ANY(...)``), in a form no index answers."""
+
+    arg_joiner = " = ANY(regexp_split_to_array("
+    template = f"(%(expressions)s, '{NUMBERS_SPLIT}')))"
+    output_field = BooleanField()
+
+
+def number_whole(number, *, indexed=True):
+    """The search text holds ``number`` (digits) as a whole number, whatever its leading zeros: 39997 is in
+    "ca-039997" and "customer 39997", not in "ca-139997" nor "399970". ``indexed``: the condition
+    claim_search_numbers answers; else one that no index answers (checked on the rows another condition found)."""
+    if indexed:
+        return Q(_NumbersHold(F("search_text"), Value(search_number(number))))
+    return Q(_NumberAmong(Value(search_number(number)), F("search_text")))
+
+
+def _holding(words, sample):
+    """The sample's values that hold every word (a word at a time: a list comprehension, a tenth of the time)."""
+    for word in words:
+        sample = [value for value in sample if word in value]
+    return sample
 
 
 def _contains(word):
@@ -81,27 +177,35 @@ def _close(word, threshold):
     return Q(GreaterThanOrEqual(similarity, Value(threshold, output_field=FloatField())))
 
 
-def search_planned(words, *, fuzzy_words, index_condition, threshold):
+def search_planned(words, *, fuzzy_words, index_condition, threshold, whole_numbers=frozenset()):
     """The search's condition with its plan (module docstring), or None without a sample (the caller's own).
 
     ``words``: the search's words, lowercased; ``fuzzy_words``: those that may also match as close matches;
-    ``index_condition(word)``: the condition of ``word`` that the trigram index answers (a Q).
+    ``index_condition(word)``: the condition of ``word`` that the trigram index answers (a Q); ``whole_numbers``:
+    the words (digits) that match as a whole number only (``number_whole``: the close matches' numbers).
     """
     sample = search_sample()
     if not sample:
         return None
     condition = Q()
     for word in words:
-        condition &= _contains(word) | _close(word, threshold) if word in fuzzy_words else _contains(word)
-    exact = [word for word in words if word not in fuzzy_words]
+        if word in fuzzy_words:
+            condition &= _contains(word) | _close(word, threshold)
+        else:
+            condition &= number_whole(word, indexed=False) if word in whole_numbers else _contains(word)
+    exact = [word for word in words if word not in fuzzy_words and word not in whole_numbers]
     # The sample's share that holds every word: plenty, and the ordered walk finds a page soon.
-    if not fuzzy_words and sum(1 for v in sample if all(w in v for w in words)) >= WALK_FRACTION * len(sample):
+    if not fuzzy_words and len(_holding(words, sample)) >= WALK_FRACTION * len(sample):
         return condition
-    # The piece whose trigrams the sample holds least (an exact word's; a close match's own word only if none).
+    # The piece whose trigrams the sample holds least (an exact word's, or a stretch of it that the sample never
+    # holds), or a whole number the sample holds as rarely (claim_search_numbers' posting list: a number inside
+    # longer ones costs nothing there); a close match's own word only if there is neither.
     pieces = [piece for word in exact for piece in _PIECE.findall(word) or ([word] if len(word) >= 3 else [])]
-    if pieces:
-        piece = min(pieces, key=lambda p: (_trigram_cost(p, sample), -len(p)))
-        return condition & Q(search_text__contains=piece)
+    pieces += [run for piece in pieces for run in _rare_runs(piece, sample)]
+    reads = [((_number_cost(search_number(n), sample), 0, -len(n), n), number_whole(n)) for n in whole_numbers]
+    reads += [((_trigram_cost(p, sample), 1, -len(p), p), Q(search_text__contains=p)) for p in pieces]
+    if reads:
+        return condition & min(reads, key=lambda read: read[0])[1]
     candidates = [word for word in words if word in fuzzy_words]
     if not candidates:
         return condition  # nothing the index can look up: the ordered walk

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from claims import selectors
 from claims.models import Claim, ClaimItem
+from claims.selectors import search_plan
 from claims.tests.wizard_steps import make_claim
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,20 @@ def test_list_search_numbers_match_as_typed(client_a, claims, partner_a):
     assert _names(response) == [] and response.context["close"] is False
 
 
+def test_list_search_close_matches_hold_a_number_whole(client_a, partner_a, m365_tenant, products):
+    """The close matches of a typo are the claims of what was meant: a number in them is that number, whatever its
+    leading zeros, not a piece of every longer number that holds it (a claim number, a customer's number)."""
+    for name in ("Rollout 739997", "Rollout 1739997", "Rollout 7399970", "Rollout 0073917"):
+        make_claim(partner_a, m365_tenant, [products["yammer"]], name=name)
+    response = client_a.get(URL, {"q": "Rolout 739997"})
+    assert _names(response) == ["Rollout 739997"] and response.context["close"] is True
+    assert _search(client_a, "Rolout 73917") == ["Rollout 0073917"]
+    assert _search(client_a, "Rolout 000073917") == ["Rollout 0073917"]
+    assert _search(client_a, "Rolout 7399") == []
+    # The words as typed still hold any part of a number: "7399" is in three claims' numbers.
+    assert _search(client_a, "Rollout 7399") == ["Rollout 1739997", "Rollout 739997", "Rollout 7399970"]
+
+
 def test_list_search_close_matches_only_when_nothing_holds_the_words(client_a, claims):
     response = client_a.get(URL, {"q": "Yammer"})
     assert _names(response) == ["Alpha teams rollout"]
@@ -209,6 +224,32 @@ def test_list_search_reads_the_trigram_index(claims, partner_a, fuzzy):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "claim_search_trgm" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ca-000123 rollout 00716 bench-customer-716.example 9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d 1000001 365",
+        "claim 0 and 000 and 0100 and 10 x90x 7",
+    ],
+)
+def test_list_search_numbers_are_the_same_in_python_and_in_the_index(text):
+    """The plan counts a number's claims in the sample as the index holds them (search_plan.NUMBERS_SPLIT)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT regexp_split_to_array(%s, %s)", [text, search_plan.NUMBERS_SPLIT])
+        indexed = set(cursor.fetchone()[0]) - {""}
+    assert search_plan._numbers(text) == indexed
+
+
+def test_list_search_whole_numbers_read_their_own_index(claims):
+    """The condition of a whole number is the expression of migration 0022's index, as the planner matches it."""
+    sql, params = Claim.objects.filter(search_plan.number_whole("0739997")).values("pk").query.sql_with_params()
+    assert params == ("739997",)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "claim_search_numbers" in plan, plan
 
 
 def test_list_search_query_count_stays_flat_with_the_close_matches(client_a, partner_a, m365_tenant, products):

@@ -74,10 +74,23 @@ def test_search_gives_the_index_its_rarest_piece_only(monkeypatch, claims):  # n
     assert "%39997%" in params
     sql, params = _sql("bench-customer-39997.example")
     assert sql.count("LIKE") == 1 and "%39997%" in params
-    # A typo: the number is exact, the index reads it; the close words are checked on its rows.
+    # A typo's close matches: the number is exact and whole, its own index reads it (claim_search_numbers, not the
+    # trigram index's substring); the close words are checked on its rows.
     sql, params = _sql("Bench custmer 39997", fuzzy=True)
-    assert sql.count("LIKE") == 1 and "%39997%" in params
+    assert "LIKE" not in sql and "regexp_split_to_array" in sql and "@>" in sql and "39997" in params
     assert "<%" not in sql and "word_similarity" in sql
+
+
+def test_search_gives_the_index_the_stretch_of_a_typo_that_nothing_holds(monkeypatch, claims):  # noqa: F811
+    """The first, exact, search of a typo: "custmer" holds "stme", which no claim of the sample holds, where the
+    number's trigrams are in claim numbers ("ca-139997"): the index reads that stretch's trigrams only, not those
+    of "cus" and "mer" that every claim holds, nor the number's."""
+    _sample(monkeypatch, UNRELATED + [f"ca-{n}39997 claim {n}39997" for n in range(1, 10)])
+    sql, params = _sql("Bench custmer 39997")
+    assert sql.count("LIKE") == 1 and "%stme%" in params
+    # A word without such a stretch is read whole (the sample holds each trigram of "customer").
+    sql, params = _sql("Bench customer 39997")
+    assert sql.count("LIKE") == 1 and "%39997%" in params
 
 
 def test_search_that_most_claims_match_walks_the_partners_claims_in_order(monkeypatch, claims):  # noqa: F811
