@@ -310,9 +310,12 @@ def pages_plan(targets):
         ("queue ?queue=all", "admin", QUEUE + "?queue=all", VARIANT_BAR),
         ("queue ?status=official", "admin", QUEUE + "?status__exact=official", VARIANT_BAR),
         (f"queue ?q={queue_search}", "admin", QUEUE + "?" + urlencode({"q": queue_search}), VARIANT_BAR),
-        # Sorted by customer (the list's fourth column after the checkbox), and the page of every claim that
-        # starts 100,000 claims in (25 a page).
-        ("queue ?o=customer", "admin", QUEUE + "?o=4", VARIANT_BAR),
+        # Sorted by number and by review due, latest first (the sortable columns: claims.admin.queue.QUEUE_SORTABLE),
+        # an address asking for another column, and the page of every claim that starts 100,000 claims in.
+        ("queue ?queue=all&o=number", "admin", QUEUE + "?queue=all&o=1", VARIANT_BAR),
+        ("queue ?o=-due", "admin", QUEUE + "?o=-8", VARIANT_BAR),
+        ("queue ?queue=all&o=-due", "admin", QUEUE + "?queue=all&o=-8", VARIANT_BAR),
+        # A column that is not sortable (the customer's): the queue's own order.
         ("queue ?queue=all&o=customer", "admin", QUEUE + "?queue=all&o=4", VARIANT_BAR),
         ("queue ?queue=all&p=4000", "admin", QUEUE + "?queue=all&p=4000", VARIANT_BAR),
         ("review page (under review, 2 items)", "admin", f"{QUEUE}{claims['under_review'].pk}/change/", PAGE_BAR),

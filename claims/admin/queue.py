@@ -130,11 +130,30 @@ def items_summary():
     }
 
 
+# The queue's columns it may be sorted by (issue 19): the orders an index serves at any size (claim_due: due_at, id;
+# the primary key). Sorting 200,000 claims by a name, a partner, a status or the competing flag read every claim
+# (8x to 29x the reviewer's floor); the search and the filters find those instead.
+QUEUE_SORTABLE = ["number_display", "review_due_display"]
+
+
 class QueueChangeList(ChangeList):
-    """The queue's list: its page's claims with their items' summary (``items_summary``), which only the list shows."""
+    """The queue's list: its page's claims with their items' summary (``items_summary``), which only the list shows,
+    sorted only as an index reads them (QUEUE_SORTABLE)."""
 
     def get_queryset(self, request, exclude_parameters=None):
         return super().get_queryset(request, exclude_parameters).annotate(**items_summary())
+
+    def get_ordering_field(self, field_name):
+        # A column outside QUEUE_SORTABLE has no header link, and an address asking for it keeps the queue's order.
+        return super().get_ordering_field(field_name) if field_name in QUEUE_SORTABLE else None
+
+    def get_ordering(self, request, queryset):
+        ordering = super().get_ordering(request, queryset)
+        # Review due, latest first: the claim_due index read backwards (due_at, then id, both descending), not the
+        # queue's own order appended after it (id ascending), which no index serves.
+        if ordering and ordering[0] == "-due_at":
+            return ["-due_at", "-id"]
+        return ordering
 
 
 class ReviewQueueMixin:
@@ -151,6 +170,7 @@ class ReviewQueueMixin:
         "review_due_display",
     ]
     list_display_links = ["number_display", "name"]
+    sortable_by = QUEUE_SORTABLE
     list_per_page = 25
     list_select_related = ["partner", "tenant"]
     search_fields = ["name"]  # the search itself: get_search_results
@@ -198,7 +218,7 @@ class ReviewQueueMixin:
     def number_display(self, claim):
         return claim.number
 
-    @admin.display(description=pgettext_lazy("column", "Customer"), ordering="tenant__name")
+    @admin.display(description=pgettext_lazy("column", "Customer"))
     def customer_display(self, claim):
         return (claim.tenant.name if claim.tenant_id else "") or claim.customer_name or claim.domain
 

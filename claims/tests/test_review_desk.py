@@ -9,9 +9,10 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from associations.tests.fixtures import reviewer_login
-from claims.models import ClaimEvent, ClaimItem, ClaimStatus
+from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus
 from claims.tests.factories import claim_make
 from claims.tests.test_demo_claims import NOW, seeded  # noqa: F401 (the demo data, seeded once)
 
@@ -297,3 +298,25 @@ def test_review_desk_queue_marks_review_due_as_its_order(reviewer_client, partne
     assert re.search(
         r'<th scope="col" class="sortable column-review_due_display sorted ascending">', response.content.decode()
     )
+
+
+def test_review_desk_queue_sorts_only_as_an_index_reads(reviewer_client, partner_a, partner_b, m365_tenant, products):
+    """Number and review due are the sortable columns (an index serves them at any size); an address asking for
+    another column (a name, the customer) keeps the queue's order, and its heading has no sort link."""
+    yammer = [products["yammer"]]
+    first = claim_make(partner_b, tenant=m365_tenant, products=yammer, status=ClaimStatus.UNDER_REVIEW, name="Zulu")
+    second = claim_make(partner_a, tenant=m365_tenant, products=yammer, status=ClaimStatus.UNDER_REVIEW, name="Alpha")
+    Claim.objects.filter(pk=first.pk).update(due_at=timezone.now() + datetime.timedelta(days=1))
+    Claim.objects.filter(pk=second.pk).update(due_at=timezone.now() + datetime.timedelta(days=2))
+
+    def listed(**params):
+        response = reviewer_client.get(QUEUE, params)
+        return [claim.pk for claim in response.context["cl"].result_list], response.content.decode()
+
+    queue_order, page = listed()
+    assert queue_order == [first.pk, second.pk]
+    assert listed(o="2")[0] == listed(o="4")[0] == listed(o="-3")[0] == queue_order  # name, customer, partner
+    assert listed(o="-8")[0] == [second.pk, first.pk]  # review due, latest first
+    assert listed(o="-1")[0] == [second.pk, first.pk]  # claim number, newest first
+    assert re.search(r'<th scope="col" class="column-customer_display">', page)
+    assert re.search(r'<th scope="col" class="sortable column-number_display', page)
