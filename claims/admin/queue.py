@@ -205,7 +205,9 @@ class ReviewQueueMixin:
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(claim_search_filter(search_term)), False
+        # Planned as the partner list plans it (claims.selectors.search_plan): the same matches, read at about the
+        # same cost at 2,000,000 claims as at 200,000.
+        return queryset.filter(claim_search_filter(search_term, planned=True)), False
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()

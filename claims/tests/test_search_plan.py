@@ -119,3 +119,22 @@ def test_search_sample_is_read_as_the_app_role_once_in_a_while(claims, django_as
     with django_assert_num_queries(0):
         assert search_plan.search_sample() == sample
     search_plan.search_sample_forget()
+
+
+def test_search_of_the_reviewers_queue_is_planned_as_the_lists(monkeypatch, claims, reviewer_client):  # noqa: F811
+    """The queue's search (claims.admin.queue) finds what the list's finds, with the trigram index given only the
+    rarest piece: unplanned, "Bench customer 39999" read every claim holding "bench" at 2,000,000 claims (1.6 s)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _sample(monkeypatch, UNRELATED)
+    queue = reverse("admin:claims_claim_changelist")
+    with CaptureQueriesContext(connection) as captured:
+        response = reviewer_client.get(queue, {"q": "Northwind Traders", "queue": "all"})
+    # Every partner's claims: the reviewer's queue is not one partner's list.
+    assert sorted(claim.name for claim in response.context["cl"].result_list) == [
+        "Alpha teams rollout",
+        "Alpha teams rollout (Fabrikam)",
+    ]
+    searched = [q["sql"] for q in captured.captured_queries if "search_text" in q["sql"]]
+    assert searched and all(sql.count("LIKE") == 1 for sql in searched)
