@@ -5,7 +5,7 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language, gettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
@@ -16,6 +16,7 @@ from claims import selectors
 from claims.due import NEEDS_ACTION, claim_due, due_display
 from claims.models import ClaimItem, ClaimStatus, SolutionArea
 from claims.policy import ClaimRules, Viewer
+from claims.templatetags.claims_text import gap
 
 CLAIMS_PER_PAGE = 25
 # What a row of the list shows (the tenant's country gives the time zone of the deadline).
@@ -217,8 +218,8 @@ def _table(rows, sort_links):
         "untitled": gettext("Untitled draft"),
         "continue_editing": gettext("Continue editing"),
         "delete_draft": gettext("Delete draft"),
-        # The space before a column's second line: none in Chinese (claims_text.gap).
-        "gap": "" if (get_language() or "").startswith("zh") else " ",
+        # The space before a column's second line: none in Chinese.
+        "gap": gap(),
     }
     template = engines["fragments"].get_template("claims/claim_table.jinja")
     # Jinja2 escaped every value (autoescape): the HTML goes into the page as it is.
