@@ -35,10 +35,16 @@ def smtp_worker(smtp_server, monkeypatch, request):
 
 
 def _worker_idle():
-    """Wait until the worker has run every task sent before (one solo worker takes its queue in order)."""
-    token = uuid.uuid4().hex
-    app.send_task("cpor.ping", kwargs={"token": token})
-    _wait_for(lambda: cache.get(f"cpor:ping:{token}"), seconds=30, what="the worker to run its queue")
+    """Wait until the worker has run every task sent before. One solo worker takes each queue in order, but not the
+    queues in the order their tasks were sent (the sweep is on the email queue, the ping's own on the default one):
+    a ping on every queue it consumes, each run after that queue's earlier tasks."""
+    from django.conf import settings
+
+    tokens = {queue.name: uuid.uuid4().hex for queue in settings.CELERY_TASK_QUEUES}
+    for queue, token in tokens.items():
+        app.send_task("cpor.ping", kwargs={"token": token}, queue=queue)
+    for queue, token in tokens.items():
+        _wait_for(lambda token=token: cache.get(f"cpor:ping:{token}"), seconds=30, what=f"the worker to run {queue}")
 
 
 def _sweep(times=1):
