@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.models import ClaimItem, ClaimStatus
 from claims.selectors import claim_search_filter
-from claims.selectors.claim_lists import _CountedPaginator
+from claims.selectors.claim_lists import CountedPaginator
 from claims.selectors.review import review_day_end, review_due_state, review_numbers, review_status_counts
 from claims.windows import REVIEW_STATUSES
 
@@ -200,7 +200,7 @@ class ReviewQueueMixin:
         # The counters as the reviewer's numbers read them, in the same statement (changelist_view).
         counts = getattr(request, "review_status_counts", None)
         count = queue_count(request.GET, review_status_counts() if counts is None else counts)
-        return _CountedPaginator(queryset, per_page, count=queryset.count() if count is None else count)
+        return CountedPaginator(queryset, per_page, count=queryset.count() if count is None else count)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

@@ -213,7 +213,7 @@ def claim_status_count_mismatches():
     )
 
 
-class _CountedPaginator(Paginator):
+class CountedPaginator(Paginator):
     """A Paginator told its count (from the counters), so it never runs COUNT(*).
 
     A page past the middle is read from the other end of the index with the ordering reversed: the last page
@@ -294,7 +294,7 @@ def claim_page(claims, *, number, per_page, count=None):
     (a search), a SearchPage: counting every match of a substring search is what made searches slow.
     """
     if count is not None:
-        page = _CountedPaginator(claims, per_page, count=count).get_page(number)
+        page = CountedPaginator(claims, per_page, count=count).get_page(number)
         page.counted = True
         return page
     try:
