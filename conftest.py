@@ -12,6 +12,7 @@ helpers they use (``pytest_collection_modifyitems``): ``browser``, ``process``, 
 leaves those out.
 """
 
+import contextlib
 import os
 import secrets
 import signal
@@ -220,6 +221,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute(f"DROP ROLE {role}")
         with django_db_blocker.unblock():
             connections.close_all()
+
+
+@contextlib.contextmanager
+def module_data(django_db_blocker):
+    """For a module-scoped fixture: data that a module's tests share, written once. It is written in a transaction
+    left open around the module's tests (each test's own transaction is a savepoint inside it, as pytest-django's
+    ``db`` makes it) and rolled back after them, as Django's ``TestCase.setUpTestData`` does for a class. Only for
+    tests that use ``db``: a transactional test would not see it."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 @pytest.fixture

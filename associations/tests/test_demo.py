@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db.models import Count, Q
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
 from associations.catalog import BIZAPPS_PRODUCTS, M365_WORKLOADS
@@ -23,6 +23,7 @@ from associations.models import (
     TenantLicense,
     UsageRecord,
 )
+from conftest import module_data
 
 TODAY = datetime.date(2026, 11, 24)
 M365_CODES = {code for code, _ in M365_WORKLOADS}
@@ -35,9 +36,12 @@ def debug_on(settings):
     settings.DEBUG = True
 
 
+NOW = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
+
+
 @pytest.fixture
 def frozen():
-    with time_machine.travel(datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC), tick=False):
+    with time_machine.travel(NOW, tick=False):
         yield
 
 
@@ -45,6 +49,22 @@ def _seed():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_seeded(django_db_setup, django_db_blocker):
+    """seed_demo run once for the module's tests (its output): each test sees it as it was left, in a savepoint of
+    its own that is rolled back after it."""
+    with module_data(django_db_blocker):
+        with override_settings(DEBUG=True), time_machine.travel(NOW, tick=False):
+            output = _seed()
+        yield output
+
+
+@pytest.fixture
+def seeded(demo_seeded, db, frozen):
+    """What seed_demo printed, the demo already in the database."""
+    return demo_seeded
 
 
 def _row_counts():
@@ -55,8 +75,7 @@ def _tenant(name):
     return Tenant.objects.prefetch_related("domains", "licenses__product", "subscriptions__product").get(name=name)
 
 
-def test_seed_demo_twice_gives_the_same_row_counts(db, frozen):
-    _seed()
+def test_seed_demo_twice_gives_the_same_row_counts(seeded):
     first = _row_counts()
     directory_ids = set(Tenant.objects.values_list("directory_id", flat=True))
     usage = set(UsageRecord.objects.values_list("tenant__directory_id", "product__code", "month", "paid_units"))
@@ -68,8 +87,7 @@ def test_seed_demo_twice_gives_the_same_row_counts(db, frozen):
     assert set(UsageRecord.objects.values_list("tenant__directory_id", "product__code", "month", "paid_units")) == usage
 
 
-def test_seed_demo_second_run_does_not_reopen_an_ended_association(db, frozen):
-    _seed()
+def test_seed_demo_second_run_does_not_reopen_an_ended_association(seeded):
     ended = Association.objects.get(tenant__name="Tailspin Toys")
     ended.status = Association.Status.ENDED
     ended.ended_at = timezone.now()
@@ -91,9 +109,7 @@ def test_seed_demo_is_deterministic():
     assert {s.subscription_id.version for plan in demo_plan(today=TODAY) for s in plan.subscriptions} == {5}
 
 
-def test_seed_demo_northwind_traders_exactly_as_specified(db, frozen):
-    _seed()
-
+def test_seed_demo_northwind_traders_exactly_as_specified(seeded):
     tenant = _tenant("Northwind Traders")
     assert tenant.directory_id == uuid.UUID("9a3c6b1e-2f4d-4c8a-9e7b-5d1f0a2b3c4d")
     assert tenant.country == "US"
@@ -107,9 +123,7 @@ def test_seed_demo_northwind_traders_exactly_as_specified(db, frozen):
     assert not tenant.claims.exists()
 
 
-def test_seed_demo_adventure_works_exactly_as_specified(db, frozen):
-    _seed()
-
+def test_seed_demo_adventure_works_exactly_as_specified(seeded):
     tenant = _tenant("Adventure Works")
     assert tenant.directory_id == uuid.UUID("5e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
     assert tenant.country == "DE"
@@ -127,9 +141,7 @@ def test_seed_demo_adventure_works_exactly_as_specified(db, frozen):
     assert not tenant.claims.exists()
 
 
-def test_seed_demo_tailspin_toys_exactly_as_specified(db, frozen):
-    _seed()
-
+def test_seed_demo_tailspin_toys_exactly_as_specified(seeded):
     tenant = _tenant("Tailspin Toys")
     assert tenant.directory_id == uuid.UUID("c0ffee00-1234-4abc-8def-0123456789ab")
     assert tenant.country == "GB"
@@ -145,9 +157,7 @@ def test_seed_demo_tailspin_toys_exactly_as_specified(db, frozen):
     assert association.subscription is None
 
 
-def test_seed_demo_partners_users_and_roles(db, frozen):
-    _seed()
-
+def test_seed_demo_partners_users_and_roles(seeded):
     assert sorted(
         PartnerLocation.objects.values_list("partner__name").annotate(n=Count("id")).order_by("partner__name")
     ) == [("Contoso Partners", 3), ("Fabrikam Consulting", 2)]
@@ -171,9 +181,8 @@ def test_seed_demo_partners_users_and_roles(db, frozen):
     assert authenticate(request, username="alex@contoso-partners.example", password="wrong") is None
 
 
-def test_seed_demo_second_run_keeps_the_password_hash(db, frozen):
+def test_seed_demo_second_run_keeps_the_password_hash(seeded):
     # A new hash would sign every demo user out (the session hash follows it) on each `make run`.
-    _seed()
     alex = get_user_model().objects.get(username="alex@contoso-partners.example")
     password_hash = alex.password
 
@@ -183,9 +192,7 @@ def test_seed_demo_second_run_keeps_the_password_hash(db, frozen):
     assert alex.password == password_hash
 
 
-def test_seed_demo_tenants_countries_and_domains(db, frozen):
-    _seed()
-
+def test_seed_demo_tenants_countries_and_domains(seeded):
     tenants = Tenant.objects.annotate(
         n_domains=Count("domains"),
         n_initial=Count("domains", filter=Q(domains__is_initial=True, domains__name__endswith=".onmicrosoft.com")),
@@ -199,9 +206,7 @@ def test_seed_demo_tenants_countries_and_domains(db, frozen):
     assert TenantLicense.objects.values("tenant").distinct().count() >= 20
 
 
-def test_seed_demo_subscriptions_include_several_of_one_dynamics_product_and_expired_ones(db, frozen):
-    _seed()
-
+def test_seed_demo_subscriptions_include_several_of_one_dynamics_product_and_expired_ones(seeded):
     several = (
         Subscription.objects.filter(product__is_dynamics=True)
         .values("tenant", "product")
@@ -217,9 +222,7 @@ def test_seed_demo_subscriptions_include_several_of_one_dynamics_product_and_exp
     }
 
 
-def test_seed_demo_existing_associations_of_both_kinds(db, frozen):
-    _seed()
-
+def test_seed_demo_existing_associations_of_both_kinds(seeded):
     imported = Association.objects.filter(source=Association.Source.IMPORTED)
     m365 = imported.filter(program=Program.OSU_M365)
     assert m365.count() >= 5
@@ -239,9 +242,7 @@ def test_seed_demo_existing_associations_of_both_kinds(db, frozen):
         assert TenantLicense.objects.filter(tenant=association.tenant, product=association.product).exists()
 
 
-def test_seed_demo_usage_covers_twelve_months_of_every_holding(db, frozen):
-    _seed()
-
+def test_seed_demo_usage_covers_twelve_months_of_every_holding(seeded):
     months = sorted(set(UsageRecord.objects.values_list("month", flat=True)))
     assert months == EXPECTED_MONTHS
     for license in TenantLicense.objects.all():
@@ -255,8 +256,8 @@ def test_seed_demo_usage_covers_twelve_months_of_every_holding(db, frozen):
         ).exists()
 
 
-def test_seed_demo_prints_the_logins_and_the_sample_customers(db, frozen):
-    output = _seed()
+def test_seed_demo_prints_the_logins_and_the_sample_customers(seeded):
+    output = seeded
 
     for text in [
         "alex@contoso-partners.example",

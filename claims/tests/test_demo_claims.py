@@ -6,27 +6,42 @@ import email
 import email.policy
 import io
 import itertools
+import shutil
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import override_settings
 from django.urls import reverse
 
 from claims.demo import DEMO_CLAIMS
 from claims.models import Claim, ClaimEvent, ClaimStatus, PoeDocument
+from conftest import module_data
 
 NOW = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
 
 
+@pytest.fixture(scope="module")
+def demo_seeded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """seed_demo run once for the module's tests: what it printed and where it wrote the Taiwanese customer's email.
+    Each test sees the demo as seeded, in a savepoint of its own that is rolled back after it."""
+    mail_dir = tmp_path_factory.mktemp("demo-mail")
+    with module_data(django_db_blocker):
+        out = io.StringIO()
+        # seed_demo runs only with DEBUG on
+        with override_settings(DEBUG=True, MAIL_DIR=mail_dir), time_machine.travel(NOW, tick=False):
+            call_command("seed_demo", stdout=out)
+        yield out.getvalue(), mail_dir
+
+
 @pytest.fixture
-def seeded(db, settings, tmp_path):
+def seeded(demo_seeded, db, settings, tmp_path):
+    """The demo's claims by name; what seed_demo wrote to its mail directory is copied to the test's own."""
+    output, mail_dir = demo_seeded
+    settings.MAIL_DIR = shutil.copytree(mail_dir, tmp_path / "mail")
     settings.DEBUG = True  # seed_demo runs only with DEBUG on
-    settings.MAIL_DIR = tmp_path  # where it writes the Taiwanese customer's email
-    out = io.StringIO()
-    with time_machine.travel(NOW, tick=False):
-        call_command("seed_demo", stdout=out)
     seeded = {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
-    seeded_output[id(seeded)] = out.getvalue()
+    seeded_output[id(seeded)] = output
     return seeded
 
 
