@@ -59,6 +59,7 @@ def schema_key(partner_a):
     return key[1]
 
 
+@pytest.mark.slow
 def test_api_schema_every_operation_answers_as_its_schema_says_and_never_5xx(api_schema, schema_key):
     """Each operation of the schema in turn, its cases drawn by hypothesis from the schema (schemathesis'
     strategies; its pytest plugin does not run under this pytest, so the loop is ours), every answer checked."""

@@ -80,6 +80,7 @@ def _problems(answers):
     return problems
 
 
+@pytest.mark.slow
 def test_access_sweep_partner_a_admin_reaches_none_of_partner_bs_urls(world, partner_a):
     client = Client(raise_request_exception=False)
     client.force_login(partner_a.admin)
@@ -107,6 +108,7 @@ def test_access_sweep_partner_a_admin_reaches_none_of_partner_bs_urls(world, par
     assert ("admin:claims_claim_change", "GET", 302) in statuses
 
 
+@pytest.mark.slow
 def test_access_sweep_partner_a_viewer_reaches_none_of_partner_bs_urls(world, partner_a):
     client = Client(raise_request_exception=False)
     client.force_login(partner_a.viewer)
@@ -121,6 +123,7 @@ def test_access_sweep_partner_a_viewer_reaches_none_of_partner_bs_urls(world, pa
     assert ("claims:detail", "GET", 404) in statuses
 
 
+@pytest.mark.slow
 def test_access_sweep_visitor_is_sent_to_sign_in(world):
     client = Client(raise_request_exception=False)
     before = world.snapshot()

@@ -243,6 +243,7 @@ def _clients(partner_a, reviewer):
     return {"partner": partner, "reviewer": staff, "visitor": visitor}
 
 
+@pytest.mark.slow
 def test_inputs_sweep_every_query_parameter_of_every_page(pages, partner_a, reviewer):
     clients = _clients(partner_a, reviewer)
     changelists = {url for url, _ in pages["reviewer"] if url.endswith("/") and url.count("/") == 4}
@@ -301,6 +302,7 @@ def _wizard_steps(products, bizapps_tenant):
     return {"microsoft 365": m365, "revenue association": revenue}
 
 
+@pytest.mark.slow
 def test_inputs_sweep_every_field_of_every_wizard_step(client_a, products, m365_tenant, bizapps_tenant):
     """Both wizard paths (their forms differ: revenue fields, subscriptions, the technical contact), every field
     of every step and the wizard's own fields. The review step is posted with a comment too long, so that no
