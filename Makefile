@@ -8,6 +8,11 @@ VAR_DIR := $(or $(CPOR_VAR_DIR),var)
 
 .PHONY: run test test-fast install install-test services lint migrations-check clean bench messages
 
+# Python's bytecode caches (__pycache__/, ignored by git) even where the shell turns them off: without them every
+# process compiles the project again, the tests (rewritten by pytest) on every run, in each xdist worker, and each
+# interpreter the tests start (Celery workers, gunicorn) compiles the project modules it imports.
+unexport PYTHONDONTWRITEBYTECODE
+
 # Migrate, demo data, then web, worker and beat; without DATABASE_URL on the embedded PostgreSQL in var/postgres.
 run: install
 	@PORT=$(PORT) scripts/run
