@@ -13,6 +13,7 @@ leaves those out.
 """
 
 import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -79,6 +80,12 @@ def _names_used(function, seen):
     return names
 
 
+@functools.cache
+def _names_walked(function):
+    """``_names_used`` of one function, walked once: the fixtures and parametrized tests many items share."""
+    return frozenset(_names_used(function, set()))
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -87,13 +94,13 @@ def pytest_collection_modifyitems(config, items):
             definitions = item._fixtureinfo.name2fixturedefs.get(name) if hasattr(item, "_fixtureinfo") else None
             if definitions and definitions[-1].scope != "session":
                 functions.append(definitions[-1].func)
-        seen, names = set(), set()
+        names = set()
         for function in functions:
             if (
                 isinstance(function, types.FunctionType)
                 and (function.__module__ or "").split(".")[0] in PROJECT_MODULES
             ):
-                names |= _names_used(function, seen)
+                names |= _names_walked(function)
         browser = bool(fixtures & BROWSER_FIXTURES)
         fault = bool(fixtures & FAULT_FIXTURES) or item.path.name.startswith("test_fault_")
         if browser:
