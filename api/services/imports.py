@@ -242,11 +242,15 @@ def _row_submit(*, partner, user, key, fields, row, archive, lookups):
     if len(names) > POE_RULES.max_files:
         raise DraftInvalid([("poe_files", _("You can upload at most %(max)s files.") % {"max": POE_RULES.max_files})])
     pending_uploads_discard(partner=partner, wizard_key=str(key))  # a run that died before submitting it
+    stored = set()
     try:
         for name in names:
             if archive is None:
                 raise ValidationError(_("“%(name)s” is not in the ZIP file.") % {"name": name})
-            pending_upload_create(partner=partner, user=user, wizard_key=str(key), uploaded_file=archive.file(name))
+            upload = pending_upload_create(
+                partner=partner, user=user, wizard_key=str(key), uploaded_file=archive.file(name)
+            )
+            stored.add(upload.file.name)
     except ValidationError as exc:
         pending_uploads_discard(partner=partner, wizard_key=str(key))
         raise DraftInvalid([("poe_files", message) for message in exc.messages]) from None
@@ -262,7 +266,8 @@ def _row_submit(*, partner, user, key, fields, row, archive, lookups):
     if data is None:
         pending_uploads_discard(partner=partner, wizard_key=str(key))
         raise DraftInvalid(draft_errors(steps, STEP_NAMES) or [("poe_files", _("This draft is not complete."))])
-    claim = claim_submit(user=user, partner=partner, data=data, submission_key=key)
+    # The files were stored just now: claim_submit need not ask the storage whether they exist.
+    claim = claim_submit(user=user, partner=partner, data=data, submission_key=key, just_stored=stored)
     return ImportRow.Outcome.SUBMITTED, claim.pk, ""
 
 

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from api.models import BulkImport, ImportRow
 from api.services.imports import COLUMNS, bulk_import_create, bulk_import_run
 from associations.tests.fixtures import make_tenant
-from claims.models import Claim, ClaimStatus, PendingUpload
+from claims.models import Claim, ClaimStatus, PendingUpload, PoeDocument
 from claims.tests.factories import PDF_BYTES
 
 
@@ -217,3 +217,28 @@ def test_import_reads_the_partners_locations_and_the_catalog_once_a_chunk_and_re
         ("error", refused),
         ("error", "products: Unknown product code: no-such-product."),
     ]
+
+
+def test_import_does_not_ask_the_storage_again_for_the_files_a_row_has_just_stored(partner_a, tenants, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    made = tenants(2)
+    rows = [_row(n, directory_id=str(t.directory_id)) for n, t in enumerate(made)]
+    csv_file, zip_file = _files(rows, names=[f"poe/customer-{n}.pdf" for n in range(2)])
+    bulk_import = bulk_import_create(
+        partner=partner_a.partner, user=partner_a.admin, csv_file=csv_file, zip_file=zip_file
+    )
+    storage = type(default_storage._wrapped)
+    asked = []
+
+    def exists(self, name):
+        asked.append(name)
+        return original(self, name)
+
+    original = storage.exists
+    monkeypatch.setattr(storage, "exists", exists)
+    assert bulk_import_run(import_id=bulk_import.pk) == 2
+    documents = list(PoeDocument.objects.order_by("pk").values_list("file", flat=True))
+    assert len(documents) == 2
+    # Once each, as the storage chose the name (it never overwrites), not again before the claim was submitted.
+    assert sorted(asked) == sorted(documents)

@@ -220,14 +220,17 @@ def claim_items_plan(*, tenant, solution_area, activities, products, subscriptio
     return items
 
 
-def claim_submit(*, user, partner, data, submission_key):
+def claim_submit(*, user, partner, data, submission_key, just_stored=frozenset()):
     """Submit the claim the wizard collected; the same ``submission_key`` always yields the same one claim.
 
     ``data`` is the wizard's merged cleaned data. The wizard's run is a draft claim from its first Continue (SPEC
     §12, ``claims.services.drafts``); submitting turns that same row into the submitted claim. In one transaction:
     1. lock this wizard run's PendingUploads and its draft (a second, concurrent submit waits here for the first);
     2. return the claim if this submission key was already submitted (double click, replayed POST);
-    3. check every uploaded object still exists in storage (PoeStorageError otherwise: nothing is written);
+    3. check every uploaded object still exists in storage (PoeStorageError otherwise: nothing is written), but
+       those named in ``just_stored``: the keys ``pending_upload_create`` returned to this same caller a moment
+       ago (a bulk import row stores its files and submits at once), which the storage has just acknowledged:
+       one request a file less, made while the rows are locked;
     4. the draft row (inserted now if the run has none) gets its ClaimItems and PoeDocuments (same storage keys:
        nothing is copied), the PendingUploads go, and ``claim_transition`` moves it draft -> submitted with every
        column the partner entered and an empty ``draft_data``, writing the first ClaimEvent;
@@ -250,7 +253,11 @@ def claim_submit(*, user, partner, data, submission_key):
                     gettext("Your proof of execution files are no longer available. Upload them again.")
                 )
             try:
-                missing = [upload for upload in uploads if not default_storage.exists(upload.file.name)]
+                missing = [
+                    upload
+                    for upload in uploads
+                    if upload.file.name not in just_stored and not default_storage.exists(upload.file.name)
+                ]
             except Exception as exc:
                 raise PoeStorageError(gettext("The file storage is not available.")) from exc
             if missing:
