@@ -260,8 +260,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def module_data(django_db_blocker):
     """For a module-scoped fixture: data that a module's tests share, written once. It is written in a transaction
     left open around the module's tests (each test's own transaction is a savepoint inside it, as pytest-django's
-    ``db`` makes it) and rolled back after them, as Django's ``TestCase.setUpTestData`` does for a class. Only for
-    tests that use ``db``: a transactional test would not see it."""
+    ``db`` makes it) and rolled back after them, as Django's ``TestCase.setUpTestData`` does for a class. Every
+    later test of the module sees it, whether it asks for it or not: for modules whose tests all want it, and only
+    tests that use ``db`` (a transactional test would not see it)."""
     from django.db import transaction
 
     with django_db_blocker.unblock():

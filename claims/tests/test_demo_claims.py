@@ -21,17 +21,27 @@ from conftest import module_data
 NOW = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)
 
 
+def demo_seed(mail_dir):
+    """seed_demo as `make run` runs it, at NOW, its emails written to ``mail_dir``; returns what it printed."""
+    out = io.StringIO()
+    # seed_demo runs only with DEBUG on
+    with override_settings(DEBUG=True, MAIL_DIR=mail_dir), time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def demo_claims():
+    """The demo's claims by name."""
+    return {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
+
+
 @pytest.fixture(scope="module")
 def demo_seeded(django_db_setup, django_db_blocker, tmp_path_factory):
-    """seed_demo run once for the module's tests: what it printed and where it wrote the Taiwanese customer's email.
-    Each test sees the demo as seeded, in a savepoint of its own that is rolled back after it."""
+    """seed_demo run once for the module's tests (every one of which uses it): what it printed and where it wrote the
+    Taiwanese customer's email. Each test sees the demo as seeded, in a savepoint of its own rolled back after it."""
     mail_dir = tmp_path_factory.mktemp("demo-mail")
     with module_data(django_db_blocker):
-        out = io.StringIO()
-        # seed_demo runs only with DEBUG on
-        with override_settings(DEBUG=True, MAIL_DIR=mail_dir), time_machine.travel(NOW, tick=False):
-            call_command("seed_demo", stdout=out)
-        yield out.getvalue(), mail_dir
+        yield demo_seed(mail_dir), mail_dir
 
 
 @pytest.fixture
@@ -40,7 +50,7 @@ def seeded(demo_seeded, db, settings, tmp_path):
     output, mail_dir = demo_seeded
     settings.MAIL_DIR = shutil.copytree(mail_dir, tmp_path / "mail")
     settings.DEBUG = True  # seed_demo runs only with DEBUG on
-    seeded = {claim.name: claim for claim in Claim.objects.filter(name__in=[n for n, _, _ in DEMO_CLAIMS])}
+    seeded = demo_claims()
     seeded_output[id(seeded)] = output
     return seeded
 

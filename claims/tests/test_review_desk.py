@@ -14,7 +14,7 @@ from django.utils import timezone
 from associations.tests.fixtures import reviewer_login
 from claims.models import Claim, ClaimEvent, ClaimItem, ClaimStatus
 from claims.tests.factories import claim_make
-from claims.tests.test_demo_claims import NOW, seeded  # noqa: F401 (the demo data, seeded once)
+from claims.tests.test_demo_claims import NOW, demo_claims, demo_seed
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/admin/claims/claim/"
@@ -184,7 +184,14 @@ def test_review_desk_review_page_links_competing_claims_and_names_poe_sources(
     assert "The proof of execution does not show the activity" in page
 
 
-def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, client):  # noqa: F811
+@pytest.fixture
+def seeded(db, tmp_path):
+    """The demo's claims by name, seeded for this test alone (the module's other tests make their own data)."""
+    demo_seed(tmp_path)
+    return demo_claims()
+
+
+def test_review_desk_demo_has_two_partners_competing_for_one_workload(seeded, client):
     from django.contrib.auth import get_user_model
 
     holder = seeded["Demo · competing, awaiting customer"]
