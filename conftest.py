@@ -364,6 +364,16 @@ def _isolated_storage_and_cache(request, s3_server):
             s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language: a request of an earlier test in the same worker (one in
+    Chinese, say) leaves its language active in the thread, and a test calling a function directly would read its
+    messages in that language."""
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path):
     """A real ``celery worker`` process consuming Redis, against the test database; stopped by PID.
