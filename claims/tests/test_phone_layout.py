@@ -89,10 +89,14 @@ def problems():
 
 def _rendered(page, live_server, path, template, context=None):
     """A page only reachable through a state hard to make in a browser (rate limited, a CSRF failure), served at
-    ``path`` of the live server from its template so that its stylesheets load as they would."""
+    ``path`` of the live server from its template so that its stylesheets load as they would. The route goes once the
+    page has loaded: while a page has a route, Playwright sends its every request through the route handlers with
+    Chromium's cache turned off, so each later page would fetch its stylesheets and scripts again."""
     html = render_to_string(template, context or {}, request=RequestFactory().get(path))
-    page.route(live_server.url + path, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    url = live_server.url + path
+    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
     page.goto(path)
+    page.unroute(url)
 
 
 @pytest.fixture
