@@ -364,6 +364,14 @@ def _isolated_storage_and_cache(request, s3_server):
             s3_server.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
 
+def route_reached(page, handled, *, seconds=10):
+    """Wait until a request the page sent has reached its ``page.route`` handler (``handled`` fills): Playwright runs
+    the handler from its own event loop, which under load may come after the page already shows it is sending."""
+    deadline = time.monotonic() + seconds
+    while not handled and time.monotonic() < deadline:
+        page.wait_for_timeout(20)  # runs Playwright's loop
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the site's default language: a request of an earlier test in the same worker (one in

@@ -12,6 +12,7 @@ from claims.models import ClaimEvent, ClaimStatus, PoeDocument
 from claims.services import claim_request_information
 from claims.tests.factories import claim_make
 from claims.tests.wizard_steps import PDF
+from conftest import route_reached
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,7 +94,7 @@ def test_answer_browser_edit_and_files_through_the_uploader(page, live_server, p
     expect(page.locator("[data-poe-progress]")).to_be_visible()
     expect(page.locator("#respond-form")).to_have_attribute("aria-busy", "true")
     expect(page.get_by_role("button", name="Remove chosen.pdf")).to_be_disabled()
-    page.wait_for_function("() => true")  # let Playwright dispatch the held request to the handler
+    route_reached(page, held)  # Playwright dispatches the held request to the handler
     assert len(held) == 1
     with page.expect_navigation():
         held[0].continue_()

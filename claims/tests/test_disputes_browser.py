@@ -15,6 +15,7 @@ from claims.services import claim_reject
 from claims.tests.factories import claim_make, claim_make_official
 from claims.tests.test_answer_browser import DROP_FILE
 from claims.tests.wizard_steps import PDF
+from conftest import route_reached
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +61,7 @@ def test_browser_partner_disputes_a_rejection_with_justification_and_file(
     expect(page.locator("#dispute-form [data-poe-progress]")).to_be_visible()
     expect(page.locator("#dispute-form")).to_have_attribute("aria-busy", "true")
     expect(page.get_by_role("button", name="Remove signed sow.pdf")).to_be_disabled()
-    page.wait_for_function("() => true")  # let Playwright dispatch the held request to the handler
+    route_reached(page, held)  # Playwright dispatches the held request to the handler
     assert len(held) == 1
     with page.expect_navigation():
         held[0].continue_()
