@@ -109,12 +109,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.process)
         if fault:
             item.add_marker(pytest.mark.fault)
-        # Under xdist (--dist loadgroup): the browser and fault tests run one after another on one worker (one
-        # Chromium at a time; no Chromium of the other worker steals the CPU a fault test's two-second bound
-        # measures), and a module's own servers (a Redis, gunicorn processes) start once, on one worker.
-        if browser or fault:
-            item.add_marker(pytest.mark.xdist_group("browser-and-fault"))
-        elif any(
+        # Under xdist (--dist loadgroup): the fault tests run one after another on one worker, a browser test
+        # file's tests on one worker (each worker has its own Chromium and live server), and a module's own servers
+        # (a Redis, gunicorn processes) start once, on one worker.
+        if fault:
+            item.add_marker(pytest.mark.xdist_group("fault"))
+        elif browser or any(
             item._fixtureinfo.name2fixturedefs[name][-1].scope == "module"
             for name in fixtures
             if hasattr(item, "_fixtureinfo") and item._fixtureinfo.name2fixturedefs.get(name)
