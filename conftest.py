@@ -109,9 +109,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.process)
         if fault:
             item.add_marker(pytest.mark.fault)
-        # Under xdist (--dist loadgroup): the fault tests run one after another on one worker, a browser test
-        # file's tests on one worker (each worker has its own Chromium and live server), and a module's own servers
-        # (a Redis, gunicorn processes) start once, on one worker.
+        # Groups for --dist loadgroup: the fault tests one after another on one worker, a browser test file's tests
+        # on one worker, and a module's own servers (a Redis, gunicorn processes) started once. Not applied today:
+        # pytest-xdist 3.8 groups by renaming a test's node id, which pytest 9 computes (see the Makefile).
         if fault:
             item.add_marker(pytest.mark.xdist_group("fault"))
         elif browser or any(
