@@ -114,10 +114,10 @@ def fields_of_step_data(step_data):
     return fields
 
 
-def step_data_merge(step_data, fields, *, lookups=None):
+def step_data_merge(step_data, fields):
     """``step_data`` with the API's ``fields`` (those given, not None) written into their steps: a step whose
     fields are given is rebuilt from the step's saved fields and these. Raises DraftInvalid for unknown product
-    codes (looked up in ``lookups``, a StepLookups, when given). Returns (new step data, the steps touched)."""
+    codes. Returns (new step data, the steps touched)."""
     given = {name: value for name, value in fields.items() if value is not None}
     current = fields_of_step_data(step_data)
     merged = {**current, **given}
@@ -143,11 +143,7 @@ def step_data_merge(step_data, fields, *, lookups=None):
         data["activity"] = step_of("activity", activity)
     if "products" in touched:
         codes = merged.get("products") or []
-        if lookups is not None:
-            known = lookups.products_by_code()
-            found = {code: known[code] for code in codes if code in known}
-        else:
-            found = {p.code: p for p in Product.objects.filter(code__in=codes)}
+        found = {p.code: p for p in Product.objects.filter(code__in=codes)}
         unknown = [code for code in codes if code not in found]
         if unknown:
             raise DraftInvalid([("products", gettext("Unknown product code: %(code)s.") % {"code": unknown[0]})])

@@ -38,7 +38,7 @@ from claims.models import Claim, ClaimStatus
 from claims.services import PoeStorageError, claim_submit, pending_upload_create, pending_uploads_discard
 from claims.services.drafts import DraftLimitReached
 from claims.uploads import POE_RULES
-from claims.wizard.steps import STEP_NAMES, DraftSteps, StepLookups
+from claims.wizard.steps import STEP_NAMES, DraftSteps
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +195,8 @@ class Archive:
         return SimpleUploadedFile(posixpath.basename(info.filename), data)
 
 
-def _row_import(*, bulk_import, row, archive, lookups):
-    """(outcome, claim id or None, message) of one row. ``lookups``: the chunk's StepLookups of the partner."""
+def _row_import(*, bulk_import, row, archive):
+    """(outcome, claim id or None, message) of one row."""
     key = row_key(row)
     if any(CONTROL_CHARACTERS.search(value or "") for value in row.values()):
         return ImportRow.Outcome.ERROR, None, _("The row contains control characters, such as NUL.")
@@ -215,9 +215,7 @@ def _row_import(*, bulk_import, row, archive, lookups):
                 return ImportRow.Outcome.ALREADY, existing.pk, ""
             claim = api_draft_create(partner=partner, user=user, fields=fields, submission_key=submission_key)
             return ImportRow.Outcome.DRAFT, claim.pk, ""
-        return _row_submit(
-            partner=partner, user=user, key=submission_key, fields=fields, row=row, archive=archive, lookups=lookups
-        )
+        return _row_submit(partner=partner, user=user, key=submission_key, fields=fields, row=row, archive=archive)
     except DraftInvalid as exc:
         return ImportRow.Outcome.ERROR, None, "; ".join(f"{field}: {message}" for field, message in exc.errors)
     except DraftLimitReached:
@@ -226,11 +224,11 @@ def _row_import(*, bulk_import, row, archive, lookups):
         return ImportRow.Outcome.ERROR, None, str(exc)
 
 
-def _row_submit(*, partner, user, key, fields, row, archive, lookups):
+def _row_submit(*, partner, user, key, fields, row, archive):
     """Check every step but the POE as the wizard's last step does, then store the row's POE files (checked by
     content), then submit. Nothing is left behind when a step fails."""
-    step_data, _touched = step_data_merge({}, fields, lookups=lookups)
-    steps = DraftSteps(partner=partner, step_data=step_data, wizard_key=str(key), lookups=lookups)
+    step_data, _touched = step_data_merge({}, fields)
+    steps = DraftSteps(partner=partner, step_data=step_data, wizard_key=str(key))
     before_poe = [step for step in STEP_NAMES if step not in ("poe", "review")]
     errors = [(step, _("This step is not filled in yet.")) for step in before_poe if step not in step_data]
     errors += draft_errors(steps, before_poe)
@@ -320,15 +318,11 @@ def _run_locked(import_id):
         imported = set(ImportRow.objects.filter(bulk_import=bulk_import).values_list("line", flat=True))
         for start in range(0, len(rows), CHUNK):
             results = []
-            # The partner's locations and the product catalog, read once for the chunk's rows (not once a row).
-            lookups = StepLookups(partner=bulk_import.partner)
             for offset, row in enumerate(rows[start : start + CHUNK]):
                 line = start + offset + 2  # the header is line 1
                 if line in imported:
                     continue
-                outcome, claim_id, message = _row_import(
-                    bulk_import=bulk_import, row=row, archive=archive, lookups=lookups
-                )
+                outcome, claim_id, message = _row_import(bulk_import=bulk_import, row=row, archive=archive)
                 results.append(
                     ImportRow(
                         bulk_import=bulk_import,

@@ -179,46 +179,6 @@ def test_import_through_the_api_and_the_page_then_its_rows_and_result(client, pa
     assert refused.status_code == 400 and "UTF-8" in refused.content.decode()
 
 
-def test_import_reads_the_partners_locations_and_the_catalog_once_a_chunk_and_refuses_as_the_wizard_does(
-    partner_a, partner_b, tenants
-):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from associations.models import PartnerLocation
-
-    PartnerLocation.objects.filter(mpn_id="1000002").update(is_active=False)
-    made = tenants(5)
-    rows = [_row(n, directory_id=str(t.directory_id)) for n, t in enumerate(made)]
-    rows[2]["location"] = "1000002"  # deactivated
-    rows[3]["location"] = partner_b.locations[0].mpn_id  # another partner's
-    rows[4]["products"] = "no-such-product"
-    csv_file, zip_file = _files(rows, names=[f"poe/customer-{n}.pdf" for n in range(5)])
-    bulk_import = bulk_import_create(
-        partner=partner_a.partner, user=partner_a.admin, csv_file=csv_file, zip_file=zip_file
-    )
-    with CaptureQueriesContext(connection) as queries:
-        assert bulk_import_run(import_id=bulk_import.pk) == 5
-    read = [query["sql"] for query in queries.captured_queries]
-    assert len([sql for sql in read if 'FROM "associations_partnerlocation"' in sql]) == 1
-    # The products by code (the CSV names them so) and the solution area's catalog (the products step's order).
-    assert len([sql for sql in read if 'FROM "associations_product"' in sql]) == 2
-    outcomes = list(
-        ImportRow.objects.filter(bulk_import=bulk_import).order_by("line").values_list("outcome", "message")
-    )
-    refused = (
-        "location: This MPN ID is not one of your organization's active locations.; "
-        "products: Microsoft Teams is not on this customer's tenant."  # no customer, so no tenant
-    )
-    assert outcomes == [
-        ("submitted", ""),
-        ("submitted", ""),
-        ("error", refused),
-        ("error", refused),
-        ("error", "products: Unknown product code: no-such-product."),
-    ]
-
-
 def test_import_does_not_ask_the_storage_again_for_the_files_a_row_has_just_stored(partner_a, tenants, monkeypatch):
     from django.core.files.storage import default_storage
 

@@ -35,21 +35,9 @@ class LocationChoiceIterator(forms.models.ModelChoiceIterator):
 
 class LocationChoiceField(forms.ModelChoiceField):
     iterator = LocationChoiceIterator
-    # {mpn_id: location} of the queryset's rows when the caller read them already (a bulk import reads them once
-    # for many rows): a value is looked up there instead of by one query each, with the same errors.
-    known = None
 
     def label_from_instance(self, obj):
         return f"{obj.mpn_id} · {obj.name}"
-
-    def to_python(self, value):
-        if self.known is None or value in self.empty_values:
-            return super().to_python(value)
-        self.validate_no_null_characters(value)
-        location = self.known.get(str(value))
-        if location is None:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
-        return location
 
 
 class CustomerForm(forms.Form):
@@ -78,11 +66,9 @@ class CustomerForm(forms.Form):
         error_messages={"required": _("Enter the customer's Directory ID.")},
     )
 
-    def __init__(self, *args, partner, locations=None, **kwargs):
-        """``locations``: the partner's active locations by MPN ID, when the caller has read them already."""
+    def __init__(self, *args, partner, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = PartnerLocation.objects.filter(partner=partner, is_active=True)
-        self.fields["location"].known = locations
 
     def clean_domain(self):
         domain = normalize_domain(self.cleaned_data["domain"])
@@ -197,11 +183,6 @@ class AssociateForm(forms.Form):
             )
 
 
-def solution_area_catalog(solution_area):
-    """The solution area's products in the order the products step shows them."""
-    return list(Product.objects.filter(solution_area=solution_area).order_by("sort_order", "name"))
-
-
 class ProductCheckboxes(forms.CheckboxSelectMultiple):
     """Checkboxes of which some are disabled: the partner's own items (held or pending), products not on the tenant."""
 
@@ -231,14 +212,11 @@ class ProductsForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, partner, tenant, solution_area, activities, catalog=None, **kwargs):
-        """``catalog``: the solution area's products in order (``solution_area_catalog``), when the caller has
-        read them already."""
+    def __init__(self, *args, partner, tenant, solution_area, activities, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.solution_area = solution_area
-        if catalog is None:
-            catalog = solution_area_catalog(solution_area)
+        catalog = list(Product.objects.filter(solution_area=solution_area).order_by("sort_order", "name"))
         self.catalog = {product.pk: product for product in catalog}
         self.subscriptions, self.held_product_ids = tenant_products(
             tenant=tenant, solution_area=solution_area, products=catalog
