@@ -22,8 +22,8 @@ run: install
 # Three pytest-xdist workers on this 2-core machine, as they wait on PostgreSQL, Chromium and the processes they start
 # (measured: the whole suite 352 s with two, 335 s with three; TEST_WORKERS=1 for one); each has its own test
 # database, Redis databases, Celery queues and S3 server (cpor/test_settings.py). conftest.py marks groups for
-# --dist loadgroup, but pytest-xdist 3.8 cannot apply them under pytest 9 (it renames a test's node id, which
-# pytest 9 computes): each test goes to whichever worker is free, and each worker starts a module's servers itself.
+# --dist loadgroup: the fault tests on one worker one after another, a browser file's or a module's servers' tests on
+# one worker; every other test goes to whichever worker is free (pytest stays at 9.1: see requirements-test.txt).
 TEST_WORKERS ?= 3
 PYTEST_XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 test: install-test services lint migrations-check messages

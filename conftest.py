@@ -86,6 +86,7 @@ def _names_walked(function):
     return frozenset(_names_used(function, set()))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -110,8 +111,8 @@ def pytest_collection_modifyitems(config, items):
         if fault:
             item.add_marker(pytest.mark.fault)
         # Groups for --dist loadgroup: the fault tests one after another on one worker, a browser test file's tests
-        # on one worker, and a module's own servers (a Redis, gunicorn processes) started once. Not applied today:
-        # pytest-xdist 3.8 groups by renaming a test's node id, which pytest 9 computes (see the Makefile).
+        # on one worker, and a module's own servers (a Redis, gunicorn processes) started once. This hook runs before
+        # pytest-xdist's (tryfirst), which reads the marks to group the tests.
         if fault:
             item.add_marker(pytest.mark.xdist_group("fault"))
         elif browser or any(
