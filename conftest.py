@@ -263,7 +263,8 @@ def module_data(django_db_blocker):
     left open around the module's tests (each test's own transaction is a savepoint inside it, as pytest-django's
     ``db`` makes it) and rolled back after them, as Django's ``TestCase.setUpTestData`` does for a class. Every
     later test of the module sees it, whether it asks for it or not: for modules whose tests all want it, and only
-    tests that use ``db`` (a transactional test would not see it)."""
+    tests that use ``db`` (a transactional test would not see it). The files it stored are deleted afterwards."""
+    from django.core.files.storage import default_storage
     from django.db import transaction
 
     with django_db_blocker.unblock(), transaction.atomic():
@@ -271,6 +272,9 @@ def module_data(django_db_blocker):
             yield
         finally:
             transaction.set_rollback(True)
+    # The files it stored go with its rows: the next test of the worker expects an empty bucket, and the per-test
+    # emptying (_isolated_storage_and_cache) sees only what a test itself stored.
+    default_storage.bucket.objects.all().delete()
 
 
 @pytest.fixture
