@@ -34,20 +34,55 @@ from conftest import ROOT, S3_PORT, _stop, _wait_for, celery_worker_start, datab
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# SPEC §14: a broker or cache that does not answer delays no request by more than this. Where the test's own server
-# is the silent one, the delay is the time the request held a connection to it open (``_Silent.waited``): the
-# outage's share of the request, which a machine busy with other tests does not lengthen. A stopped or frozen Redis
-# is timed whole.
+# SPEC §14: a broker or cache that does not answer delays no request by more than this. The delay is the time the
+# request spent on the broker and cache: the time it held a connection to the test's silent server open
+# (``_Silent.waited``), or spent in socket calls to the test's own Redis (``_socket_waits``), the outage's share of
+# the request, which a machine busy with other tests does not lengthen (``_assert_within_the_promise``).
 REQUEST_SECONDS = 2.0
 NOW = datetime.timedelta(0)
 # Where claim_validate_task waits (cpor/settings.py routes it by name; the test worker's own queue).
 VALIDATION_QUEUE = settings.CELERY_TASK_ROUTES["claims.tasks.claim_validate_task"]["queue"]
 
 
-def _submit_timed(client, key):
+@contextmanager
+def _socket_waits(port):
+    """Times a block run in this process: ``seconds`` its whole time, ``waited`` the part of it spent in socket calls
+    (connect, send, receive) to ``port``, the broker's: the outage's share of a request."""
+    timing = types.SimpleNamespace(waited=0.0)
+    originals = {name: getattr(socket.socket, name) for name in ("connect", "send", "sendall", "recv", "recv_into")}
+
+    def timed(name, original):
+        def call(sock, *args, **kwargs):
+            try:
+                peer = args[0][1] if name == "connect" else sock.getpeername()[1]
+            except (OSError, IndexError, TypeError):
+                peer = None
+            if peer != port:
+                return original(sock, *args, **kwargs)
+            started = time.monotonic()
+            try:
+                return original(sock, *args, **kwargs)
+            finally:
+                timing.waited += time.monotonic() - started
+
+        return call
+
+    for name, original in originals.items():
+        setattr(socket.socket, name, timed(name, original))
     started = time.monotonic()
-    response = submit(client, key)
-    return response, time.monotonic() - started
+    try:
+        yield timing
+    finally:
+        timing.seconds = time.monotonic() - started
+        for name, original in originals.items():
+            setattr(socket.socket, name, original)
+
+
+def _assert_within_the_promise(timing, bound=REQUEST_SECONDS):
+    """The outage delayed the block by less than ``bound``; and the whole block took less than twice that, so that no
+    pause outside the sockets (a sleep between retries) hides from the measure on a machine busy with other tests."""
+    assert timing.waited < bound, vars(timing)
+    assert timing.seconds < 2 * bound, vars(timing)
 
 
 def _assert_saved(response, key):
@@ -171,8 +206,9 @@ def test_fault_redis_stopped_submit_answers_and_work_is_rebuilt(
     key = walk_m365(client_a, [products["microsoft-teams"]])
     with broker_at(own_redis.url()):
         own_redis.stop()
-        response, seconds = _submit_timed(client_a, key)
-        assert seconds < REQUEST_SECONDS
+        with _socket_waits(own_redis.port) as submitting:
+            response = submit(client_a, key)
+        _assert_within_the_promise(submitting)
         claim = _assert_saved(response, key)
 
         # Redis is back: the requeue job rebuilds the lost task from PostgreSQL and a worker validates the claim.
@@ -221,18 +257,18 @@ def test_fault_silent_broker_and_cache_submit_answers_within_two_seconds(
         with broker_at(silent), override_settings(CACHES=_cache_at(silent)):
             with server.delay() as submitting:
                 response = submit(client_a, key)
-            assert submitting.waited < REQUEST_SECONDS, vars(submitting)
+            _assert_within_the_promise(submitting)
             claim = _assert_saved(response, key)
 
             with server.delay() as reading:
                 page = client_a.get(response.url)
             assert page.status_code == 200
-            assert reading.waited < REQUEST_SECONDS, vars(reading)
+            _assert_within_the_promise(reading)
 
             # Whatever reads the cache (the rate limits) gets an error within the timeout, never a wait.
             with server.delay() as caching, pytest.raises(redis.exceptions.TimeoutError):
                 cache.get("cpor:anything")
-            assert caching.waited < settings.REDIS_TIMEOUT * 2, vars(caching)
+            _assert_within_the_promise(caching, settings.REDIS_TIMEOUT * 2)
     # Nothing half-written: the claim waits for validation, which the requeue job will send.
     assert _status(claim) == ClaimStatus.SUBMITTED
     assert_invariants(storage_keys=s3_objects())
@@ -249,10 +285,11 @@ def test_fault_frozen_broker_submit_answers_within_two_seconds(
         task_send("claim_validate_task", claim_id=other.pk)  # the pool now holds an open connection
         own_redis.process.send_signal(signal.SIGSTOP)
         try:
-            response, seconds = _submit_timed(client_a, key)
+            with _socket_waits(own_redis.port) as submitting:
+                response = submit(client_a, key)
         finally:
             own_redis.process.send_signal(signal.SIGCONT)
-        assert seconds < REQUEST_SECONDS
+        _assert_within_the_promise(submitting)
         claim = _assert_saved(response, key)
 
         # Back: the requeue job sends both validations again (the first send may or may not have landed).
@@ -278,7 +315,7 @@ def test_fault_silent_broker_several_sends_after_commit_wait_once(partner_a, m36
     ):
         for claim in claims * 3:
             task_send_on_commit("claim_validate_task", claim_id=claim.pk)
-    assert sending.waited < settings.REDIS_TIMEOUT * 3, vars(sending)
+    _assert_within_the_promise(sending, settings.REDIS_TIMEOUT * 3)
     assert [_status(c) for c in claims] == [ClaimStatus.SUBMITTED] * 2
 
 
@@ -330,7 +367,7 @@ def test_fault_silent_broker_and_cache_gunicorn_final_step_within_two_seconds(
         finally:
             _stop(gunicorn)
     assert response.status_code == 302, (tmp_path / "gunicorn.log").read_text()[-2000:]
-    assert posting.waited < REQUEST_SECONDS, vars(posting)
+    _assert_within_the_promise(posting)
     claim = Claim.objects.get(submission_key=key)
     assert response.headers["Location"] == reverse("claims:detail", args=[claim.pk])
     assert claim.status == ClaimStatus.SUBMITTED
