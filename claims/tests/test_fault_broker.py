@@ -29,6 +29,7 @@ from claims.services.jobs import task_send
 from claims.services.transitions import claim_event_record
 from claims.tests.factories import claim_make
 from claims.tests.invariants import assert_invariants
+from claims.tests.outages import socket_waits
 from claims.tests.wizard_steps import step_data, submit, walk_m365, wizard_url
 from conftest import ROOT, S3_PORT, _stop, _wait_for, celery_worker_start, database_url, free_port
 
@@ -36,46 +37,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # SPEC §14: a broker or cache that does not answer delays no request by more than this. The delay is the time the
 # request spent on the broker and cache: the time it held a connection to the test's silent server open
-# (``_Silent.waited``), or spent in socket calls to the test's own Redis (``_socket_waits``), the outage's share of
+# (``_Silent.waited``), or spent in socket calls to the test's own Redis (``socket_waits``), the outage's share of
 # the request, which a machine busy with other tests does not lengthen (``_assert_within_the_promise``).
 REQUEST_SECONDS = 2.0
 NOW = datetime.timedelta(0)
 # Where claim_validate_task waits (cpor/settings.py routes it by name; the test worker's own queue).
 VALIDATION_QUEUE = settings.CELERY_TASK_ROUTES["claims.tasks.claim_validate_task"]["queue"]
-
-
-@contextmanager
-def _socket_waits(port):
-    """Times a block run in this process: ``seconds`` its whole time, ``waited`` the part of it spent in socket calls
-    (connect, send, receive) to ``port``, the broker's: the outage's share of a request."""
-    timing = types.SimpleNamespace(waited=0.0)
-    originals = {name: getattr(socket.socket, name) for name in ("connect", "send", "sendall", "recv", "recv_into")}
-
-    def timed(name, original):
-        def call(sock, *args, **kwargs):
-            try:
-                peer = args[0][1] if name == "connect" else sock.getpeername()[1]
-            except (OSError, IndexError, TypeError):
-                peer = None
-            if peer != port:
-                return original(sock, *args, **kwargs)
-            started = time.monotonic()
-            try:
-                return original(sock, *args, **kwargs)
-            finally:
-                timing.waited += time.monotonic() - started
-
-        return call
-
-    for name, original in originals.items():
-        setattr(socket.socket, name, timed(name, original))
-    started = time.monotonic()
-    try:
-        yield timing
-    finally:
-        timing.seconds = time.monotonic() - started
-        for name, original in originals.items():
-            setattr(socket.socket, name, original)
 
 
 def _assert_within_the_promise(timing, bound=REQUEST_SECONDS):
@@ -206,7 +173,7 @@ def test_fault_redis_stopped_submit_answers_and_work_is_rebuilt(
     key = walk_m365(client_a, [products["microsoft-teams"]])
     with broker_at(own_redis.url()):
         own_redis.stop()
-        with _socket_waits(own_redis.port) as submitting:
+        with socket_waits(own_redis.port) as submitting:
             response = submit(client_a, key)
         _assert_within_the_promise(submitting)
         claim = _assert_saved(response, key)
@@ -285,7 +252,7 @@ def test_fault_frozen_broker_submit_answers_within_two_seconds(
         task_send("claim_validate_task", claim_id=other.pk)  # the pool now holds an open connection
         own_redis.process.send_signal(signal.SIGSTOP)
         try:
-            with _socket_waits(own_redis.port) as submitting:
+            with socket_waits(own_redis.port) as submitting:
                 response = submit(client_a, key)
         finally:
             own_redis.process.send_signal(signal.SIGCONT)
