@@ -249,8 +249,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
         with django_db_blocker.unblock():
             connections.close_all()
         db["USER"], db["PASSWORD"] = _owner.pop("USER"), _owner.pop("PASSWORD")
-        # The role goes with its grants; pytest-django then drops the database as its owner.
+        # The role goes with its grants; pytest-django then drops the database as its owner. A session of the app
+        # role still open (a thread's, a stopped process's, found at the end of a full run now and then) would make
+        # that DROP DATABASE fail ("being accessed by other users"): the owner, where it may, ends them first.
         with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND usename = %s AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+                [app_role],
+            )
             cursor.execute(f"DROP OWNED BY {role}")
             cursor.execute(f"DROP ROLE {role}")
         with django_db_blocker.unblock():
