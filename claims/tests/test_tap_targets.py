@@ -20,6 +20,7 @@ from associations.tests.fixtures import browser_sign_in
 from claims.models import ClaimStatus
 from claims.services import claim_request_information
 from claims.tests.factories import claim_make, claim_make_official, usage_records_make
+from claims.tests.test_accessibility import _go
 from claims.tests.test_wizard_browser import _contacts_step, _customer_step, _upload_with_input
 from claims.tests.wizard_steps import BIZAPPS_CUSTOMER, M365_CUSTOMER, PDF
 from claims.tokens import opt_out_token_make
@@ -137,12 +138,6 @@ def claims(partner_a, m365_tenant, bizapps_tenant, products, reviewer):
     made[ClaimStatus.OFFICIAL] = claim_make_official(partner_a, tenant=m365_tenant, product=products["exchange-online"])
     usage_records_make(m365_tenant, products["exchange-online"], months=range(1, 13), year=2026)
     return made
-
-
-def _go(page, locator):
-    """Click and wait for the page it brings."""
-    with page.expect_navigation(wait_until="load"):
-        locator.click()
 
 
 def _wizard(page, taps):
