@@ -48,6 +48,9 @@ def _detect(content):
         (ooxml_bytes("ppt/presentation.xml", OOXML + "presentationml.presentation.main+xml"), PPTX),
         (msg_bytes(), MSG),
     ],
+    # Named, not by their bytes: a zip's entries carry the time it was made, and pytest-xdist's workers must
+    # collect the same test ids (two workers on either side of a two-second tick did not: the run stopped).
+    ids=["pdf", "png", "jpeg", "docx", "xlsx", "pptx", "msg"],
 )
 def test_detect_poe_type_recognises_allowed_types_by_content(content, expected):
     assert _detect(content) == expected
@@ -64,6 +67,7 @@ def test_detect_poe_type_recognises_allowed_types_by_content(content, expected):
         b"PK\x03\x04 not really a zip",
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 broken compound file",
     ],
+    ids=["exe", "empty", "text", "word-97", "docm", "not-a-zip", "broken-compound-file"],
 )
 def test_detect_poe_type_refuses_other_content(content):
     assert _detect(content) is None
