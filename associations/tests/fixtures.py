@@ -81,10 +81,10 @@ def browser_sign_in(page, user, live_server):
 
 def make_partner(name, *, mpn_ids, email_domain, with_viewer=True):
     partner = Partner.objects.create(name=name)
-    locations = [
-        PartnerLocation.objects.create(partner=partner, mpn_id=mpn_id, name=f"{name} {i + 1}", country="US")
+    locations = PartnerLocation.objects.bulk_create(
+        PartnerLocation(partner=partner, mpn_id=mpn_id, name=f"{name} {i + 1}", country="US")
         for i, mpn_id in enumerate(mpn_ids)
-    ]
+    )
     admin = make_user(f"admin@{email_domain}", partner=partner)
     viewer = (
         make_user(f"viewer@{email_domain}", partner=partner, role=Membership.Role.INCENTIVES_USER)
@@ -96,11 +96,13 @@ def make_partner(name, *, mpn_ids, email_domain, with_viewer=True):
 
 def make_tenant(name, *, directory_id=None, domains, country="US", workloads=(), products=None):
     tenant = Tenant.objects.create(directory_id=directory_id or uuid.uuid4(), name=name, country=country)
-    for i, domain in enumerate(domains):
-        TenantDomain.objects.create(tenant=tenant, name=domain, is_initial=i == 0)
+    TenantDomain.objects.bulk_create(
+        TenantDomain(tenant=tenant, name=domain, is_initial=i == 0) for i, domain in enumerate(domains)
+    )
     products = products or catalog_ensure()
-    for code in workloads:
-        TenantLicense.objects.create(tenant=tenant, product=products[code], seats=100)
+    TenantLicense.objects.bulk_create(
+        TenantLicense(tenant=tenant, product=products[code], seats=100) for code in workloads
+    )
     return tenant
 
 
