@@ -35,8 +35,13 @@ class EmailBackend(ModelBackend):
     def get_user(self, user_id):
         # Every partner page needs the user's membership and partner: load them with the user in one query (LEFT
         # JOINs; a reviewer's missing membership is cached as None), so access.get_membership costs nothing.
-        user = get_user_model()._default_manager.select_related("membership__partner").filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        # get(), not filter().first(): no ORDER BY to compile on every request (a fifth of this call's time).
+        User = get_user_model()
+        try:
+            user = User._default_manager.select_related("membership__partner").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
 
 def signin_username(request, credentials):
