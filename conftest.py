@@ -37,8 +37,12 @@ pytest_plugins = ["associations.tests.fixtures", "claims.tests.smtp_server"]
 
 ROOT = Path(__file__).resolve().parent
 # Debian's Chromium headless shell (scripts/ensure-services installs it): what Playwright runs for headless tests,
-# at half the CPU of the full browser's headless mode. CHROMIUM_PATH=/usr/bin/chromium runs the full browser.
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium-headless-shell")
+# at half the CPU of the full browser's headless mode; the full browser where only it is installed.
+# CHROMIUM_PATH=/usr/bin/chromium runs the full browser.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or next(
+    (path for path in ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium") if os.path.exists(path)),
+    "/usr/bin/chromium-headless-shell",
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
