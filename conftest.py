@@ -58,8 +58,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 # Kinds of tests (pytest.ini registers the markers). A test is of a kind when it, or a fixture it uses that is not
-# shared by the whole session, uses one of these fixtures, or calls (itself or through the project's helpers) one of
-# these names.
+# shared by the whole session, uses one of these fixtures (as an argument, or by name through
+# ``request.getfixturevalue``), or calls (itself or through the project's helpers) one of these names.
 BROWSER_FIXTURES = {"page", "browser"}
 PROCESS_FIXTURES = {"celery_worker", "own_redis"}
 PROCESS_NAMES = {"subprocess", "Popen", "celery_worker_start", "RedisServer"}
@@ -68,11 +68,14 @@ PROJECT_MODULES = ("associations", "claims", "api", "cpor", "conftest")
 
 
 def _names_used(function, seen):
-    """The global names ``function`` uses, with those of the project's functions it calls, transitively."""
+    """The global names ``function`` uses, with those of the project's functions it calls, transitively; a fixture
+    it asks for by name (``request.getfixturevalue("celery_worker")``) as ``fixture:celery_worker``."""
     names, codes = set(), [function.__code__]
     while codes:
         code = codes.pop()
         names.update(code.co_names)
+        if "getfixturevalue" in code.co_names:
+            names.update(f"fixture:{const}" for const in code.co_consts if isinstance(const, str))
         codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
     for name in list(names):
         helper = function.__globals__.get(name)
@@ -108,6 +111,7 @@ def pytest_collection_modifyitems(config, items):
                 and (function.__module__ or "").split(".")[0] in PROJECT_MODULES
             ):
                 names |= _names_walked(function)
+        fixtures |= {name.removeprefix("fixture:") for name in names if name.startswith("fixture:")}
         browser = bool(fixtures & BROWSER_FIXTURES)
         fault = bool(fixtures & FAULT_FIXTURES) or item.path.name.startswith("test_fault_")
         if browser:

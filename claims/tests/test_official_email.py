@@ -17,9 +17,7 @@ from claims.tests.factories import claim_make
 from claims.tests.test_fault_smtp import _worker_idle
 from cpor.celery import app
 
-# A process test (the worker starts in smtp_worker, by name, after the mail URL is set: the marks conftest.py
-# finds from a test's fixtures do not see it).
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
